@@ -1,0 +1,41 @@
+"""The FastAPI application: routes plus one place that turns typed errors into HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from serve.routes import health, jobs, sessions
+from vigil.context import Context
+from vigil.errors import Forbidden, NotFound, ValidationFailure, VigilError
+from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: list[tuple[type[VigilError], int]] = [
+    (NotFound, 404), (Forbidden, 403), (UploadTooLarge, 413), (UnsupportedMedia, 415), (ValidationFailure, 400),
+]
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Vigil API", version="0.1.0",
+                  description="Upload recorded sessions, read transcripts and analyses, record supervisor reviews.")
+    app.include_router(sessions.router)
+    app.include_router(jobs.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(VigilError)
+    async def vigil_error(request: Request, exc: VigilError) -> JSONResponse:
+        status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+        if status == 500:
+            log.error("unhandled domain error", extra={"code": exc.code, "path": request.url.path})
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status)
+
+    return app
+
+
+def configure(app: FastAPI, ctx: Context) -> FastAPI:
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,47 @@
+"""Typed FastAPI dependencies: the process context, a DB session, the signed-in principal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session as DbSession
+
+from vigil.context import Context
+from vigil.services.auth import Principal, authenticate
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`.")
+
+
+def get_context(request: Request) -> Context:
+    ctx = getattr(request.app.state, "ctx", None)
+    if ctx is None:
+        raise HTTPException(503, "the API is starting")
+    return ctx
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+
+
+def get_db(ctx: ContextDep) -> Iterator[DbSession]:
+    with ctx.db() as db:
+        yield db
+
+
+DbDep = Annotated[DbSession, Depends(get_db)]
+
+
+def get_principal(ctx: ContextDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    with ctx.db() as db:
+        principal = authenticate(db, credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

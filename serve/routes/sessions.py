@@ -1,0 +1,84 @@
+"""Session routes: thin handlers that validate, call a service, return a schema."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+
+from serve.deps import ContextDep, DbDep, PrincipalDep
+from vigil.schemas import AnalysisOut, AuditOut, ReviewIn, ReviewOut, SessionOut, UploadAccepted
+from vigil.services import audit, ingest, reviews, sessions
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+# Multipart framing adds a little to the body; anything beyond this is refused before reading it.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@router.post("", status_code=202, response_model=UploadAccepted,
+             responses={400: {"description": "empty file"}, 413: {"description": "over the size limit"},
+                        415: {"description": "not an audio or video file we accept"}})
+def upload_session(request: Request, ctx: ContextDep, principal: PrincipalDep,
+                   file: Annotated[UploadFile, File(description="Audio or video (wav, mp3, m4a, mp4, webm…)")],
+                   title: Annotated[str | None, Form(max_length=500)] = None) -> UploadAccepted:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise HTTPException(413, f"the file is larger than the limit of {ctx.settings.max_upload_bytes} bytes")
+    session, job = ingest.accept_upload(ctx, principal, file.file, file.filename, title)
+    return UploadAccepted(session_id=session.id, job_id=job.id)
+
+
+@router.get("", response_model=list[SessionOut])
+def list_sessions(db: DbDep, principal: PrincipalDep, status: str | None = None, flagged: bool | None = None,
+                  reviewed: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> list[SessionOut]:
+    return sessions.list_sessions(db, principal, status=status, flagged=flagged, reviewed=reviewed,
+                                  limit=limit, offset=offset)
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+def get_session(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> SessionOut:
+    return sessions.get_session(db, principal, session_id)
+
+
+@router.get("/{session_id}/transcript", description="The agent-ready transcript: text, speakers, segments.")
+def get_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> Response:
+    return Response(sessions.agent_transcript_json(ctx, principal, session_id), media_type="application/json")
+
+
+@router.get("/{session_id}/transcript/raw", description="Each provider's full output, by provider.")
+def get_raw_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    return sessions.raw_transcripts_json(ctx, principal, session_id)
+
+
+@router.get("/{session_id}/metrics", description="Transcript quality metrics and stage durations.")
+def get_metrics(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
+    return sessions.session_metrics(db, principal, session_id)
+
+
+@router.get("/{session_id}/audio", description="The extracted 16 kHz mono audio (FLAC).")
+def get_audio(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> StreamingResponse:
+    key = sessions.audio_key(ctx, principal, session_id)
+    return StreamingResponse(ctx.store.open_stream(key), media_type="audio/flac")
+
+
+@router.get("/{session_id}/analysis", response_model=AnalysisOut)
+def get_analysis(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> AnalysisOut:
+    return reviews.analysis_view(db, principal, session_id)
+
+
+@router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)
+def create_review(session_id: uuid.UUID, body: ReviewIn, db: DbDep, principal: PrincipalDep) -> ReviewOut:
+    return reviews.create_review(db, principal, session_id, body)
+
+
+@router.get("/{session_id}/audit", response_model=list[AuditOut])
+def get_audit(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> list[AuditOut]:
+    from vigil.services.auth import Action
+
+    principal.require(Action.read_content)
+    sessions.owned_session(db, principal, session_id)
+    return audit.session_audit(db, principal, session_id)

@@ -1,0 +1,135 @@
+"""The dispatcher: a Ray actor that claims stages from the database and runs them on the cluster.
+
+Work in flight is bounded (`MAX_JOBS_IN_FLIGHT`); the backlog stays in the database, not in Ray.
+Leases are renewed while a stage runs; if this actor dies, the leases run out and any dispatcher
+(this one restarted, or another replica) reclaims the work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+
+from tasks import stages
+from vigil.errors import PermanentError, TransientError
+from vigil.services.jobs import ClaimedStage, claim_next_stage, complete_stage, fail_stage, renew_lease
+from vigil.settings import Settings
+
+log = logging.getLogger("vigil.dispatcher")
+
+
+@dataclass
+class InFlight:
+    claim: ClaimedStage
+    started: float = field(default_factory=time.perf_counter)
+
+
+def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
+    """(error_code, detail, transient) for whatever a stage raised."""
+    cause: BaseException = exc
+    if isinstance(exc, RayTaskError) and exc.cause is not None:
+        cause = exc.cause
+    if isinstance(cause, PermanentError):
+        return cause.code, cause.message, False
+    if isinstance(cause, TransientError):
+        return cause.code, cause.message, True
+    if isinstance(cause, RayError):
+        return "worker_lost", f"{type(cause).__name__}: {str(cause).splitlines()[0][:300]}", True
+    return "unexpected_error", f"{type(cause).__name__}: {cause}"[:2000], True
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class Dispatcher:
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        from vigil.context import Context
+
+        self.settings = settings
+        self.database_url = database_url
+        self.ctx = Context.build(settings, database_url)
+        self.transcription = stages.Transcription.options(name="vigil-transcription").remote(
+            settings, database_url)
+        self.in_flight: dict[ray.ObjectRef, InFlight] = {}
+        self.completed = 0
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dispatch-loop", daemon=True)
+        self._thread.start()
+
+    def _submit(self, claim: ClaimedStage) -> ray.ObjectRef:
+        name = f"{claim.stage}:{str(claim.session_id)[:8]}"
+        if claim.stage == "extract":
+            return stages.extract_audio.options(name=name).remote(self.settings, self.database_url, claim)
+        if claim.stage == "transcribe":
+            return self.transcription.transcribe.options(name=name).remote(claim)
+        if claim.stage == "analyze":
+            return stages.analyze.options(name=name).remote(self.settings, self.database_url, claim)
+        raise PermanentError(f"unknown stage {claim.stage!r}", code="unknown_stage")
+
+    def _fill(self) -> None:
+        while len(self.in_flight) < self.settings.max_jobs_in_flight:
+            with self.ctx.db() as db:
+                claim = claim_next_stage(db, self.settings.job_lease_seconds)
+            if claim is None:
+                return
+            try:
+                self.in_flight[self._submit(claim)] = InFlight(claim)
+            except PermanentError as exc:
+                self._finish_failed(InFlight(claim), exc)
+
+    def _finish(self, ref: ray.ObjectRef) -> None:
+        item = self.in_flight.pop(ref)
+        try:
+            ray.get(ref)
+        except Exception as exc:  # classified and recorded on the job: never swallowed
+            self._finish_failed(item, exc)
+            return
+        with self.ctx.db() as db:
+            complete_stage(db, item.claim, time.perf_counter() - item.started)
+        self.completed += 1
+
+    def _finish_failed(self, item: InFlight, exc: BaseException) -> None:
+        code, detail, transient = classify_failure(exc)
+        with self.ctx.db() as db:
+            status = fail_stage(db, item.claim, code=code, detail=detail, transient=transient,
+                                duration_seconds=time.perf_counter() - item.started,
+                                retry_base_seconds=self.settings.retry_base_seconds)
+        self.failed += 1
+        log.warning("stage failed", extra={"job_id": str(item.claim.job_id), "session_id": str(item.claim.session_id),
+                                           "stage": item.claim.stage, "code": code, "job_status": status})
+
+    def _heartbeat(self) -> None:
+        with self.ctx.db() as db:
+            for item in self.in_flight.values():
+                renew_lease(db, item.claim, self.settings.job_lease_seconds)
+
+    def _loop(self) -> None:
+        last_beat = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self._fill()
+                if self.in_flight:
+                    done, _ = ray.wait(list(self.in_flight), num_returns=1,
+                                       timeout=self.settings.dispatcher_poll_seconds)
+                    for ref in done:
+                        self._finish(ref)
+                else:
+                    self._stop.wait(self.settings.dispatcher_poll_seconds)
+                if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
+                    self._heartbeat()
+                    last_beat = time.monotonic()
+            except Exception:  # the loop must outlive a database blip; the error is logged with its trace
+                log.exception("dispatch loop error")
+                self._stop.wait(1.0)
+
+    def stats(self) -> dict[str, Any]:
+        return {"in_flight": len(self.in_flight), "completed": self.completed, "failed": self.failed,
+                "stages": sorted(i.claim.stage for i in self.in_flight.values())}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

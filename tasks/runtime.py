@@ -1,0 +1,51 @@
+"""Bring up the compute side: Ray (local or a cluster), the Serve app, the dispatcher."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+from ray import serve as ray_serve
+
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+NAMESPACE = "vigil"
+DISPATCHER_NAME = "vigil-dispatcher"
+
+
+def start_ray(settings: Settings) -> None:
+    if ray.is_initialized():
+        return
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False)
+        return
+    ray.init(
+        namespace=NAMESPACE,
+        num_cpus=max(2, os.cpu_count() or 2),
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=settings.ray_dashboard_port,
+        log_to_driver=False,
+    )
+
+
+def start_api(settings: Settings, database_url: str) -> None:
+    from serve.deployment import build_app
+
+    ray_serve.start(http_options={"host": settings.api_host, "port": settings.api_port})
+    ray_serve.run(build_app(settings, database_url), name="vigil", route_prefix="/", blocking=False)
+
+
+def start_dispatcher(settings: Settings, database_url: str) -> ray.actor.ActorHandle:
+    from tasks.dispatcher import Dispatcher
+
+    return Dispatcher.options(name=DISPATCHER_NAME, get_if_exists=True).remote(settings, database_url)
+
+
+def stop_all() -> None:
+    try:
+        ray_serve.shutdown()
+    finally:
+        ray.shutdown()

@@ -1,0 +1,91 @@
+"""Shared fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), a real object store directory,
+the real API app, and tokens for two tenants."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from serve.app import configure, create_app
+from vigil.context import Context
+from vigil.db.engine import run_migrations, sqlalchemy_url, start_embedded_postgres
+from vigil.schemas import Role
+from vigil.services.auth import issue_token
+from vigil.settings import Settings
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh database with the migrations applied, on the embedded server unless TEST_DATABASE_URL."""
+    admin_url = os.environ.get("TEST_DATABASE_URL") or start_embedded_postgres(
+        tmp_path_factory.mktemp("pg") / "data")
+    name = f"vigil_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.make_url(sqlalchemy_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    run_migrations(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url,
+                    object_store_url=f"file://{tmp_path / 'objects'}", _env_file=None)
+
+
+@pytest.fixture
+def ctx(settings: Settings, database_url: str) -> Context:
+    return Context.build(settings, database_url)
+
+
+@dataclass
+class Tenant:
+    name: str
+    supervisor: str
+    lead: str
+    uploader: str
+    admin: str
+
+    def headers(self, role: str = "supervisor") -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+def make_tenant(ctx: Context) -> Tenant:
+    name = f"tenant-{uuid.uuid4().hex[:8]}"
+    with ctx.db() as db:
+        tokens = {role.value: issue_token(db, name, f"{role.value}@{name}.test", role) for role in Role}
+        db.commit()
+    return Tenant(name=name, **tokens)
+
+
+@pytest.fixture
+def tenant_a(ctx: Context) -> Tenant:
+    return make_tenant(ctx)
+
+
+@pytest.fixture
+def tenant_b(ctx: Context) -> Tenant:
+    return make_tenant(ctx)
+
+
+@pytest.fixture
+def client(ctx: Context) -> Iterator[TestClient]:
+    app = configure(create_app(), ctx)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def sample_audio() -> Path:
+    return SAMPLES / "checkin-risk.mp3"

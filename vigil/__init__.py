@@ -1,0 +1,1 @@
+"""Vigil: the domain package (settings, models, storage, schemas, providers, services)."""

@@ -1,0 +1,185 @@
+"""`vigil`: run the product, issue tokens, ingest files, apply migrations."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.schemas import Role
+from vigil.settings import load_settings
+
+app = typer.Typer(help="Vigil: recorded sessions in, reviewed decisions out.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _database_url() -> str:
+    from vigil.db.engine import resolve_database_url, run_migrations
+
+    settings = load_settings()
+    url = resolve_database_url(settings)
+    run_migrations(url)
+    return url
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (the embedded PostgreSQL is started if DATABASE_URL is unset)."""
+    _database_url()
+    typer.echo("database is at the newest migration")
+
+
+@token_app.command("create")
+def token_create(tenant: Annotated[str, typer.Option(help="Tenant name (created if missing).")],
+                 email: Annotated[str, typer.Option(help="User email (created if missing).")],
+                 role: Annotated[Role, typer.Option(help="admin | supervisor | lead | uploader")]) -> None:
+    """Print a new API token for the user."""
+    from vigil.db.engine import sessionmaker_for
+    from vigil.services.auth import issue_token
+
+    url = _database_url()
+    with sessionmaker_for(url)() as db:
+        token = issue_token(db, tenant, email, role, label="cli")
+        db.commit()
+    typer.echo(token)
+
+
+@app.command()
+def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+           token: Annotated[str, typer.Option(envvar="VIGIL_TOKEN", help="API token.")],
+           api: Annotated[str | None, typer.Option(help="API base URL.")] = None,
+           wait: Annotated[bool, typer.Option(help="Wait for each session to be processed.")] = True) -> None:
+    """Upload files with a progress bar, then wait for their results."""
+    from tqdm import tqdm
+
+    from vigil.client import ApiError, VigilClient
+
+    client = VigilClient(api or load_settings().base_url, token)
+    failures = 0
+    for path in files:
+        with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name) as bar:
+            try:
+                accepted = client.upload(path, on_bytes=bar.update)
+            except ApiError as exc:
+                bar.close()
+                typer.secho(f"{path.name}: rejected ({exc.status}): {exc.detail}", fg="red")
+                failures += 1
+                continue
+        typer.echo(f"{path.name}: session {accepted['session_id']} job {accepted['job_id']}")
+        if wait:
+            status = client.wait_for_job(accepted["job_id"])
+            session = client.session(accepted["session_id"])
+            color = "green" if status["status"] == "succeeded" else "red"
+            typer.secho(f"  {status['status']}: risk={session['risk_level']} flagged={session['flagged']}"
+                        + (f" error={session['error']}" if session["error"] else ""), fg=color)
+            failures += status["status"] != "succeeded"
+    raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample sessions.")] = True) -> None:
+    """Run everything on embedded defaults until Ctrl-C: PostgreSQL, Ray, the API, the pipeline, the dashboard."""
+    from vigil.db.engine import sessionmaker_for
+    from vigil.demo import ensure_demo_tokens
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    typer.echo("starting the database…")
+    url = _database_url()
+    with sessionmaker_for(url)() as db:
+        tokens = ensure_demo_tokens(db, settings.data_dir / "demo-tokens.json")
+
+    from tasks import runtime
+
+    typer.echo("starting Ray, the API and the pipeline…")
+    runtime.start_ray(settings)
+    runtime.start_api(settings, url)
+    runtime.start_dispatcher(settings, url)
+    dashboard = _start_dashboard(settings)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _print_banner(settings, tokens)
+        if samples:
+            _ingest_samples(settings, tokens["uploader"], tokens["supervisor"], lambda: stopping)
+        while not stopping:
+            time.sleep(0.5)
+            if dashboard.poll() is not None:
+                typer.secho("the dashboard exited; stopping", fg="red")
+                break
+    finally:
+        typer.echo("stopping…")
+        dashboard.terminate()
+        try:
+            dashboard.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            dashboard.kill()
+        runtime.stop_all()
+        typer.echo("stopped")
+
+
+def _start_dashboard(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    import dashboard
+
+    entry = Path(dashboard.__file__).parent / "app.py"
+    return subprocess.Popen([
+        sys.executable, "-m", "streamlit", "run", str(entry),
+        "--server.port", str(settings.dashboard_port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ])
+
+
+def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    lines = [
+        "",
+        "Vigil is running.",
+        f"  API        {settings.base_url}   (OpenAPI: {settings.base_url}/docs)",
+        f"  Dashboard  http://127.0.0.1:{settings.dashboard_port}",
+        f"  Ray        http://127.0.0.1:{settings.ray_dashboard_port}",
+        "  Sign-in tokens (tenant 'demo'):",
+        *[f"    {role:<10} {token}" for role, token in tokens.items()],
+        "  Ctrl-C stops everything; data stays under " + str(settings.data_dir),
+        "",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def _ingest_samples(settings, uploader_token: str, reader_token: str, stopping) -> None:  # type: ignore[no-untyped-def]
+    """Upload each bundled sample once (skipped when a session with its filename exists)."""
+    from vigil.client import ApiError, VigilClient
+    from vigil.demo import sample_files
+
+    uploader = VigilClient(settings.base_url, uploader_token)
+    reader = VigilClient(settings.base_url, reader_token)
+    for _ in range(120):
+        try:
+            if uploader.health().get("status") == "ok":
+                break
+        except Exception:  # the API is still starting
+            time.sleep(1)
+    existing = {s["original_filename"] for s in reader.sessions(limit=1000)}
+    jobs = {}
+    for path in sample_files():
+        if path.name in existing or stopping():
+            continue
+        try:
+            jobs[path.name] = uploader.upload(path, title=path.stem.replace("-", " "))["job_id"]
+        except ApiError as exc:
+            typer.secho(f"sample {path.name} rejected: {exc}", fg="red")
+    for name, job_id in jobs.items():
+        status = uploader.wait_for_job(job_id, timeout=600)
+        typer.echo(f"sample {name}: {status['status']}")

@@ -1,0 +1,104 @@
+"""A small HTTP client for the Vigil API, used by the CLI and the dashboard (never the DB directly)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class _ProgressReader:
+    """Wraps a file so each read reports how many bytes went out."""
+
+    def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None]) -> None:
+        self.inner = inner
+        self.on_bytes = on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.on_bytes(len(data))
+        return data
+
+
+class VigilClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 60.0) -> None:
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
+                                 headers={"Authorization": f"Bearer {token}"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(response.status_code, str(detail))
+        return response
+
+    def get_json(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self._check(self.http.get(path, params=clean)).json()
+
+    def upload(self, path: Path, title: str | None = None,
+               on_bytes: Callable[[int], None] | None = None) -> dict[str, Any]:
+        with open(path, "rb") as fh:
+            stream: Any = _ProgressReader(fh, on_bytes) if on_bytes else fh
+            data = {"title": title} if title else None
+            response = self.http.post("/api/v1/sessions", files={"file": (path.name, stream)}, data=data,
+                                      timeout=None)
+        return self._check(response).json()
+
+    def job_status(self, job_id: str | uuid.UUID) -> dict[str, Any]:
+        return self.get_json(f"/api/v1/jobs/{job_id}/status")
+
+    def wait_for_job(self, job_id: str | uuid.UUID, timeout: float = 900.0, poll: float = 1.0,
+                     on_status: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.job_status(job_id)
+            if on_status:
+                on_status(status)
+            if status["status"] in ("succeeded", "failed", "dead") or time.monotonic() > deadline:
+                return status
+            time.sleep(poll)
+
+    def sessions(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.get_json("/api/v1/sessions", **filters)
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self.get_json(f"/api/v1/sessions/{session_id}")
+
+    def transcript(self, session_id: str) -> dict[str, Any]:
+        return self.get_json(f"/api/v1/sessions/{session_id}/transcript")
+
+    def analysis(self, session_id: str) -> dict[str, Any]:
+        return self.get_json(f"/api/v1/sessions/{session_id}/analysis")
+
+    def metrics(self, session_id: str) -> dict[str, Any]:
+        return self.get_json(f"/api/v1/sessions/{session_id}/metrics")
+
+    def audit(self, session_id: str) -> list[dict[str, Any]]:
+        return self.get_json(f"/api/v1/sessions/{session_id}/audit")
+
+    def audio(self, session_id: str) -> bytes:
+        return self._check(self.http.get(f"/api/v1/sessions/{session_id}/audio")).content
+
+    def review(self, session_id: str, field: str, value: Any, reason: str) -> dict[str, Any]:
+        body = {"field": field, "value": value, "reason": reason}
+        return self._check(self.http.post(f"/api/v1/sessions/{session_id}/reviews", json=body)).json()
+
+    def health(self) -> dict[str, Any]:
+        return self.http.get("/api/v1/health").json()

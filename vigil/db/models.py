@@ -1,0 +1,218 @@
+"""SQLAlchemy 2 tables. The database is the source of truth for sessions and work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: sa.JSON().with_variant(JSONB(), "postgresql")}
+
+
+def _id() -> Mapped[uuid.UUID]:
+    return mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+
+
+def _tenant() -> Mapped[uuid.UUID]:
+    return mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "email"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    email: Mapped[str] = mapped_column(sa.String(320))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiToken(Base):
+    """Only a SHA-256 of the token is stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Session(Base):
+    """A recorded session. `status`: uploaded → processing → ready | failed."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (sa.Index("ix_sessions_tenant_created", "tenant_id", "created_at"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    title: Mapped[str | None] = mapped_column(sa.String(500))
+    status: Mapped[str] = mapped_column(sa.String(20), default="uploaded")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    original_filename: Mapped[str | None] = mapped_column(sa.String(500))
+    media_type: Mapped[str | None] = mapped_column(sa.String(20))
+    media_ext: Mapped[str] = mapped_column(sa.String(10))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    ai_risk_level: Mapped[str | None] = mapped_column(sa.String(10))
+    risk_level: Mapped[str | None] = mapped_column(sa.String(10))
+    flagged: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    analysis_ready_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Artifact(Base):
+    """An object in the store, at a deterministic key under `{tenant_id}/{session_id}/`."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (sa.UniqueConstraint("session_id", "kind"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(100))
+    key: Mapped[str] = mapped_column(sa.String(1000))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = _created()
+
+
+class Job(Base):
+    """Work for one session. It walks the pipeline stages; each stage is claimed, leased and
+    retried on its own (`attempt` counts tries of the current stage)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        sa.Index("ix_jobs_claimable", "status", "not_before"),
+        # At most one active job per session, enforced by the database, not by a lock in one process.
+        sa.Index("uq_jobs_active_session", "session_id", unique=True,
+                 postgresql_where=sa.text("status IN ('queued', 'running')")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20), default="pipeline")
+    stage: Mapped[str] = mapped_column(sa.String(30))
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    attempt: Mapped[int] = mapped_column(sa.Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, default=3)
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    lease_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    not_before: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    error_code: Mapped[str | None] = mapped_column(sa.String(100))
+    error_detail: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class StageEvent(Base):
+    """started / succeeded / failed per stage attempt: progress and latency analytics."""
+
+    __tablename__ = "stage_events"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(sa.String(30))
+    event: Mapped[str] = mapped_column(sa.String(20))
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = _created()
+
+
+class Transcript(Base):
+    """Display text and metrics of one provider's transcript (the JSON forms live in the store)."""
+
+    __tablename__ = "transcripts"
+    __table_args__ = (sa.UniqueConstraint("session_id", "provider"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(sa.String(50))
+    model: Mapped[str] = mapped_column(sa.String(200))
+    language: Mapped[str | None] = mapped_column(sa.String(20))
+    text: Mapped[str] = mapped_column(sa.Text)
+    word_count: Mapped[int] = mapped_column(sa.Integer)
+    duration_seconds: Mapped[float] = mapped_column(sa.Float)
+    mean_confidence: Mapped[float | None] = mapped_column(sa.Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
+class Analysis(Base):
+    """One analysis run of a session; reprocessing adds a version, the old ones stay."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (sa.UniqueConstraint("session_id", "analysis_version"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="SET NULL"), unique=True)
+    analysis_version: Mapped[int] = mapped_column(sa.Integer)
+    prompt_version: Mapped[str] = mapped_column(sa.String(100))
+    model: Mapped[str] = mapped_column(sa.String(200))
+    risk_level: Mapped[str] = mapped_column(sa.String(10))
+    result: Mapped[dict[str, Any]] = mapped_column()
+    tokens_in: Mapped[int] = mapped_column(sa.Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(sa.Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    latency_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    created_at: Mapped[datetime] = _created()
+
+
+class Review(Base):
+    """A supervisor's override of one AI field. The newest review of a field is canonical."""
+
+    __tablename__ = "reviews"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    analysis_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("analyses.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(sa.String(100))
+    ai_value: Mapped[dict[str, Any]] = mapped_column()
+    human_value: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str] = mapped_column(sa.Text)
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created()
+
+
+class AuditEntry(Base):
+    """Append-only record of who did what to which object."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_entity", "tenant_id", "entity_type", "entity_id"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(50))
+    entity_type: Mapped[str] = mapped_column(sa.String(50))
+    entity_id: Mapped[str] = mapped_column(sa.String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()

@@ -1,0 +1,48 @@
+"""Typed errors. Raised close to the cause, handled in one place per layer."""
+
+from __future__ import annotations
+
+
+class VigilError(Exception):
+    """Base class; `code` is a stable machine-readable reason stored on jobs and shown to people."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class PermanentError(VigilError):
+    """Retrying cannot help (corrupt media, unsupported content). The job fails at once."""
+
+    code = "permanent"
+
+
+class TransientError(VigilError):
+    """May succeed later (timeout, worker death, provider 5xx/429). The job is retried with backoff."""
+
+    code = "transient"
+
+
+class ValidationFailure(VigilError):
+    """Input rejected at the boundary (an upload, a review); nothing is written."""
+
+    code = "invalid"
+
+
+class NotFound(VigilError):
+    """The object does not exist for this caller (another tenant's objects are not found, too)."""
+
+    code = "not_found"
+
+
+class Forbidden(VigilError):
+    """The caller's role does not allow this action on their own tenant's data."""
+
+    code = "forbidden"

@@ -1,0 +1,160 @@
+"""Durable work: claim a job's current stage with a lease, advance it, retry it or fail it.
+
+The database is the source of truth. A claim is `SELECT … FOR UPDATE SKIP LOCKED`, so several
+dispatchers never take the same stage; a lease that runs out (a crashed worker) makes the stage
+claimable again; `claim_token` stops a stale worker from completing a stage it no longer owns."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as DbSession
+
+from vigil.db.models import Job, Session, StageEvent, utcnow
+from vigil.errors import NotFound
+from vigil.schemas import JobStatusOut
+from vigil.services.auth import Action, Principal
+
+STAGES = ("extract", "transcribe", "analyze")
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class ClaimedStage:
+    job_id: uuid.UUID
+    session_id: uuid.UUID
+    tenant_id: uuid.UUID
+    stage: str
+    attempt: int
+    claim_token: uuid.UUID
+
+
+def enqueue_pipeline(db: DbSession, session: Session, max_attempts: int) -> Job:
+    job = Job(tenant_id=session.tenant_id, session_id=session.id, stage=STAGES[0], status="queued",
+              max_attempts=max_attempts)
+    db.add(job)
+    db.flush()
+    return job
+
+
+def claim_next_stage(db: DbSession, lease_seconds: float) -> ClaimedStage | None:
+    """Take the oldest runnable stage (queued and due, or running with an expired lease)."""
+    now = utcnow()
+    candidate = (
+        sa.select(Job.id)
+        .where(sa.or_(
+            sa.and_(Job.status == "queued", Job.not_before <= now),
+            sa.and_(Job.status == "running", Job.lease_until < now),
+        ))
+        .order_by(Job.not_before, Job.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    token = uuid.uuid4()
+    row = db.execute(
+        sa.update(Job)
+        .where(Job.id == candidate)
+        .values(status="running", attempt=Job.attempt + 1, claim_token=token,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                started_at=sa.func.coalesce(Job.started_at, now), updated_at=now)
+        .returning(Job.id, Job.session_id, Job.tenant_id, Job.stage, Job.attempt)
+    ).one_or_none()
+    if row is None:
+        db.commit()
+        return None
+    db.execute(sa.update(Session).where(Session.id == row.session_id, Session.status == "uploaded")
+               .values(status="processing"))
+    db.add(StageEvent(tenant_id=row.tenant_id, job_id=row.id, session_id=row.session_id, stage=row.stage,
+                      event="started", attempt=row.attempt))
+    db.commit()
+    return ClaimedStage(job_id=row.id, session_id=row.session_id, tenant_id=row.tenant_id, stage=row.stage,
+                        attempt=row.attempt, claim_token=token)
+
+
+def renew_lease(db: DbSession, claim: ClaimedStage, lease_seconds: float) -> bool:
+    """Heartbeat: extend the lease of a stage still running. False if the claim was lost."""
+    result = db.execute(
+        sa.update(Job)
+        .where(Job.id == claim.job_id, Job.claim_token == claim.claim_token, Job.status == "running")
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+    )
+    db.commit()
+    return result.rowcount == 1
+
+
+def _owned(db: DbSession, claim: ClaimedStage) -> Job | None:
+    return db.scalar(
+        sa.select(Job).where(Job.id == claim.job_id, Job.claim_token == claim.claim_token,
+                             Job.status == "running").with_for_update()
+    )
+
+
+def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float) -> str | None:
+    """Mark the claimed stage done and queue the next one. Returns the next stage, or None at the end."""
+    job = _owned(db, claim)
+    if job is None:
+        db.rollback()
+        return None
+    db.add(StageEvent(tenant_id=job.tenant_id, job_id=job.id, session_id=job.session_id, stage=job.stage,
+                      event="succeeded", attempt=job.attempt, duration_seconds=round(duration_seconds, 3)))
+    index = STAGES.index(job.stage)
+    now = utcnow()
+    if index + 1 < len(STAGES):
+        job.stage, job.status, job.attempt = STAGES[index + 1], "queued", 0
+        job.claim_token, job.lease_until, job.not_before = None, None, now
+        job.error_code = job.error_detail = None
+        next_stage: str | None = job.stage
+    else:
+        job.status, job.completed_at, job.claim_token, job.lease_until = "succeeded", now, None, None
+        db.execute(sa.update(Session).where(Session.id == job.session_id).values(status="ready", error=None))
+        next_stage = None
+    db.commit()
+    return next_stage
+
+
+def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, transient: bool,
+               duration_seconds: float, retry_base_seconds: float) -> str:
+    """Record a failed attempt. Transient errors retry with exponential backoff and jitter until
+    `max_attempts`; permanent ones fail the job and the session at once. Returns the job's status."""
+    job = _owned(db, claim)
+    if job is None:
+        db.rollback()
+        return "lost"
+    db.add(StageEvent(tenant_id=job.tenant_id, job_id=job.id, session_id=job.session_id, stage=job.stage,
+                      event="failed", attempt=job.attempt, duration_seconds=round(duration_seconds, 3),
+                      detail=f"{code}: {detail}"[:2000]))
+    job.error_code, job.error_detail = code, detail[:4000]
+    job.claim_token, job.lease_until = None, None
+    if transient and job.attempt < job.max_attempts:
+        delay = retry_base_seconds * (2 ** (job.attempt - 1)) * random.uniform(0.5, 1.5)
+        job.status, job.not_before = "queued", utcnow() + timedelta(seconds=delay)
+    else:
+        job.status, job.completed_at = "failed", utcnow()
+        message = detail if not transient else f"{detail} (gave up after {job.attempt} attempts)"
+        db.execute(sa.update(Session).where(Session.id == job.session_id)
+                   .values(status="failed", error=f"{job.stage} failed: {message}"[:4000]))
+    status = job.status
+    db.commit()
+    return status
+
+
+def job_status(db: DbSession, principal: Principal, job_id: uuid.UUID) -> JobStatusOut:
+    principal.require(Action.read_status)
+    job = db.scalar(sa.select(Job).where(Job.id == job_id, Job.tenant_id == principal.tenant_id))
+    if job is None:
+        raise NotFound("job not found")
+    done = STAGES.index(job.stage) if job.status != "succeeded" else len(STAGES)
+    return JobStatusOut(
+        job_id=job.id, session_id=job.session_id, stage=job.stage, status=job.status,
+        progress_percent=round(100 * done / len(STAGES)), attempt=job.attempt,
+        error_code=job.error_code, error_detail=job.error_detail, updated_at=job.updated_at,
+    )
+
+
+def latest_job_id(db: DbSession, session_id: uuid.UUID) -> uuid.UUID | None:
+    return db.scalar(sa.select(Job.id).where(Job.session_id == session_id).order_by(Job.created_at.desc()).limit(1))

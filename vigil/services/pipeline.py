@@ -1,0 +1,177 @@
+"""The pipeline stages as plain functions: each reads its input from the store, writes its output at a
+deterministic key, records it in the database, and short-circuits when its output already exists —
+so a stage delivered twice does its work once. Ray (tasks/) only decides where and when they run."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from vigil.analysis.base import Analyzer
+from vigil.context import Context
+from vigil.db.models import Analysis, Artifact, Review, Session, Transcript, utcnow
+from vigil.errors import PermanentError
+from vigil.media import extract_audio
+from vigil.schemas import AgentTranscript, AnalysisResult, ProviderTranscript
+from vigil.services.jobs import ClaimedStage
+from vigil.storage import (
+    AUDIO_NAME,
+    TRANSCRIPT_AGENT_NAME,
+    analysis_name,
+    artifact_key,
+    original_name,
+    transcript_raw_name,
+)
+from vigil.transcription.agent import build_agent_transcript
+from vigil.transcription.base import Transcriber
+
+log = logging.getLogger(__name__)
+
+
+def _session(ctx: Context, claim: ClaimedStage) -> Session:
+    with ctx.db() as db:
+        session = db.get(Session, claim.session_id)
+    if session is None or session.tenant_id != claim.tenant_id:
+        raise PermanentError("the session no longer exists", code="session_missing")
+    return session
+
+
+def _record_artifact(ctx: Context, claim: ClaimedStage, kind: str, key: str, data: bytes | None = None,
+                     size: int | None = None) -> None:
+    values = {"tenant_id": claim.tenant_id, "session_id": claim.session_id, "kind": kind, "key": key,
+              "size_bytes": size if size is not None else len(data or b""),
+              "sha256": hashlib.sha256(data).hexdigest() if data is not None else None, "created_at": utcnow()}
+    with ctx.db() as db:
+        stmt = pg_insert(Artifact).values(**values)
+        db.execute(stmt.on_conflict_do_update(
+            index_elements=["session_id", "kind"],
+            set_={"key": stmt.excluded.key, "size_bytes": stmt.excluded.size_bytes,
+                  "sha256": stmt.excluded.sha256}))
+        db.commit()
+
+
+def _put_json(ctx: Context, claim: ClaimedStage, kind: str, name: str, payload: str) -> None:
+    data = payload.encode()
+    key = artifact_key(claim.tenant_id, claim.session_id, name)
+    ctx.store.put_bytes(key, data)
+    _record_artifact(ctx, claim, kind, key, data)
+
+
+def run_extract(ctx: Context, claim: ClaimedStage) -> None:
+    """ffmpeg: the original (audio or video) → 16 kHz mono FLAC at `audio.flac`."""
+    session = _session(ctx, claim)
+    audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
+    if ctx.store.exists(audio_key):
+        log.info("extract short-circuit: audio exists", extra={"session_id": str(claim.session_id)})
+        return
+    original_key = artifact_key(claim.tenant_id, claim.session_id, original_name(session.media_ext))
+    with tempfile.TemporaryDirectory(prefix="vigil-extract-") as tmp:
+        source = Path(tmp) / f"original.{session.media_ext}"
+        ctx.store.download(original_key, source)
+        target = Path(tmp) / AUDIO_NAME
+        duration = extract_audio(source, target, ctx.settings.ffmpeg_timeout_seconds)
+        size = ctx.store.put_file(audio_key, target)
+    _record_artifact(ctx, claim, "audio", audio_key, size=size)
+    with ctx.db() as db:
+        db.execute(sa.update(Session).where(Session.id == claim.session_id)
+                   .values(duration_seconds=round(duration, 3)))
+        db.commit()
+
+
+def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcriber]) -> None:
+    """Each configured provider transcribes the audio; the primary's output becomes the agent transcript."""
+    agent_key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)
+    if ctx.store.exists(agent_key) and _has_transcript(ctx, claim):
+        return
+    audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
+    results: list[ProviderTranscript] = []
+    with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
+        audio = Path(tmp) / AUDIO_NAME
+        ctx.store.download(audio_key, audio)
+        for transcriber in transcribers:
+            result = transcriber.transcribe(audio)
+            _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
+                      result.model_dump_json())
+            results.append(result)
+    primary = results[0]
+    agent = build_agent_transcript(claim.session_id, primary)
+    with ctx.db() as db:
+        for result in results:
+            text = agent.text if result is primary else "\n".join(s.text for s in result.segments)
+            metrics = agent.metrics if result is primary else build_agent_transcript(claim.session_id, result).metrics
+            stmt = pg_insert(Transcript).values(
+                tenant_id=claim.tenant_id, session_id=claim.session_id, provider=result.provider,
+                model=result.model, language=result.language, text=text, word_count=metrics.word_count,
+                duration_seconds=result.duration, mean_confidence=metrics.mean_confidence,
+                metrics=metrics.model_dump(), created_at=utcnow())
+            db.execute(stmt.on_conflict_do_update(
+                index_elements=["session_id", "provider"],
+                set_={c: stmt.excluded[c] for c in ("model", "language", "text", "word_count",
+                                                     "duration_seconds", "mean_confidence", "metrics")}))
+        db.commit()
+    # The agent transcript is written last: its presence marks the stage as done.
+    _put_json(ctx, claim, "transcript_agent", TRANSCRIPT_AGENT_NAME, agent.model_dump_json())
+
+
+def _has_transcript(ctx: Context, claim: ClaimedStage) -> bool:
+    with ctx.db() as db:
+        return db.scalar(sa.select(sa.func.count()).select_from(Transcript)
+                         .where(Transcript.session_id == claim.session_id)) > 0
+
+
+def load_agent_transcript(ctx: Context, claim: ClaimedStage) -> AgentTranscript:
+    key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)
+    return AgentTranscript.model_validate_json(ctx.store.get_bytes(key))
+
+
+def check_evidence(result: AnalysisResult, transcript: AgentTranscript) -> None:
+    """Every evidence quote must be verbatim in the segment it cites: no invented quotes."""
+    by_index = {s.index: s for s in transcript.segments}
+    for flag in result.flags:
+        for ev in flag.evidence:
+            segment = by_index.get(ev.segment_index)
+            if segment is None or ev.quote.lower() not in segment.text.lower():
+                raise PermanentError(f"analysis cited a quote not in the transcript: {ev.quote!r}",
+                                     code="invalid_evidence")
+
+
+def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
+    """Risk flags with evidence, rubric, summary → a new analysis version for this job (once)."""
+    with ctx.db() as db:
+        if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
+            return
+    transcript = load_agent_transcript(ctx, claim)
+    started = time.perf_counter()
+    result = analyzer.analyze(transcript)
+    latency = time.perf_counter() - started
+    check_evidence(result, transcript)
+    with ctx.db() as db:
+        session = db.get(Session, claim.session_id, with_for_update=True)
+        if session is None:
+            raise PermanentError("the session no longer exists", code="session_missing")
+        version = (db.scalar(sa.select(sa.func.max(Analysis.analysis_version))
+                             .where(Analysis.session_id == claim.session_id)) or 0) + 1
+        key = artifact_key(claim.tenant_id, claim.session_id, analysis_name(version))
+        payload = result.model_dump_json().encode()
+        ctx.store.put_bytes(key, payload)
+        db.add(Analysis(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
+                        analysis_version=version, prompt_version=result.prompt_version, model=result.model,
+                        risk_level=result.risk_level.value, result=result.model_dump(mode="json"),
+                        tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost_usd=result.cost_usd,
+                        latency_seconds=round(latency, 4)))
+        human_risk = db.scalar(sa.select(Review.human_value).where(
+            Review.session_id == claim.session_id, Review.field == "risk_level")
+            .order_by(Review.created_at.desc()).limit(1))
+        session.ai_risk_level = result.risk_level.value
+        effective = human_risk["value"] if human_risk else result.risk_level.value
+        session.risk_level = effective
+        session.flagged = effective != "none"
+        session.analysis_ready_at = utcnow()
+        db.commit()
+    _record_artifact(ctx, claim, f"analysis:v{version}", key, payload)

@@ -1,0 +1,111 @@
+"""Supervisor overrides. The newest review of a field is canonical; every review is audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session as DbSession
+
+from vigil.db.models import Analysis, Review, User, utcnow
+from vigil.errors import NotFound, ValidationFailure
+from vigil.schemas import AnalysisOut, AnalysisResult, ReviewIn, ReviewOut, RiskCategory, RiskLevel
+from vigil.services import audit
+from vigil.services.auth import Action, Principal
+from vigil.services.sessions import owned_session
+
+FLAG_DECISIONS = ("confirmed", "dismissed")
+
+
+def latest_analysis(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Analysis:
+    owned_session(db, principal, session_id)
+    analysis = db.scalar(sa.select(Analysis).where(Analysis.session_id == session_id,
+                                                   Analysis.tenant_id == principal.tenant_id)
+                         .order_by(Analysis.analysis_version.desc()).limit(1))
+    if analysis is None:
+        raise NotFound("the analysis is not ready yet")
+    return analysis
+
+
+def ai_values(result: AnalysisResult) -> dict[str, Any]:
+    """The AI's value of every reviewable field, by field name."""
+    values: dict[str, Any] = {"risk_level": result.risk_level.value, "summary": result.summary,
+                              "action_items": list(result.action_items)}
+    values.update({f"rubric.{r.key}": r.score for r in result.rubric})
+    flagged = {f.category.value for f in result.flags}
+    values.update({f"flag.{c.value}": ("flagged" if c.value in flagged else "not_flagged") for c in RiskCategory})
+    return values
+
+
+def validate_value(field: str, value: Any, ai: dict[str, Any]) -> Any:
+    """Check a human value against the field's type; raise ValidationFailure with what was expected."""
+    try:
+        if field == "risk_level":
+            return RiskLevel(value).value
+        if field == "summary":
+            text = TypeAdapter(str).validate_python(value).strip()
+            if not text:
+                raise ValueError("empty")
+            return text
+        if field == "action_items":
+            return TypeAdapter(list[str]).validate_python(value)
+        if field.startswith("rubric.") and field in ai:
+            score = TypeAdapter(int).validate_python(value)
+            if not 1 <= score <= 5:
+                raise ValueError("out of range")
+            return score
+        if field.startswith("flag.") and field in ai:
+            if value not in FLAG_DECISIONS:
+                raise ValueError("not a decision")
+            return value
+    except (ValueError, ValidationError) as exc:
+        raise ValidationFailure(f"invalid value for {field!r}: {value!r}") from exc
+    known = ", ".join(sorted(ai))
+    raise ValidationFailure(f"unknown field {field!r}; reviewable fields: {known}")
+
+
+def _review_out(review: Review, email: str) -> ReviewOut:
+    return ReviewOut(id=review.id, session_id=review.session_id, analysis_id=review.analysis_id,
+                     field=review.field, ai_value=review.ai_value.get("value"),
+                     human_value=review.human_value.get("value"), reason=review.reason,
+                     reviewer_email=email, created_at=review.created_at)
+
+
+def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, body: ReviewIn) -> ReviewOut:
+    principal.require(Action.review)
+    session = owned_session(db, principal, session_id)
+    analysis = latest_analysis(db, principal, session_id)
+    ai = ai_values(AnalysisResult.model_validate(analysis.result))
+    human = validate_value(body.field, body.value, ai)
+    review = Review(tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
+                    field=body.field, ai_value={"value": ai[body.field]}, human_value={"value": human},
+                    reason=body.reason.strip(), reviewer_id=principal.user_id)
+    db.add(review)
+    now = utcnow()
+    session.reviewed_at = session.reviewed_at or now
+    if body.field == "risk_level":
+        session.risk_level = human
+        session.flagged = human != "none"
+    audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="review.override",
+                 entity_type="session", entity_id=session.id,
+                 detail={"field": body.field, "ai_value": ai[body.field], "human_value": human,
+                         "reason": review.reason, "analysis_version": analysis.analysis_version})
+    db.commit()
+    return _review_out(review, principal.email)
+
+
+def analysis_view(db: DbSession, principal: Principal, session_id: uuid.UUID) -> AnalysisOut:
+    principal.require(Action.read_content)
+    analysis = latest_analysis(db, principal, session_id)
+    result = AnalysisResult.model_validate(analysis.result)
+    rows = db.execute(sa.select(Review, User.email).join(User, User.id == Review.reviewer_id)
+                      .where(Review.session_id == session_id, Review.tenant_id == principal.tenant_id)
+                      .order_by(Review.created_at)).all()
+    overrides = {review.field: _review_out(review, email) for review, email in rows}
+    effective = ai_values(result)
+    effective.update({field: r.human_value for field, r in overrides.items()})
+    return AnalysisOut(id=analysis.id, session_id=session_id, analysis_version=analysis.analysis_version,
+                       prompt_version=analysis.prompt_version, model=analysis.model,
+                       created_at=analysis.created_at, ai=result, effective=effective, overrides=overrides)

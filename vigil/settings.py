@@ -1,0 +1,55 @@
+"""One settings object, read once from the environment / `.env`, then passed in."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Where embedded state lives (database, objects).")
+    database_url: str | None = Field(None, description="PostgreSQL URL; unset → embedded PostgreSQL.")
+    object_store_url: str = Field("file://./data/objects", description="file://DIR or s3://bucket/prefix")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, a stand-in).")
+    s3_region: str = "us-east-1"
+    ray_address: str | None = Field(None, description="Ray cluster address; unset → local Ray.")
+    transcribers: str = Field("whisper", description="Comma-separated speech providers.")
+    analyzer: str = Field("offline", description="Analysis provider: offline | openai.")
+    whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
+    whisper_threads: int = 2
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dashboard_port: int = 8501
+    ray_dashboard_port: int = 8265
+    api_url: str | None = Field(None, description="Base URL clients use; default http://api_host:api_port.")
+
+    max_upload_bytes: int = 2 * 1024**3
+    ffmpeg_timeout_seconds: float = 600.0
+    stage_max_attempts: int = 3
+    job_lease_seconds: float = 120.0
+    dispatcher_poll_seconds: float = 0.5
+    max_jobs_in_flight: int = 2
+    retry_base_seconds: float = 2.0
+
+    @cached_property
+    def transcriber_names(self) -> list[str]:
+        return [name.strip() for name in self.transcribers.split(",") if name.strip()]
+
+    @property
+    def base_url(self) -> str:
+        return self.api_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once at a process's entry point; everything else takes them as an argument."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,80 @@
+"""Object store on S3 or any S3-compatible endpoint, through boto3."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import BinaryIO
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+class S3ObjectStore:
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
+                 region: str = "us-east-1") -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def put_stream(self, key: str, stream: BinaryIO) -> int:
+        counted = _CountingReader(stream)
+        # upload_fileobj streams in multipart chunks: the file is never held whole in memory.
+        self.client.upload_fileobj(counted, self.bucket, self._key(key))
+        return counted.count
+
+    def put_file(self, key: str, path: Path) -> int:
+        with open(path, "rb") as src:
+            return self.put_stream(key, src)
+
+    def put_bytes(self, key: str, data: bytes) -> int:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        return len(data)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def download(self, key: str, path: Path) -> None:
+        self.client.download_file(self.bucket, self._key(key), str(path))
+
+    def open_stream(self, key: str) -> BinaryIO:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+                deleted += len(keys)
+        return deleted
+
+
+class _CountingReader(io.RawIOBase):
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.count += len(data)
+        return data
