@@ -67,7 +67,8 @@ def _is_cover_art(stream: object) -> bool:
 def extract_audio(source: Path, target: Path, timeout_seconds: float) -> float:
     """Decode `source` to 16 kHz mono FLAC at `target`; returns the audio's duration in seconds.
 
-    Truncated or corrupt media fails here with a PermanentError carrying ffmpeg's own words."""
+    Corrupt media (undecodable data) and truncated media (ends before its header says it should)
+    fail here with a PermanentError carrying ffmpeg's own words; nothing is left at `target`."""
     tmp = target.with_suffix(".partial.flac")
     cmd = (
         ffmpeg.input(str(source))
@@ -87,6 +88,12 @@ def extract_audio(source: Path, target: Path, timeout_seconds: float) -> float:
         message = detail[-1] if detail else f"exit code {done.returncode}"
         raise PermanentError(f"audio extraction failed: {message}", code="corrupt_media")
     duration = audio_duration(tmp)
+    stderr = done.stderr.decode(errors="replace")
+    # ffmpeg decodes what it can of a cut-off file and exits 0; its demuxer's warning is what tells.
+    if "ended prematurely" in stderr:
+        tmp.unlink(missing_ok=True)
+        raise PermanentError(f"the file is truncated: it ends after {duration:.1f}s of audio, "
+                             "before its container says it should", code="truncated_media")
     if duration <= 0.05:
         tmp.unlink(missing_ok=True)
         raise PermanentError("the media decodes to no audible audio", code="empty_audio")

@@ -1,0 +1,134 @@
+"""The stage functions on real ffmpeg, the real offline recognizer and the real database."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import SAMPLES, Tenant
+from vigil.context import Context
+from vigil.db.models import Artifact, Transcript
+from vigil.errors import PermanentError
+from vigil.schemas import AgentTranscript
+from vigil.services.auth import authenticate
+from vigil.services.ingest import accept_upload
+from vigil.services.jobs import ClaimedStage, claim_next_stage
+from vigil.services.pipeline import run_extract, run_transcribe
+from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperTranscriber:
+    return WhisperTranscriber(default_model_dir())
+
+
+def _upload_and_claim(ctx: Context, tenant: Tenant, data: bytes, name: str) -> ClaimedStage:
+    with ctx.db() as db:
+        principal = authenticate(db, tenant.uploader)
+    session, job = accept_upload(ctx, principal, io.BytesIO(data), name, None)
+    with ctx.db() as db:
+        claim = claim_next_stage(db, lease_seconds=60)
+    # Other tests' queued jobs may exist in the shared database: take ours.
+    while claim is not None and claim.job_id != job.id:
+        with ctx.db() as db:
+            claim = claim_next_stage(db, lease_seconds=60)
+    assert claim is not None
+    return claim
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref = re.findall(r"[a-z']+", reference.lower())
+    hyp = re.findall(r"[a-z']+", hypothesis.lower())
+    dist = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, dist[0] = dist[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
+    return dist[len(hyp)] / max(1, len(ref))
+
+
+def test_extract_turns_video_into_16k_mono_flac(ctx: Context, tenant_a: Tenant) -> None:
+    import av
+
+    claim = _upload_and_claim(ctx, tenant_a, (SAMPLES / "support-video.webm").read_bytes(), "v.webm")
+    run_extract(ctx, claim)
+    key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
+    local = Path(ctx.settings.data_dir) / "check.flac"
+    ctx.store.download(key, local)
+    with av.open(str(local)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.rate, stream.channels, stream.codec_context.name) == (16000, 1, "flac")
+        assert not container.streams.video
+
+
+def test_extract_twice_writes_the_audio_once(ctx: Context, tenant_a: Tenant) -> None:
+    claim = _upload_and_claim(ctx, tenant_a, (SAMPLES / "routine-coaching.m4a").read_bytes(), "r.m4a")
+    run_extract(ctx, claim)
+    path = Path(ctx.store.root) / artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)  # type: ignore[attr-defined]
+    first = path.stat().st_mtime_ns
+    run_extract(ctx, claim)
+    assert path.stat().st_mtime_ns == first
+    with ctx.db() as db:
+        kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == claim.session_id)).all()
+    assert sorted(kinds) == ["audio", "original"]
+
+
+def test_truncated_media_fails_extraction_permanently_with_a_readable_reason(ctx: Context,
+                                                                           tenant_a: Tenant) -> None:
+    data = (SAMPLES / "support-video.webm").read_bytes()
+    claim = _upload_and_claim(ctx, tenant_a, data[: len(data) // 2], "cut.webm")
+    with pytest.raises(PermanentError) as failure:
+        run_extract(ctx, claim)
+    assert failure.value.code == "truncated_media"
+    assert "truncated" in failure.value.message
+    assert not ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME))
+
+
+def test_corrupt_media_fails_extraction_permanently_with_ffmpegs_reason(ctx: Context,
+                                                                       tenant_a: Tenant) -> None:
+    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
+    third = len(data) // 3
+    data[third: third + 30_000] = bytes(30_000)
+    claim = _upload_and_claim(ctx, tenant_a, bytes(data), "garbled.m4a")
+    with pytest.raises(PermanentError) as failure:
+        run_extract(ctx, claim)
+    assert failure.value.code == "corrupt_media"
+    assert "Invalid data" in failure.value.message
+    assert not ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME))
+
+
+def test_transcribe_keeps_word_timestamps_and_matches_the_reference(ctx: Context, tenant_a: Tenant,
+                                                                   whisper: WhisperTranscriber) -> None:
+    claim = _upload_and_claim(ctx, tenant_a, (SAMPLES / "checkin-risk.mp3").read_bytes(), "c.mp3")
+    run_extract(ctx, claim)
+    run_transcribe(ctx, claim, [whisper])
+    agent = AgentTranscript.model_validate_json(
+        ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)))
+    raw = json.loads(ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id,
+                                                      "transcript/raw/whisper.json")))
+    assert raw["words"] and all(w["end"] >= w["start"] for w in raw["words"])
+    assert agent.segments[0].start < agent.segments[-1].start
+    reference = " ".join(t["text"] for t in json.loads((SAMPLES / "checkin-risk.json").read_text())["turns"])
+    assert word_error_rate(reference, " ".join(s.text for s in agent.segments)) < 0.25
+    with ctx.db() as db:
+        row = db.scalar(sa.select(Transcript).where(Transcript.session_id == claim.session_id))
+    assert row.word_count == agent.metrics.word_count > 50
+    assert "killing myself" in row.text
+
+
+def test_transcribe_redelivered_does_not_duplicate_the_transcript(ctx: Context, tenant_a: Tenant,
+                                                                whisper: WhisperTranscriber) -> None:
+    claim = _upload_and_claim(ctx, tenant_a, (SAMPLES / "support-video.webm").read_bytes(), "s.webm")
+    run_extract(ctx, claim)
+    run_transcribe(ctx, claim, [whisper])
+    run_transcribe(ctx, claim, [whisper])
+    with ctx.db() as db:
+        count = db.scalar(sa.select(sa.func.count()).select_from(Transcript)
+                          .where(Transcript.session_id == claim.session_id))
+    assert count == 1
