@@ -15,8 +15,18 @@ from vigil.services.auth import Principal, authenticate
 bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`.")
 
 
+_process_context: Context | None = None
+
+
+def set_process_context(ctx: Context) -> None:
+    """Used by the Serve replica: `serve.ingress` serves a copy of the FastAPI app, so the context is
+    kept per process rather than on the app object the replica's constructor could reach."""
+    global _process_context
+    _process_context = ctx
+
+
 def get_context(request: Request) -> Context:
-    ctx = getattr(request.app.state, "ctx", None)
+    ctx = getattr(request.app.state, "ctx", None) or _process_context
     if ctx is None:
         raise HTTPException(503, "the API is starting")
     return ctx

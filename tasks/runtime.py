@@ -23,7 +23,10 @@ def start_ray(settings: Settings) -> None:
         return
     ray.init(
         namespace=NAMESPACE,
-        num_cpus=max(2, os.cpu_count() or 2),
+        _node_ip_address="127.0.0.1",
+        # Logical slots, not cores: the transcription actor holds one for its lifetime, so a
+        # 2-core laptop still needs room for extraction and analysis tasks beside it.
+        num_cpus=max(4, os.cpu_count() or 2),
         include_dashboard=True,
         dashboard_host="127.0.0.1",
         dashboard_port=settings.ray_dashboard_port,

@@ -90,6 +90,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     from vigil.demo import ensure_demo_tokens
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     typer.echo("starting the database…")
@@ -102,25 +103,19 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     typer.echo("starting Ray, the API and the pipeline…")
     runtime.start_ray(settings)
     runtime.start_api(settings, url)
-    runtime.start_dispatcher(settings, url)
+    dispatcher = runtime.start_dispatcher(settings, url)  # noqa: F841 — holding the handle keeps it alive
     dashboard = _start_dashboard(settings)
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _raise_interrupt)  # also when started in the background with SIGINT ignored
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         _print_banner(settings, tokens)
         if samples:
-            _ingest_samples(settings, tokens["uploader"], tokens["supervisor"], lambda: stopping)
-        while not stopping:
+            _ingest_samples(settings, tokens["uploader"], tokens["supervisor"])
+        while dashboard.poll() is None:
             time.sleep(0.5)
-            if dashboard.poll() is not None:
-                typer.secho("the dashboard exited; stopping", fg="red")
-                break
+        typer.secho("the dashboard exited; stopping", fg="red")
+    except KeyboardInterrupt:
+        pass
     finally:
         typer.echo("stopping…")
         dashboard.terminate()
@@ -130,6 +125,10 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
             dashboard.kill()
         runtime.stop_all()
         typer.echo("stopped")
+
+
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_dashboard(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
@@ -158,7 +157,7 @@ def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-
     typer.echo("\n".join(lines))
 
 
-def _ingest_samples(settings, uploader_token: str, reader_token: str, stopping) -> None:  # type: ignore[no-untyped-def]
+def _ingest_samples(settings, uploader_token: str, reader_token: str) -> None:  # type: ignore[no-untyped-def]
     """Upload each bundled sample once (skipped when a session with its filename exists)."""
     from vigil.client import ApiError, VigilClient
     from vigil.demo import sample_files
@@ -170,11 +169,12 @@ def _ingest_samples(settings, uploader_token: str, reader_token: str, stopping) 
             if uploader.health().get("status") == "ok":
                 break
         except Exception:  # the API is still starting
-            time.sleep(1)
+            pass
+        time.sleep(1)
     existing = {s["original_filename"] for s in reader.sessions(limit=1000)}
     jobs = {}
     for path in sample_files():
-        if path.name in existing or stopping():
+        if path.name in existing:
             continue
         try:
             jobs[path.name] = uploader.upload(path, title=path.stem.replace("-", " "))["job_id"]
