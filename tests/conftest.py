@@ -24,10 +24,13 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh database with the migrations applied, on the embedded server unless TEST_DATABASE_URL."""
-    admin_url = os.environ.get("TEST_DATABASE_URL") or start_embedded_postgres(
-        tmp_path_factory.mktemp("pg") / "data")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The server: embedded PostgreSQL started for this test run, unless TEST_DATABASE_URL names one."""
+    return os.environ.get("TEST_DATABASE_URL") or start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data")
+
+
+def create_database(admin_url: str) -> str:
+    """A new, empty database on the server with the migrations applied; returns its URL."""
     name = f"vigil_test_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -36,6 +39,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = sa.make_url(sqlalchemy_url(admin_url)).set(database=name).render_as_string(hide_password=False)
     run_migrations(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> str:
+    """One database shared by the tests that do not run the dispatcher (each uses its own tenants)."""
+    return create_database(pg_admin_url)
 
 
 @pytest.fixture
@@ -89,3 +98,17 @@ def client(ctx: Context) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def sample_audio() -> Path:
     return SAMPLES / "checkin-risk.mp3"
+
+
+@pytest.fixture(scope="session")
+def ray_runtime() -> Iterator[None]:
+    """A real local Ray, bound to loopback, for the whole test run."""
+    import ray
+
+    ray.init(namespace=f"vigil-test-{uuid.uuid4().hex[:6]}", num_cpus=4, _node_ip_address="127.0.0.1",
+             include_dashboard=False, log_to_driver=False)
+    yield
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()

@@ -1,0 +1,171 @@
+"""End to end on the real stack: Ray Serve API over HTTP, the dispatcher actor, Ray tasks, ffmpeg,
+Whisper, the offline analyzer, PostgreSQL. Uploads real audio and video and follows them to review."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import SAMPLES, Tenant, create_database, make_tenant
+from vigil.context import Context
+from vigil.db.models import Analysis, Job, StageEvent, Transcript
+from vigil.settings import Settings
+
+pytestmark = pytest.mark.ray
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    base_url: str
+    ctx: Context
+    tenant: Tenant
+    other: Tenant
+
+    def http(self, role: str = "supervisor", tenant: Tenant | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=(tenant or self.tenant).headers(role), timeout=60)
+
+
+@pytest.fixture(scope="module")
+def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from tasks import runtime
+
+    url = create_database(pg_admin_url)
+    root = tmp_path_factory.mktemp("stack")
+    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
+                        api_port=_free_port(), retry_base_seconds=0.2, _env_file=None)
+    ctx = Context.build(settings, url)
+    runtime.start_api(settings, url)
+    dispatcher = runtime.start_dispatcher(settings, url)
+    base = settings.base_url
+    for _ in range(60):
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    yield Stack(base_url=base, ctx=ctx, tenant=make_tenant(ctx), other=make_tenant(ctx))
+    import ray
+    from ray import serve
+
+    ray.get(dispatcher.stop.remote())
+    ray.kill(dispatcher)
+    serve.delete("vigil")
+
+
+def _upload(stack: Stack, path: Path, data: bytes | None = None) -> dict:
+    with stack.http("uploader") as http:
+        response = http.post("/api/v1/sessions", files={"file": (path.name, data or path.read_bytes())})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def _wait(stack: Stack, job_id: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    with stack.http("uploader") as http:
+        while time.monotonic() < deadline:
+            status = http.get(f"/api/v1/jobs/{job_id}/status").json()
+            if status["status"] in ("succeeded", "failed"):
+                return status
+            time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish: {status}")
+
+
+def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: Stack) -> None:
+    audio = _upload(stack, SAMPLES / "checkin-risk.mp3")
+    video = _upload(stack, SAMPLES / "support-video.webm")
+    for accepted in (audio, video):
+        status = _wait(stack, accepted["job_id"])
+        assert (status["status"], status["progress_percent"]) == ("succeeded", 100), status
+
+    with stack.http() as http:
+        session = http.get(f"/api/v1/sessions/{audio['session_id']}").json()
+        assert session["status"] == "ready" and session["flagged"] and session["risk_level"] == "high"
+        transcript = http.get(f"/api/v1/sessions/{audio['session_id']}/transcript").json()
+        assert "killing myself" in transcript["text"]
+        assert all(s["end"] > s["start"] for s in transcript["segments"])
+        raw = http.get(f"/api/v1/sessions/{audio['session_id']}/transcript/raw").json()
+        assert raw["whisper"]["words"][0]["start"] >= 0
+        analysis = http.get(f"/api/v1/sessions/{audio['session_id']}/analysis").json()
+        categories = {f["category"] for f in analysis["ai"]["flags"]}
+        assert "suicidal_ideation" in categories
+        evidence = analysis["ai"]["flags"][0]["evidence"][0]
+        assert evidence["quote"].lower() in transcript["segments"][evidence["segment_index"]]["text"].lower()
+        assert analysis["ai"]["rubric"] and analysis["ai"]["summary"]
+
+        video_transcript = http.get(f"/api/v1/sessions/{video['session_id']}/transcript").json()
+        assert "safety plan" in video_transcript["text"].lower()
+        assert http.get(f"/api/v1/sessions/{video['session_id']}").json()["media_type"] == "video"
+
+        review = http.post(f"/api/v1/sessions/{audio['session_id']}/reviews",
+                           json={"field": "risk_level", "value": "medium",
+                                 "reason": "Plan disclosed but safety plan agreed in session"})
+        assert review.status_code == 201, review.text
+        assert (review.json()["ai_value"], review.json()["human_value"]) == ("high", "medium")
+        after = http.get(f"/api/v1/sessions/{audio['session_id']}/analysis").json()
+        assert after["effective"]["risk_level"] == "medium" and after["ai"]["risk_level"] == "high"
+        assert http.get(f"/api/v1/sessions/{audio['session_id']}").json()["risk_level"] == "medium"
+        audit = http.get(f"/api/v1/sessions/{audio['session_id']}/audit").json()
+        assert [a["action"] for a in audit] == ["session.upload", "review.override"]
+        assert audit[1]["actor_email"].startswith("supervisor@")
+        assert audit[1]["detail"]["reason"].startswith("Plan disclosed")
+
+    with stack.ctx.db() as db:
+        stages = db.execute(sa.select(StageEvent.stage, StageEvent.event)
+                            .where(StageEvent.session_id == uuid.UUID(audio["session_id"]))).all()
+        assert {(s, "succeeded") for s in ("extract", "transcribe", "analyze")} <= set(stages)
+        assert db.scalar(sa.select(sa.func.count()).select_from(Analysis)
+                         .where(Analysis.session_id == uuid.UUID(audio["session_id"]))) == 1
+        assert db.scalar(sa.select(sa.func.count()).select_from(Transcript)
+                         .where(Transcript.session_id == uuid.UUID(audio["session_id"]))) == 1
+
+
+def test_corrupt_upload_fails_readably_while_a_good_one_beside_it_succeeds(stack: Stack) -> None:
+    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
+    third = len(data) // 3
+    data[third: third + 30_000] = bytes(30_000)
+    bad = _upload(stack, SAMPLES / "routine-coaching.m4a", bytes(data))
+    good = _upload(stack, SAMPLES / "routine-coaching.m4a")
+    bad_status, good_status = _wait(stack, bad["job_id"]), _wait(stack, good["job_id"])
+    assert bad_status["status"] == "failed" and bad_status["error_code"] == "corrupt_media"
+    assert good_status["status"] == "succeeded"
+    with stack.http() as http:
+        failed = http.get(f"/api/v1/sessions/{bad['session_id']}").json()
+        assert failed["status"] == "failed" and "extract failed: audio extraction failed" in failed["error"]
+        assert http.get(f"/api/v1/sessions/{bad['session_id']}/transcript").status_code == 404
+        routine = http.get(f"/api/v1/sessions/{good['session_id']}").json()
+        assert routine["status"] == "ready" and routine["flagged"] is False
+    with stack.ctx.db() as db:
+        job = db.get(Job, uuid.UUID(bad["job_id"]))
+        assert job.attempt == 1, "a permanent error must not be retried"
+
+
+def test_another_tenant_sees_404_for_every_session_route(stack: Stack) -> None:
+    accepted = _upload(stack, SAMPLES / "routine-coaching.m4a")
+    _wait(stack, accepted["job_id"])
+    sid = accepted["session_id"]
+    paths = ["", "/transcript", "/transcript/raw", "/metrics", "/audio", "/analysis", "/audit"]
+    with stack.http(tenant=stack.other) as other:
+        for path in paths:
+            assert other.get(f"/api/v1/sessions/{sid}{path}").status_code == 404, path
+        assert other.get(f"/api/v1/jobs/{accepted['job_id']}/status").status_code == 404
+        denied = other.post(f"/api/v1/sessions/{sid}/reviews",
+                            json={"field": "risk_level", "value": "high", "reason": "cross-tenant attempt"})
+        assert denied.status_code == 404
+        assert all(s["id"] != sid for s in other.get("/api/v1/sessions").json())
+    with stack.http() as own:
+        assert own.get(f"/api/v1/sessions/{sid}/analysis").json()["overrides"] == {}
