@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.analysis.offline import OfflineAnalyzer
-from vigil.analysis.rubric import classify_counselor_turn, is_open_question_turn
+from vigil.analysis.rubric import classify_counselor_turns, is_open_question_turn
 from vigil.analysis.turns import read_turns
 from vigil.schemas import AgentTranscript, AnalysisResult, RiskLevel, Segment, TranscriptMetrics
 
@@ -136,12 +136,11 @@ def print_turn_codes(items: Sequence[dict[str, Any]]) -> None:
     open_agree = open_total = 0
     for item in items:
         codes = {code["index"]: code for code in item["labels"].get("turns") or []}
-        for turn in read_turns(to_transcript(item).segments):
+        for turn, guess in classify_counselor_turns(read_turns(to_transcript(item).segments)):
             code = codes.get(turn.segment.index)
-            if code is None or "behaviour" not in code or turn.segment.speaker != "counselor":
+            if code is None or "behaviour" not in code:
                 continue
             truth = code["behaviour"] if code["behaviour"] in ("question", "reflection") else "other"
-            guess = classify_counselor_turn(turn)
             confusion[(truth, guess)] += 1
             if truth == "question" and guess == "question" and code.get("question") in ("open", "closed"):
                 open_total += 1

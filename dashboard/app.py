@@ -1,2 +1,49 @@
+"""Vigil dashboard entry: sign-in gate and navigation. Pages live in dashboard/pages/."""
+
+from __future__ import annotations
+
 import streamlit as st
-st.write("placeholder")
+
+from dashboard import api_client as api
+
+st.set_page_config(page_title="Vigil", page_icon="🛡️", layout="wide")
+
+
+def sign_in() -> None:
+    st.title("Vigil — sign in")
+    st.caption("Paste the API token you were given (`vigil token create`, or printed by `make run`).")
+    with st.form("sign_in"):
+        entered = st.text_input("API token", type="password", key="token_input")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        st.session_state["token"] = entered.strip()
+        try:
+            st.session_state["me"] = api.me()
+        except api.ApiError as exc:
+            api.sign_out()
+            st.error(f"Sign-in failed: {exc.detail}")
+            return
+        st.rerun()
+
+
+if not api.token():
+    navigation = st.navigation([st.Page(sign_in, title="Sign in", icon="🔑")])
+else:
+    if "me" not in st.session_state:
+        try:
+            st.session_state["me"] = api.me()
+        except api.ApiError as exc:
+            api.sign_out()
+            st.error(f"Your session ended: {exc.detail}")
+            st.stop()
+    who = st.session_state["me"]
+    with st.sidebar:
+        st.write(f"**{who['email']}**  \n{who['role']} · {who['tenant']}")
+        if st.button("Sign out"):
+            api.sign_out()
+            st.rerun()
+    navigation = st.navigation([
+        st.Page("pages/queue.py", title="Review queue", icon="🚩", default=True),
+        st.Page("pages/session.py", title="Session", icon="🎧", url_path="session"),
+    ])
+navigation.run()

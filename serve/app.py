@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from serve.routes import health, jobs, sessions
+from serve.routes import health, jobs, me, sessions
 from vigil.context import Context
 from vigil.errors import Forbidden, NotFound, ValidationFailure, VigilError
 from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
@@ -25,6 +25,7 @@ def create_app() -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
+    app.include_router(me.router)
 
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> JSONResponse:

@@ -131,6 +131,13 @@ class AnalysisResult(BaseModel):
 
 
 # ---------------------------------------------------------------- HTTP
+class MeOut(BaseModel):
+    email: str
+    role: Role
+    tenant: str
+    permissions: list[str]
+
+
 class UploadAccepted(BaseModel):
     session_id: uuid.UUID
     job_id: uuid.UUID

@@ -10,6 +10,7 @@ import re
 from enum import StrEnum
 
 from vigil.analysis.sentences import Sentence
+from vigil.analysis.vocabulary import folded_content
 
 
 class QuestionForm(StrEnum):
@@ -44,6 +45,29 @@ _REFLECTION_START = re.compile(
     r"for you|in other words|that must|that sounds|must be|i can (?:see|imagine|understand|tell))",
     re.IGNORECASE,
 )
+# Giving information, advice or warnings: the counselor's own content, not the client's mirrored back.
+_ADVICE = re.compile(
+    r"\b(?:should|need to|needs to|have to|has to|must|ought to|recommend|suggest|advise|let me|i'?d like|"
+    r"i would like|i want you|can i|may i|information|research|studies|study|most people|some people|"
+    r"other people|a lot of people|patients|clients|welcome|thank you|thanks|nice to|good to see|"
+    r"you can'?t|you won'?t|you'?re going to have to|don'?t you|i'?m (?:worried|concerned)|honestly|"
+    r"if you don'?t|or else|you better|i (?:think|feel|wish|hope) (?:that )?you|i need to|"
+    r"(?:can|could|will|may|might) (?:have|affect|cause|lead|increase|raise|damage|harm|help|reduce)|"
+    r"(?:it'?s|that'?s|is) (?:really |very )?(?:important|dangerous|harmful|bad for|good for|normal for)|"
+    r"we (?:recommend|call|know|suggest|usually)|puts? you at|at risk|side effects?|dose|medication|"
+    r"the (?:guidelines?|limit|recommended)|a lot of (?:kids|teens|people)|you could (?:try|get|lose|have))\b",
+    re.IGNORECASE,
+)
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:ok(?:ay)?|all right|alright|right|yeah|yes|yep|mm+(?:-?hmm)?|uh-huh|hmm+|sure|good|great|i see|wow|"
+    r"oh|no|excellent|fine|cool|gotcha|of course|absolutely|exactly|true|wonderful|perfect)[\s.!,]*$",
+    re.IGNORECASE,
+)
+# "You've been thinking about this a lot.": the client as subject of a statement.
+_CLIENT_AS_SUBJECT = re.compile(r"^(?:you|your)\b", re.IGNORECASE)
+# A short statement sharing one content word with what the client just said ("The gym.") mirrors it;
+# a longer one must share two.
+_SHORT_STATEMENT_WORDS = 12
 _COLLABORATION = re.compile(
     r"\b(?:is it (?:okay|ok|alright|all right) if|would it be (?:okay|ok|alright|all right)|"
     r"(?:do|would) you mind if|may i|can i (?:share|ask|tell|offer|give)|would you like (?:to|me to|some)|"
@@ -92,11 +116,31 @@ def question_form(sentence: Sentence) -> QuestionForm | None:
     return QuestionForm.declarative
 
 
-def is_reflection(sentence: Sentence) -> bool:
-    """A statement (or statement-shaped question) that mirrors the client's experience back."""
+def is_reflection(sentence: Sentence, client_said: str = "") -> bool:
+    """A statement (or statement-shaped question) that mirrors the client's experience back.
+
+    `client_said` is the client's preceding turn, when known: repeating its words is a reflection.
+    """
     if question_form(sentence) in (QuestionForm.open, QuestionForm.closed):
         return False
-    return bool(_REFLECTION_START.match(strip_leading_filler(sentence.text)))
+    core = strip_leading_filler(sentence.text)
+    if not core or _ACKNOWLEDGEMENT.match(core):
+        return False
+    if _REFLECTION_START.match(core):
+        return True
+    if _ADVICE.search(core):
+        return False
+    if _CLIENT_AS_SUBJECT.match(core):
+        return True
+    if not client_said:
+        return False
+    shared = folded_content(core) & folded_content(client_said)
+    return len(shared) >= (1 if sentence.word_count <= _SHORT_STATEMENT_WORDS else 2)
+
+
+def is_information_or_advice(sentence: Sentence) -> bool:
+    """Telling rather than listening: information, advice, warnings, the counselor's own opinion."""
+    return not sentence.is_question and bool(_ADVICE.search(sentence.text))
 
 
 def is_collaboration(sentence: Sentence) -> bool:

@@ -23,6 +23,7 @@ from vigil.analysis.risk_language import (
     addresses_listener,
     clause_start,
     is_negated,
+    names_person,
     speaks_of_imminence,
     speaks_of_medical_harm,
     speaks_of_recent_act,
@@ -110,7 +111,7 @@ def _hits_in_sentence(turn: Turn, sentence: Sentence, reading: _Reading) -> list
     hits: list[RiskHit] = []
     for compiled in COMPILED_RULES:
         rule = compiled.rule
-        if reading.person is Person.second and not (compiled.names_person or rule.subject_led):
+        if reading.person is Person.second and not (compiled.has_person_slots or rule.subject_led):
             continue  # nothing in the phrase or its clause could say it is about the client
         for match in compiled.forms[reading.person].finditer(sentence.text):
             hit = _read_match(turn, sentence, reading, compiled, match)
@@ -131,8 +132,10 @@ def _read_match(
     window = text[start : match.start()]
     weight = reading.weight
     if rule.subject_led:
-        subject = subject_person(window, text[:start])
-        if not _subject_fits(subject, reading.person, compiled.names_person, rule.needs_named_person):
+        # A phrase that names the client itself ("your partner") needs no subject from further back.
+        anchored = names_person(match.group(0), reading.person)
+        subject = subject_person(window, "" if anchored else text[:start])
+        if not _subject_fits(subject, reading.person, anchored, rule.needs_named_person):
             return None
         if subject is Person.implicit:
             weight *= _IMPLICIT_SUBJECT_WEIGHT
@@ -147,14 +150,14 @@ def _read_match(
     return RiskHit(rule, severity, round(rule.confidence * weight, 2), turn, sentence, quote, notes)
 
 
-def _subject_fits(subject: Person, reading: Person, names_person: bool, needs_named_person: bool) -> bool:
+def _subject_fits(subject: Person, reading: Person, anchored: bool, needs_named_person: bool) -> bool:
     if subject is reading:
         return True
     if subject is not Person.implicit or needs_named_person:
         return False
     # A clause without a subject is the speaker's own ("Just want to die."); in a counselor's
     # turn only when the phrase itself points at the client ("being violent towards your partner").
-    return reading is Person.first or names_person
+    return reading is Person.first or anchored
 
 
 def _severity_in_context(rule: RiskRule, text: str) -> tuple[RiskLevel, tuple[str, ...]]:

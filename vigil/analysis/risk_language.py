@@ -21,7 +21,7 @@ class Person(StrEnum):
 # Words that end the clause a risk phrase sits in; a negation before them is about something else.
 _CLAUSE_BOUNDARY = re.compile(
     r"[,;:()\"“”—–]|\s-+\s|\.\.\.|\b(?:but|although|though|however|yet|except|whereas|because|cause|"
-    r"cuz|since|and|or|that|if|when|whenever|unless|until|while|then|even)\b",
+    r"cuz|since|and|or|that|if|when|whenever|unless|until|while|then|even|how|why|what|whether|where|who|which)\b",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[a-z]+(?:['’][a-z]+)*", re.IGNORECASE)
@@ -37,7 +37,7 @@ _NEGATORS = frozenset(
     "not never no cannot nor neither hardly nothing none "
     "don't dont doesn't doesnt didn't didnt won't wont wouldn't wouldnt can't cant couldn't couldnt "
     "isn't isnt aren't arent wasn't wasnt weren't werent haven't havent hasn't hasnt hadn't hadnt "
-    "shouldn't shouldnt mustn't ain't aint".split()
+    "shouldn't shouldnt mustn't ain't aint avoid avoiding prevent preventing instead without".split()
 )
 # Negations that do not deny what follows: "I can't stop thinking about killing myself".
 _NEGATION_THAT_AFFIRMS = re.compile(
@@ -97,6 +97,10 @@ def _tokens(text: str) -> list[str]:
     return [token.lower().replace("’", "'") for token in _TOKEN.findall(text)]
 
 
+# Discourse markers carry a pronoun that is nobody's subject: "hurting him, you know".
+_DISCOURSE_MARKER = re.compile(r"\b(?:you know|you see|i mean|ya know|y'know)\b", re.IGNORECASE)
+
+
 def subject_person(clause: str, earlier: str = "") -> Person:
     """Whose phrase this is: the nearest person word before it in its clause, else earlier in the sentence.
 
@@ -104,13 +108,13 @@ def subject_person(clause: str, earlier: str = "") -> Person:
     before the phrase is the speaker's ("my suicidal thoughts"); "my" before another noun names
     someone else ("my boyfriend committed suicide").
     """
-    tokens = _tokens(clause)
+    tokens = _tokens(_DISCOURSE_MARKER.sub(" ", clause))
     found = _nearest_person(tokens)
     if found is not None:
         return found
     if len(tokens) > _MAX_IMPLICIT_WORDS:
         return Person.third
-    before = _nearest_person(_tokens(earlier)[-_LOOKBACK_WORDS:])
+    before = _nearest_person(_tokens(_DISCOURSE_MARKER.sub(" ", earlier))[-_LOOKBACK_WORDS:])
     return before if before is not None else Person.implicit
 
 
@@ -127,6 +131,12 @@ def _nearest_person(tokens: list[str]) -> Person | None:
         if token in _THIRD:
             return Person.third
     return None
+
+
+def names_person(text: str, person: Person) -> bool:
+    """Whether `text` itself says whose it is: "my wrists", "your partner", "myself"."""
+    words = _FIRST if person is Person.first else _SECOND_PERSON_WORDS
+    return any(token in words for token in _tokens(text))
 
 
 def addresses_listener(text: str) -> bool:

@@ -46,8 +46,8 @@ class RiskRule:
 class CompiledRule:
     rule: RiskRule
     forms: dict[Person, re.Pattern[str]] = field(hash=False)
-    # True when the pattern names a person itself (my, yourself ...), so the two forms differ.
-    names_person: bool = False
+    # True when the pattern has person placeholders (my, yourself ...), so the two forms differ.
+    has_person_slots: bool = False
 
 
 _PERSON_FORMS: dict[Person, dict[str, str]] = {
@@ -114,5 +114,5 @@ def compile_rule(rule: RiskRule) -> CompiledRule:
         person: re.compile(rf"\b(?:{_expand(rule.pattern, person)})", re.IGNORECASE)
         for person in (Person.first, Person.second)
     }
-    names_person = any(placeholder in rule.pattern for placeholder in _PERSON_FORMS[Person.first])
-    return CompiledRule(rule, forms, names_person)
+    has_person_slots = any(placeholder in rule.pattern for placeholder in _PERSON_FORMS[Person.first])
+    return CompiledRule(rule, forms, has_person_slots)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from vigil.analysis.counselor_moves import (
     QuestionForm,
     is_collaboration,
+    is_information_or_advice,
     is_planning,
     is_reflection,
     is_safety_inquiry,
@@ -38,16 +39,35 @@ class CounselorBehaviour:
     client_words: int
 
 
-def classify_counselor_turn(turn: Turn) -> str:
-    """The turn's main behaviour: "question", "reflection" or "other" (as AnnoMI codes a turn)."""
+def classify_counselor_turn(turn: Turn, client_said: str = "") -> str:
+    """The turn's main behaviour: "question", "reflection" or "other" (as AnnoMI codes a turn).
+
+    `client_said` is the client's turn just before, which a reflection mirrors.
+    """
     forms = [question_form(s) for s in turn.sentences]
     asks = [f for f in forms if f in (QuestionForm.open, QuestionForm.closed)]
     ends_with_question = bool(forms) and forms[-1] in (QuestionForm.open, QuestionForm.closed)
     if ends_with_question:
         return "question"
-    if any(is_reflection(s) for s in turn.sentences):
+    reflections = sum(1 for s in turn.sentences if is_reflection(s, client_said))
+    telling = sum(1 for s in turn.sentences if is_information_or_advice(s))
+    if reflections and reflections >= telling:
         return "reflection"
+    if telling:
+        return "other"
     return "question" if asks else "other"
+
+
+def classify_counselor_turns(turns: Sequence[Turn]) -> list[tuple[Turn, str]]:
+    """Each counselor turn with its main behaviour, read against the client turn before it."""
+    classified: list[tuple[Turn, str]] = []
+    client_said = ""
+    for turn in turns:
+        if turn.role is SpeakerRole.client:
+            client_said = turn.segment.text
+            continue
+        classified.append((turn, classify_counselor_turn(turn, client_said)))
+    return classified
 
 
 def is_open_question_turn(turn: Turn) -> bool:
@@ -57,14 +77,14 @@ def is_open_question_turn(turn: Turn) -> bool:
 
 
 def count_behaviour(turns: Sequence[Turn]) -> CounselorBehaviour:
-    counselor = [t for t in turns if t.role is SpeakerRole.counselor]
-    kinds = [classify_counselor_turn(t) for t in counselor]
-    question_turns = [t for t, kind in zip(counselor, kinds, strict=True) if kind == "question"]
+    classified = classify_counselor_turns(turns)
+    counselor = [turn for turn, _ in classified]
+    question_turns = [turn for turn, kind in classified if kind == "question"]
     return CounselorBehaviour(
         counselor_turns=len(counselor),
         question_turns=len(question_turns),
         open_question_turns=sum(1 for t in question_turns if is_open_question_turn(t)),
-        reflection_turns=kinds.count("reflection"),
+        reflection_turns=sum(1 for _, kind in classified if kind == "reflection"),
         collaboration_moves=sum(1 for t in counselor for s in t.sentences if is_collaboration(s)),
         planning_statements=sum(1 for t in turns for s in t.sentences if is_planning(s) and not s.is_question),
         counselor_words=sum(t.word_count for t in counselor),

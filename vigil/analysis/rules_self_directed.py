@@ -62,6 +62,8 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"\s+(?:\w+\s+)?(?:bridge|building|roof|rooftop|balcony|cliff|train|car|bus|truck|lorry|window|"
         r"overpass|tower|ledge|platform)"
         r"|(?:slit|slitting|slash\w*|cut(?:ting)?|open(?:ing)?)\s+(?:open\s+)?<MY>\s+(?:own\s+)?wrists?"
+        r"|(?:gun|pistol|barrel|revolver)\s+(?:\w+\s+){0,3}?(?:to|against|at|in)\s+<MY>\s+(?:own\s+)?(?:head|temple|"
+        r"mouth|chest)"
         r"|(?:overdos\w*|OD)\s+on\s+purpose|(?:drive|drove|driving|crash\w*)\s+(?:<MY>|the)\s+car\s+"
         r"(?:off|into)\s+(?:a|the)",
         "a specific method of suicide",
@@ -77,6 +79,7 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"|(?:made|making|have|got|had|wrote)\s+(?:a|the|my)\s+(?:suicide\s+)?plan\s+(?:to|for)\s+"
         r"(?:how|when|kill|end|die|suicide|do it)"
         r"|<MY>\s+plan\s+(?:is|was)\s+to\s+(?:kill|end|die|overdose|jump|hang|shoot)"
+        r"|(?:plan|planning|planned|prepare|preparing|prepared)\s+(?:for\s+)?<MY>\s+(?:own\s+)?(?:death|suicide|exit)"
         r"|(?:look(?:ed|ing)?\s+up|search(?:ed|ing)?(?:\s+for)?|googl(?:e|ed|ing)|research(?:ed|ing)?)\s+"
         r"(?:\w+\s+){0,2}?(?:how|ways?)\s+to\s+(?:kill <MYSELF>|die|end it|commit suicide|overdose)"
         r"|(?:lethal|fatal|deadly)\s+(?:dose|amount)|painless\s+(?:way|ways|death|suicide|method)"
@@ -98,7 +101,8 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     # ------------------------------------------------------------ suicidal ideation: medium
     RiskRule(
         "si_kill_myself", _SI, _MEDIUM, 0.8,
-        r"(?:kill|killing|killed|murder|murdering|off|offing|end|ending)\s+<MYSELF>\b" + _NOT_FIGURATIVE_KILL,
+        r"(?:kill|killing|killed|murder|murdering|off|offing|end|ending|neck|necking|top|topping|unalive|unaliving)"
+        r"\s+<MYSELF>\b(?!\s+all day)" + _NOT_FIGURATIVE_KILL,
         "thoughts of killing oneself",
         subject_led=False, escalation=Escalation.imminence,
     ),
@@ -112,8 +116,8 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "si_suicidal", _SI, _MEDIUM, 0.75,
         r"(?:feel(?:ing|s)?|felt|am|'m|was|been|get|getting|got|become|became|go|went|so|very|really|pretty|"
-        r"extremely|quite|actively|passively|always|sometimes|often|kinda|kind of|a bit|a little|still)\s+"
-        r"suicidal\b",
+        r"extremely|quite|actively|passively|always|sometimes|often|kinda|kind of|a bit|a little|still|more|"
+        r"most|super|feeling)\s+suicidal\b",
         "feeling suicidal",
         escalation=Escalation.imminence,
     ),
@@ -170,7 +174,10 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:living|live|being alive|stay(?:ing)? alive|be alive|go(?:ing)? on living|keep(?:ing)? living|"
         r"exist(?:ing)?)\b"
         r"|(?:isn't|is not|not|no longer|never|ain't|wasn't)\s+(?:really\s+|even\s+)?worth\s+living"
-        r"|what(?:'s| is)\s+the\s+point\s+(?:of|in)\s+(?:living|being alive|going on living|existing)",
+        r"|what(?:'s| is)\s+the\s+point\s+(?:of|in)\s+(?:living|being alive|going on living|existing)"
+        r"|(?:suicide|death|dying|killing <MYSELF>|ending it)\s+(?:is|seems|feels like|looks like)\s+(?:like\s+)?"
+        r"(?:the|my)\s+(?:best|only|right|easiest|last)\s+(?:way out|option|answer|choice|solution|escape)"
+        r"|(?:die|death|end|end it|life will end)\s+(?:\w+\s+){0,5}?by\s+<MY>\s+own\s+hands?",
         "no reason to live",
         escalation=Escalation.imminence,
     ),
@@ -214,8 +221,8 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     ),
     RiskRule(
         "sh_body", _SH, _MEDIUM, 0.7,
-        r"(?:cut|cuts|cutting|slash\w*|slic\w+|burn(?:ed|t|ing|s)?|scratch\w*|carv\w*)\s+(?:on\s+|into\s+|up\s+)?"
-        r"<MY>\s+(?:arms?|forearms?|legs?|thighs?|skin|stomach|belly|hips?|ankles?|body|wrists?|chest)\b"
+        r"(?:cut|cuts|cutting|slash\w*|slic\w+|burn(?:ed|t|ing|s)?|scratch\w*|carv\w*)\s+(?:(?:the\s+)?most\s+)?"
+        r"(?:on\s+|into\s+|up\s+)?<MY>\s+(?:left\s+|right\s+|upper\s+|inner\s+)?(?:arms?|forearms?|legs?|thighs?|skin|stomach|belly|hips?|ankles?|body|wrists?|chest)\b"
         r"(?!\s+(?:on (?:a|the|some)|while|when|at work|by accident|accidentally|playing|in the|shaving|"
         r"open (?:on|when)))",
         "cutting or burning own body",
@@ -246,7 +253,8 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "sh_stopped", _SH, _LOW, 0.5,
         r"(?:stopped|quit|haven't|have not|clean from)\s+(?:\w+\s+)?(?:cutting|self[- ]?harm\w*|"
-        r"hurting <MYSELF>|burning <MYSELF>)",
+        r"hurting <MYSELF>|burning <MYSELF>)"
+        r"|(?:used|use) to (?:cut|self[- ]?harm|burn <MYSELF>|hurt <MYSELF>)\b(?!\s+(?:back|down|out|off|the|it))",
         "past self-harm, now stopped",
     ),
     # ------------------------------------------------------------ risk factors
@@ -263,5 +271,11 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"any longer))"
         r"|(?:never|not)\s+going\s+to\s+get\s+better|nothing\s+will\s+(?:ever\s+)?get\s+better|no\s+way\s+out",
         "hopelessness or feeling a burden (risk factor)",
+    ),
+    RiskRule(
+        "other_firearm_access", RiskCategory.other, _LOW, 0.4,
+        r"(?:have|own|got|bought|buying|buy|get|getting|keep|kept|grab|grabbed|load|loaded)\s+(?:a|my|the|his|"
+        r"dad's|an)\s+(?:loaded\s+)?(?:gun|pistol|rifle|shotgun|handgun|firearm)\b",
+        "access to a firearm (lethal means)",
     ),
 )

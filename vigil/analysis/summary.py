@@ -8,47 +8,25 @@ words, quoted as said.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 from vigil.analysis.sentences import Sentence
 from vigil.analysis.turns import SpeakerRole, Turn
+from vigil.analysis.vocabulary import content_words, fold
 from vigil.schemas import RiskFlag
 
 _TOPIC_COUNT = 3
 _KEY_SENTENCES = 2
 _MIN_KEY_WORDS, _MAX_KEY_WORDS = 6, 45
 _MAX_QUOTE_CHARS = 180
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_STOPWORDS = frozenset(
-    """a about above after again against all almost also although always am an and any anyone anything are
-    around as at back be because been before being below between both but by can can't cannot could couldn't
-    did didn't do does doesn't doing don't done down during each either else enough even ever every everything
-    few for from further get gets getting give go goes going gone gonna good got gotta had hadn't has hasn't
-    have haven't having he he'd he'll he's her here hers herself him himself his how i i'd i'll i'm i've if in
-    into is isn't it it's its itself just kind kinda know like little lot lots make makes making many may maybe
-    me mean might mine more most much must my myself need needs never no nor not nothing now of off oh okay ok
-    on once one only or other others our ours out over own pretty quite rather really right said same say says
-    see seem seems she she'd she'll she's should shouldn't so some something sometimes sort still such sure take
-    tell than that that's the their theirs them themselves then there there's these they they'd they'll they're
-    they've thing things think this those though through time times to today too try trying uh um umm uh-huh
-    under until up upon us use used very wanna want wanted was wasn't way we we'd we'll we're we've well went
-    were weren't what what's whatever when where whether which while who whom why will with without won't
-    would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves mm hmm mm-hmm
-    actually basically probably definitely stuff feel feeling felt guess let's look looking talk talking
-    told thank thanks great alright anyway else lot bit yep nope gonna gotta okay hey wow cause come coming
-    came year years day days week weeks last first next another able ago""".split()
-)
-
-
 def main_topics(turns: Sequence[Turn], limit: int = _TOPIC_COUNT) -> list[str]:
     """The most frequent content words, each shown in its most common spelling."""
     by_stem: Counter[str] = Counter()
     spellings: dict[str, Counter[str]] = {}
     for turn in turns:
-        for word in _content_words(turn.segment.text):
-            stem = _fold(word)
+        for word in content_words(turn.segment.text):
+            stem = fold(word)
             by_stem[stem] += 1
             spellings.setdefault(stem, Counter())[word] += 1
     return [spellings[stem].most_common(1)[0][0] for stem, count in by_stem.most_common(limit) if count > 1]
@@ -61,18 +39,6 @@ def summarize(turns: Sequence[Turn], flags: Sequence[RiskFlag], duration_seconds
         parts.append(f"Client: “{_shorten(sentence.text)}”")
     parts.append(_risk_sentence(flags))
     return " ".join(parts)
-
-
-def _content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower().replace("’", "'")) if len(w) > 3 and w not in _STOPWORDS]
-
-
-def _fold(word: str) -> str:
-    """Fold common English endings so "drink", "drinks" and "drinking" count as one topic."""
-    for ending in ("ing", "ed", "es", "s"):
-        if word.endswith(ending) and len(word) - len(ending) >= 4:
-            return word[: -len(ending)]
-    return word
 
 
 def _opening(turns: Sequence[Turn], topics: Sequence[str], duration_seconds: float) -> str:
@@ -90,7 +56,7 @@ def _representative_sentences(
 ) -> list[Sentence]:
     client = [t for t in turns if t.role is SpeakerRole.client] or list(turns)
     evidence = {e.quote for flag in flags for e in flag.evidence}
-    weights = Counter(_fold(w) for t in turns for w in _content_words(t.segment.text))
+    weights = Counter(fold(w) for t in turns for w in content_words(t.segment.text))
     candidates = [
         s
         for t in client
@@ -103,7 +69,7 @@ def _representative_sentences(
         return []
 
     def weight(sentence: Sentence) -> float:
-        words = {_fold(w) for w in _content_words(sentence.text)}
+        words = {fold(w) for w in content_words(sentence.text)}
         return sum(weights[w] for w in words) / math.sqrt(sentence.word_count)
 
     best = sorted(candidates, key=weight, reverse=True)[:_KEY_SENTENCES]

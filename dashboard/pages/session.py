@@ -1,0 +1,153 @@
+"""One session: audio, transcript with evidence marked, flags, rubric, summary, overrides and audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard import api_client as api
+from dashboard.formatting import SEVERITY_ICON, clock, label
+
+RISK_LEVELS = ["none", "low", "medium", "high"]
+
+try:
+    all_sessions = api.sessions()
+except api.ApiError as exc:
+    st.error(f"Could not load sessions: {exc.detail}")
+    st.stop()
+if not all_sessions:
+    st.info("No sessions yet.")
+    st.stop()
+ids = [s["id"] for s in all_sessions]
+titles = {s["id"]: f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['title'] or s['id'][:8]}" for s in all_sessions}
+current = st.session_state.get("session_id")
+sid = st.selectbox("Session", ids, index=ids.index(current) if current in ids else 0, format_func=titles.get,
+                   key="session_picker")
+st.session_state["session_id"] = sid
+
+session = api.session(sid)
+st.title(session["title"] or sid)
+st.caption(f"{session['media_type']} · {clock(session['duration_seconds'])} · status **{session['status']}**"
+           f" · uploaded {session['created_at'][:16].replace('T', ' ')}")
+if session["status"] == "failed":
+    st.error(f"Processing failed — review manually. {session['error']}")
+elif session["status"] != "ready":
+    st.info("Still processing; this page fills in as each stage finishes.")
+
+analysis: dict[str, Any] | None = None
+try:
+    analysis = api.analysis(sid)
+except api.ApiError as exc:
+    if exc.status != 404:
+        st.error(f"Could not load the analysis: {exc.detail}")
+    elif session["status"] == "ready":
+        st.warning("Analysis missing — review manually.")
+
+start_key = f"start_{sid}"
+try:
+    st.audio(api.audio(sid), format="audio/flac", start_time=int(st.session_state.get(start_key, 0)))
+except api.ApiError:
+    st.caption("Audio not extracted yet.")
+
+evidence_segments: set[int] = set()
+if analysis:
+    evidence_segments = {e["segment_index"] for f in analysis["ai"]["flags"] for e in f["evidence"]}
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Transcript")
+    try:
+        transcript = api.transcript(sid)
+    except api.ApiError:
+        transcript = None
+        st.caption("Transcript not ready yet.")
+    if transcript:
+        for seg in transcript["segments"]:
+            marker = "⚠ " if seg["index"] in evidence_segments else "  "
+            st.text(f"{marker}[{clock(seg['start'])}] {seg['speaker'] or '?'}: {seg['text']}")
+
+with right:
+    if analysis:
+        effective = analysis["effective"]
+        ai = analysis["ai"]
+        risk = effective["risk_level"]
+        overridden = "risk_level" in analysis["overrides"]
+        st.subheader(f"Risk: {SEVERITY_ICON.get(risk, '')} {risk}" + (" (reviewed)" if overridden else ""))
+        if overridden:
+            st.caption(f"AI said {ai['risk_level']}")
+        for i, flag in enumerate(ai["flags"]):
+            decision = effective.get(f"flag.{flag['category']}")
+            with st.container(border=True):
+                st.markdown(f"**{label(flag['category'])}** — severity {flag['severity']}, "
+                            f"confidence {flag['confidence']:.2f}"
+                            + (f" · supervisor: {decision}" if decision in ("confirmed", "dismissed") else ""))
+                for j, ev in enumerate(flag["evidence"]):
+                    cols = st.columns([1, 5])
+                    if cols[0].button(f"▶ {clock(ev['start'])}", key=f"jump_{i}_{j}"):
+                        st.session_state[start_key] = ev["start"]
+                        st.rerun()
+                    cols[1].text(f"“{ev['quote']}”")
+        if not ai["flags"]:
+            st.caption("No risk flags.")
+
+        st.subheader("Summary")
+        st.text(effective["summary"])
+        if effective["action_items"]:
+            st.markdown("**Action items**")
+            for item in effective["action_items"]:
+                st.text(f"• {item}")
+        st.subheader("Rubric")
+        st.dataframe(pl.DataFrame([{
+            "item": r["label"], "AI": r["score"], "score": effective.get(f"rubric.{r['key']}", r["score"]),
+            "rationale": r["rationale"]} for r in ai["rubric"]]).to_pandas(), hide_index=True, width="stretch")
+        st.caption(f"analysis v{analysis['analysis_version']} · {analysis['model']} · "
+                   f"prompt {analysis['prompt_version']}")
+
+if analysis:
+    st.subheader("What changed after review")
+    if analysis["overrides"]:
+        st.dataframe(pl.DataFrame([{
+            "field": field, "AI value": str(r["ai_value"]), "human value": str(r["human_value"]),
+            "reason": r["reason"], "reviewer": r["reviewer_email"], "at": r["created_at"][:19]}
+            for field, r in analysis["overrides"].items()]).to_pandas(), hide_index=True, width="stretch")
+    else:
+        st.caption("Not reviewed yet: every value above is the AI's.")
+
+    if "review" in st.session_state.get("me", {}).get("permissions", []):
+        st.subheader("Override")
+        fields = list(analysis["effective"])
+        field = st.selectbox("Field", fields, key="override_field")
+        current_value = analysis["effective"][field]
+        with st.form("override", clear_on_submit=True):
+            if field == "risk_level":
+                value: Any = st.selectbox("New value", RISK_LEVELS, index=RISK_LEVELS.index(current_value))
+            elif field.startswith("rubric."):
+                value = st.slider("New score", 1, 5, int(current_value))
+            elif field.startswith("flag."):
+                value = st.radio("Decision", ["confirmed", "dismissed"], horizontal=True)
+            elif field == "action_items":
+                value = [line for line in st.text_area("Action items, one per line",
+                                                       "\n".join(current_value)).splitlines() if line.strip()]
+            else:
+                value = st.text_area("New value", current_value)
+            reason = st.text_area("Reason (required)", key="override_reason")
+            if st.form_submit_button("Save override", type="primary"):
+                if len(reason.strip()) < 3:
+                    st.error("A reason is required for every override.")
+                else:
+                    try:
+                        api.submit_review(sid, field, value, reason.strip())
+                    except api.ApiError as exc:
+                        st.error(f"Not saved: {exc.detail}")
+                    else:
+                        st.success(f"Saved: {field} → {value}")
+                        st.rerun()
+
+    st.subheader("Audit history")
+    entries = api.audit(sid)
+    st.dataframe(pl.DataFrame([{
+        "at": e["created_at"][:19], "action": e["action"], "by": e["actor_email"] or "system",
+        "detail": ", ".join(f"{k}={v}" for k, v in e["detail"].items())} for e in entries]).to_pandas(),
+        hide_index=True, width="stretch")

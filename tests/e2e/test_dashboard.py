@@ -1,0 +1,170 @@
+"""Dashboard pages driven by streamlit's AppTest against the real API (uvicorn on loopback) and a
+session processed by the real stages (ffmpeg, Whisper, offline analyzer)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from streamlit.testing.v1 import AppTest
+
+from serve.app import configure, create_app
+from tests.conftest import SAMPLES, Tenant, make_tenant
+from vigil.analysis.registry import build_analyzer
+from vigil.context import Context
+from vigil.db.models import Review
+from vigil.services.auth import authenticate
+from vigil.services.ingest import accept_upload
+from vigil.services.jobs import claim_next_stage, complete_stage
+from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
+from vigil.settings import Settings
+from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@dataclass
+class Live:
+    url: str
+    ctx: Context
+    tenant: Tenant
+    flagged_id: str
+    routine_id: str
+
+
+def _process(ctx: Context, tenant: Tenant, sample: Path, whisper: WhisperTranscriber) -> str:
+    with ctx.db() as db:
+        principal = authenticate(db, tenant.uploader)
+    session, job = accept_upload(ctx, principal, io.BytesIO(sample.read_bytes()), sample.name, sample.stem)
+    for run in (lambda c: run_extract(ctx, c), lambda c: run_transcribe(ctx, c, [whisper]),
+                lambda c: run_analyze(ctx, c, build_analyzer(ctx.settings))):
+        with ctx.db() as db:
+            claim = claim_next_stage(db, 60)
+        assert claim is not None and claim.job_id == job.id
+        run(claim)
+        with ctx.db() as db:
+            complete_stage(db, claim, 0.1)
+    return str(session.id)
+
+
+@pytest.fixture(scope="module")
+def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    from tests.conftest import create_database
+
+    url = create_database(pg_admin_url)
+    root = tmp_path_factory.mktemp("dash")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
+                        api_port=port, _env_file=None)
+    ctx = Context.build(settings, url)
+    server = uvicorn.Server(uvicorn.Config(configure(create_app(), ctx), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    tenant = make_tenant(ctx)
+    whisper = WhisperTranscriber(default_model_dir())
+    routine = _process(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
+    flagged = _process(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("API_URL", settings.base_url)
+    yield Live(url=settings.base_url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine)
+    mp.undo()
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _signed_in(live: Live, role: str = "supervisor") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["token"] = getattr(live.tenant, role)
+    return at.run()
+
+
+def test_sign_in_with_a_wrong_token_is_refused(live: Live) -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="token_input").input("vgl_not-a-real-token")
+    at.button[0].click().run()
+    assert any("Sign-in failed" in e.value for e in at.error)
+    assert "token" not in at.session_state
+
+
+def test_sign_in_with_a_valid_token_opens_the_queue(live: Live) -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="token_input").input(live.tenant.supervisor)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Review queue"
+
+
+def test_queue_puts_the_flagged_unreviewed_session_first(live: Live) -> None:
+    at = _signed_in(live)
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Flagged, awaiting review"] == "1"
+    assert at.selectbox(key="queue_choice").value == live.flagged_id
+
+
+def test_session_page_shows_flags_with_evidence_and_the_transcript(live: Live) -> None:
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.flagged_id
+    at.switch_page("pages/session.py").run()
+    assert not at.exception
+    texts = [t.value for t in at.text]
+    assert any("killing myself" in t and t.startswith("⚠") for t in texts), "evidence segment is marked"
+    assert any(s.value.startswith("Risk:") and "high" in s.value for s in at.subheader)
+    assert any(b.label.startswith("▶") for b in at.button)
+
+
+def test_supervisor_overrides_risk_level_with_a_reason_and_sees_it_audited(live: Live) -> None:
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.flagged_id
+    at.switch_page("pages/session.py").run()
+    at.selectbox(key="override_field").select("risk_level").run()
+    form_select = [s for s in at.selectbox if s.label == "New value"][0]
+    form_select.select("medium")
+    at.text_area(key="override_reason").input("Safety plan agreed during the session")
+    [b for b in at.button if b.label == "Save override"][0].click().run()
+    assert not at.exception
+    with live.ctx.db() as db:
+        review = db.scalar(sa.select(Review).where(Review.session_id == uuid.UUID(live.flagged_id))
+                           .order_by(Review.created_at.desc()).limit(1))
+    assert review is not None and review.human_value == {"value": "medium"} and review.ai_value == {"value": "high"}
+    at.run()
+    audit_tables = [df.value for df in at.dataframe if "action" in df.value.columns]
+    assert audit_tables and "review.override" in audit_tables[0]["action"].tolist()
+    changes = [df.value for df in at.dataframe if "human value" in df.value.columns]
+    assert changes and changes[0]["human value"].tolist() == ["medium"]
+
+
+def test_override_without_a_reason_is_refused_and_nothing_is_saved(live: Live) -> None:
+    with live.ctx.db() as db:
+        before = db.scalar(sa.select(sa.func.count()).select_from(Review))
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.routine_id
+    at.switch_page("pages/session.py").run()
+    at.selectbox(key="override_field").select("summary").run()
+    [b for b in at.button if b.label == "Save override"][0].click().run()
+    assert any("reason is required" in e.value for e in at.error)
+    with live.ctx.db() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(Review)) == before
+
+
+def test_lead_sees_the_session_but_no_override_form(live: Live) -> None:
+    at = _signed_in(live, "lead")
+    at.session_state["session_id"] = live.flagged_id
+    at.switch_page("pages/session.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label == "Save override"]
+    assert any(s.value == "Audit history" for s in at.subheader)
