@@ -112,3 +112,36 @@ def ray_runtime() -> Iterator[None]:
 
     serve.shutdown()
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def whisper():  # type: ignore[no-untyped-def]
+    from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
+
+    return WhisperTranscriber(default_model_dir())
+
+
+def process_session(ctx: Context, tenant: Tenant, sample: Path, whisper) -> str:  # type: ignore[no-untyped-def]
+    """Upload `sample` and run every stage for real, in this process (no Ray): returns the session id.
+    Needs a database where this is the only claimable job (see create_database)."""
+    import io
+
+    from vigil.analysis.registry import build_analyzer
+    from vigil.services.auth import authenticate
+    from vigil.services.ingest import accept_upload
+    from vigil.services.jobs import claim_next_stage, complete_stage
+    from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
+
+    with ctx.db() as db:
+        principal = authenticate(db, tenant.uploader)
+    session, job = accept_upload(ctx, principal, io.BytesIO(sample.read_bytes()), sample.name, sample.stem)
+    stages = (lambda c: run_extract(ctx, c), lambda c: run_transcribe(ctx, c, [whisper]),
+              lambda c: run_analyze(ctx, c, build_analyzer(ctx.settings)))
+    for run in stages:
+        with ctx.db() as db:
+            claim = claim_next_stage(db, 60)
+        assert claim is not None and claim.job_id == job.id, "another claimable job is in this database"
+        run(claim)
+        with ctx.db() as db:
+            complete_stage(db, claim, 0.1)
+    return str(session.id)

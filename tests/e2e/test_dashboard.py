@@ -3,7 +3,6 @@ session processed by the real stages (ffmpeg, Whisper, offline analyzer)."""
 
 from __future__ import annotations
 
-import io
 import socket
 import threading
 import time
@@ -18,16 +17,10 @@ import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from serve.app import configure, create_app
-from tests.conftest import SAMPLES, Tenant, make_tenant
-from vigil.analysis.registry import build_analyzer
+from tests.conftest import SAMPLES, Tenant, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import Review
-from vigil.services.auth import authenticate
-from vigil.services.ingest import accept_upload
-from vigil.services.jobs import claim_next_stage, complete_stage
-from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
 from vigil.settings import Settings
-from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -41,23 +34,8 @@ class Live:
     routine_id: str
 
 
-def _process(ctx: Context, tenant: Tenant, sample: Path, whisper: WhisperTranscriber) -> str:
-    with ctx.db() as db:
-        principal = authenticate(db, tenant.uploader)
-    session, job = accept_upload(ctx, principal, io.BytesIO(sample.read_bytes()), sample.name, sample.stem)
-    for run in (lambda c: run_extract(ctx, c), lambda c: run_transcribe(ctx, c, [whisper]),
-                lambda c: run_analyze(ctx, c, build_analyzer(ctx.settings))):
-        with ctx.db() as db:
-            claim = claim_next_stage(db, 60)
-        assert claim is not None and claim.job_id == job.id
-        run(claim)
-        with ctx.db() as db:
-            complete_stage(db, claim, 0.1)
-    return str(session.id)
-
-
 @pytest.fixture(scope="module")
-def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -> Iterator[Live]:  # type: ignore[no-untyped-def]
     from tests.conftest import create_database
 
     url = create_database(pg_admin_url)
@@ -75,9 +53,8 @@ def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     while not server.started:
         time.sleep(0.05)
     tenant = make_tenant(ctx)
-    whisper = WhisperTranscriber(default_model_dir())
-    routine = _process(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
-    flagged = _process(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
+    routine = process_session(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
+    flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
     mp = pytest.MonkeyPatch()
     mp.setenv("API_URL", settings.base_url)
     yield Live(url=settings.base_url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine)

@@ -79,7 +79,7 @@ _COLLABORATION = re.compile(
 _PLANNING = re.compile(
     r"\b(?:i(?:'m| am) going to|i'?m gonna|i will|i'll|i plan to|my plan is|i(?:'ve| have) decided|"
     r"i(?:'m| am) ready to|i could try|i want to (?:try|start|stop|quit|cut|reduce)|next step|"
-    r"your plan|you(?:'re| are) going to|you'll|you will|the plan is|(?:a|the|our) goal|"
+    r"your plan|the plan is|(?:a|the|our|your) goal|"
     r"by (?:next|this) (?:week|month|monday|tuesday|wednesday|thursday|friday|weekend)|"
     r"next (?:week|time|session|appointment)|make an appointment|set a (?:date|goal))\b",
     re.IGNORECASE,

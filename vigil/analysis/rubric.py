@@ -2,7 +2,8 @@
 
 Each item is a count a MITI coder would recognise, turned into 1..5 with thresholds from
 MITI 4 practice (open questions: 50% fair, 70% good; reflection:question 1:1 fair, 2:1
-good) and a rationale that cites the count. Counselor and client turns come from `turns.py`,
+good), plus how much the counselor tells rather than listens, and a rationale that cites the
+count. Counselor and client turns come from `turns.py`,
 including its fallback when speakers are unknown. The safety item is scored only when a risk
 was flagged: with no risk there is nothing to follow up, and a filler score would skew trends.
 """
@@ -33,6 +34,7 @@ class CounselorBehaviour:
     question_turns: int
     open_question_turns: int
     reflection_turns: int
+    telling_turns: int
     collaboration_moves: int
     planning_statements: int
     counselor_words: int
@@ -51,7 +53,7 @@ def classify_counselor_turn(turn: Turn, client_said: str = "") -> str:
         return "question"
     reflections = sum(1 for s in turn.sentences if is_reflection(s, client_said))
     telling = sum(1 for s in turn.sentences if is_information_or_advice(s))
-    if reflections and reflections >= telling:
+    if reflections and not telling:
         return "reflection"
     if telling:
         return "other"
@@ -85,6 +87,7 @@ def count_behaviour(turns: Sequence[Turn]) -> CounselorBehaviour:
         question_turns=len(question_turns),
         open_question_turns=sum(1 for t in question_turns if is_open_question_turn(t)),
         reflection_turns=sum(1 for _, kind in classified if kind == "reflection"),
+        telling_turns=sum(1 for t in counselor if any(is_information_or_advice(s) for s in t.sentences)),
         collaboration_moves=sum(1 for t in counselor for s in t.sentences if is_collaboration(s)),
         planning_statements=sum(1 for t in turns for s in t.sentences if is_planning(s) and not s.is_question),
         counselor_words=sum(t.word_count for t in counselor),
@@ -97,6 +100,7 @@ def score_rubric(turns: Sequence[Turn], flags: Sequence[RiskFlag]) -> list[Rubri
     scores = [
         _score_open_questions(behaviour),
         _score_reflections(behaviour),
+        _score_listening(behaviour),
         _score_talk_balance(behaviour),
         _score_collaboration(behaviour),
     ]
@@ -139,6 +143,23 @@ def _score_reflections(b: CounselorBehaviour) -> RubricScore:
     )
 
 
+def _score_listening(b: CounselorBehaviour) -> RubricScore:
+    label = "Listening over telling"
+    if b.counselor_turns == 0:
+        return RubricScore(key="listening", label=label, score=1, rationale="No counselor turns identified.")
+    share = b.telling_turns / b.counselor_turns
+    # Unsolicited advice, warnings and information crowd out the client's own reasons to change.
+    return RubricScore(
+        key="listening",
+        label=label,
+        score=_by_threshold(1.0 - share, (0.55, 0.7, 0.8, 0.9)),
+        rationale=(
+            f"{b.telling_turns} of {b.counselor_turns} counselor turns gave information, advice or "
+            f"warnings ({share:.0%})."
+        ),
+    )
+
+
 def _score_talk_balance(b: CounselorBehaviour) -> RubricScore:
     label = "Talk balance"
     total = b.counselor_words + b.client_words
@@ -156,15 +177,16 @@ def _score_talk_balance(b: CounselorBehaviour) -> RubricScore:
 
 def _score_collaboration(b: CounselorBehaviour) -> RubricScore:
     label = "Collaboration and planning"
-    moves = b.collaboration_moves + b.planning_statements
-    rate = moves / max(b.counselor_turns, 1)
+    # Scored on the counselor's partnership moves; plans are cited, not scored, because a client
+    # announcing "I'll just keep smoking" is planning too.
+    rate = b.collaboration_moves / max(b.counselor_turns, 1)
     return RubricScore(
         key="collaboration",
         label=label,
-        score=_by_threshold(rate, (0.01, 0.1, 0.2, 0.3)),
+        score=_by_threshold(rate, (0.02, 0.05, 0.08, 0.12)),
         rationale=(
-            f"{b.collaboration_moves} collaborative moves (permission, eliciting ideas, choice) and "
-            f"{b.planning_statements} planning statements over {b.counselor_turns} counselor turns."
+            f"{b.collaboration_moves} collaborative moves (asking permission, eliciting ideas, stressing "
+            f"choice) over {b.counselor_turns} counselor turns; {b.planning_statements} planning statements."
         ),
     )
 
