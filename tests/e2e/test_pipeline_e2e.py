@@ -169,3 +169,20 @@ def test_another_tenant_sees_404_for_every_session_route(stack: Stack) -> None:
         assert all(s["id"] != sid for s in other.get("/api/v1/sessions").json())
     with stack.http() as own:
         assert own.get(f"/api/v1/sessions/{sid}/analysis").json()["overrides"] == {}
+
+
+def test_vigil_ingest_uploads_waits_and_reports_each_file(stack: Stack, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    not_media = tmp_path / "notes.mp3"
+    not_media.write_text("not audio at all\n" * 20)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "vigil"), "ingest", str(SAMPLES / "routine-coaching.m4a"), str(not_media),
+         "--token", stack.tenant.uploader, "--api", stack.base_url],
+        capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert done.returncode == 1, "one file was rejected, so the command reports failure"
+    assert "routine-coaching.m4a: session" in done.stdout
+    assert "succeeded: risk=none flagged=False" in done.stdout
+    assert "notes.mp3: rejected (415)" in done.stdout

@@ -77,12 +77,17 @@ _COLLABORATION = re.compile(
     re.IGNORECASE,
 )
 _PLANNING = re.compile(
-    r"\b(?:i(?:'m| am) going to|i'?m gonna|i will|i'll|i plan to|my plan is|i(?:'ve| have) decided|"
-    r"i(?:'m| am) ready to|i could try|i want to (?:try|start|stop|quit|cut|reduce)|next step|"
-    r"your plan|the plan is|(?:a|the|our|your) goal|"
-    r"by (?:next|this) (?:week|month|monday|tuesday|wednesday|thursday|friday|weekend)|"
-    r"next (?:week|time|session|appointment)|make an appointment|set a (?:date|goal))\b",
+    r"\b(?:i(?:'m| am) going to|i'?m gonna|i will|i'll|i plan to|my plan is|i(?:'ve| have) decided to|"
+    r"i(?:'m| am) ready to|i could try|i want to (?:try|start|stop|quit|cut|reduce)|(?:your|the|our) plan "
+    r"(?:is|would be|will be)|next step|you(?:'ve| have) decided to|you(?:'re| are) going to (?:try|start|stop|"
+    r"call|talk|make|cut|reduce|quit|tell|see|book|ask|get|keep|come|go)|you'll (?:try|start|call|talk|make|"
+    r"tell|book|ask)|set (?:a|the) (?:date|goal)|make an appointment|(?:by|before) (?:next|this) (?:week|month|"
+    r"monday|tuesday|wednesday|thursday|friday|weekend))\b",
     re.IGNORECASE,
+)
+# "Sometimes I'll buy them at the store" is a habit, "See you next time" a goodbye: neither is a plan.
+_NOT_A_PLAN = re.compile(
+    r"\b(?:sometimes|usually|always|most times|often|normally|every time|whenever|see you)\b", re.IGNORECASE
 )
 _SAFETY_INQUIRY = re.compile(
     r"\b(?:suicid\w*|kill(?:ing)? yourself|end(?:ing)? your life|hurt(?:ing)? yourself|harm(?:ing)? yourself|"
@@ -150,7 +155,7 @@ def is_collaboration(sentence: Sentence) -> bool:
 
 def is_planning(sentence: Sentence) -> bool:
     """Talk of a concrete next step or commitment."""
-    return bool(_PLANNING.search(sentence.text))
+    return bool(_PLANNING.search(sentence.text)) and not _NOT_A_PLAN.search(sentence.text)
 
 
 def is_safety_inquiry(sentence: Sentence) -> bool:

@@ -33,7 +33,7 @@ SUBSTANCE_RULES: tuple[RiskRule, ...] = (
     ),
     RiskRule(
         "substance_naloxone", _SUBSTANCE, _HIGH, 0.75,
-        r"(?:gave|give|given|had to give|used)\s+<ME>\s+(?:narcan|naloxone)"
+        r"(?:gave|given|had to give|used)\s+<ME>\s+(?:narcan|naloxone)"
         r"|<I>\s+(?:was|got|had to be)\s+(?:narcan(?:n)?ed|revived|resuscitated)",
         "revived with naloxone",
         subject_led=False,

@@ -8,28 +8,56 @@ words, quoted as said.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
 from vigil.analysis.sentences import Sentence
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.analysis.vocabulary import content_words, fold
-from vigil.schemas import RiskFlag
+from vigil.schemas import RiskCategory, RiskFlag
 
+# Words after the first of a sentence, with their case, to tell names from topics.
+_INNER_WORD = re.compile(r"(?<=\s)[A-Za-z][a-z]+")
 _TOPIC_COUNT = 3
+_CATEGORY_NAMES = {
+    RiskCategory.suicidal_ideation: "suicidal ideation",
+    RiskCategory.self_harm: "self-harm",
+    RiskCategory.harm_to_others: "harm to others",
+    RiskCategory.abuse_disclosure: "abuse disclosure",
+    RiskCategory.substance_crisis: "substance crisis",
+    RiskCategory.other: "other risk factors",
+}
 _KEY_SENTENCES = 2
 _MIN_KEY_WORDS, _MAX_KEY_WORDS = 6, 45
 _MAX_QUOTE_CHARS = 180
+
+
 def main_topics(turns: Sequence[Turn], limit: int = _TOPIC_COUNT) -> list[str]:
-    """The most frequent content words, each shown in its most common spelling."""
+    """The most frequent content words, each shown in its most common spelling; names left out."""
+    names = _names(turns)
     by_stem: Counter[str] = Counter()
     spellings: dict[str, Counter[str]] = {}
     for turn in turns:
         for word in content_words(turn.segment.text):
+            if word in names:
+                continue
             stem = fold(word)
             by_stem[stem] += 1
             spellings.setdefault(stem, Counter())[word] += 1
     return [spellings[stem].most_common(1)[0][0] for stem, count in by_stem.most_common(limit) if count > 1]
+
+
+def _names(turns: Sequence[Turn]) -> set[str]:
+    """Words mostly written with a capital inside a sentence: people and places, not topics."""
+    capitalised: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for turn in turns:
+        for sentence in turn.sentences:
+            for word in _INNER_WORD.findall(sentence.text):
+                seen[word.lower()] += 1
+                capitalised[word.lower()] += word[0].isupper()
+    return {word for word, count in seen.items() if capitalised[word] * 2 > count}
 
 
 def summarize(turns: Sequence[Turn], flags: Sequence[RiskFlag], duration_seconds: float) -> str:
@@ -85,5 +113,5 @@ def _shorten(text: str) -> str:
 def _risk_sentence(flags: Sequence[RiskFlag]) -> str:
     if not flags:
         return "No risk indicators were found."
-    named = ", ".join(f"{flag.category.value.replace('_', ' ')} ({flag.severity.value})" for flag in flags)
+    named = ", ".join(f"{_CATEGORY_NAMES[flag.category]} ({flag.severity.value})" for flag in flags)
     return f"Risk flagged: {named}."
