@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, claim_next_stage
 from vigil.services.pipeline import run_extract, run_transcribe
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.transcription.quality import word_error_rate
 from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
 
 
@@ -40,17 +40,6 @@ def _upload_and_claim(ctx: Context, tenant: Tenant, data: bytes, name: str) -> C
             claim = claim_next_stage(db, lease_seconds=60)
     assert claim is not None
     return claim
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref = re.findall(r"[a-z']+", reference.lower())
-    hyp = re.findall(r"[a-z']+", hypothesis.lower())
-    dist = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, dist[0] = dist[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
-    return dist[len(hyp)] / max(1, len(ref))
 
 
 def test_extract_turns_video_into_16k_mono_flac(ctx: Context, tenant_a: Tenant) -> None:

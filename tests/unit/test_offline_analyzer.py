@@ -329,8 +329,8 @@ def test_safety_follow_up_is_scored_only_when_a_risk_is_flagged() -> None:
         return next((score.score for score in result.rubric if score.key == "safety_follow_up"), None)
 
     assert safety(routine) is None
-    assert safety(followed_up) > safety(ignored)
     assert safety(ignored) == 1
+    assert (safety(followed_up) or 0) > 1
 
 
 # ---------------------------------------------------------------- summary and actions

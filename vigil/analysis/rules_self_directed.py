@@ -64,6 +64,7 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"|(?:slit|slitting|slash\w*|cut(?:ting)?|open(?:ing)?)\s+(?:open\s+)?<MY>\s+(?:own\s+)?wrists?"
         r"|(?:gun|pistol|barrel|revolver)\s+(?:\w+\s+){0,3}?(?:to|against|at|in)\s+<MY>\s+(?:own\s+)?(?:head|temple|"
         r"mouth|chest)"
+        r"|us(?:e|ing)\s+(?:it|them|a gun|the gun|a knife|the knife|the pills|a rope|the rope)\s+on\s+<MYSELF>"
         r"|(?:overdos\w*|OD)\s+on\s+purpose|(?:drive|drove|driving|crash\w*)\s+(?:<MY>|the)\s+car\s+"
         r"(?:off|into)\s+(?:a|the)",
         "a specific method of suicide",
@@ -136,7 +137,11 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:just\s+|really\s+|simply\s+)?(?:die|be dead|not (?:be )?(?:alive|exist)|stop existing|"
         r"cease to exist|not wake up|never wake up|disappear forever|sleep forever)\b" + _NOT_FIGURATIVE_DIE
         + r"|wish(?:ed|ing)?\s+(?:that\s+)?<I>\s+(?:was|were|'d|had|could)\s+(?:just\s+)?(?:be\s+)?"
-        r"(?:dead|never (?:been )?born|not (?:alive|born))"
+        r"(?:dead|never (?:been )?born|not (?:alive|born|here|around))"
+        r"|wish(?:ed|ing)?\s+(?:that\s+)?<I>\s+(?:wasn't|weren't|wasnt|werent)\s+(?:alive|here|around|born)\b"
+        r"(?!\s+(?:for|to|when|at|with|in|on))"
+        r"|(?:want|wanted|wish|need)\s+(?:it all|everything|my life|life|this life)\s+to\s+(?:just\s+)?"
+        r"(?:end|be over)\b(?=\s*(?:[.!?,;]|$)|\s+(?:now|already|for good|forever|soon))"
         r"|(?:rather|better off)\s+(?:just\s+)?(?:be\s+)?dead|rather\s+(?:just\s+)?die\b(?!\s+than)",
         "a wish to be dead",
         escalation=Escalation.imminence,
@@ -173,13 +178,18 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:good\s+|real\s+)?(?:reasons?|point|purpose|will)\s+(?:in\s+|to\s+|for\s+(?:me\s+)?(?:to\s+)?)?"
         r"(?:living|live|being alive|stay(?:ing)? alive|be alive|go(?:ing)? on living|keep(?:ing)? living|"
         r"exist(?:ing)?)\b"
-        r"|(?:isn't|is not|not|no longer|never|ain't|wasn't)\s+(?:really\s+|even\s+)?worth\s+living"
         r"|what(?:'s| is)\s+the\s+point\s+(?:of|in)\s+(?:living|being alive|going on living|existing)"
         r"|(?:suicide|death|dying|killing <MYSELF>|ending it)\s+(?:is|seems|feels like|looks like)\s+(?:like\s+)?"
         r"(?:the|my)\s+(?:best|only|right|easiest|last)\s+(?:way out|option|answer|choice|solution|escape)"
         r"|(?:die|death|end|end it|life will end)\s+(?:\w+\s+){0,5}?by\s+<MY>\s+own\s+hands?",
         "no reason to live",
         escalation=Escalation.imminence,
+    ),
+    RiskRule(
+        "si_life_not_worth_living", _SI, _MEDIUM, 0.65,
+        r"(?:isn't|is not|not|no longer|never|ain't|wasn't)\s+(?:really\s+|even\s+)?worth\s+living",
+        "life not worth living",
+        subject_led=False, escalation=Escalation.imminence,
     ),
     RiskRule(
         "si_not_wake_up", _SI, _MEDIUM, 0.65,
@@ -212,7 +222,9 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     # ------------------------------------------------------------ self-harm
     RiskRule(
         "sh_act", _SH, _MEDIUM, 0.75,
-        r"(?<!fall and )(?<!fell and )(?<!slip and )(?<!trip and )(?<!falling and )(?:cut|cuts|cutting|slic(?:e|ed|ing)|scratch(?:ed|es|ing)?|burn(?:ed|t|s|ing)?|hit(?:s|ting)?|"
+        # Looking back: "I'll fall and hurt myself" is an accident.
+        r"(?<!fall and )(?<!fell and )(?<!slip and )(?<!trip and )(?<!falling and )"
+        r"(?:cut|cuts|cutting|slic(?:e|ed|ing)|scratch(?:ed|es|ing)?|burn(?:ed|t|s|ing)?|hit(?:s|ting)?|"
         r"punch(?:ed|es|ing)?|bang(?:ed|s|ing)?|stab(?:bed|s|bing)?|harm(?:ed|s|ing)?|hurt(?:s|ing)?|"
         r"starv(?:e|ed|es|ing)|bit(?:e|es|ing)?|injur(?:e|ed|es|ing)|mutilat(?:e|ed|es|ing)|"
         r"purg(?:e|ed|ing)|carv(?:e|ed|ing))\s+<MYSELF>\b" + _ACCIDENTAL,
