@@ -49,6 +49,8 @@ _GUESSED_CLIENT_WEIGHT = 0.95
 _IMPLICIT_SUBJECT_WEIGHT = 0.9
 _PAST_WEIGHT = 0.8
 _CATEGORY_ORDER = list(RiskCategory)
+_LEVELS = list(RiskLevel)
+_PAST_NOTE = "described as past"
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,12 @@ def _read_match(
             return None
         if subject is Person.implicit:
             weight *= _IMPLICIT_SUBJECT_WEIGHT
+    elif not compiled.has_person_slots and subject_person(window, text[:start]) is Person.second:
+        return None  # "Are you convinced that life is not worth living?" asks about the listener
     if is_negated(window):
         return None
     severity, notes = _severity_in_context(rule, text)
-    if "described as past" in notes:
+    if _PAST_NOTE in notes:
         weight *= _PAST_WEIGHT
     if reading.note:
         notes = (*notes, reading.note)
@@ -162,7 +166,7 @@ def _subject_fits(subject: Person, reading: Person, anchored: bool, needs_named_
 
 def _severity_in_context(rule: RiskRule, text: str) -> tuple[RiskLevel, tuple[str, ...]]:
     if speaks_of_the_past(text):
-        return _severity_when_past(rule), ("described as past",)
+        return _severity_when_past(rule), (_PAST_NOTE,)
     if rule.escalation is Escalation.imminence and speaks_of_imminence(text):
         return RiskLevel.high, ("time frame or means named",)
     if rule.escalation is Escalation.recent_act and (speaks_of_recent_act(text) or speaks_of_medical_harm(text)):
@@ -177,9 +181,6 @@ def _severity_when_past(rule: RiskRule) -> RiskLevel:
     if rule.category is RiskCategory.other:
         return rule.severity
     return _LEVELS[max(1, rule.severity.rank - 1)]
-
-
-_LEVELS = list(RiskLevel)
 
 
 def _strength(hit: RiskHit) -> tuple[int, float]:

@@ -54,7 +54,6 @@ _MAX_IMPLICIT_WORDS = 4
 # How far back before the clause to look for a subject when the clause has none.
 _LOOKBACK_WORDS = 12
 _POSSESSIVES = frozenset("my your ur".split())
-_SECOND_PERSON_WORDS = frozenset("you you're youre you've youve you'd youd you'll youll u ur your yourself".split())
 
 _HISTORY = re.compile(
     r"\b(?:used to|years? ago|(?:a|one|two|three|four|five|six|ten|few|couple of|many)\s+years?\s+ago|"
@@ -135,13 +134,13 @@ def _nearest_person(tokens: list[str]) -> Person | None:
 
 def names_person(text: str, person: Person) -> bool:
     """Whether `text` itself says whose it is: "my wrists", "your partner", "myself"."""
-    words = _FIRST if person is Person.first else _SECOND_PERSON_WORDS
+    words = _FIRST if person is Person.first else _SECOND
     return any(token in words for token in _tokens(text))
 
 
 def addresses_listener(text: str) -> bool:
     """Whether the text speaks to or about "you": what makes a counselor's words a reflection."""
-    return any(token in _SECOND_PERSON_WORDS for token in _tokens(text))
+    return any(token in _SECOND for token in _tokens(text))
 
 
 def is_negated(window: str) -> bool:
