@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,8 @@ run: $(STAMP)
 	$(BIN)/vigil up
 
 test: $(STAMP)
+	$(BIN)/ruff check vigil serve tasks dashboard tests bench samples
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-
-lint: $(STAMP)
-	$(BIN)/ruff check vigil serve tasks dashboard tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py

@@ -21,6 +21,7 @@ from vigil.services.jobs import ClaimedStage, claim_next_stage, complete_stage, 
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil.dispatcher")
+TRANSCRIPTION_NAME = "vigil-transcription"
 
 
 @dataclass
@@ -51,8 +52,9 @@ class Dispatcher:
         self.settings = settings
         self.database_url = database_url
         self.ctx = Context.build(settings, database_url)
-        self.transcription = stages.Transcription.options(name="vigil-transcription").remote(
-            settings, database_url)
+        # get_if_exists: a restarted dispatcher reattaches to the transcription actor that survived it.
+        self.transcription = stages.Transcription.options(
+            name=TRANSCRIPTION_NAME, get_if_exists=True).remote(settings, database_url)
         self.in_flight: dict[ray.ObjectRef, InFlight] = {}
         self.completed = 0
         self.failed = 0

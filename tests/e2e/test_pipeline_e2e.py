@@ -186,3 +186,40 @@ def test_vigil_ingest_uploads_waits_and_reports_each_file(stack: Stack, tmp_path
     assert "routine-coaching.m4a: session" in done.stdout
     assert "succeeded: risk=none flagged=False" in done.stdout
     assert "notes.mp3: rejected (415)" in done.stdout
+
+
+def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(stack: Stack,
+                                                                              tmp_path: Path) -> None:
+    import subprocess
+
+    import ray
+
+    from tasks.dispatcher import TRANSCRIPTION_NAME
+    from vigil.media import ffmpeg_binary
+
+    long_audio = tmp_path / "long.mp3"  # ~2 minutes, so the kill lands while Whisper is working
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"file '{SAMPLES / 'checkin-risk.mp3'}'\n" * 3)
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
+                    "-c", "copy", str(long_audio)], check=True)
+    accepted = _upload(stack, long_audio)
+    job_id = uuid.UUID(accepted["job_id"])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with stack.ctx.db() as db:
+            job = db.get(Job, job_id)
+        if (job.stage, job.status) == ("transcribe", "running"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    ray.kill(ray.get_actor(TRANSCRIPTION_NAME), no_restart=False)
+
+    assert _wait(stack, accepted["job_id"])["status"] == "succeeded"
+    sid = uuid.UUID(accepted["session_id"])
+    with stack.ctx.db() as db:
+        failed = db.execute(sa.select(StageEvent.stage, StageEvent.detail).where(
+            StageEvent.session_id == sid, StageEvent.event == "failed")).all()
+        transcripts = db.scalar(sa.select(sa.func.count()).select_from(Transcript).where(Transcript.session_id == sid))
+        analyses = db.scalar(sa.select(sa.func.count()).select_from(Analysis).where(Analysis.session_id == sid))
+    assert [(stage, detail.split(":")[0]) for stage, detail in failed] == [("transcribe", "worker_lost")]
+    assert (transcripts, analyses) == (1, 1)
