@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 SEVERITY_ICON = {"high": "🔴", "medium": "🟠", "low": "🟡", "none": "⚪", None: "…"}
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "none": 3}
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+def queue_order(sessions: list[dict]) -> list[dict]:
+    """Flagged sessions awaiting review first, by severity then oldest; then everything else, newest first."""
+    awaiting = sorted((s for s in sessions if s["flagged"] and not s["reviewed"]),
+                      key=lambda s: (SEVERITY_RANK.get(s["risk_level"] or "", 4), s["created_at"]))
+    rest = sorted((s for s in sessions if not (s["flagged"] and not s["reviewed"])),
+                  key=lambda s: s["created_at"], reverse=True)
+    return awaiting + rest
 
 
 def clock(seconds: float | None) -> str:
@@ -15,11 +20,6 @@ def clock(seconds: float | None) -> str:
         return "–"
     total = int(seconds)
     return f"{total // 60}:{total % 60:02d}"
-
-
-def plain(text: str) -> str:
-    """Escape Markdown so text from a recording can never become links, images or HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def label(category: str) -> str:

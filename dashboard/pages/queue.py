@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, SEVERITY_RANK
+from dashboard.formatting import SEVERITY_ICON, queue_order
 
 st.title("Review queue")
 try:
@@ -30,18 +30,16 @@ frame = pl.DataFrame([{
     "id": s["id"],
     "needs action": s["flagged"] and not s["reviewed"],
     "risk": f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['risk_level'] or 'pending'}",
-    "rank": SEVERITY_RANK.get(s["risk_level"] or "", 4),
     "title": s["title"] or s["original_filename"] or s["id"][:8],
     "status": s["status"] + (" ⚠ analysis failed" if s["status"] == "failed" else ""),
     "reviewed": "✔" if s["reviewed"] else "",
     "uploaded": s["created_at"][:16].replace("T", " "),
     "error": s["error"] or "",
-} for s in rows])
-frame = frame.sort(["needs action", "rank", "uploaded"], descending=[True, False, False])
+} for s in queue_order(rows)])
 
 only_action = st.toggle("Only sessions that need action", value=False)
 shown = frame.filter(pl.col("needs action")) if only_action else frame
-st.dataframe(shown.drop("id", "rank").to_pandas(), hide_index=True, width="stretch")
+st.dataframe(shown.drop("id").to_pandas(), hide_index=True, width="stretch")
 
 labels = {row["id"]: f"{row['risk']} · {row['title']} · {row['status']}" for row in shown.iter_rows(named=True)}
 if labels:

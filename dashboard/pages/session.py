@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, clock, label
+from dashboard.formatting import SEVERITY_ICON, clock, label, queue_order
 
 RISK_LEVELS = ["none", "low", "medium", "high"]
 
@@ -20,7 +20,7 @@ except api.ApiError as exc:
 if not all_sessions:
     st.info("No sessions yet.")
     st.stop()
-ids = [s["id"] for s in all_sessions]
+ids = [s["id"] for s in queue_order(all_sessions)]
 titles = {s["id"]: f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['title'] or s['id'][:8]}" for s in all_sessions}
 current = st.session_state.get("session_id")
 sid = st.selectbox("Session", ids, index=ids.index(current) if current in ids else 0, format_func=titles.get,
