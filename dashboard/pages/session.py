@@ -66,7 +66,8 @@ with left:
     if transcript:
         for seg in transcript["segments"]:
             marker = "⚠ " if seg["index"] in evidence_segments else "  "
-            st.text(f"{marker}[{clock(seg['start'])}] {seg['speaker'] or '?'}: {seg['text']}")
+            speaker = f"{seg['speaker']}: " if seg["speaker"] else ""
+            st.text(f"{marker}[{clock(seg['start'])}] {speaker}{seg['text']}")
 
 with right:
     if analysis:
@@ -84,7 +85,7 @@ with right:
                             f"confidence {flag['confidence']:.2f}"
                             + (f" · supervisor: {decision}" if decision in ("confirmed", "dismissed") else ""))
                 for j, ev in enumerate(flag["evidence"]):
-                    cols = st.columns([1, 5])
+                    cols = st.columns([1, 3])
                     if cols[0].button(f"▶ {clock(ev['start'])}", key=f"jump_{i}_{j}"):
                         st.session_state[start_key] = ev["start"]
                         st.rerun()

@@ -1,15 +1,12 @@
-"""From a provider's output to the agent-ready transcript: clean text, segments, metrics, speakers."""
+"""From a provider's output to the agent-ready transcript: clean text, segments, metrics."""
 
 from __future__ import annotations
 
 import uuid
 
-from vigil.schemas import AgentTranscript, ProviderTranscript, Segment, TranscriptMetrics
+from vigil.schemas import AgentTranscript, ProviderTranscript, TranscriptMetrics
 
 LOW_CONFIDENCE = 0.5
-# With no diarization from the provider, a pause this long between segments is taken as a change
-# of speaker (documented turn segmentation; a supervisor can relabel speakers).
-TURN_GAP_SECONDS = 0.5
 
 
 def transcript_metrics(transcript: ProviderTranscript) -> TranscriptMetrics:
@@ -28,29 +25,18 @@ def transcript_metrics(transcript: ProviderTranscript) -> TranscriptMetrics:
     )
 
 
-def label_turns(segments: list[Segment]) -> list[Segment]:
-    """Keep provider speakers; otherwise alternate S1/S2 at pauses of TURN_GAP_SECONDS or more."""
-    if all(s.speaker for s in segments):
-        return segments
-    labelled: list[Segment] = []
-    speaker = "S1"
-    previous_end: float | None = None
-    for seg in segments:
-        if previous_end is not None and seg.start - previous_end >= TURN_GAP_SECONDS:
-            speaker = "S2" if speaker == "S1" else "S1"
-        labelled.append(seg.model_copy(update={"speaker": seg.speaker or speaker}))
-        previous_end = seg.end
-    return labelled
-
-
 def build_agent_transcript(session_id: uuid.UUID, transcript: ProviderTranscript) -> AgentTranscript:
-    segments = label_turns(transcript.segments)
+    """Turns are the provider's segments. Speakers are the provider's diarization labels when it gives
+    them; otherwise they stay unknown (None) rather than guessed from pauses, which we measured to be
+    wrong too often (pauses inside a turn are as long as those between turns). The analyzer infers a
+    role per segment from its content and marks that role as inferred."""
+    segments = transcript.segments
     return AgentTranscript(
         session_id=session_id,
         provider=transcript.provider,
         language=transcript.language,
         duration=transcript.duration,
-        text="\n".join(f"{s.speaker}: {s.text}" for s in segments),
+        text="\n".join(f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments),
         segments=segments,
         metrics=transcript_metrics(transcript),
     )
