@@ -23,7 +23,8 @@ STOPWORDS = frozenset(
     would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves mm hmm mm-hmm
     actually basically probably definitely stuff feel feeling felt guess let's look looking talk talking
     told thank thanks great alright anyway else lot bit yep nope gonna gotta okay hey wow cause come coming
-    came year years day days week weeks last first next another able ago""".split()
+    came year years day days week weeks last first next another able ago keep keeps keeping kept thinking
+    thought start started stop stopped put puts made getting happen happened ask asked""".split()
 )
 
 
