@@ -121,3 +121,29 @@ def test_transcribe_redelivered_does_not_duplicate_the_transcript(ctx: Context, 
         count = db.scalar(sa.select(sa.func.count()).select_from(Transcript)
                           .where(Transcript.session_id == claim.session_id))
     assert count == 1
+
+
+@pytest.mark.parametrize("container,args", [
+    ("wav", ["-c:a", "pcm_s16le"]),
+    ("mp4", ["-f", "lavfi", "-i", "color=c=gray:s=160x90:r=2", "-shortest", "-c:v", "mpeg4", "-c:a", "aac"]),
+])
+def test_wav_and_mp4_uploads_extract_to_the_same_audio(ctx: Context, tenant_a: Tenant, tmp_path: Path,
+                                                       container: str, args: list[str]) -> None:
+    import subprocess
+
+    import av
+
+    from vigil.media import ffmpeg_binary
+
+    source = tmp_path / f"session.{container}"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-i", str(SAMPLES / "checkin-risk.mp3"), *args, str(source)],
+                   check=True)
+    claim = _upload_and_claim(ctx, tenant_a, source.read_bytes(), source.name)
+    run_extract(ctx, claim)
+    local = tmp_path / "out.flac"
+    ctx.store.download(artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME), local)
+    with av.open(str(local)) as decoded:
+        stream = decoded.streams.audio[0]
+        seconds = float(stream.duration * stream.time_base)
+    assert (stream.rate, stream.channels) == (16000, 1)
+    assert 38 < seconds < 42
