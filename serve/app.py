@@ -7,15 +7,16 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from serve.routes import health, jobs, me, sessions
+from serve.routes import health, jobs, me, sessions, tenants
 from vigil.context import Context
-from vigil.errors import Forbidden, NotFound, ValidationFailure, VigilError
+from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure, VigilError
 from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: list[tuple[type[VigilError], int]] = [
-    (NotFound, 404), (Forbidden, 403), (UploadTooLarge, 413), (UnsupportedMedia, 415), (ValidationFailure, 400),
+    (NotFound, 404), (Forbidden, 403), (Conflict, 409),
+    (UploadTooLarge, 413), (UnsupportedMedia, 415), (ValidationFailure, 400),
 ]
 
 
@@ -26,6 +27,7 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(me.router)
+    app.include_router(tenants.router)
 
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> JSONResponse:

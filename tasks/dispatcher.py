@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from tasks import stages
 from vigil.errors import PermanentError, TransientError
-from vigil.services.jobs import ClaimedStage, claim_next_stage, complete_stage, fail_stage, renew_lease
+from vigil.services.jobs import STAGES, ClaimedStage, claim_next_stage, complete_stage, fail_stage, renew_lease
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil.dispatcher")
@@ -46,7 +47,7 @@ def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class Dispatcher:
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str, transcription_name: str = TRANSCRIPTION_NAME) -> None:
         from vigil.context import Context
 
         self.settings = settings
@@ -54,10 +55,11 @@ class Dispatcher:
         self.ctx = Context.build(settings, database_url)
         # get_if_exists: a restarted dispatcher reattaches to the transcription actor that survived it.
         self.transcription = stages.Transcription.options(
-            name=TRANSCRIPTION_NAME, get_if_exists=True).remote(settings, database_url)
+            name=transcription_name, get_if_exists=True).remote(settings, database_url)
         self.in_flight: dict[ray.ObjectRef, InFlight] = {}
         self.completed = 0
         self.failed = 0
+        self.peak_by_stage: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatch-loop", daemon=True)
         self._thread.start()
@@ -72,16 +74,24 @@ class Dispatcher:
             return stages.analyze.options(name=name).remote(self.settings, self.database_url, claim)
         raise PermanentError(f"unknown stage {claim.stage!r}", code="unknown_stage")
 
+    def _open_stages(self) -> list[str]:
+        """Stages with room under their own limit (`STAGE_LIMITS`): the rest wait in the database."""
+        running = Counter(item.claim.stage for item in self.in_flight.values())
+        limits = self.settings.stage_limits
+        return [stage for stage in STAGES if running[stage] < limits.get(stage, self.settings.max_jobs_in_flight)]
+
     def _fill(self) -> None:
         while len(self.in_flight) < self.settings.max_jobs_in_flight:
             with self.ctx.db() as db:
-                claim = claim_next_stage(db, self.settings.job_lease_seconds)
+                claim = claim_next_stage(db, self.settings.job_lease_seconds, self._open_stages())
             if claim is None:
                 return
             try:
                 self.in_flight[self._submit(claim)] = InFlight(claim)
             except PermanentError as exc:
                 self._finish_failed(InFlight(claim), exc)
+            running = sum(1 for i in self.in_flight.values() if i.claim.stage == claim.stage)
+            self.peak_by_stage[claim.stage] = max(self.peak_by_stage[claim.stage], running)
 
     def _finish(self, ref: ray.ObjectRef) -> None:
         item = self.in_flight.pop(ref)
@@ -104,6 +114,22 @@ class Dispatcher:
         log.warning("stage failed", extra={"job_id": str(item.claim.job_id), "session_id": str(item.claim.session_id),
                                            "stage": item.claim.stage, "code": code, "job_status": status})
 
+    def _cancel_overdue(self) -> None:
+        """A stage past its timeout is cancelled and counted as a transient failure (retried, then dead)."""
+        now = time.perf_counter()
+        for ref, item in list(self.in_flight.items()):
+            limit = self.settings.stage_timeouts.get(item.claim.stage)
+            if limit is None or now - item.started < limit:
+                continue
+            del self.in_flight[ref]
+            if item.claim.stage == "transcribe":
+                # A running call on a synchronous actor cannot be cancelled: restart the actor instead.
+                ray.kill(self.transcription, no_restart=False)
+            else:
+                ray.cancel(ref, force=True)
+            self._finish_failed(item, TransientError(
+                f"{item.claim.stage} took longer than {limit:.0f}s", code="stage_timeout"))
+
     def _heartbeat(self) -> None:
         with self.ctx.db() as db:
             for item in self.in_flight.values():
@@ -119,6 +145,7 @@ class Dispatcher:
                                        timeout=self.settings.dispatcher_poll_seconds)
                     for ref in done:
                         self._finish(ref)
+                    self._cancel_overdue()
                 else:
                     self._stop.wait(self.settings.dispatcher_poll_seconds)
                 if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
@@ -129,8 +156,9 @@ class Dispatcher:
                 self._stop.wait(1.0)
 
     def stats(self) -> dict[str, Any]:
+        running = Counter(i.claim.stage for i in self.in_flight.values())
         return {"in_flight": len(self.in_flight), "completed": self.completed, "failed": self.failed,
-                "stages": sorted(i.claim.stage for i in self.in_flight.values())}
+                "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage)}
 
     def stop(self) -> None:
         self._stop.set()

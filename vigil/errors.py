@@ -46,3 +46,9 @@ class Forbidden(VigilError):
     """The caller's role does not allow this action on their own tenant's data."""
 
     code = "forbidden"
+
+
+class Conflict(VigilError):
+    """The object is not in a state that allows this action yet (e.g. no transcript to analyse)."""
+
+    code = "conflict"

@@ -143,6 +143,12 @@ class UploadAccepted(BaseModel):
     job_id: uuid.UUID
 
 
+class JobAccepted(BaseModel):
+    job_id: uuid.UUID
+    status: str
+    coalesced: bool = Field(description="True when an already active job was returned instead of a new one.")
+
+
 class SessionOut(BaseModel):
     id: uuid.UUID
     title: str | None
@@ -165,10 +171,12 @@ class SessionOut(BaseModel):
 class JobStatusOut(BaseModel):
     job_id: uuid.UUID
     session_id: uuid.UUID
+    kind: str
     stage: str
-    status: str
+    status: str = Field(description="queued | running | succeeded | failed (permanent error) | dead (gave up)")
     progress_percent: int
     attempt: int
+    max_attempts: int
     error_code: str | None
     error_detail: str | None
     updated_at: datetime

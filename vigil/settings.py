@@ -34,7 +34,13 @@ class Settings(BaseSettings):
     stage_max_attempts: int = 3
     job_lease_seconds: float = 120.0
     dispatcher_poll_seconds: float = 0.5
-    max_jobs_in_flight: int = 2
+    max_jobs_in_flight: int = Field(4, description="Stages the dispatcher runs at once, all stages together.")
+    stage_limits: dict[str, int] = Field(
+        default_factory=lambda: {"extract": 2, "transcribe": 2, "analyze": 4},
+        description="Per-stage cap on work in flight (JSON), e.g. bounded by CPUs or a provider's quota.")
+    stage_timeouts: dict[str, float] = Field(
+        default_factory=lambda: {"extract": 900.0, "transcribe": 3600.0, "analyze": 600.0},
+        description="Seconds a stage may run before it is cancelled and retried (JSON).")
     retry_base_seconds: float = 2.0
 
     @cached_property

@@ -9,8 +9,8 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import Response, StreamingResponse
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
-from vigil.schemas import AnalysisOut, AuditOut, ReviewIn, ReviewOut, SessionOut, UploadAccepted
-from vigil.services import audit, ingest, reviews, sessions
+from vigil.schemas import AnalysisOut, AuditOut, JobAccepted, ReviewIn, ReviewOut, SessionOut, UploadAccepted
+from vigil.services import audit, ingest, reprocess, reviews, sessions
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
@@ -82,3 +82,17 @@ def get_audit(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> list
     principal.require(Action.read_content)
     sessions.owned_session(db, principal, session_id)
     return audit.session_audit(db, principal, session_id)
+
+
+@router.post("/{session_id}/analyze", status_code=202, response_model=JobAccepted,
+             responses={409: {"description": "no transcript yet"}},
+             description="Analyse again (a new analysis version). Coalesced: while the session has an active "
+                         "job, every call returns that job.")
+def analyze_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> JobAccepted:
+    return reprocess.request_analysis(ctx, principal, session_id)
+
+
+@router.post("/{session_id}/reprocess", status_code=202, response_model=JobAccepted,
+             description="Run the pipeline again, e.g. for a failed or dead job. Coalesced like analyze.")
+def reprocess_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> JobAccepted:
+    return reprocess.request_reprocess(ctx, principal, session_id)

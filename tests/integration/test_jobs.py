@@ -73,7 +73,7 @@ def test_a_stage_whose_lease_expired_is_claimed_again_and_the_old_claim_cannot_c
     assert (refreshed.stage, refreshed.status, refreshed.attempt) == ("transcribe", "queued", 0)
 
 
-def test_transient_failures_retry_with_backoff_then_fail_the_session_after_max_attempts(jobs_ctx: Context) -> None:
+def test_transient_failures_retry_with_backoff_then_go_dead_after_max_attempts(jobs_ctx: Context) -> None:
     (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
     for attempt in range(1, 4):
         with jobs_ctx.db() as db:
@@ -92,7 +92,7 @@ def test_transient_failures_retry_with_backoff_then_fail_the_session_after_max_a
         session = db.get(Session, final.session_id)
         failures = db.scalar(sa.select(sa.func.count()).select_from(StageEvent)
                              .where(StageEvent.job_id == job.id, StageEvent.event == "failed"))
-    assert (final.status, final.error_code) == ("failed", "provider_timeout")
+    assert (final.status, final.error_code) == ("dead", "provider_timeout")
     assert session.status == "failed" and "gave up after 3 attempts" in session.error
     assert failures == 3
 

@@ -23,11 +23,13 @@ class Action(StrEnum):
     read_status = "read_status"
     read_content = "read_content"
     review = "review"
+    reprocess = "reprocess"
+    administer = "administer"
 
 
 PERMISSIONS: dict[Role, set[Action]] = {
     Role.admin: set(Action),
-    Role.supervisor: set(Action),
+    Role.supervisor: set(Action) - {Action.administer},
     Role.lead: {Action.read_status, Action.read_content},
     Role.uploader: {Action.upload, Action.read_status},
 }

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Job, Session, StageEvent, utcnow
@@ -20,7 +22,11 @@ from vigil.schemas import JobStatusOut
 from vigil.services.auth import Action, Principal
 
 STAGES = ("extract", "transcribe", "analyze")
+# What each kind of job runs, in order. A reprocess is a full pipeline run whose stages short-circuit
+# on outputs that already exist; an analyze job reruns only the analysis (a new analysis version).
+KIND_STAGES: dict[str, tuple[str, ...]] = {"pipeline": STAGES, "analyze": ("analyze",)}
 ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "dead")
 
 
 @dataclass(frozen=True)
@@ -41,12 +47,34 @@ def enqueue_pipeline(db: DbSession, session: Session, max_attempts: int) -> Job:
     return job
 
 
-def claim_next_stage(db: DbSession, lease_seconds: float) -> ClaimedStage | None:
-    """Take the oldest runnable stage (queued and due, or running with an expired lease)."""
+def enqueue_or_join(db: DbSession, session: Session, kind: str, max_attempts: int) -> tuple[Job, bool]:
+    """Queue a job of `kind` for the session, or return the session's active job if it has one.
+
+    The database decides (a unique partial index on active jobs per session), so any number of
+    concurrent callers, in any number of processes, get one job. Returns (job, created)."""
+    inserted = db.execute(
+        pg_insert(Job)
+        .values(id=uuid.uuid4(), tenant_id=session.tenant_id, session_id=session.id, kind=kind,
+                stage=KIND_STAGES[kind][0], status="queued", attempt=0, max_attempts=max_attempts,
+                not_before=utcnow(), created_at=utcnow(), updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["session_id"], index_where=Job.status.in_(ACTIVE))
+        .returning(Job.id)
+    ).scalar_one_or_none()
+    job_id = inserted or db.scalar(sa.select(Job.id).where(Job.session_id == session.id, Job.status.in_(ACTIVE)))
+    job = db.get(Job, job_id) if job_id else None
+    if job is None:  # the active job finished between our insert and our read: try once more
+        return enqueue_or_join(db, session, kind, max_attempts)
+    return job, inserted is not None
+
+
+def claim_next_stage(db: DbSession, lease_seconds: float, stages: Sequence[str] = STAGES) -> ClaimedStage | None:
+    """Take the oldest runnable stage among `stages` (queued and due, or running with an expired lease)."""
     now = utcnow()
+    if not stages:
+        return None
     candidate = (
         sa.select(Job.id)
-        .where(sa.or_(
+        .where(Job.stage.in_(stages), sa.or_(
             sa.and_(Job.status == "queued", Job.not_before <= now),
             sa.and_(Job.status == "running", Job.lease_until < now),
         ))
@@ -102,10 +130,11 @@ def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float) 
         return None
     db.add(StageEvent(tenant_id=job.tenant_id, job_id=job.id, session_id=job.session_id, stage=job.stage,
                       event="succeeded", attempt=job.attempt, duration_seconds=round(duration_seconds, 3)))
-    index = STAGES.index(job.stage)
+    stages = KIND_STAGES[job.kind]
+    index = stages.index(job.stage)
     now = utcnow()
-    if index + 1 < len(STAGES):
-        job.stage, job.status, job.attempt = STAGES[index + 1], "queued", 0
+    if index + 1 < len(stages):
+        job.stage, job.status, job.attempt = stages[index + 1], "queued", 0
         job.claim_token, job.lease_until, job.not_before = None, None, now
         job.error_code = job.error_detail = None
         next_stage: str | None = job.stage
@@ -120,7 +149,8 @@ def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float) 
 def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, transient: bool,
                duration_seconds: float, retry_base_seconds: float) -> str:
     """Record a failed attempt. Transient errors retry with exponential backoff and jitter until
-    `max_attempts`; permanent ones fail the job and the session at once. Returns the job's status."""
+    `max_attempts`, then the job is `dead` (kept, with its reason, for a person to retry); permanent
+    errors fail the job at once. Either way the session shows why. Returns the job's status."""
     job = _owned(db, claim)
     if job is None:
         db.rollback()
@@ -134,7 +164,7 @@ def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, tr
         delay = retry_base_seconds * (2 ** (job.attempt - 1)) * random.uniform(0.5, 1.5)
         job.status, job.not_before = "queued", utcnow() + timedelta(seconds=delay)
     else:
-        job.status, job.completed_at = "failed", utcnow()
+        job.status, job.completed_at = ("dead" if transient else "failed"), utcnow()
         message = detail if not transient else f"{detail} (gave up after {job.attempt} attempts)"
         db.execute(sa.update(Session).where(Session.id == job.session_id)
                    .values(status="failed", error=f"{job.stage} failed: {message}"[:4000]))
@@ -148,13 +178,32 @@ def job_status(db: DbSession, principal: Principal, job_id: uuid.UUID) -> JobSta
     job = db.scalar(sa.select(Job).where(Job.id == job_id, Job.tenant_id == principal.tenant_id))
     if job is None:
         raise NotFound("job not found")
-    done = STAGES.index(job.stage) if job.status != "succeeded" else len(STAGES)
+    return _status_out(job)
+
+
+def _status_out(job: Job) -> JobStatusOut:
+    stages = KIND_STAGES[job.kind]
+    done = stages.index(job.stage) if job.status != "succeeded" else len(stages)
     return JobStatusOut(
-        job_id=job.id, session_id=job.session_id, stage=job.stage, status=job.status,
-        progress_percent=round(100 * done / len(STAGES)), attempt=job.attempt,
+        job_id=job.id, session_id=job.session_id, kind=job.kind, stage=job.stage, status=job.status,
+        progress_percent=round(100 * done / len(stages)), attempt=job.attempt, max_attempts=job.max_attempts,
         error_code=job.error_code, error_detail=job.error_detail, updated_at=job.updated_at,
     )
 
 
-def latest_job_id(db: DbSession, session_id: uuid.UUID) -> uuid.UUID | None:
-    return db.scalar(sa.select(Job.id).where(Job.session_id == session_id).order_by(Job.created_at.desc()).limit(1))
+def list_jobs(db: DbSession, principal: Principal, tenant_id: uuid.UUID, *, status: str | None = None,
+              stage: str | None = None, since: datetime | None = None, limit: int = 100,
+              offset: int = 0) -> list[JobStatusOut]:
+    """A tenant's jobs, newest first. Admins only, and only their own tenant (others: not found)."""
+    principal.require(Action.administer)
+    if tenant_id != principal.tenant_id:
+        raise NotFound("tenant not found")
+    query = sa.select(Job).where(Job.tenant_id == tenant_id)
+    if status:
+        query = query.where(Job.status == status)
+    if stage:
+        query = query.where(Job.stage == stage)
+    if since:
+        query = query.where(Job.created_at >= since)
+    rows = db.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(min(limit, 1000)).offset(offset)).all()
+    return [_status_out(job) for job in rows]

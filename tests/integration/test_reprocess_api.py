@@ -1,0 +1,132 @@
+"""Analyze and reprocess requests: coalesced in the database, audited, role- and tenant-checked."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from serve.app import configure, create_app
+from tests.conftest import SAMPLES, Tenant, create_database, make_tenant, process_session
+from vigil.analysis.registry import build_analyzer
+from vigil.context import Context
+from vigil.db.models import Analysis, AuditEntry, Job
+from vigil.services.jobs import claim_next_stage, complete_stage
+from vigil.services.pipeline import run_analyze
+from vigil.settings import Settings
+
+
+@dataclass
+class Live:
+    url: str
+    ctx: Context
+    tenant: Tenant
+    other: Tenant
+    session_id: str
+
+
+@pytest.fixture(scope="module")
+def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -> Iterator[Live]:  # type: ignore[no-untyped-def]
+    url = create_database(pg_admin_url)
+    root = tmp_path_factory.mktemp("reprocess")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
+                        api_port=port, _env_file=None)
+    ctx = Context.build(settings, url)
+    tenant, other = make_tenant(ctx), make_tenant(ctx)
+    session_id = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
+    server = uvicorn.Server(uvicorn.Config(configure(create_app(), ctx), host="127.0.0.1", port=port,
+                                           log_level="warning", limit_concurrency=200))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield Live(settings.base_url, ctx, tenant, other, session_id)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _post(live: Live, path: str, role: str = "supervisor", tenant: Tenant | None = None) -> httpx.Response:
+    return httpx.post(f"{live.url}{path}", headers=(tenant or live.tenant).headers(role), timeout=60)
+
+
+def _run_active_job(live: Live) -> None:
+    with live.ctx.db() as db:
+        claim = claim_next_stage(db, 60)
+    assert claim is not None and claim.stage == "analyze"
+    run_analyze(live.ctx, claim, build_analyzer(live.ctx.settings))
+    with live.ctx.db() as db:
+        complete_stage(db, claim, 0.1)
+
+
+def test_a_hundred_concurrent_analyze_calls_make_one_job_and_one_model_run(live: Live) -> None:
+    with live.ctx.db() as db:
+        analyses_before = db.scalar(sa.select(sa.func.count()).select_from(Analysis))
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        responses = list(pool.map(lambda _: _post(live, f"/api/v1/sessions/{live.session_id}/analyze"), range(100)))
+    assert {r.status_code for r in responses} == {202}
+    job_ids = {r.json()["job_id"] for r in responses}
+    assert len(job_ids) == 1
+    assert sum(not r.json()["coalesced"] for r in responses) == 1
+    _run_active_job(live)
+    with live.ctx.db() as db:
+        analyses = db.scalars(sa.select(Analysis).where(Analysis.session_id == uuid.UUID(live.session_id))
+                              .order_by(Analysis.analysis_version)).all()
+        audits = db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                           .where(AuditEntry.action == "session.analyze", AuditEntry.entity_id == live.session_id))
+    assert len(analyses) == analyses_before + 1
+    assert [a.analysis_version for a in analyses] == [1, 2], "the old version stays beside the new one"
+    assert audits == 1
+
+
+def test_analyze_after_the_job_finished_starts_a_new_one(live: Live) -> None:
+    first = _post(live, f"/api/v1/sessions/{live.session_id}/analyze").json()
+    _run_active_job(live)
+    second = _post(live, f"/api/v1/sessions/{live.session_id}/analyze").json()
+    assert first["job_id"] != second["job_id"] and second["coalesced"] is False
+    _run_active_job(live)
+
+
+def test_reprocess_coalesces_and_is_audited(live: Live) -> None:
+    first = _post(live, f"/api/v1/sessions/{live.session_id}/reprocess")
+    second = _post(live, f"/api/v1/sessions/{live.session_id}/reprocess")
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["job_id"] == second.json()["job_id"] and second.json()["coalesced"]
+    with live.ctx.db() as db:
+        job = db.get(Job, uuid.UUID(first.json()["job_id"]))
+        assert (job.kind, job.stage, job.status) == ("pipeline", "extract", "queued")
+        db.execute(sa.delete(Job).where(Job.id == job.id))
+        db.commit()
+
+
+def test_leads_and_uploaders_cannot_request_work_and_other_tenants_get_404(live: Live) -> None:
+    assert _post(live, f"/api/v1/sessions/{live.session_id}/analyze", role="lead").status_code == 403
+    assert _post(live, f"/api/v1/sessions/{live.session_id}/reprocess", role="uploader").status_code == 403
+    assert _post(live, f"/api/v1/sessions/{live.session_id}/analyze", tenant=live.other).status_code == 404
+    assert _post(live, f"/api/v1/sessions/{live.session_id}/reprocess", tenant=live.other).status_code == 404
+
+
+def test_admin_lists_own_tenant_jobs_with_filters_and_nobody_else_can(live: Live) -> None:
+    with live.ctx.db() as db:
+        tenant_id = db.scalar(sa.select(Job.tenant_id).where(Job.session_id == uuid.UUID(live.session_id)).limit(1))
+    path = f"{live.url}/api/v1/tenants/{tenant_id}/jobs"
+    jobs = httpx.get(path, headers=live.tenant.headers("admin"), params={"status": "succeeded"}).json()
+    assert jobs and {j["status"] for j in jobs} == {"succeeded"}
+    assert {j["session_id"] for j in jobs} == {live.session_id}
+    every = httpx.get(path, headers=live.tenant.headers("admin")).json()
+    assert len(every) >= 2
+    page = httpx.get(path, headers=live.tenant.headers("admin"), params={"limit": 1, "offset": 1}).json()
+    assert [j["job_id"] for j in page] == [every[1]["job_id"]]
+    assert httpx.get(path, headers=live.tenant.headers("supervisor")).status_code == 403
+    assert httpx.get(path, headers=live.other.headers("admin")).status_code == 404
