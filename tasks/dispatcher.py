@@ -128,7 +128,7 @@ class Dispatcher:
             else:
                 ray.cancel(ref, force=True)
             self._finish_failed(item, TransientError(
-                f"{item.claim.stage} took longer than {limit:.0f}s", code="stage_timeout"))
+                f"{item.claim.stage} took longer than {limit:g}s", code="stage_timeout"))
 
     def _heartbeat(self) -> None:
         with self.ctx.db() as db:

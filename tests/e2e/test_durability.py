@@ -1,0 +1,198 @@
+"""Crashes and timeouts on the real stack (Ray, PostgreSQL, ffmpeg, Whisper): every session ends
+`ready`, or `failed` with its reason; nothing is lost and nothing is done twice."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import ray
+import sqlalchemy as sa
+
+from tasks.dispatcher import Dispatcher
+from tests.conftest import SAMPLES, Tenant, create_database, make_tenant
+from vigil.context import Context
+from vigil.db.models import Analysis, Artifact, Job, Session, StageEvent, Transcript
+from vigil.services.auth import authenticate
+from vigil.services.ingest import accept_upload
+from vigil.settings import Settings
+
+pytestmark = pytest.mark.ray
+BATCH = ["checkin-risk.mp3", "routine-coaching.m4a", "support-video.webm", "checkin-risk.mp3"]
+
+
+def _context(pg_admin_url: str, root: Path, **overrides: object) -> Context:
+    url = create_database(pg_admin_url)
+    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
+                        retry_base_seconds=0.1, _env_file=None, **overrides)  # type: ignore[arg-type]
+    return Context.build(settings, url)
+
+
+def _upload_batch(ctx: Context, tenant: Tenant, names: list[str]) -> list[uuid.UUID]:
+    with ctx.db() as db:
+        principal = authenticate(db, tenant.uploader)
+    return [accept_upload(ctx, principal, io.BytesIO((SAMPLES / n).read_bytes()), n, None)[0].id for n in names]
+
+
+def _wait_all_finished(ctx: Context, session_ids: list[uuid.UUID], timeout: float = 300) -> dict[uuid.UUID, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with ctx.db() as db:
+            statuses = dict(db.execute(sa.select(Session.id, Session.status).where(Session.id.in_(session_ids))).all())
+        if all(s in ("ready", "failed") for s in statuses.values()):
+            return statuses
+        time.sleep(0.5)
+    raise AssertionError(f"not finished in {timeout}s: {statuses}")
+
+
+def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) -> None:
+    """Per session: one audio and one agent transcript artifact, one transcript row, one analysis,
+    and one `succeeded` event per stage, however many attempts it took."""
+    with ctx.db() as db:
+        for sid in session_ids:
+            kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == sid)).all()
+            assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_raw:whisper"]
+            assert db.scalar(sa.select(sa.func.count()).select_from(Transcript).where(Transcript.session_id == sid)) == 1
+            assert db.scalar(sa.select(sa.func.count()).select_from(Analysis).where(Analysis.session_id == sid)) == 1
+            done = db.scalars(sa.select(StageEvent.stage).where(StageEvent.session_id == sid,
+                                                                StageEvent.event == "succeeded")).all()
+            assert sorted(done) == ["analyze", "extract", "transcribe"]
+
+
+def _start(ctx: Context, name: str) -> ray.actor.ActorHandle:
+    return Dispatcher.options(name=name).remote(ctx.settings, ctx.database_url, transcription_name=f"{name}-asr")
+
+
+def _stop(handle: ray.actor.ActorHandle) -> None:
+    ray.get(handle.stop.remote())
+    ray.kill(handle)
+
+
+def test_a_stage_past_its_timeout_is_retried_then_dead_with_its_reason(ray_runtime: None, pg_admin_url: str,
+                                                                      tmp_path: Path) -> None:
+    ctx = _context(pg_admin_url, tmp_path, stage_timeouts={"transcribe": 0.3}, stage_max_attempts=2)
+    (sid,) = _upload_batch(ctx, make_tenant(ctx), ["checkin-risk.mp3"])
+    dispatcher = _start(ctx, f"timeout-{uuid.uuid4().hex[:6]}")
+    try:
+        assert _wait_all_finished(ctx, [sid], timeout=120) == {sid: "failed"}
+    finally:
+        _stop(dispatcher)
+    with ctx.db() as db:
+        job = db.scalar(sa.select(Job).where(Job.session_id == sid))
+        session = db.get(Session, sid)
+        timeouts = db.scalar(sa.select(sa.func.count()).select_from(StageEvent).where(
+            StageEvent.session_id == sid, StageEvent.detail.like("stage_timeout%")))
+    assert (job.status, job.stage, job.error_code, job.attempt) == ("dead", "transcribe", "stage_timeout", 2)
+    assert timeouts == 2
+    assert session.error == "transcribe failed: transcribe took longer than 0.3s (gave up after 2 attempts)"
+
+
+def test_killing_the_dispatcher_mid_batch_loses_and_duplicates_nothing(ray_runtime: None, pg_admin_url: str,
+                                                                        tmp_path: Path) -> None:
+    ctx = _context(pg_admin_url, tmp_path, job_lease_seconds=3.0)
+    ids = _upload_batch(ctx, make_tenant(ctx), BATCH)
+    dispatcher = _start(ctx, f"killed-{uuid.uuid4().hex[:6]}")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with ctx.db() as db:
+                running = db.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.status == "running"))
+            if running:
+                break
+            time.sleep(0.05)
+        ray.kill(dispatcher, no_restart=False)  # SIGKILL; Ray restarts it, it reclaims expired leases
+        assert set(_wait_all_finished(ctx, ids).values()) == {"ready"}
+    finally:
+        _stop(dispatcher)
+    assert_each_done_exactly_once(ctx, ids)
+    with ctx.db() as db:
+        reclaimed = db.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.session_id.in_(ids)))
+    assert reclaimed == len(ids), "no job was created twice"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vigil_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(Path(sys.executable).parent / "vigil"), "up", "--no-samples"], env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "vigil up exited"
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError("the app did not become healthy")
+
+
+@pytest.fixture
+def app_env(pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Context]]:
+    ctx = _context(pg_admin_url, tmp_path, job_lease_seconds=3.0)
+    env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(tmp_path / "data"),
+           "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}", "JOB_LEASE_SECONDS": "3",
+           "API_PORT": str(_free_port()), "DASHBOARD_PORT": str(_free_port()),
+           "RAY_DASHBOARD_PORT": str(_free_port())}
+    env.pop("RAY_ADDRESS", None)
+    yield env, ctx
+
+
+def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_once(
+        app_env: tuple[dict[str, str], Context], tmp_path: Path) -> None:
+    env, ctx = app_env
+    base = f"http://127.0.0.1:{env['API_PORT']}"
+    log = tmp_path / "vigil-up.log"
+    first = _vigil_up(env, log)
+    try:
+        _wait_healthy(base, first)
+        tenant = make_tenant(ctx)
+        ids = []
+        for name in BATCH:
+            response = httpx.post(f"{base}/api/v1/sessions", headers=tenant.headers("uploader"), timeout=60,
+                                  files={"file": (name, (SAMPLES / name).read_bytes())})
+            assert response.status_code == 202, response.text
+            ids.append(uuid.UUID(response.json()["session_id"]))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with ctx.db() as db:
+                done = db.scalar(sa.select(sa.func.count()).select_from(StageEvent)
+                                 .where(StageEvent.event == "succeeded"))
+            if done >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the app, Ray, Serve, the dashboard: all at once
+        first.wait(timeout=30)
+    with ctx.db() as db:
+        unfinished = db.scalar(sa.select(sa.func.count()).select_from(Session)
+                               .where(Session.id.in_(ids), Session.status != "ready"))
+    assert unfinished > 0, "the kill must land mid-batch for this test to mean anything"
+    second = _vigil_up(env, log)
+    try:
+        _wait_healthy(base, second)
+        assert set(_wait_all_finished(ctx, ids).values()) == {"ready"}
+    finally:
+        os.killpg(second.pid, signal.SIGINT)
+        try:
+            second.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+    assert_each_done_exactly_once(ctx, ids)
