@@ -54,8 +54,11 @@ class Dispatcher:
         self.database_url = database_url
         self.ctx = Context.build(settings, database_url)
         # get_if_exists: a restarted dispatcher reattaches to the transcription actor that survived it.
+        # The actor takes as many calls at once as the transcribe stage may have in flight, so a remote
+        # provider's quota, not this actor, is what bounds transcription.
         self.transcription = stages.Transcription.options(
-            name=transcription_name, get_if_exists=True).remote(settings, database_url)
+            name=transcription_name, get_if_exists=True,
+            max_concurrency=max(1, settings.stage_limits.get("transcribe", 1))).remote(settings, database_url)
         self.in_flight: dict[ray.ObjectRef, InFlight] = {}
         self.completed = 0
         self.failed = 0
@@ -156,9 +159,12 @@ class Dispatcher:
                 self._stop.wait(1.0)
 
     def stats(self) -> dict[str, Any]:
+        import psutil
+
         running = Counter(i.claim.stage for i in self.in_flight.values())
         return {"in_flight": len(self.in_flight), "completed": self.completed, "failed": self.failed,
-                "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage)}
+                "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage),
+                "rss_bytes": psutil.Process().memory_info().rss}
 
     def stop(self) -> None:
         self._stop.set()

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from serve.app import configure, create_app
 from vigil.context import Context
-from vigil.db.engine import run_migrations, sqlalchemy_url, start_embedded_postgres
+from vigil.db import engine
+from vigil.db.engine import start_embedded_postgres
 from vigil.schemas import Role
 from vigil.services.auth import issue_token
 from vigil.settings import Settings
@@ -30,15 +30,8 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def create_database(admin_url: str) -> str:
-    """A new, empty database on the server with the migrations applied; returns its URL."""
-    name = f"vigil_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.make_url(sqlalchemy_url(admin_url)).set(database=name).render_as_string(hide_password=False)
-    run_migrations(url)
-    return url
+    """A new, empty, migrated database on the test server; returns its URL."""
+    return engine.create_database(admin_url, f"vigil_test_{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="session")

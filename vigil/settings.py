@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     analyzer: str = Field("offline", description="Analysis provider: offline | openai.")
     whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
     whisper_threads: int = 2
+    standin_latency_seconds: float = Field(1.0, description="Latency of the `standin` provider (load tests).")
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -62,8 +62,8 @@ def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) ->
         for sid in session_ids:
             kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == sid)).all()
             assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_raw:whisper"]
-            assert db.scalar(sa.select(sa.func.count()).select_from(Transcript).where(Transcript.session_id == sid)) == 1
-            assert db.scalar(sa.select(sa.func.count()).select_from(Analysis).where(Analysis.session_id == sid)) == 1
+            for table in (Transcript, Analysis):
+                assert db.scalar(sa.select(sa.func.count()).select_from(table).where(table.session_id == sid)) == 1
             done = db.scalars(sa.select(StageEvent.stage).where(StageEvent.session_id == sid,
                                                                 StageEvent.event == "succeeded")).all()
             assert sorted(done) == ["analyze", "extract", "transcribe"]

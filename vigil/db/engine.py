@@ -60,3 +60,18 @@ def run_migrations(url: str) -> None:
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
     command.upgrade(cfg, "head")
+
+
+def create_database(server_url: str, name: str | None = None) -> str:
+    """Create a new, empty database on the server at `server_url`, migrate it, return its URL.
+    Used by tests and benchmarks to work in a database of their own."""
+    import uuid
+
+    name = name or f"vigil_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(sqlalchemy_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.make_url(sqlalchemy_url(server_url)).set(database=name).render_as_string(hide_password=False)
+    run_migrations(url)
+    return url

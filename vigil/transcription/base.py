@@ -22,7 +22,13 @@ def _whisper(settings: Settings) -> Transcriber:
     return WhisperTranscriber.from_settings(settings)
 
 
-PROVIDERS: dict[str, Callable[[Settings], Transcriber]] = {"whisper": _whisper}
+def _standin(settings: Settings) -> Transcriber:
+    from vigil.transcription.standin import StandinTranscriber
+
+    return StandinTranscriber(settings.standin_latency_seconds)
+
+
+PROVIDERS: dict[str, Callable[[Settings], Transcriber]] = {"whisper": _whisper, "standin": _standin}
 
 
 def build_transcriber(name: str, settings: Settings) -> Transcriber:
