@@ -18,7 +18,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from tasks import stages
 from vigil.errors import PermanentError, TransientError
-from vigil.services.jobs import STAGES, ClaimedStage, claim_next_stage, complete_stage, fail_stage, renew_lease
+from vigil.services.jobs import STAGES, ClaimedStage, claim_stages, complete_stage, fail_stage, renew_lease
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil.dispatcher")
@@ -77,24 +77,27 @@ class Dispatcher:
             return stages.analyze.options(name=name).remote(self.settings, self.database_url, claim)
         raise PermanentError(f"unknown stage {claim.stage!r}", code="unknown_stage")
 
-    def _open_stages(self) -> list[str]:
-        """Stages with room under their own limit (`STAGE_LIMITS`): the rest wait in the database."""
+    def _room(self) -> dict[str, int]:
+        """How many more of each stage may start now: its own limit (`STAGE_LIMITS`) and the overall
+        `MAX_JOBS_IN_FLIGHT`. What has no room waits in the database, not in Ray."""
         running = Counter(item.claim.stage for item in self.in_flight.values())
         limits = self.settings.stage_limits
-        return [stage for stage in STAGES if running[stage] < limits.get(stage, self.settings.max_jobs_in_flight)]
+        return {stage: limits.get(stage, self.settings.max_jobs_in_flight) - running[stage] for stage in STAGES}
 
     def _fill(self) -> None:
-        while len(self.in_flight) < self.settings.max_jobs_in_flight:
+        for stage, room in self._room().items():
+            room = min(room, self.settings.max_jobs_in_flight - len(self.in_flight))
+            if room <= 0:
+                continue
             with self.ctx.db() as db:
-                claim = claim_next_stage(db, self.settings.job_lease_seconds, self._open_stages())
-            if claim is None:
-                return
-            try:
-                self.in_flight[self._submit(claim)] = InFlight(claim)
-            except PermanentError as exc:
-                self._finish_failed(InFlight(claim), exc)
-            running = sum(1 for i in self.in_flight.values() if i.claim.stage == claim.stage)
-            self.peak_by_stage[claim.stage] = max(self.peak_by_stage[claim.stage], running)
+                claims = claim_stages(db, self.settings.job_lease_seconds, [stage], limit=room)
+            for claim in claims:
+                try:
+                    self.in_flight[self._submit(claim)] = InFlight(claim)
+                except PermanentError as exc:
+                    self._finish_failed(InFlight(claim), exc)
+            running = sum(1 for i in self.in_flight.values() if i.claim.stage == stage)
+            self.peak_by_stage[stage] = max(self.peak_by_stage[stage], running)
 
     def _finish(self, ref: ray.ObjectRef) -> None:
         item = self.in_flight.pop(ref)
@@ -144,8 +147,10 @@ class Dispatcher:
             try:
                 self._fill()
                 if self.in_flight:
-                    done, _ = ray.wait(list(self.in_flight), num_returns=1,
-                                       timeout=self.settings.dispatcher_poll_seconds)
+                    refs = list(self.in_flight)
+                    done, _ = ray.wait(refs, num_returns=1, timeout=self.settings.dispatcher_poll_seconds)
+                    if done:  # sweep everything else that is already finished, without waiting
+                        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
                     for ref in done:
                         self._finish(ref)
                     self._cancel_overdue()

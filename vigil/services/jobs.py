@@ -26,6 +26,9 @@ STAGES = ("extract", "transcribe", "analyze")
 # on outputs that already exist; an analyze job reruns only the analysis (a new analysis version).
 KIND_STAGES: dict[str, tuple[str, ...]] = {"pipeline": STAGES, "analyze": ("analyze",)}
 ACTIVE = ("queued", "running")
+# Spelled exactly as in the partial unique index, as literals: PostgreSQL infers the index for
+# ON CONFLICT only from a predicate it can match, and bound parameters cannot be matched.
+ACTIVE_PREDICATE = "status IN ('queued', 'running')"
 FINISHED = ("succeeded", "failed", "dead")
 
 
@@ -57,7 +60,7 @@ def enqueue_or_join(db: DbSession, session: Session, kind: str, max_attempts: in
         .values(id=uuid.uuid4(), tenant_id=session.tenant_id, session_id=session.id, kind=kind,
                 stage=KIND_STAGES[kind][0], status="queued", attempt=0, max_attempts=max_attempts,
                 not_before=utcnow(), created_at=utcnow(), updated_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["session_id"], index_where=Job.status.in_(ACTIVE))
+        .on_conflict_do_nothing(index_elements=["session_id"], index_where=sa.text(ACTIVE_PREDICATE))
         .returning(Job.id)
     ).scalar_one_or_none()
     job_id = inserted or db.scalar(sa.select(Job.id).where(Job.session_id == session.id, Job.status.in_(ACTIVE)))
@@ -67,41 +70,49 @@ def enqueue_or_join(db: DbSession, session: Session, kind: str, max_attempts: in
     return job, inserted is not None
 
 
-def claim_next_stage(db: DbSession, lease_seconds: float, stages: Sequence[str] = STAGES) -> ClaimedStage | None:
-    """Take the oldest runnable stage among `stages` (queued and due, or running with an expired lease)."""
+def claim_stages(db: DbSession, lease_seconds: float, stages: Sequence[str] = STAGES,
+                 limit: int = 1) -> list[ClaimedStage]:
+    """Take up to `limit` runnable stages among `stages`, oldest first: queued and due, or running with
+    an expired lease. One statement; concurrent claimers skip each other's rows."""
+    if not stages or limit < 1:
+        return []
     now = utcnow()
-    if not stages:
-        return None
-    candidate = (
+    candidates = (
         sa.select(Job.id)
         .where(Job.stage.in_(stages), sa.or_(
             sa.and_(Job.status == "queued", Job.not_before <= now),
             sa.and_(Job.status == "running", Job.lease_until < now),
         ))
         .order_by(Job.not_before, Job.created_at)
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
-    token = uuid.uuid4()
-    row = db.execute(
+    token = uuid.uuid4()  # one per claim batch; a lost lease is still detected per job by its token
+    rows = db.execute(
         sa.update(Job)
-        .where(Job.id == candidate)
+        .where(Job.id.in_(candidates))
         .values(status="running", attempt=Job.attempt + 1, claim_token=token,
                 lease_until=now + timedelta(seconds=lease_seconds),
                 started_at=sa.func.coalesce(Job.started_at, now), updated_at=now)
-        .returning(Job.id, Job.session_id, Job.tenant_id, Job.stage, Job.attempt)
-    ).one_or_none()
-    if row is None:
+        .returning(Job.id, Job.session_id, Job.tenant_id, Job.stage, Job.attempt, Job.not_before, Job.created_at)
+    ).all()
+    if not rows:
         db.commit()
-        return None
-    db.execute(sa.update(Session).where(Session.id == row.session_id, Session.status == "uploaded")
+        return []
+    rows = sorted(rows, key=lambda r: (r.not_before, r.created_at))
+    db.execute(sa.update(Session).where(Session.id.in_([r.session_id for r in rows]), Session.status == "uploaded")
                .values(status="processing"))
-    db.add(StageEvent(tenant_id=row.tenant_id, job_id=row.id, session_id=row.session_id, stage=row.stage,
-                      event="started", attempt=row.attempt))
+    db.add_all([StageEvent(tenant_id=r.tenant_id, job_id=r.id, session_id=r.session_id, stage=r.stage,
+                           event="started", attempt=r.attempt) for r in rows])
     db.commit()
-    return ClaimedStage(job_id=row.id, session_id=row.session_id, tenant_id=row.tenant_id, stage=row.stage,
-                        attempt=row.attempt, claim_token=token)
+    return [ClaimedStage(job_id=r.id, session_id=r.session_id, tenant_id=r.tenant_id, stage=r.stage,
+                         attempt=r.attempt, claim_token=token) for r in rows]
+
+
+def claim_next_stage(db: DbSession, lease_seconds: float, stages: Sequence[str] = STAGES) -> ClaimedStage | None:
+    """The oldest runnable stage among `stages`, or None."""
+    claimed = claim_stages(db, lease_seconds, stages, limit=1)
+    return claimed[0] if claimed else None
 
 
 def renew_lease(db: DbSession, claim: ClaimedStage, lease_seconds: float) -> bool:
