@@ -91,6 +91,9 @@ def throughput(server: str, root: Path, sessions: int, limit: int) -> tuple[floa
                                     .where(StageEvent.event == "succeeded").group_by(StageEvent.stage)).all())
     assert ready == sessions, f"only {ready} of {sessions} ready"
     print("mean stage time (dispatch to done): " + ", ".join(f"{k} {v:.2f}s" for k, v in durations.items()))
+    bound = sessions * durations["extract"] / limits["extract"]
+    print(f"extraction bound on this machine: {sessions} × {durations['extract']:.2f}s / {limits['extract']} "
+          f"= {bound:.1f}s → measured is {bound / elapsed:.2f} of it")
     ideal = sessions * ctx.settings.standin_latency_seconds / limit
     return elapsed, ideal, stats["peak_by_stage"], limits
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ray import serve as ray_serve
+from ray.serve.config import BackpressureConfig
 
 from serve.app import create_app
 from serve.deps import set_process_context
@@ -12,7 +13,7 @@ from vigil.settings import Settings
 api = create_app()
 
 
-@ray_serve.deployment(name="VigilIngress", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=32)
+@ray_serve.deployment(name="VigilIngress", ray_actor_options={"num_cpus": 0})
 @ray_serve.ingress(api)
 class VigilIngress:
     def __init__(self, settings: Settings, database_url: str) -> None:
@@ -20,4 +21,10 @@ class VigilIngress:
 
 
 def build_app(settings: Settings, database_url: str) -> ray_serve.Application:
-    return VigilIngress.bind(settings, database_url)
+    """Overload is answered by Serve itself, before a replica is touched: past the queue limit a
+    client gets 429 with Retry-After instead of waiting on a request that would time out."""
+    return VigilIngress.options(
+        max_ongoing_requests=settings.api_max_ongoing_requests,
+        max_queued_requests=settings.api_max_queued_requests,
+        backpressure_config=BackpressureConfig(status_code=429, retry_after_s=settings.api_retry_after_seconds),
+    ).bind(settings, database_url)

@@ -34,11 +34,11 @@ def start_ray(settings: Settings) -> None:
     )
 
 
-def start_api(settings: Settings, database_url: str) -> None:
+def start_api(settings: Settings, database_url: str, name: str = "vigil", route_prefix: str = "/") -> None:
     from serve.deployment import build_app
 
     ray_serve.start(http_options={"host": settings.api_host, "port": settings.api_port})
-    ray_serve.run(build_app(settings, database_url), name="vigil", route_prefix="/", blocking=False)
+    ray_serve.run(build_app(settings, database_url), name=name, route_prefix=route_prefix, blocking=False)
 
 
 def start_dispatcher(settings: Settings, database_url: str) -> ray.actor.ActorHandle:

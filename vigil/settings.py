@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     ray_dashboard_port: int = 8265
     api_url: str | None = Field(None, description="Base URL clients use; default http://api_host:api_port.")
 
+    api_max_ongoing_requests: int = Field(16, description="Requests one API replica works on at once.")
+    api_max_queued_requests: int = Field(32, description="Requests waiting for a replica; beyond: 429.")
+    api_retry_after_seconds: float = Field(5.0, description="Retry-After sent with a 429.")
     max_upload_bytes: int = 2 * 1024**3
     ffmpeg_timeout_seconds: float = 600.0
     stage_max_attempts: int = 3

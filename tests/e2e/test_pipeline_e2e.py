@@ -223,3 +223,35 @@ def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(
         analyses = db.scalar(sa.select(sa.func.count()).select_from(Analysis).where(Analysis.session_id == sid))
     assert [(stage, detail.split(":")[0]) for stage, detail in failed] == [("transcribe", "worker_lost")]
     assert (transcripts, analyses) == (1, 1)
+
+
+def test_overload_is_answered_with_429_and_retry_after_and_loses_no_accepted_upload(stack: Stack) -> None:
+    """A second app on the same Serve instance, with room for one request and one waiting."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ray import serve
+
+    from tasks import runtime
+
+    tight = stack.ctx.settings.model_copy(update={"api_max_ongoing_requests": 1, "api_max_queued_requests": 1,
+                                                  "api_retry_after_seconds": 7})
+    runtime.start_api(tight, stack.ctx.database_url, name="vigil-tight", route_prefix="/tight")
+    try:
+        data = (SAMPLES / "checkin-risk.mp3").read_bytes()
+
+        def upload(_: int) -> httpx.Response:
+            return httpx.post(f"{stack.base_url}/tight/api/v1/sessions", headers=stack.tenant.headers("uploader"),
+                              files={"file": ("burst.mp3", data)}, timeout=120)
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            responses = list(pool.map(upload, range(12)))
+    finally:
+        serve.delete("vigil-tight")
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {202, 429} and codes.count(429) >= 1 and codes.count(202) >= 1, codes
+    assert all(r.headers.get("retry-after") == "7" for r in responses if r.status_code == 429)
+    accepted = [r.json()["session_id"] for r in responses if r.status_code == 202]
+    with stack.ctx.db() as db:
+        stored = db.scalars(sa.select(sa.cast(Job.session_id, sa.String)).where(
+            Job.session_id.in_([uuid.UUID(s) for s in accepted]))).all()
+    assert sorted(stored) == sorted(accepted), "every accepted upload has exactly one job"
