@@ -23,6 +23,7 @@ from vigil.settings import Settings
 
 log = logging.getLogger("vigil.dispatcher")
 TRANSCRIPTION_NAME = "vigil-transcription"
+MAINTENANCE_SECONDS = 60.0
 
 
 @dataclass
@@ -136,13 +137,21 @@ class Dispatcher:
             self._finish_failed(item, TransientError(
                 f"{item.claim.stage} took longer than {limit:g}s", code="stage_timeout"))
 
+    def _maintain(self) -> None:
+        """Housekeeping that has to happen somewhere: drop direct uploads that expired unsubmitted."""
+        from vigil.services.uploads import expire_direct_uploads
+
+        expired = expire_direct_uploads(self.ctx)
+        if expired:
+            log.info("expired direct uploads", extra={"count": expired})
+
     def _heartbeat(self) -> None:
         with self.ctx.db() as db:
             for item in self.in_flight.values():
                 renew_lease(db, item.claim, self.settings.job_lease_seconds)
 
     def _loop(self) -> None:
-        last_beat = time.monotonic()
+        last_beat = last_maintenance = time.monotonic()
         while not self._stop.is_set():
             try:
                 self._fill()
@@ -159,6 +168,9 @@ class Dispatcher:
                 if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
                     self._heartbeat()
                     last_beat = time.monotonic()
+                if time.monotonic() - last_maintenance > MAINTENANCE_SECONDS:
+                    self._maintain()
+                    last_maintenance = time.monotonic()
             except Exception:  # the loop must outlive a database blip; the error is logged with its trace
                 log.exception("dispatch loop error")
                 self._stop.wait(1.0)

@@ -43,7 +43,7 @@ def database_url(pg_admin_url: str) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url,
-                    object_store_url=f"file://{tmp_path / 'objects'}", _env_file=None)
+                    object_store_url=f"file://{tmp_path / 'objects'}", signing_key="test-signing-key", _env_file=None)
 
 
 @pytest.fixture
@@ -138,3 +138,32 @@ def process_session(ctx: Context, tenant: Tenant, sample: Path, whisper) -> str:
         with ctx.db() as db:
             complete_stage(db, claim, 0.1)
     return str(session.id)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(monkeypatch_session: pytest.MonkeyPatch) -> Iterator[str]:
+    """A local server speaking the S3 API (moto), with bucket `vigil-test`."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch_session.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="vigil-test")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()

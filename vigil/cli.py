@@ -91,8 +91,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = _with_signing_key(load_settings())
     typer.echo("starting the database…")
     url = _database_url()
     with sessionmaker_for(url)() as db:
@@ -125,6 +124,20 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
             dashboard.kill()
         runtime.stop_all()
         typer.echo("stopped")
+
+
+def _with_signing_key(settings):  # type: ignore[no-untyped-def]
+    """The local store's upload URLs need a secret; keep one under DATA_DIR unless SIGNING_KEY is set."""
+    import secrets
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.signing_key:
+        return settings
+    key_file = settings.data_dir / "signing-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32))
+        key_file.chmod(0o600)
+    return settings.model_copy(update={"signing_key": key_file.read_text().strip()})
 
 
 def _raise_interrupt(*_: object) -> None:

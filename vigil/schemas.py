@@ -143,6 +143,18 @@ class UploadAccepted(BaseModel):
     job_id: uuid.UUID
 
 
+class DirectUploadIn(BaseModel):
+    filename: str = Field(min_length=1, max_length=500, description="Its extension names the container.")
+    title: str | None = Field(None, max_length=500)
+
+
+class DirectUploadOut(BaseModel):
+    session_id: uuid.UUID
+    upload_url: str = Field(description="PUT the file's bytes here, then POST /sessions/{id}/submit.")
+    method: str
+    expires_at: datetime
+
+
 class JobAccepted(BaseModel):
     job_id: uuid.UUID
     status: str

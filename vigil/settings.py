@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     api_max_queued_requests: int = Field(32, description="Requests waiting for a replica; beyond: 429.")
     api_retry_after_seconds: float = Field(5.0, description="Retry-After sent with a 429.")
     max_upload_bytes: int = 2 * 1024**3
+    upload_url_ttl_seconds: int = Field(3600, description="How long a direct-upload URL stays valid.")
+    signing_key: str | None = Field(None, description="Secret for the local store's signed upload URLs; "
+                                                      "`vigil up` creates one under DATA_DIR when unset.")
     ffmpeg_timeout_seconds: float = 600.0
     stage_max_attempts: int = 3
     job_lease_seconds: float = 120.0

@@ -4,8 +4,6 @@ S3 API (moto's server), with the same behaviour expected of both."""
 from __future__ import annotations
 
 import io
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -20,31 +18,6 @@ from vigil.services.pipeline import run_extract
 from vigil.settings import Settings
 from vigil.storage import AUDIO_NAME, ObjectStore, artifact_key, open_store
 from vigil.storage.local import LocalObjectStore
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch_module.setenv(key, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="vigil-test")
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 @pytest.fixture(params=["local", "s3"])

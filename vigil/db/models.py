@@ -62,7 +62,7 @@ class ApiToken(Base):
 
 
 class Session(Base):
-    """A recorded session. `status`: uploaded → processing → ready | failed."""
+    """A recorded session. `status`: [awaiting_upload →] uploaded → processing → ready | failed."""
 
     __tablename__ = "sessions"
     __table_args__ = (sa.Index("ix_sessions_tenant_created", "tenant_id", "created_at"),)
@@ -84,6 +84,9 @@ class Session(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     analysis_ready_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Direct uploads: the session exists (status `awaiting_upload`) before its media; unsubmitted
+    # ones are removed after this time.
+    upload_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
 class Artifact(Base):

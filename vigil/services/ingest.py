@@ -11,7 +11,7 @@ from typing import BinaryIO
 from vigil.context import Context
 from vigil.db.models import Artifact, Job, Session
 from vigil.errors import PermanentError, ValidationFailure
-from vigil.media import SUPPORTED_EXTENSIONS, probe_media
+from vigil.media import SUPPORTED_EXTENSIONS, MediaInfo, probe_media
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
 from vigil.services.jobs import enqueue_pipeline
@@ -50,27 +50,41 @@ def spool_to_disk(stream: BinaryIO, directory: Path, max_bytes: int) -> tuple[Pa
     return path, size
 
 
+def checked_extension(filename: str | None) -> str:
+    ext = extension_of(filename)
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise UnsupportedMedia(
+            f"unsupported file type {('.' + ext) if ext else '(no extension)'}; "
+            f"accepted: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
+    return ext
+
+
+def probe_upload(local: Path, size: int) -> MediaInfo:
+    """What the content is, whatever its name says: empty and non-media files are refused here."""
+    if size == 0:
+        raise ValidationFailure("the file is empty", code="empty_file")
+    try:
+        return probe_media(local)
+    except PermanentError as exc:
+        raise UnsupportedMedia(exc.message, code=exc.code) from exc
+
+
+def spool_dir(ctx: Context) -> Path:
+    directory = ctx.settings.data_dir / "spool"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def accept_upload(ctx: Context, principal: Principal, stream: BinaryIO, filename: str | None,
                   title: str | None) -> tuple[Session, Job]:
     """Validate the content (not the name), store it at `{tenant}/{session}/original.<ext>`, then create
     the session, its artifact row, its job and an audit entry in one transaction. If anything fails,
     nothing stays behind: the stored object is removed when the database write does not happen."""
     principal.require(Action.upload)
-    ext = extension_of(filename)
-    if ext not in SUPPORTED_EXTENSIONS:
-        raise UnsupportedMedia(
-            f"unsupported file type {('.' + ext) if ext else '(no extension)'}; "
-            f"accepted: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
-    spool_dir = ctx.settings.data_dir / "spool"
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    local, size = spool_to_disk(stream, spool_dir, ctx.settings.max_upload_bytes)
+    ext = checked_extension(filename)
+    local, size = spool_to_disk(stream, spool_dir(ctx), ctx.settings.max_upload_bytes)
     try:
-        if size == 0:
-            raise ValidationFailure("the file is empty", code="empty_file")
-        try:
-            info = probe_media(local)
-        except PermanentError as exc:
-            raise UnsupportedMedia(exc.message, code=exc.code) from exc
+        info = probe_upload(local, size)
         session_id = uuid.uuid4()
         key = artifact_key(principal.tenant_id, session_id, original_name(ext))
         ctx.store.put_file(key, local)

@@ -69,3 +69,6 @@ class LocalObjectStore:
         count = sum(1 for p in base.rglob("*") if p.is_file())
         shutil.rmtree(base)
         return count
+
+    def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
+        return None  # the API serves signed one-time upload URLs for the local store instead

@@ -66,6 +66,11 @@ class S3ObjectStore:
         return deleted
 
 
+    def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
+        return self.client.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
+                                                  ExpiresIn=expires_seconds)
+
+
 class _CountingReader(io.RawIOBase):
     def __init__(self, inner: BinaryIO) -> None:
         self.inner = inner
