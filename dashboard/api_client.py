@@ -10,7 +10,7 @@ from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
 
 __all__ = ["ApiError", "api_url", "client", "me", "sessions", "session", "transcript", "analysis", "audit",
-           "audio", "metrics", "submit_review", "token", "sign_out"]
+           "audio", "metrics", "reprocess", "submit_review", "token", "sign_out"]
 
 
 @st.cache_resource
@@ -86,6 +86,12 @@ def _audio(api_token: str, session_id: str) -> bytes:
 
 def audio(session_id: str) -> bytes:
     return _audio(token() or "", session_id)
+
+
+def reprocess(session_id: str) -> dict[str, Any]:
+    result = client().reprocess(session_id)
+    _sessions.clear()
+    return result
 
 
 def submit_review(session_id: str, field: str, value: Any, reason: str) -> dict[str, Any]:

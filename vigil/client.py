@@ -100,5 +100,8 @@ class VigilClient:
         body = {"field": field, "value": value, "reason": reason}
         return self._check(self.http.post(f"/api/v1/sessions/{session_id}/reviews", json=body)).json()
 
+    def reprocess(self, session_id: str) -> dict[str, Any]:
+        return self._check(self.http.post(f"/api/v1/sessions/{session_id}/reprocess")).json()
+
     def health(self) -> dict[str, Any]:
         return self.http.get("/api/v1/health").json()

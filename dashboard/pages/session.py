@@ -33,6 +33,14 @@ st.caption(f"{session['media_type']} · {clock(session['duration_seconds'])} · 
            f" · uploaded {session['created_at'][:16].replace('T', ' ')}")
 if session["status"] == "failed":
     st.error(f"Processing failed — review manually. {session['error']}")
+    if "reprocess" in st.session_state.get("me", {}).get("permissions", []):
+        if st.button("Retry processing", key="reprocess"):
+            try:
+                accepted = api.reprocess(sid)
+            except api.ApiError as exc:
+                st.error(f"Not queued: {exc.detail}")
+            else:
+                st.success(f"Queued again (job {accepted['job_id'][:8]}).")
 elif session["status"] != "ready":
     st.info("Still processing; this page fills in as each stage finishes.")
 

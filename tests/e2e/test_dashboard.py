@@ -32,6 +32,32 @@ class Live:
     tenant: Tenant
     flagged_id: str
     routine_id: str
+    failed_id: str
+
+
+def _failed_session(ctx: Context, tenant: Tenant) -> str:
+    """A session whose extraction failed for real (undecodable audio data)."""
+    import io
+
+    from vigil.errors import PermanentError
+    from vigil.services.auth import authenticate
+    from vigil.services.ingest import accept_upload
+    from vigil.services.jobs import claim_next_stage, fail_stage
+    from vigil.services.pipeline import run_extract
+
+    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
+    data[len(data) // 3: len(data) // 3 + 30_000] = bytes(30_000)
+    with ctx.db() as db:
+        principal = authenticate(db, tenant.uploader)
+    session, _ = accept_upload(ctx, principal, io.BytesIO(bytes(data)), "garbled.m4a", "garbled")
+    with ctx.db() as db:
+        claim = claim_next_stage(db, 60)
+    with pytest.raises(PermanentError) as failure:
+        run_extract(ctx, claim)
+    with ctx.db() as db:
+        fail_stage(db, claim, code=failure.value.code, detail=failure.value.message, transient=False,
+                   duration_seconds=0.1, retry_base_seconds=1)
+    return str(session.id)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +81,11 @@ def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -
     tenant = make_tenant(ctx)
     routine = process_session(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
     flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
+    failed = _failed_session(ctx, tenant)
     mp = pytest.MonkeyPatch()
     mp.setenv("API_URL", settings.base_url)
-    yield Live(url=settings.base_url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine)
+    yield Live(url=settings.base_url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine,
+               failed_id=failed)
     mp.undo()
     server.should_exit = True
     thread.join(timeout=10)
@@ -145,3 +173,33 @@ def test_lead_sees_the_session_but_no_override_form(live: Live) -> None:
     assert not at.exception
     assert not [b for b in at.button if b.label == "Save override"]
     assert any(s.value == "Audit history" for s in at.subheader)
+
+
+def test_a_failed_session_shows_why_and_a_supervisor_can_retry_it(live: Live) -> None:
+    from vigil.db.models import Job, Session
+
+    with live.ctx.db() as db:
+        before = db.get(Session, uuid.UUID(live.failed_id)).error
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.failed_id
+    at.switch_page("pages/session.py").run()
+    assert any("Processing failed" in e.value and "Invalid data" in e.value for e in at.error)
+    at.button(key="reprocess").click().run()
+    assert any("Queued again" in s.value for s in at.success)
+    with live.ctx.db() as db:
+        jobs = db.scalars(sa.select(Job.status).where(Job.session_id == uuid.UUID(live.failed_id))
+                          .order_by(Job.created_at)).all()
+        # put the session back as it was, for the other tests
+        db.execute(sa.delete(Job).where(Job.session_id == uuid.UUID(live.failed_id), Job.status == "queued"))
+        db.execute(sa.update(Session).where(Session.id == uuid.UUID(live.failed_id))
+                   .values(status="failed", error=before))
+        db.commit()
+    assert jobs == ["failed", "queued"]
+
+
+def test_a_lead_sees_the_failure_but_no_retry_button(live: Live) -> None:
+    at = _signed_in(live, "lead")
+    at.session_state["session_id"] = live.failed_id
+    at.switch_page("pages/session.py").run()
+    assert any("Processing failed" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "reprocess"]

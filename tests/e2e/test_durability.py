@@ -196,3 +196,33 @@ def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_
         except subprocess.TimeoutExpired:
             os.killpg(second.pid, signal.SIGKILL)
     assert_each_done_exactly_once(ctx, ids)
+
+
+def test_a_burst_never_has_more_provider_calls_in_flight_than_the_limit(ray_runtime: None, pg_admin_url: str,
+                                                                        tmp_path: Path) -> None:
+    """30 uploads at once against a stand-in provider of fixed latency, with 3 calls allowed: the
+    backlog waits in the database and the provider sees at most 3 at a time."""
+    limits = {"extract": 2, "transcribe": 3, "analyze": 2}
+    ctx = _context(pg_admin_url, tmp_path, transcribers="standin", standin_latency_seconds=0.5,
+                   stage_limits=limits, max_jobs_in_flight=7)
+    ids = _upload_batch(ctx, make_tenant(ctx), ["routine-coaching.m4a"] * 30)
+    name = f"burst-{uuid.uuid4().hex[:6]}"
+    dispatcher = _start(ctx, name)
+    try:
+        most_running = 0
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with ctx.db() as db:
+                running = db.scalar(sa.select(sa.func.count()).select_from(Job).where(
+                    Job.stage == "transcribe", Job.status == "running"))
+                ready = db.scalar(sa.select(sa.func.count()).select_from(Session).where(Session.status == "ready"))
+            most_running = max(most_running, running)
+            if ready == len(ids):
+                break
+            time.sleep(0.05)
+        stats = ray.get(dispatcher.stats.remote())
+    finally:
+        _stop(dispatcher)
+    assert ready == len(ids)
+    assert stats["peak_by_stage"]["transcribe"] == 3
+    assert most_running <= 3
