@@ -226,3 +226,21 @@ def test_a_burst_never_has_more_provider_calls_in_flight_than_the_limit(ray_runt
     assert ready == len(ids)
     assert stats["peak_by_stage"]["transcribe"] == 3
     assert most_running <= 3
+
+
+def test_two_dispatchers_share_a_batch_without_doing_anything_twice(ray_runtime: None, pg_admin_url: str,
+                                                                    tmp_path: Path) -> None:
+    # One stage of each kind at a time per dispatcher, so neither can finish the batch alone.
+    ctx = _context(pg_admin_url, tmp_path, stage_limits={"extract": 1, "transcribe": 1, "analyze": 1})
+    first, second = _start(ctx, f"pair-a-{uuid.uuid4().hex[:6]}"), _start(ctx, f"pair-b-{uuid.uuid4().hex[:6]}")
+    ray.get([first.stats.remote(), second.stats.remote()])  # both are up and polling
+    ids = _upload_batch(ctx, make_tenant(ctx), BATCH)
+    try:
+        assert set(_wait_all_finished(ctx, ids).values()) == {"ready"}
+        worked = [ray.get(d.stats.remote())["completed"] for d in (first, second)]
+    finally:
+        _stop(first)
+        _stop(second)
+    assert sum(worked) == 3 * len(ids), "each stage of each session completed by exactly one dispatcher"
+    assert all(worked), f"both dispatchers took work: {worked}"
+    assert_each_done_exactly_once(ctx, ids)
