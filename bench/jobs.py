@@ -88,7 +88,7 @@ def throughput(server: str, root: Path, sessions: int, limit: int) -> tuple[floa
     with ctx.db() as db:
         ready = db.scalar(sa.select(sa.func.count()).select_from(Session).where(Session.status == "ready"))
         durations = dict(db.execute(sa.select(StageEvent.stage, sa.func.avg(StageEvent.duration_seconds))
-                                    .where(StageEvent.event == "succeeded").group_by(StageEvent.stage)).all())
+                                    .where(StageEvent.event == "ready").group_by(StageEvent.stage)).all())
     assert ready == sessions, f"only {ready} of {sessions} ready"
     print("mean stage time (dispatch to done): " + ", ".join(f"{k} {v:.2f}s" for k, v in durations.items()))
     bound = sessions * durations["extract"] / limits["extract"]

@@ -57,7 +57,7 @@ def _wait_all_finished(ctx: Context, session_ids: list[uuid.UUID], timeout: floa
 
 def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) -> None:
     """Per session: one audio and one agent transcript artifact, one transcript row, one analysis,
-    and one `succeeded` event per stage, however many attempts it took."""
+    and one `ready` event per stage, however many attempts it took."""
     with ctx.db() as db:
         for sid in session_ids:
             kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == sid)).all()
@@ -65,7 +65,7 @@ def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) ->
             for table in (Transcript, Analysis):
                 assert db.scalar(sa.select(sa.func.count()).select_from(table).where(table.session_id == sid)) == 1
             done = db.scalars(sa.select(StageEvent.stage).where(StageEvent.session_id == sid,
-                                                                StageEvent.event == "succeeded")).all()
+                                                                StageEvent.event == "ready")).all()
             assert sorted(done) == ["analyze", "extract", "transcribe"]
 
 
@@ -174,7 +174,7 @@ def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_
         while time.monotonic() < deadline:
             with ctx.db() as db:
                 done = db.scalar(sa.select(sa.func.count()).select_from(StageEvent)
-                                 .where(StageEvent.event == "succeeded"))
+                                 .where(StageEvent.event == "ready"))
             if done >= 2:
                 break
             time.sleep(0.1)

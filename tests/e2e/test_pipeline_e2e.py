@@ -127,7 +127,7 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
     with stack.ctx.db() as db:
         stages = db.execute(sa.select(StageEvent.stage, StageEvent.event)
                             .where(StageEvent.session_id == uuid.UUID(audio["session_id"]))).all()
-        assert {(s, "succeeded") for s in ("extract", "transcribe", "analyze")} <= set(stages)
+        assert {(s, "ready") for s in ("extract", "transcribe", "analyze")} <= set(stages)
         assert db.scalar(sa.select(sa.func.count()).select_from(Analysis)
                          .where(Analysis.session_id == uuid.UUID(audio["session_id"]))) == 1
         assert db.scalar(sa.select(sa.func.count()).select_from(Transcript)

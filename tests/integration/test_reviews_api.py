@@ -119,7 +119,7 @@ def test_metrics_report_transcript_quality_and_stage_durations(world: Reviewed) 
     whisper = metrics["transcripts"]["whisper"]
     assert whisper["word_count"] > 50 and 0 < whisper["mean_confidence"] <= 1
     assert 60 < whisper["speaking_rate_wpm"] < 250
-    assert {s["stage"] for s in metrics["stages"] if s["event"] == "succeeded"} == {"extract", "transcribe", "analyze"}
+    assert {s["stage"] for s in metrics["stages"] if s["event"] == "ready"} == {"extract", "transcribe", "analyze"}
 
 
 def test_health_reports_database_and_object_store(world: Reviewed) -> None:

@@ -135,7 +135,7 @@ class Job(Base):
 
 
 class StageEvent(Base):
-    """started / succeeded / failed per stage attempt: progress and latency analytics."""
+    """started / ready / failed per stage attempt: progress and latency analytics."""
 
     __tablename__ = "stage_events"
     id: Mapped[uuid.UUID] = _id()

@@ -140,7 +140,7 @@ def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float) 
         db.rollback()
         return None
     db.add(StageEvent(tenant_id=job.tenant_id, job_id=job.id, session_id=job.session_id, stage=job.stage,
-                      event="succeeded", attempt=job.attempt, duration_seconds=round(duration_seconds, 3)))
+                      event="ready", attempt=job.attempt, duration_seconds=round(duration_seconds, 3)))
     stages = KIND_STAGES[job.kind]
     index = stages.index(job.stage)
     now = utcnow()
