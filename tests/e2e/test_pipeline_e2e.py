@@ -221,7 +221,8 @@ def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(
             StageEvent.session_id == sid, StageEvent.event == "failed")).all()
         transcripts = db.scalar(sa.select(sa.func.count()).select_from(Transcript).where(Transcript.session_id == sid))
         analyses = db.scalar(sa.select(sa.func.count()).select_from(Analysis).where(Analysis.session_id == sid))
-    assert [(stage, detail.split(":")[0]) for stage, detail in failed] == [("transcribe", "worker_lost")]
+    # The killed call fails as worker_lost; a retry sent while the actor is still restarting may too.
+    assert failed and {(stage, detail.split(":")[0]) for stage, detail in failed} == {("transcribe", "worker_lost")}
     assert (transcripts, analyses) == (1, 1)
 
 
