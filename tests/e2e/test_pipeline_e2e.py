@@ -46,7 +46,7 @@ def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPat
     url = create_database(pg_admin_url)
     root = tmp_path_factory.mktemp("stack")
     settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        api_port=_free_port(), retry_base_seconds=0.2, _env_file=None)
+                        api_port=_free_port(), retry_base_seconds=1.0, _env_file=None)
     ctx = Context.build(settings, url)
     runtime.start_api(settings, url)
     dispatcher = runtime.start_dispatcher(settings, url)
