@@ -4,8 +4,10 @@ the real API app, and tokens for two tenants."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,43 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def create_database(admin_url: str) -> str:
     """A new, empty, migrated database on the test server; returns its URL."""
     return engine.create_database(admin_url, f"vigil_test_{uuid.uuid4().hex[:8]}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context:
+    """A context on a database of its own (so the only claimable jobs are the test's), objects under
+    `root`, and an API port of its own."""
+    url = create_database(admin_url)
+    settings = Settings(**{"data_dir": root / "data", "database_url": url,
+                           "object_store_url": f"file://{root / 'objects'}", "api_port": free_port(),
+                           "signing_key": "test-signing-key", "_env_file": None, **overrides})
+    return Context.build(settings, url)
+
+
+@contextmanager
+def api_on_loopback(ctx: Context) -> Iterator[str]:
+    """The real API app under uvicorn on 127.0.0.1 at the context's port, for clients that need HTTP."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(configure(create_app(), ctx), host="127.0.0.1",
+                                           port=ctx.settings.api_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield ctx.settings.base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -143,14 +182,10 @@ def process_session(ctx: Context, tenant: Tenant, sample: Path, whisper) -> str:
 @pytest.fixture(scope="session")
 def s3_endpoint(monkeypatch_session: pytest.MonkeyPatch) -> Iterator[str]:
     """A local server speaking the S3 API (moto), with bucket `vigil-test`."""
-    import socket
-
     import boto3
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch_session.setenv(key, value)

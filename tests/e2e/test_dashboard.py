@@ -3,9 +3,6 @@ session processed by the real stages (ffmpeg, Whisper, offline analyzer)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,14 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from streamlit.testing.v1 import AppTest
 
-from serve.app import configure, create_app
-from tests.conftest import SAMPLES, Tenant, make_tenant, process_session
+from tests.conftest import SAMPLES, Tenant, api_on_loopback, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import Review
-from vigil.settings import Settings
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -62,33 +56,16 @@ def _failed_session(ctx: Context, tenant: Tenant) -> str:
 
 @pytest.fixture(scope="module")
 def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -> Iterator[Live]:  # type: ignore[no-untyped-def]
-    from tests.conftest import create_database
-
-    url = create_database(pg_admin_url)
-    root = tmp_path_factory.mktemp("dash")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        api_port=port, _env_file=None)
-    ctx = Context.build(settings, url)
-    server = uvicorn.Server(uvicorn.Config(configure(create_app(), ctx), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("dash"))
     tenant = make_tenant(ctx)
     routine = process_session(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
     flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
     failed = _failed_session(ctx, tenant)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("API_URL", settings.base_url)
-    yield Live(url=settings.base_url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine,
-               failed_id=failed)
-    mp.undo()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with api_on_loopback(ctx) as url:
+        mp = pytest.MonkeyPatch()
+        mp.setenv("API_URL", url)
+        yield Live(url=url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine, failed_id=failed)
+        mp.undo()
 
 
 def _signed_in(live: Live, role: str = "supervisor") -> AppTest:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,22 +19,18 @@ import ray
 import sqlalchemy as sa
 
 from tasks.dispatcher import Dispatcher
-from tests.conftest import SAMPLES, Tenant, create_database, make_tenant
+from tests.conftest import SAMPLES, Tenant, free_port, isolated_context, make_tenant
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, Job, Session, StageEvent, Transcript
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
-from vigil.settings import Settings
 
 pytestmark = pytest.mark.ray
 BATCH = ["checkin-risk.mp3", "routine-coaching.m4a", "support-video.webm", "checkin-risk.mp3"]
 
 
 def _context(pg_admin_url: str, root: Path, **overrides: object) -> Context:
-    url = create_database(pg_admin_url)
-    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        retry_base_seconds=0.1, _env_file=None, **overrides)  # type: ignore[arg-type]
-    return Context.build(settings, url)
+    return isolated_context(pg_admin_url, root, **{"retry_base_seconds": 0.1, **overrides})
 
 
 def _upload_batch(ctx: Context, tenant: Tenant, names: list[str]) -> list[uuid.UUID]:
@@ -120,12 +115,6 @@ def test_killing_the_dispatcher_mid_batch_loses_and_duplicates_nothing(ray_runti
     assert reclaimed == len(ids), "no job was created twice"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _vigil_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([str(Path(sys.executable).parent / "vigil"), "up", "--no-samples"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -149,8 +138,8 @@ def app_env(pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str],
     ctx = _context(pg_admin_url, tmp_path, job_lease_seconds=3.0)
     env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(tmp_path / "data"),
            "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}", "JOB_LEASE_SECONDS": "3",
-           "API_PORT": str(_free_port()), "DASHBOARD_PORT": str(_free_port()),
-           "RAY_DASHBOARD_PORT": str(_free_port())}
+           "API_PORT": str(free_port()), "DASHBOARD_PORT": str(free_port()),
+           "RAY_DASHBOARD_PORT": str(free_port())}
     env.pop("RAY_ADDRESS", None)
     yield env, ctx
 

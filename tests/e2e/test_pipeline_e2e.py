@@ -3,7 +3,6 @@ Whisper, the offline analyzer, PostgreSQL. Uploads real audio and video and foll
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,18 +13,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Tenant, create_database, make_tenant
+from tests.conftest import SAMPLES, Tenant, create_database, free_port, make_tenant
 from vigil.context import Context
 from vigil.db.models import Analysis, Job, StageEvent, Transcript
 from vigil.settings import Settings
 
 pytestmark = pytest.mark.ray
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -46,7 +39,7 @@ def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPat
     url = create_database(pg_admin_url)
     root = tmp_path_factory.mktemp("stack")
     settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        api_port=_free_port(), retry_base_seconds=1.0, _env_file=None)
+                        api_port=free_port(), retry_base_seconds=1.0, _env_file=None)
     ctx = Context.build(settings, url)
     runtime.start_api(settings, url)
     dispatcher = runtime.start_dispatcher(settings, url)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,16 +10,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
-from serve.app import configure, create_app
-from tests.conftest import SAMPLES, Tenant, create_database, make_tenant, process_session
+from tests.conftest import SAMPLES, Tenant, api_on_loopback, isolated_context, make_tenant, process_session
 from vigil.analysis.registry import build_analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry, Job
 from vigil.services.jobs import claim_next_stage, complete_stage
 from vigil.services.pipeline import run_analyze
-from vigil.settings import Settings
 
 
 @dataclass
@@ -36,25 +30,11 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -> Iterator[Live]:  # type: ignore[no-untyped-def]
-    url = create_database(pg_admin_url)
-    root = tmp_path_factory.mktemp("reprocess")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        api_port=port, _env_file=None)
-    ctx = Context.build(settings, url)
+    ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("reprocess"))
     tenant, other = make_tenant(ctx), make_tenant(ctx)
     session_id = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
-    server = uvicorn.Server(uvicorn.Config(configure(create_app(), ctx), host="127.0.0.1", port=port,
-                                           log_level="warning", limit_concurrency=200))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield Live(settings.base_url, ctx, tenant, other, session_id)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with api_on_loopback(ctx) as url:
+        yield Live(url, ctx, tenant, other, session_id)
 
 
 def _post(live: Live, path: str, role: str = "supervisor", tenant: Tenant | None = None) -> httpx.Response:
