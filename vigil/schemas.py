@@ -69,16 +69,40 @@ class ProviderTranscript(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict, description="Provider-specific extras.")
 
 
+class ReconciledWord(Word):
+    source: str = Field(description="Provider whose word won the vote.")
+    votes: int = Field(description="Providers that had this word in its slot.")
+
+
+class DisagreementRegion(BaseModel):
+    start: float
+    end: float
+    candidates: dict[str, str] = Field(description="What each provider heard there ('' for nothing).")
+
+
+class ReconciliationSummary(BaseModel):
+    providers: list[str]
+    agreement_rate: float = Field(description="Share of slots where every provider had the same word.")
+    overall_confidence: float
+    wins: dict[str, int] = Field(description="Slots each provider's word won where providers disagreed.")
+    disagreements: list[DisagreementRegion]
+    pairwise_wer: dict[str, float] = Field(description="'a|b' → WER of b against a as reference.")
+    mean_confidence: dict[str, float | None]
+
+
 class AgentTranscript(BaseModel):
     """Clean, agent-ready transcript (`transcript/agent.json`): what analysis and display use."""
 
     session_id: uuid.UUID
-    provider: str
+    provider: str = Field(description="The provider, or 'reconciled' when several were combined.")
     language: str | None
     duration: float
     text: str
     segments: list[Segment]
     metrics: TranscriptMetrics
+    providers: list[str] = Field(default_factory=list, description="Providers whose output went in.")
+    failed_providers: dict[str, str] = Field(default_factory=dict, description="Provider → why it failed.")
+    reconciliation: ReconciliationSummary | None = None
 
 
 class TranscriptMetrics(BaseModel):

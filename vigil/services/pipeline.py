@@ -30,6 +30,8 @@ from vigil.storage import (
 )
 from vigil.transcription.agent import build_agent_transcript
 from vigil.transcription.base import Transcriber
+from vigil.transcription.providers import run_providers
+from vigil.transcription.reconcile import reconcile_transcripts
 
 log = logging.getLogger(__name__)
 
@@ -85,31 +87,45 @@ def run_extract(ctx: Context, claim: ClaimedStage) -> None:
 
 
 def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcriber]) -> None:
-    """Each configured provider transcribes the audio; the primary's output becomes the agent transcript."""
+    """Every configured provider transcribes the audio at once; what succeeded is kept per provider
+    (`transcript/raw/<provider>.json`) and, when several succeeded, reconciled by vote. The stage
+    fails only when every provider failed; the transcript records which ones did."""
     agent_key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)
     if ctx.store.exists(agent_key) and _has_transcript(ctx, claim):
         return
     audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
-    results: list[ProviderTranscript] = []
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
-        for transcriber in transcribers:
-            result = transcriber.transcribe(audio)
-            _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
-                      result.model_dump_json())
-            results.append(result)
-    primary = results[0]
-    agent = build_agent_transcript(claim.session_id, primary)
+        run = run_providers(transcribers, audio)
+    for result in run.transcripts:
+        _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
+                  result.model_dump_json())
+    run.raise_if_all_failed()
+    failed = {name: f"{exc.code}: {exc.message}" for name, exc in run.failures.items()}
+    names = [t.provider for t in run.transcripts]
+    rows = list(run.transcripts)
+    if len(run.transcripts) > 1:
+        reconciled = reconcile_transcripts(run.transcripts)
+        primary = run.transcripts[0]
+        combined = ProviderTranscript(
+            provider="reconciled", model="rover:" + "+".join(names), language=primary.language,
+            duration=primary.duration, words=reconciled.words, segments=reconciled.segments)
+        agent = build_agent_transcript(claim.session_id, combined, providers=names, failed_providers=failed,
+                                       reconciliation=reconciled.summary)
+        rows.append(combined)
+    else:
+        agent = build_agent_transcript(claim.session_id, run.transcripts[0], providers=names,
+                                       failed_providers=failed)
     with ctx.db() as db:
-        for result in results:
-            text = agent.text if result is primary else "\n".join(s.text for s in result.segments)
-            metrics = agent.metrics if result is primary else build_agent_transcript(claim.session_id, result).metrics
+        for result in rows:
+            display = build_agent_transcript(claim.session_id, result)
             stmt = pg_insert(Transcript).values(
                 tenant_id=claim.tenant_id, session_id=claim.session_id, provider=result.provider,
-                model=result.model, language=result.language, text=text, word_count=metrics.word_count,
-                duration_seconds=result.duration, mean_confidence=metrics.mean_confidence,
-                metrics=metrics.model_dump(), created_at=utcnow())
+                model=result.model, language=result.language, text=display.text,
+                word_count=display.metrics.word_count, duration_seconds=result.duration,
+                mean_confidence=display.metrics.mean_confidence,
+                metrics={**display.metrics.model_dump(), "failed_providers": failed}, created_at=utcnow())
             db.execute(stmt.on_conflict_do_update(
                 index_elements=["session_id", "provider"],
                 set_={c: stmt.excluded[c] for c in ("model", "language", "text", "word_count",

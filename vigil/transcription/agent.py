@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from vigil.schemas import AgentTranscript, ProviderTranscript, TranscriptMetrics
+from vigil.schemas import AgentTranscript, ProviderTranscript, ReconciliationSummary, TranscriptMetrics
 
 LOW_CONFIDENCE = 0.5
 
@@ -25,7 +25,9 @@ def transcript_metrics(transcript: ProviderTranscript) -> TranscriptMetrics:
     )
 
 
-def build_agent_transcript(session_id: uuid.UUID, transcript: ProviderTranscript) -> AgentTranscript:
+def build_agent_transcript(session_id: uuid.UUID, transcript: ProviderTranscript, *,
+                           providers: list[str] | None = None, failed_providers: dict[str, str] | None = None,
+                           reconciliation: ReconciliationSummary | None = None) -> AgentTranscript:
     """Turns are the provider's segments. Speakers are the provider's diarization labels when it gives
     them; otherwise they stay unknown (None) rather than guessed from pauses, which we measured to be
     wrong too often (pauses inside a turn are as long as those between turns). The analyzer infers a
@@ -39,4 +41,7 @@ def build_agent_transcript(session_id: uuid.UUID, transcript: ProviderTranscript
         text="\n".join(f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments),
         segments=segments,
         metrics=transcript_metrics(transcript),
+        providers=providers or [transcript.provider],
+        failed_providers=failed_providers or {},
+        reconciliation=reconciliation,
     )

@@ -18,35 +18,21 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas import (
+    DisagreementRegion,
+    ProviderTranscript,
+    ReconciledWord,
+    ReconciliationSummary,
+    Segment,
+    Word,
+)
 from vigil.transcription.quality import normalise_words, word_error_rate
 
 ALPHA = 0.6
 NULL_CONFIDENCE = 0.5
 DEFAULT_CONFIDENCE = 0.7  # for providers that give no per-word confidence
-
-
-class ReconciledWord(Word):
-    source: str = Field(description="Provider whose word won the vote.")
-    votes: int = Field(description="Providers that had this word in its slot.")
-
-
-class DisagreementRegion(BaseModel):
-    start: float
-    end: float
-    candidates: dict[str, str] = Field(description="What each provider heard there ('' for nothing).")
-
-
-class ReconciliationSummary(BaseModel):
-    providers: list[str]
-    agreement_rate: float = Field(description="Share of slots where every provider had the same word.")
-    overall_confidence: float
-    wins: dict[str, int] = Field(description="Slots each provider's word won where providers disagreed.")
-    disagreements: list[DisagreementRegion]
-    pairwise_wer: dict[str, float] = Field(description="'a|b' → WER of b against a as reference.")
-    mean_confidence: dict[str, float | None]
 
 
 class ReconciledTranscript(BaseModel):
