@@ -20,12 +20,7 @@ from vigil.services.jobs import ClaimedStage, claim_next_stage
 from vigil.services.pipeline import run_extract, run_transcribe
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.transcription.quality import word_error_rate
-from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
-
-
-@pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    return WhisperTranscriber(default_model_dir())
+from vigil.transcription.whisper import WhisperTranscriber
 
 
 def _upload_and_claim(ctx: Context, tenant: Tenant, data: bytes, name: str) -> ClaimedStage:
@@ -147,3 +142,22 @@ def test_wav_and_mp4_uploads_extract_to_the_same_audio(ctx: Context, tenant_a: T
         seconds = float(stream.duration * stream.time_base)
     assert (stream.rate, stream.channels) == (16000, 1)
     assert 38 < seconds < 42
+
+
+def test_two_providers_are_kept_apart_and_reconciled_into_the_agent_transcript(
+        ctx: Context, tenant_a: Tenant, whisper: WhisperTranscriber) -> None:
+    from vigil.transcription.standin import StandinTranscriber
+
+    claim = _upload_and_claim(ctx, tenant_a, (SAMPLES / "support-video.webm").read_bytes(), "two.webm")
+    run_extract(ctx, claim)
+    run_transcribe(ctx, claim, [whisper, StandinTranscriber(latency_seconds=0.1)])
+    agent = AgentTranscript.model_validate_json(
+        ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)))
+    assert agent.provider == "reconciled" and agent.providers == ["whisper", "standin"]
+    assert agent.reconciliation is not None and set(agent.reconciliation.pairwise_wer) == {"whisper|standin"}
+    assert "safety plan" in agent.text.lower(), "the confident, fuller transcript carries the vote"
+    with ctx.db() as db:
+        rows = db.scalars(sa.select(Transcript.provider).where(Transcript.session_id == claim.session_id)).all()
+    assert sorted(rows) == ["reconciled", "standin", "whisper"]
+    for provider in ("whisper", "standin"):
+        assert ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, f"transcript/raw/{provider}.json"))

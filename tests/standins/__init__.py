@@ -1,0 +1,1 @@
+"""Local servers speaking third-party wire protocols, so contract tests drive real client SDKs over HTTP."""

@@ -1,0 +1,185 @@
+"""A stand-in for AssemblyAI's v2 REST API, as the `assemblyai` Python SDK speaks it, with scriptable faults.
+
+What the SDK sends (assemblyai 1.8.x): every request carries the key verbatim in `authorization` (no scheme);
+`POST /v2/upload` has the raw audio bytes as its body and expects `{"upload_url"}`; `POST /v2/transcript` has
+the `TranscriptRequest` as JSON (`audio_url` plus options such as `speaker_labels`) and expects the transcript
+object; `GET /v2/transcript/{id}` is polled until `status` is `completed` or `error`. Any status other than
+200 becomes a `TranscriptError` carrying the status code and the body's `error` field.
+
+Transcripts say a fixed script: each word lasts WORD_MS, words follow each other every STEP_MS, starting at
+LEAD_MS, so a test can state the exact timings it expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+Route = Literal["upload", "submit", "poll"]
+LEAD_MS = 500
+WORD_MS = 300
+STEP_MS = 400
+WORD_CONFIDENCE = 0.9
+DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (("A", "hello this is a test"), ("B", "yes it is"))
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int
+    route: Route | None
+
+
+@dataclass
+class _Job:
+    request: dict[str, Any]
+    polls: int = 0
+
+
+@dataclass
+class AssemblyAIStandin:
+    """The server's state and fault script; the app from `build_app` reads them on every request."""
+
+    api_key: str
+    script: Sequence[tuple[str, str]] = DEFAULT_SCRIPT
+    processing_polls: int = 1
+    delay_seconds: float = 0.0
+    transcript_error: str | None = None
+    uploads: list[bytes] = field(default_factory=list)
+    submissions: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    _faults: list[_Fault] = field(default_factory=list)
+    _jobs: dict[str, _Job] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ------------------------------------------------------------ fault script
+    def fail_next(self, count: int, status: int, route: Route | None = None) -> None:
+        """Answer the next `count` requests (to `route`, or to any route) with `status`."""
+        with self._lock:
+            self._faults.append(_Fault(status, count, route))
+
+    def delay_responses(self, seconds: float) -> None:
+        self.delay_seconds = seconds
+
+    def finish_transcripts_with_error(self, message: str) -> None:
+        self.transcript_error = message
+
+    def keep_transcripts_processing(self) -> None:
+        self.processing_polls = 10**9
+
+    # ------------------------------------------------------------ protocol
+    def build_app(self) -> FastAPI:
+        app = FastAPI()
+        app.middleware("http")(self._gate)
+        app.post("/v2/upload")(self._upload)
+        app.post("/v2/transcript")(self._submit)
+        app.get("/v2/transcript/{transcript_id}")(self._poll)
+        return app
+
+    async def _gate(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Everything that happens before a route: recording, delay, scripted faults, then the key check."""
+        self.requests.append(f"{request.method} {request.url.path}")
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        fault = self._take_fault(_route_of(request))
+        if fault is not None:
+            return JSONResponse({"error": f"scripted fault {fault}"}, status_code=fault)
+        if request.headers.get("authorization") != self.api_key:
+            return JSONResponse({"error": "Authentication error, API token missing/invalid"}, status_code=401)
+        return await call_next(request)
+
+    def _take_fault(self, route: Route | None) -> int | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and fault.route in (None, route):
+                    fault.remaining -= 1
+                    return fault.status
+        return None
+
+    async def _upload(self, request: Request) -> dict[str, str]:
+        self.uploads.append(await request.body())
+        return {"upload_url": f"https://cdn.assemblyai.com/upload/{uuid.uuid4()}"}
+
+    async def _submit(self, request: Request) -> Response:
+        body = await request.json()
+        if not body.get("audio_url"):
+            return JSONResponse({"error": "audio_url is required"}, status_code=400)
+        self.submissions.append(body)
+        transcript_id = str(uuid.uuid4())
+        self._jobs[transcript_id] = _Job(request=body)
+        return JSONResponse({**body, "id": transcript_id, "status": "queued"})
+
+    async def _poll(self, transcript_id: str) -> Response:
+        job = self._jobs.get(transcript_id)
+        if job is None:
+            return JSONResponse({"error": "Transcript lookup error, transcript id not found"}, status_code=404)
+        job.polls += 1
+        base = {**job.request, "id": transcript_id}
+        if job.polls <= self.processing_polls:
+            return JSONResponse({**base, "status": "processing"})
+        if self.transcript_error is not None:
+            return JSONResponse({**base, "status": "error", "error": self.transcript_error})
+        return JSONResponse({**base, **completed_transcript(self.script)})
+
+
+def completed_transcript(script: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The fields of a completed transcript saying `script` ((speaker, text) turns), times in milliseconds."""
+    words: list[dict[str, Any]] = []
+    utterances: list[dict[str, Any]] = []
+    for speaker, text in script:
+        turn = []
+        for token in text.split():
+            start = LEAD_MS + STEP_MS * len(words)
+            word = {"text": token, "start": start, "end": start + WORD_MS, "confidence": WORD_CONFIDENCE,
+                    "speaker": speaker}
+            words.append(word)
+            turn.append(word)
+        utterances.append({"speaker": speaker, "start": turn[0]["start"], "end": turn[-1]["end"], "text": text,
+                           "confidence": WORD_CONFIDENCE, "words": turn})
+    return {"status": "completed", "text": " ".join(text for _, text in script), "words": words,
+            "utterances": utterances, "confidence": WORD_CONFIDENCE, "language_code": "en_us",
+            "audio_duration": (words[-1]["end"] // 1000) + 1 if words else 0, "speech_model_used": "universal"}
+
+
+def _route_of(request: Request) -> Route | None:
+    path = request.url.path
+    if request.method == "POST" and path == "/v2/upload":
+        return "upload"
+    if request.method == "POST" and path == "/v2/transcript":
+        return "submit"
+    if request.method == "GET" and path.startswith("/v2/transcript/"):
+        return "poll"
+    return None
+
+
+@contextmanager
+def serve_standin(standin: AssemblyAIStandin) -> Iterator[str]:
+    """Runs the stand-in under uvicorn on a free 127.0.0.1 port in a background thread; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    # A short graceful shutdown: requests still held by `delay_responses` must not hold up the test.
+    server = uvicorn.Server(uvicorn.Config(standin.build_app(), log_level="warning", timeout_graceful_shutdown=0.2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the AssemblyAI stand-in failed to start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
