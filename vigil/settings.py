@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
     whisper_threads: int = 2
     standin_latency_seconds: float = Field(1.0, description="Latency of the `standin` provider (load tests).")
+    provider_timeout_seconds: float = Field(900.0, description="Bound on one provider call (submit + wait).")
+    assemblyai_api_key: str | None = Field(None, repr=False, description="Needed for TRANSCRIBERS=assemblyai.")
+    assemblyai_base_url: str | None = Field(None, description="Override the AssemblyAI API address.")
+    google_speech_endpoint: str | None = Field(None, description="Override the Speech API gRPC endpoint.")
+    google_speech_insecure: bool = Field(False, description="Plaintext gRPC, no credentials: local stand-ins only.")
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

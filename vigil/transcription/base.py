@@ -28,7 +28,27 @@ def _standin(settings: Settings) -> Transcriber:
     return StandinTranscriber(settings.standin_latency_seconds)
 
 
-PROVIDERS: dict[str, Callable[[Settings], Transcriber]] = {"whisper": _whisper, "standin": _standin}
+def _assemblyai(settings: Settings) -> Transcriber:
+    from vigil.transcription.assemblyai_provider import AssemblyAITranscriber
+
+    if not settings.assemblyai_api_key:
+        raise ValueError("TRANSCRIBERS names assemblyai but ASSEMBLYAI_API_KEY is not set")
+    return AssemblyAITranscriber(api_key=settings.assemblyai_api_key, base_url=settings.assemblyai_base_url,
+                                 timeout_seconds=settings.provider_timeout_seconds)
+
+
+def _google(settings: Settings) -> Transcriber:
+    """Credentials come from Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS)."""
+    from vigil.transcription.google_provider import GoogleSpeechTranscriber
+
+    return GoogleSpeechTranscriber(api_endpoint=settings.google_speech_endpoint,
+                                   insecure=settings.google_speech_insecure,
+                                   timeout_seconds=settings.provider_timeout_seconds)
+
+
+PROVIDERS: dict[str, Callable[[Settings], Transcriber]] = {
+    "whisper": _whisper, "standin": _standin, "assemblyai": _assemblyai, "google": _google,
+}
 
 
 def build_transcriber(name: str, settings: Settings) -> Transcriber:
