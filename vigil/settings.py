@@ -21,7 +21,11 @@ class Settings(BaseSettings):
     transcribers: str = Field("whisper", description="Comma-separated speech providers.")
     analyzer: str = Field("offline", description="Analysis provider: offline | openai.")
     whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
-    whisper_threads: int = 2
+    whisper_threads: int = Field(2, description="CPU threads per Whisper decode.")
+    whisper_workers: int = Field(1, description="Whisper decodes that may run at once in one process.")
+    chunk_seconds: float = Field(120.0, description="Audio longer than twice this is cut into chunks at silences.")
+    chunk_overlap_seconds: float = Field(1.0, description="Audio shared by neighbouring chunks.")
+    chunk_parallelism: int = Field(2, description="Chunks of one provider transcribed at once.")
     standin_latency_seconds: float = Field(1.0, description="Latency of the `standin` provider (load tests).")
     provider_timeout_seconds: float = Field(900.0, description="Bound on one provider call (submit + wait).")
     assemblyai_api_key: str | None = Field(None, repr=False, description="Needed for TRANSCRIBERS=assemblyai.")

@@ -161,3 +161,29 @@ def test_two_providers_are_kept_apart_and_reconciled_into_the_agent_transcript(
     assert sorted(rows) == ["reconciled", "standin", "whisper"]
     for provider in ("whisper", "standin"):
         assert ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, f"transcript/raw/{provider}.json"))
+
+
+def test_long_audio_is_cut_at_silences_transcribed_in_chunks_and_stitched_in_order(
+        ctx: Context, tenant_a: Tenant, whisper: WhisperTranscriber, tmp_path: Path) -> None:
+    import subprocess
+
+    from vigil.media import ffmpeg_binary
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"file '{SAMPLES / 'checkin-risk.mp3'}'\n" * 3)
+    long_audio = tmp_path / "long.mp3"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                    str(long_audio)], check=True)
+    ctx.settings.chunk_seconds = 30.0
+    claim = _upload_and_claim(ctx, tenant_a, long_audio.read_bytes(), "long.mp3")
+    run_extract(ctx, claim)
+    run_transcribe(ctx, claim, [whisper])
+    raw = json.loads(ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id,
+                                                      "transcript/raw/whisper.json")))
+    assert len(raw["raw"]["chunks"]) >= 3, "the two-minute audio was cut"
+    starts = [w["start"] for w in raw["words"]]
+    assert starts == sorted(starts) and starts[-1] > 100, "absolute times, in order, to the end"
+    text = " ".join(s["text"] for s in raw["segments"])
+    reference = " ".join(t["text"] for t in json.loads((SAMPLES / "checkin-risk.json").read_text())["turns"])
+    assert word_error_rate(" ".join([reference] * 3), text) < 0.25
+    assert text.lower().count("thank you for trusting me") == 3, "each seam's words appear once"

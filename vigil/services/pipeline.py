@@ -17,7 +17,7 @@ from vigil.analysis.base import Analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, Review, Session, Transcript, utcnow
 from vigil.errors import PermanentError
-from vigil.media import extract_audio
+from vigil.media import audio_duration, extract_audio
 from vigil.schemas import AgentTranscript, AnalysisResult, ProviderTranscript
 from vigil.services.jobs import ClaimedStage
 from vigil.storage import (
@@ -30,7 +30,8 @@ from vigil.storage import (
 )
 from vigil.transcription.agent import build_agent_transcript
 from vigil.transcription.base import Transcriber
-from vigil.transcription.providers import run_providers
+from vigil.transcription.chunking import cut_chunk, find_silences, plan_chunks
+from vigil.transcription.providers import ChunkedAudio, run_providers
 from vigil.transcription.reconcile import reconcile_transcripts
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
-        run = run_providers(transcribers, audio)
+        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp)))
     for result in run.transcripts:
         _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
                   result.model_dump_json())
@@ -133,6 +134,22 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         db.commit()
     # The agent transcript is written last: its presence marks the stage as done.
     _put_json(ctx, claim, "transcript_agent", TRANSCRIPT_AGENT_NAME, agent.model_dump_json())
+
+
+def chunk_audio(ctx: Context, audio: Path, workdir: Path) -> ChunkedAudio | None:
+    """Audio longer than two chunks is cut at silences so its chunks can be transcribed at once."""
+    settings = ctx.settings
+    duration = audio_duration(audio)
+    if duration < 2 * settings.chunk_seconds:
+        return None
+    silences = find_silences(audio, settings.ffmpeg_timeout_seconds)
+    chunks = plan_chunks(duration, silences, settings.chunk_seconds, settings.chunk_overlap_seconds)
+    files = []
+    for chunk in chunks:
+        target = workdir / f"chunk-{chunk.index:04d}.wav"
+        cut_chunk(audio, chunk, target, settings.ffmpeg_timeout_seconds)
+        files.append((chunk, target))
+    return ChunkedAudio(files=files, duration=duration, parallelism=max(1, settings.chunk_parallelism))
 
 
 def _has_transcript(ctx: Context, claim: ClaimedStage) -> bool:

@@ -13,6 +13,7 @@ import pybreaker
 from vigil.errors import PermanentError, TransientError, VigilError
 from vigil.schemas import ProviderTranscript
 from vigil.transcription.base import Transcriber
+from vigil.transcription.chunking import Chunk, stitch
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,15 @@ class ProviderRun:
         raise PermanentError(f"every speech provider failed ({summary})", code="all_providers_failed")
 
 
+@dataclass(frozen=True)
+class ChunkedAudio:
+    """Long audio already cut: chunk files and the plan they came from."""
+
+    files: list[tuple[Chunk, Path]]
+    duration: float
+    parallelism: int
+
+
 def _call(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
     try:
         return breaker_for(transcriber.name).call(transcriber.transcribe, audio)
@@ -54,12 +64,21 @@ def _call(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
         raise TransientError(f"{transcriber.name} is failing; skipped for now", code="circuit_open") from exc
 
 
-def run_providers(transcribers: list[Transcriber], audio: Path) -> ProviderRun:
-    """Every provider on the same audio at once. Results keep the configured order (the first
-    successful one is the primary)."""
+def _call_chunked(transcriber: Transcriber, chunked: ChunkedAudio) -> ProviderTranscript:
+    """The provider's chunks, `parallelism` at a time, stitched back in order. One failed chunk fails
+    this provider for the session (the others still count), and the stage retry redoes it."""
+    with ThreadPoolExecutor(max_workers=chunked.parallelism, thread_name_prefix=f"{transcriber.name}-chunk") as pool:
+        results = list(pool.map(lambda item: (item[0], _call(transcriber, item[1])), chunked.files))
+    return stitch(results, chunked.duration)
+
+
+def run_providers(transcribers: list[Transcriber], audio: Path, chunked: ChunkedAudio | None = None) -> ProviderRun:
+    """Every provider on the same audio at once (on its chunks, when it was cut). Results keep the
+    configured order (the first successful one is the primary)."""
     run = ProviderRun()
     with ThreadPoolExecutor(max_workers=max(1, len(transcribers)), thread_name_prefix="provider") as pool:
-        futures = [(t, pool.submit(_call, t, audio)) for t in transcribers]
+        futures = [(t, pool.submit(_call_chunked, t, chunked) if chunked else pool.submit(_call, t, audio))
+                   for t in transcribers]
         for transcriber, future in futures:
             try:
                 run.transcripts.append(future.result())

@@ -20,19 +20,21 @@ def default_model_dir() -> Path:
 class WhisperTranscriber:
     name = "whisper"
 
-    def __init__(self, model_dir: Path, cpu_threads: int = 2) -> None:
+    def __init__(self, model_dir: Path, cpu_threads: int = 2, num_workers: int = 1) -> None:
         from faster_whisper import WhisperModel
 
         if not (model_dir / "model.bin").is_file():
             raise PermanentError(f"no CTranslate2 Whisper model in {model_dir}", code="model_missing")
         self.model_dir = model_dir
         self.model_name = f"faster-whisper:{model_dir.name if model_dir.name != 'model' else 'tiny.en'}"
-        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+        # num_workers > 1 lets that many decodes (e.g. chunks) run at once, each on cpu_threads threads.
+        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads,
+                                   num_workers=num_workers)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WhisperTranscriber:
         model_dir = Path(settings.whisper_model) if settings.whisper_model else default_model_dir()
-        return cls(model_dir, cpu_threads=settings.whisper_threads)
+        return cls(model_dir, cpu_threads=settings.whisper_threads, num_workers=settings.whisper_workers)
 
     def transcribe(self, audio_path: Path) -> ProviderTranscript:
         segments_iter, info = self._model.transcribe(
