@@ -62,6 +62,7 @@ class AssemblyAIStandin:
     _faults: list[_Fault] = field(default_factory=list)
     _jobs: dict[str, _Job] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _shutting_down: threading.Event = field(default_factory=threading.Event)
 
     # ------------------------------------------------------------ fault script
     def fail_next(self, count: int, status: int, route: Route | None = None) -> None:
@@ -90,14 +91,24 @@ class AssemblyAIStandin:
     async def _gate(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Everything that happens before a route: recording, delay, scripted faults, then the key check."""
         self.requests.append(f"{request.method} {request.url.path}")
-        if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
+        await self._hold(self.delay_seconds)
+        if self._shutting_down.is_set():
+            return JSONResponse({"error": "the stand-in is stopping"}, status_code=503)
         fault = self._take_fault(_route_of(request))
         if fault is not None:
             return JSONResponse({"error": f"scripted fault {fault}"}, status_code=fault)
         if request.headers.get("authorization") != self.api_key:
             return JSONResponse({"error": "Authentication error, API token missing/invalid"}, status_code=401)
         return await call_next(request)
+
+    async def _hold(self, seconds: float) -> None:
+        # In short steps, so that a server being stopped lets held requests go instead of waiting them out.
+        until = time.monotonic() + seconds
+        while time.monotonic() < until and not self._shutting_down.is_set():
+            await asyncio.sleep(0.02)
+
+    def release_held_requests(self) -> None:
+        self._shutting_down.set()
 
     def _take_fault(self, route: Route | None) -> int | None:
         with self._lock:
@@ -169,8 +180,7 @@ def serve_standin(standin: AssemblyAIStandin) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # A short graceful shutdown: requests still held by `delay_responses` must not hold up the test.
-    server = uvicorn.Server(uvicorn.Config(standin.build_app(), log_level="warning", timeout_graceful_shutdown=0.2))
+    server = uvicorn.Server(uvicorn.Config(standin.build_app(), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -180,6 +190,7 @@ def serve_standin(standin: AssemblyAIStandin) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        standin.release_held_requests()
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
