@@ -99,3 +99,12 @@ def test_words_are_regrouped_into_the_primary_providers_segments() -> None:
 def test_nothing_to_reconcile_is_an_error() -> None:
     with pytest.raises(ValueError):
         reconcile_transcripts([])
+
+
+def test_speakers_come_from_a_provider_that_diarized_even_if_it_is_not_the_primary() -> None:
+    primary = hypothesis("whisper", "hello there how are you", segments=[(0.0, 2.5)])
+    primary = primary.model_copy(update={"segments": [s.model_copy(update={"speaker": None})
+                                                      for s in primary.segments]})
+    diarized = hypothesis("assemblyai", "hello there how are you", segments=[(0.0, 0.9), (1.0, 2.5)])
+    result = reconcile_transcripts([primary, diarized])
+    assert [(s.text, s.speaker) for s in result.segments] == [("hello there", "S1"), ("how are you", "S2")]

@@ -136,7 +136,7 @@ def _segments_for(words: list[ReconciledWord], frame: ProviderTranscript) -> lis
 
 
 def reconcile_transcripts(transcripts: list[ProviderTranscript]) -> ReconciledTranscript:
-    """One transcript from several. The first is the primary: its segments frame the result."""
+    """One transcript from several. The first is the primary (it starts the alignment)."""
     if not transcripts:
         raise ValueError("nothing to reconcile")
     providers = [t.provider for t in transcripts]
@@ -175,4 +175,6 @@ def reconcile_transcripts(transcripts: list[ProviderTranscript]) -> ReconciledTr
         mean_confidence={t.provider: (round(sum(_confidence(w) for w in t.words) / len(t.words), 4)
                                       if t.words else None) for t in transcripts},
     )
-    return ReconciledTranscript(words=words, segments=_segments_for(words, transcripts[0]), summary=summary)
+    # Segments (and so speakers) come from the first provider that diarized, else from the primary.
+    frame = next((t for t in transcripts if any(seg.speaker for seg in t.segments)), transcripts[0])
+    return ReconciledTranscript(words=words, segments=_segments_for(words, frame), summary=summary)
