@@ -95,3 +95,27 @@ def test_permanent_errors_do_not_open_the_breaker(tmp_path: Path) -> None:
 def test_an_unexpected_exception_counts_as_that_providers_failure(tmp_path: Path) -> None:
     run = providers.run_providers([Scripted("buggy", KeyError("words")), Scripted("ok")], tmp_path / "a.flac")
     assert run.failures["buggy"].code == "provider_error" and [t.provider for t in run.transcripts] == ["ok"]
+
+
+def test_calls_to_one_provider_run_concurrently_through_its_breaker(tmp_path: Path) -> None:
+    """Chunks and sessions share a provider's breaker; it must not make them wait for each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = Scripted("slow", delay=0.3)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = list(pool.map(lambda _: providers.run_providers([slow], tmp_path / "a.flac"), range(4)))
+    assert time.perf_counter() - started < 0.6
+    assert all(run.transcripts for run in runs)
+
+
+def test_the_breaker_lets_calls_through_again_after_its_reset_time(tmp_path: Path) -> None:
+    flaky = Scripted("flaky", TransientError("503", code="provider_unavailable"))
+    breaker = providers.breaker_for("flaky")
+    breaker.reset_seconds = 0.1
+    for _ in range(providers.FAIL_MAX):
+        providers.run_providers([flaky], tmp_path / "a.flac")
+    assert providers.run_providers([flaky], tmp_path / "a.flac").failures["flaky"].code == "circuit_open"
+    time.sleep(0.15)
+    flaky.fail_with = None
+    assert providers.run_providers([flaky], tmp_path / "a.flac").transcripts
