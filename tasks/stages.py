@@ -5,14 +5,24 @@ attempt), not to Ray, so a stage is never re-run behind the database's back."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
 import ray
+from ray.exceptions import RayError, RayTaskError
 
 from vigil.analysis.registry import build_analyzer
 from vigil.context import Context
+from vigil.errors import TransientError, VigilError
+from vigil.schemas import ProviderTranscript
 from vigil.services.jobs import ClaimedStage
 from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
 from vigil.settings import Settings
-from vigil.transcription.base import build_transcriber
+from vigil.transcription.base import Transcriber, build_transcriber
+from vigil.transcription.chunking import Chunk
+from vigil.transcription.providers import ChunkMap, call_provider
 
 
 @ray.remote(num_cpus=1, max_retries=0)
@@ -25,6 +35,55 @@ def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
     run_analyze(Context.build(settings, database_url), claim, build_analyzer(settings))
 
 
+@lru_cache(maxsize=4)
+def _transcriber(settings_json: str, provider: str) -> Transcriber:
+    """Each worker process loads a provider (a model, a client) once and keeps it."""
+    return build_transcriber(provider, Settings.model_validate_json(settings_json))
+
+
+@ray.remote(num_cpus=1, max_retries=0)
+def transcribe_chunk(settings_json: str, provider: str, audio: bytes, suffix: str) -> ProviderTranscript:
+    with tempfile.NamedTemporaryFile(suffix=suffix) as chunk_file:
+        chunk_file.write(audio)
+        chunk_file.flush()
+        result = call_provider(_transcriber(settings_json, provider), Path(chunk_file.name))
+    # Where it ran, so operators (and tests) can see chunks spread over workers and nodes.
+    result.raw["ray"] = {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+    return result
+
+
+def chunk_map_on_ray(settings: Settings) -> ChunkMap:
+    """Chunks as Ray tasks, wherever the cluster has room, at most `parallelism` in flight per
+    provider; the audio travels through Ray's object store, not through the caller."""
+    settings_json = settings.model_dump_json()
+
+    def map_chunks(transcriber: Transcriber, files: list[tuple[Chunk, Path]],
+                   parallelism: int) -> list[ProviderTranscript]:
+        results: dict[int, ProviderTranscript] = {}
+        pending: dict[ray.ObjectRef, int] = {}
+        queue = list(enumerate(files))
+        try:
+            while queue or pending:
+                while queue and len(pending) < parallelism:
+                    position, (chunk, path) = queue.pop(0)
+                    ref = transcribe_chunk.options(name=f"transcribe_chunk:{transcriber.name}:{chunk.index}").remote(
+                        settings_json, transcriber.name, ray.put(path.read_bytes()), path.suffix)
+                    pending[ref] = position
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    results[pending.pop(ref)] = ray.get(ref)
+        except RayTaskError as exc:
+            for ref in pending:
+                ray.cancel(ref)
+            cause = exc.cause if isinstance(exc.cause, VigilError) else None
+            raise cause or TransientError(f"chunk failed: {exc.cause!r}", code="provider_error") from exc
+        except RayError as exc:
+            raise TransientError(f"a chunk's worker was lost: {type(exc).__name__}", code="worker_lost") from exc
+        return [results[i] for i in range(len(files))]
+
+    return map_chunks
+
+
 @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)
 class Transcription:
     """Holds the speech models in memory so each session does not pay to load them."""
@@ -34,4 +93,4 @@ class Transcription:
         self.transcribers = [build_transcriber(name, settings) for name in settings.transcriber_names]
 
     def transcribe(self, claim: ClaimedStage) -> None:
-        run_transcribe(self.ctx, claim, self.transcribers)
+        run_transcribe(self.ctx, claim, self.transcribers, chunk_map_on_ray(self.ctx.settings))

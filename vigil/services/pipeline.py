@@ -31,7 +31,7 @@ from vigil.storage import (
 from vigil.transcription.agent import build_agent_transcript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import cut_chunk, find_silences, plan_chunks
-from vigil.transcription.providers import ChunkedAudio, run_providers
+from vigil.transcription.providers import ChunkedAudio, ChunkMap, map_chunks_in_threads, run_providers
 from vigil.transcription.reconcile import reconcile_transcripts
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def run_extract(ctx: Context, claim: ClaimedStage) -> None:
         db.commit()
 
 
-def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcriber]) -> None:
+def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcriber],
+                   map_chunks: ChunkMap = map_chunks_in_threads) -> None:
     """Every configured provider transcribes the audio at once; what succeeded is kept per provider
     (`transcript/raw/<provider>.json`) and, when several succeeded, reconciled by vote. The stage
     fails only when every provider failed; the transcript records which ones did."""
@@ -98,7 +99,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
-        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp)))
+        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks))
     for result in run.transcripts:
         _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
                   result.model_dump_json())
@@ -136,7 +137,8 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     _put_json(ctx, claim, "transcript_agent", TRANSCRIPT_AGENT_NAME, agent.model_dump_json())
 
 
-def chunk_audio(ctx: Context, audio: Path, workdir: Path) -> ChunkedAudio | None:
+def chunk_audio(ctx: Context, audio: Path, workdir: Path,
+                map_chunks: ChunkMap = map_chunks_in_threads) -> ChunkedAudio | None:
     """Audio longer than two chunks is cut at silences so its chunks can be transcribed at once."""
     settings = ctx.settings
     duration = audio_duration(audio)
@@ -149,7 +151,8 @@ def chunk_audio(ctx: Context, audio: Path, workdir: Path) -> ChunkedAudio | None
         target = workdir / f"chunk-{chunk.index:04d}.wav"
         cut_chunk(audio, chunk, target, settings.ffmpeg_timeout_seconds)
         files.append((chunk, target))
-    return ChunkedAudio(files=files, duration=duration, parallelism=max(1, settings.chunk_parallelism))
+    return ChunkedAudio(files=files, duration=duration, parallelism=max(1, settings.chunk_parallelism),
+                        map_chunks=map_chunks)
 
 
 def _has_transcript(ctx: Context, claim: ClaimedStage) -> bool:

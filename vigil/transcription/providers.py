@@ -86,13 +86,30 @@ class ProviderRun:
         raise PermanentError(f"every speech provider failed ({summary})", code="all_providers_failed")
 
 
+ChunkMap = Callable[[Transcriber, list[tuple[Chunk, Path]], int], list[ProviderTranscript]]
+
+
+def map_chunks_in_threads(transcriber: Transcriber, files: list[tuple[Chunk, Path]],
+                          parallelism: int) -> list[ProviderTranscript]:
+    """Chunks of one provider on this machine, `parallelism` at a time, in order."""
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=f"{transcriber.name}-chunk") as pool:
+        return list(pool.map(lambda item: _call(transcriber, item[1]), files))
+
+
 @dataclass(frozen=True)
 class ChunkedAudio:
-    """Long audio already cut: chunk files and the plan they came from."""
+    """Long audio already cut: chunk files, the plan they came from, and how chunks are spread out
+    (threads here by default; Ray tasks across the cluster when run under Ray, see tasks/stages.py)."""
 
     files: list[tuple[Chunk, Path]]
     duration: float
     parallelism: int
+    map_chunks: ChunkMap = map_chunks_in_threads
+
+
+def call_provider(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
+    """One provider call behind its breaker; an open breaker is a transient `circuit_open`."""
+    return _call(transcriber, audio)
 
 
 def _call(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
@@ -103,11 +120,10 @@ def _call(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
 
 
 def _call_chunked(transcriber: Transcriber, chunked: ChunkedAudio) -> ProviderTranscript:
-    """The provider's chunks, `parallelism` at a time, stitched back in order. One failed chunk fails
-    this provider for the session (the others still count), and the stage retry redoes it."""
-    with ThreadPoolExecutor(max_workers=chunked.parallelism, thread_name_prefix=f"{transcriber.name}-chunk") as pool:
-        results = list(pool.map(lambda item: (item[0], _call(transcriber, item[1])), chunked.files))
-    return stitch(results, chunked.duration)
+    """The provider's chunks, stitched back in order. One failed chunk fails this provider for the
+    session (the other providers still count), and the stage retry redoes it."""
+    transcripts = chunked.map_chunks(transcriber, chunked.files, chunked.parallelism)
+    return stitch([(chunk, t) for (chunk, _), t in zip(chunked.files, transcripts, strict=True)], chunked.duration)
 
 
 def run_providers(transcribers: list[Transcriber], audio: Path, chunked: ChunkedAudio | None = None) -> ProviderRun:
