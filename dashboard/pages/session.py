@@ -72,6 +72,14 @@ with left:
         transcript = None
         st.caption("Transcript not ready yet.")
     if transcript:
+        providers = ", ".join(transcript.get("providers") or [transcript["provider"]])
+        note = f"from {providers}"
+        if transcript.get("reconciliation"):
+            summary = transcript["reconciliation"]
+            note += f" · providers agreed on {summary['agreement_rate']:.0%} of words"
+        st.caption(note)
+        for name, why in (transcript.get("failed_providers") or {}).items():
+            st.warning(f"{name} failed for this session ({why}); the transcript is built from the others.")
         for seg in transcript["segments"]:
             marker = "⚠ " if seg["index"] in evidence_segments else "  "
             speaker = f"{seg['speaker']}: " if seg["speaker"] else ""

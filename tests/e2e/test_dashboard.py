@@ -107,6 +107,7 @@ def test_session_page_shows_flags_with_evidence_and_the_transcript(live: Live) -
     assert any("killing myself" in t and t.startswith("⚠") for t in texts), "evidence segment is marked"
     assert any(s.value.startswith("Risk:") and "high" in s.value for s in at.subheader)
     assert any(b.label.startswith("▶") for b in at.button)
+    assert any(c.value == "from whisper" for c in at.caption), "which providers the transcript came from"
 
 
 def test_supervisor_overrides_risk_level_with_a_reason_and_sees_it_audited(live: Live) -> None:
