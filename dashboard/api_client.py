@@ -10,7 +10,7 @@ from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
 
 __all__ = ["ApiError", "api_url", "client", "me", "sessions", "session", "transcript", "analysis", "audit",
-           "audio", "metrics", "reprocess", "submit_review", "token", "sign_out"]
+           "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript"]
 
 
 @st.cache_resource
@@ -65,6 +65,11 @@ def _transcript(api_token: str, session_id: str) -> dict[str, Any]:
 
 def transcript(session_id: str) -> dict[str, Any]:
     return _transcript(token() or "", session_id)
+
+
+def forget_transcript(session_id: str) -> None:
+    """After a speaker correction the cached transcript is stale."""
+    _transcript.clear()
 
 
 def analysis(session_id: str) -> dict[str, Any]:

@@ -219,7 +219,8 @@ class JobStatusOut(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    field: str = Field(description="risk_level | summary | action_items | rubric.<key> | flag.<category>")
+    field: str = Field(description="risk_level | summary | action_items | rubric.<key> | flag.<category> | "
+                                   "speaker.<label> | segment.<index>.speaker")
     value: Any
     reason: str = Field(min_length=3, max_length=4000)
 

@@ -162,6 +162,27 @@ if analysis:
                         st.success(f"Saved: {field} → {value}")
                         st.rerun()
 
+        if transcript:
+            st.subheader("Correct a speaker")
+            segment_labels = {seg["index"]: f"[{clock(seg['start'])}] {seg['text'][:60]}"
+                              for seg in transcript["segments"]}
+            with st.form("speaker", clear_on_submit=True):
+                index = st.selectbox("Segment", list(segment_labels), format_func=segment_labels.get,
+                                     key="speaker_segment")
+                name = st.text_input("Speaker (e.g. counselor, client, a name)", key="speaker_name")
+                why = st.text_input("Reason (required)", key="speaker_reason")
+                if st.form_submit_button("Save speaker"):
+                    if len(why.strip()) < 3 or not name.strip():
+                        st.error("A speaker and a reason are required.")
+                    else:
+                        try:
+                            api.submit_review(sid, f"segment.{index}.speaker", name.strip(), why.strip())
+                        except api.ApiError as exc:
+                            st.error(f"Not saved: {exc.detail}")
+                        else:
+                            api.forget_transcript(sid)
+                            st.rerun()
+
     st.subheader("Audit history")
     entries = api.audit(sid)
     st.dataframe(pl.DataFrame([{

@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
 from vigil.schemas import AnalysisOut, AuditOut, JobAccepted, ReviewIn, ReviewOut, SessionOut, UploadAccepted
 from vigil.services import audit, ingest, reprocess, reviews, sessions
+from vigil.services.auth import Action
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
@@ -44,9 +45,10 @@ def get_session(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> Se
     return sessions.get_session(db, principal, session_id)
 
 
-@router.get("/{session_id}/transcript", description="The agent-ready transcript: text, speakers, segments.")
-def get_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> Response:
-    return Response(sessions.agent_transcript_json(ctx, principal, session_id), media_type="application/json")
+@router.get("/{session_id}/transcript", description="The agent-ready transcript: text, speakers, segments, with "
+                                                   "the supervisors' speaker corrections applied.")
+def get_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    return sessions.reviewed_transcript(ctx, principal, session_id)
 
 
 @router.get("/{session_id}/transcript/raw", description="Each provider's full output, by provider.")
@@ -71,14 +73,14 @@ def get_analysis(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> A
 
 
 @router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)
-def create_review(session_id: uuid.UUID, body: ReviewIn, db: DbDep, principal: PrincipalDep) -> ReviewOut:
-    return reviews.create_review(db, principal, session_id, body)
+def create_review(session_id: uuid.UUID, body: ReviewIn, ctx: ContextDep, db: DbDep,
+                  principal: PrincipalDep) -> ReviewOut:
+    transcript = sessions.stored_transcript(ctx, principal, session_id) if principal.can(Action.read_content) else None
+    return reviews.create_review(db, principal, session_id, body, transcript)
 
 
 @router.get("/{session_id}/audit", response_model=list[AuditOut])
 def get_audit(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> list[AuditOut]:
-    from vigil.services.auth import Action
-
     principal.require(Action.read_content)
     sessions.owned_session(db, principal, session_id)
     return audit.session_audit(db, principal, session_id)

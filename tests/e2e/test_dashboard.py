@@ -181,3 +181,15 @@ def test_a_lead_sees_the_failure_but_no_retry_button(live: Live) -> None:
     at.switch_page("pages/session.py").run()
     assert any("Processing failed" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "reprocess"]
+
+
+def test_a_supervisor_corrects_a_segments_speaker_and_the_transcript_shows_it(live: Live) -> None:
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.routine_id
+    at.switch_page("pages/session.py").run()
+    at.selectbox(key="speaker_segment").select(0)
+    at.text_input(key="speaker_name").input("counselor")
+    at.text_input(key="speaker_reason").input("Opening greeting is the coach")
+    [b for b in at.button if b.label == "Save speaker"][0].click().run()
+    assert not at.exception
+    assert any(t.value.startswith("[0:00] counselor: ") for t in at.text)

@@ -124,3 +124,26 @@ def test_metrics_report_transcript_quality_and_stage_durations(world: Reviewed) 
 
 def test_health_reports_database_and_object_store(world: Reviewed) -> None:
     assert world.client.get("/api/v1/health").json() == {"status": "ok", "database": "ok", "object_store": "ok"}
+
+
+def test_a_supervisor_sets_a_segments_speaker_and_the_transcript_shows_it(world: Reviewed) -> None:
+    response = _review(world, world.flagged, "supervisor", "segment.0.speaker", "counselor", "Opening question")
+    assert response.status_code == 201, response.text
+    assert response.json()["ai_value"] == "" and response.json()["human_value"] == "counselor"
+    transcript = world.client.get(f"/api/v1/sessions/{world.flagged}/transcript", headers=world.tenant.headers()).json()
+    assert transcript["segments"][0]["speaker"] == "counselor"
+    assert transcript["text"].startswith("counselor: ")
+    assert transcript["speaker_overrides"] == {"segment.0.speaker": "counselor"}
+    with world.ctx.db() as db:
+        entry = db.scalar(sa.select(AuditEntry).where(AuditEntry.entity_id == world.flagged,
+                                                      AuditEntry.action == "review.override")
+                          .order_by(AuditEntry.created_at.desc()).limit(1))
+    assert entry.detail["field"] == "segment.0.speaker"
+
+
+def test_speaker_fields_that_do_not_exist_are_refused(world: Reviewed) -> None:
+    before = _review_count(world)
+    assert _review(world, world.flagged, "supervisor", "segment.999.speaker", "client").status_code == 400
+    assert _review(world, world.flagged, "supervisor", "speaker.S9", "client").status_code == 400
+    assert _review(world, world.flagged, "supervisor", "segment.0.speaker", "  ").status_code == 400
+    assert _review_count(world) == before

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Analysis, Review, User, utcnow
 from vigil.errors import NotFound, ValidationFailure
-from vigil.schemas import AnalysisOut, AnalysisResult, ReviewIn, ReviewOut, RiskCategory, RiskLevel
+from vigil.schemas import AgentTranscript, AnalysisOut, AnalysisResult, ReviewIn, ReviewOut, RiskCategory, RiskLevel
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
 from vigil.services.sessions import owned_session
@@ -39,6 +39,35 @@ def ai_values(result: AnalysisResult) -> dict[str, Any]:
     return values
 
 
+def transcript_values(transcript: AgentTranscript | None) -> dict[str, Any]:
+    """Speaker fields a supervisor may correct: a whole label (`speaker.S1`) or one segment's speaker
+    (`segment.<index>.speaker`, for transcripts whose provider gave no speakers)."""
+    if transcript is None:
+        return {}
+    values: dict[str, Any] = {f"speaker.{label}": label
+                              for label in sorted({s.speaker for s in transcript.segments if s.speaker})}
+    values.update({f"segment.{s.index}.speaker": s.speaker or "" for s in transcript.segments})
+    return values
+
+
+def relabel_speakers(transcript: AgentTranscript, overrides: dict[str, Any]) -> AgentTranscript:
+    """The transcript as the supervisor corrected it: label renames first, then single segments."""
+    segments = []
+    for seg in transcript.segments:
+        speaker = overrides.get(f"speaker.{seg.speaker}", seg.speaker) if seg.speaker else None
+        speaker = overrides.get(f"segment.{seg.index}.speaker", speaker)
+        segments.append(seg.model_copy(update={"speaker": speaker}))
+    text = "\n".join(f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments)
+    return transcript.model_copy(update={"segments": segments, "text": text})
+
+
+def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    rows = db.execute(sa.select(Review.field, Review.human_value).where(
+        Review.session_id == session_id, Review.tenant_id == principal.tenant_id,
+        sa.or_(Review.field.like("speaker.%"), Review.field.like("segment.%"))).order_by(Review.created_at)).all()
+    return {field: human["value"] for field, human in rows}
+
+
 def validate_value(field: str, value: Any, ai: dict[str, Any]) -> Any:
     """Check a human value against the field's type; raise ValidationFailure with what was expected."""
     try:
@@ -60,6 +89,11 @@ def validate_value(field: str, value: Any, ai: dict[str, Any]) -> Any:
             if value not in FLAG_DECISIONS:
                 raise ValueError("not a decision")
             return value
+        if field.startswith(("speaker.", "segment.")) and field in ai:
+            name = TypeAdapter(str).validate_python(value).strip()
+            if not 1 <= len(name) <= 100:
+                raise ValueError("a speaker name has 1 to 100 characters")
+            return name
     except (ValueError, ValidationError) as exc:
         raise ValidationFailure(f"invalid value for {field!r}: {value!r}") from exc
     known = ", ".join(sorted(ai))
@@ -73,11 +107,12 @@ def _review_out(review: Review, email: str) -> ReviewOut:
                      reviewer_email=email, created_at=review.created_at)
 
 
-def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, body: ReviewIn) -> ReviewOut:
+def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, body: ReviewIn,
+                  transcript: AgentTranscript | None = None) -> ReviewOut:
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
     analysis = latest_analysis(db, principal, session_id)
-    ai = ai_values(AnalysisResult.model_validate(analysis.result))
+    ai = ai_values(AnalysisResult.model_validate(analysis.result)) | transcript_values(transcript)
     human = validate_value(body.field, body.value, ai)
     review = Review(tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
                     field=body.field, ai_value={"value": ai[body.field]}, human_value={"value": human},

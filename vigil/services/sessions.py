@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Job, Session, StageEvent, Transcript
 from vigil.errors import NotFound
-from vigil.schemas import SessionOut
+from vigil.schemas import AgentTranscript, SessionOut
 from vigil.services.auth import Action, Principal
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 
@@ -72,12 +72,25 @@ def _require_artifact(ctx: Context, key: str, what: str) -> bytes:
     return ctx.store.get_bytes(key)
 
 
-def agent_transcript_json(ctx: Context, principal: Principal, session_id: uuid.UUID) -> bytes:
+def stored_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> AgentTranscript | None:
+    """The agent transcript as the pipeline wrote it, or None while it is not ready."""
     principal.require(Action.read_content)
     with ctx.db() as db:
         owned_session(db, principal, session_id)
-    return _require_artifact(ctx, artifact_key(principal.tenant_id, session_id, TRANSCRIPT_AGENT_NAME),
-                             "the transcript")
+    key = artifact_key(principal.tenant_id, session_id, TRANSCRIPT_AGENT_NAME)
+    return AgentTranscript.model_validate_json(ctx.store.get_bytes(key)) if ctx.store.exists(key) else None
+
+
+def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    """The transcript with the supervisors' speaker corrections applied, and those corrections."""
+    from vigil.services.reviews import relabel_speakers, speaker_overrides
+
+    transcript = stored_transcript(ctx, principal, session_id)
+    if transcript is None:
+        raise NotFound("the transcript is not ready yet")
+    with ctx.db() as db:
+        overrides = speaker_overrides(db, principal, session_id)
+    return {**relabel_speakers(transcript, overrides).model_dump(mode="json"), "speaker_overrides": overrides}
 
 
 def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
