@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from vigil.errors import TransientError, VigilError
 from vigil.schemas import ProviderTranscript
 from vigil.services.jobs import ClaimedStage
 from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
+from vigil.services.tenants import transcribers_for
 from vigil.settings import Settings
 from vigil.transcription.base import Transcriber, build_transcriber
 from vigil.transcription.chunking import Chunk
@@ -90,7 +92,19 @@ class Transcription:
 
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.ctx = Context.build(settings, database_url)
-        self.transcribers = [build_transcriber(name, settings) for name in settings.transcriber_names]
+        self._providers: dict[str, Transcriber] = {}
+        self._lock = threading.Lock()
+        for name in settings.transcriber_names:  # the deployment's providers load now, not on first use
+            self._provider(name)
+
+    def _provider(self, name: str) -> Transcriber:
+        with self._lock:
+            if name not in self._providers:
+                self._providers[name] = build_transcriber(name, self.ctx.settings)
+            return self._providers[name]
 
     def transcribe(self, claim: ClaimedStage) -> None:
-        run_transcribe(self.ctx, claim, self.transcribers, chunk_map_on_ray(self.ctx.settings))
+        with self.ctx.db() as db:
+            names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
+        transcribers = [self._provider(name) for name in names]
+        run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings))

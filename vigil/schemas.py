@@ -167,6 +167,12 @@ class UploadAccepted(BaseModel):
     job_id: uuid.UUID
 
 
+class TranscriptionConfig(BaseModel):
+    transcribers: list[str] | None = Field(description="Speech providers in order of preference; "
+                                                       "null (in a PUT) → follow the deployment's TRANSCRIBERS.")
+    source: str = Field("tenant", description="tenant | deployment")
+
+
 class DirectUploadIn(BaseModel):
     filename: str = Field(min_length=1, max_length=500, description="Its extension names the container.")
     title: str | None = Field(None, max_length=500)

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serve.deps import DbDep, PrincipalDep
-from vigil.schemas import JobStatusOut
+from serve.deps import ContextDep, DbDep, PrincipalDep
+from vigil.schemas import JobStatusOut, TranscriptionConfig
+from vigil.services import tenants
 from vigil.services.jobs import list_jobs
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["jobs"])
@@ -20,3 +21,16 @@ def tenant_jobs(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep, status
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0)] = 0) -> list[JobStatusOut]:
     return list_jobs(db, principal, tenant_id, status=status, stage=stage, since=since, limit=limit, offset=offset)
+
+
+@router.get("/{tenant_id}/transcription", response_model=TranscriptionConfig, tags=["tenants"])
+def get_transcription(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> TranscriptionConfig:
+    return tenants.transcription_config(db, principal, tenant_id, ctx.settings)
+
+
+@router.put("/{tenant_id}/transcription", response_model=TranscriptionConfig, tags=["tenants"],
+            description="Choose this tenant's speech providers (admin, own tenant). Providers the deployment "
+                        "cannot call (no key) are refused with 400.")
+def put_transcription(tenant_id: uuid.UUID, body: TranscriptionConfig, ctx: ContextDep, db: DbDep,
+                      principal: PrincipalDep) -> TranscriptionConfig:
+    return tenants.set_transcribers(db, principal, tenant_id, body.transcribers, ctx.settings)

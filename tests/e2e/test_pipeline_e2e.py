@@ -67,9 +67,9 @@ def _upload(stack: Stack, path: Path, data: bytes | None = None) -> dict:
     return response.json()
 
 
-def _wait(stack: Stack, job_id: str, timeout: float = 240) -> dict:
+def _wait(stack: Stack, job_id: str, timeout: float = 240, tenant: Tenant | None = None) -> dict:
     deadline = time.monotonic() + timeout
-    with stack.http("uploader") as http:
+    with stack.http("uploader", tenant) as http:
         while time.monotonic() < deadline:
             status = http.get(f"/api/v1/jobs/{job_id}/status").json()
             if status["status"] in ("succeeded", "failed"):
@@ -249,3 +249,21 @@ def test_overload_is_answered_with_429_and_retry_after_and_loses_no_accepted_upl
         stored = db.scalars(sa.select(sa.cast(Job.session_id, sa.String)).where(
             Job.session_id.in_([uuid.UUID(s) for s in accepted]))).all()
     assert sorted(stored) == sorted(accepted), "every accepted upload has exactly one job"
+
+
+def test_a_tenants_own_providers_are_used_for_its_sessions(stack: Stack) -> None:
+    tenant = make_tenant(stack.ctx)
+    from vigil.db.models import Tenant as TenantRow
+
+    with stack.ctx.db() as db:
+        tenant_id = db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name))
+    with stack.http("admin", tenant) as http:
+        chosen = http.put(f"/api/v1/tenants/{tenant_id}/transcription", json={"transcribers": ["whisper", "standin"]})
+        assert chosen.status_code == 200, chosen.text
+    with stack.http("uploader", tenant) as http:
+        video = (SAMPLES / "support-video.webm").read_bytes()
+        accepted = http.post("/api/v1/sessions", files={"file": ("s.webm", video)})
+    assert _wait(stack, accepted.json()["job_id"], tenant=tenant)["status"] == "succeeded"
+    with stack.http("supervisor", tenant) as http:
+        transcript = http.get(f"/api/v1/sessions/{accepted.json()['session_id']}/transcript").json()
+    assert transcript["providers"] == ["whisper", "standin"] and transcript["provider"] == "reconciled"

@@ -35,6 +35,8 @@ class Tenant(Base):
     __tablename__ = "tenants"
     id: Mapped[uuid.UUID] = _id()
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    # Comma-separated speech providers for this tenant's sessions; NULL → the deployment's TRANSCRIBERS.
+    transcribers: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = _created()
 
 

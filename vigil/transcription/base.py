@@ -57,3 +57,12 @@ def build_transcriber(name: str, settings: Settings) -> Transcriber:
     except KeyError:
         raise ValueError(f"unknown transcriber {name!r}; known: {sorted(PROVIDERS)}") from None
     return factory(settings)
+
+
+def unavailable_reason(name: str, settings: Settings) -> str | None:
+    """Why this deployment cannot use a provider (unknown, or missing its credentials), or None."""
+    if name not in PROVIDERS:
+        return f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}"
+    if name == "assemblyai" and not settings.assemblyai_api_key:
+        return "assemblyai needs ASSEMBLYAI_API_KEY on this deployment"
+    return None

@@ -1,0 +1,56 @@
+"""Per-tenant settings that admins change through the API."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as DbSession
+
+from vigil.db.models import Tenant
+from vigil.errors import NotFound, ValidationFailure
+from vigil.schemas import TranscriptionConfig
+from vigil.services import audit
+from vigil.services.auth import Action, Principal
+from vigil.settings import Settings
+from vigil.transcription.base import unavailable_reason
+
+
+def _own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
+    principal.require(Action.administer)
+    tenant = db.get(Tenant, tenant_id) if tenant_id == principal.tenant_id else None
+    if tenant is None:
+        raise NotFound("tenant not found")
+    return tenant
+
+
+def transcribers_for(db: DbSession, tenant_id: uuid.UUID, settings: Settings) -> list[str]:
+    """The tenant's own providers if it chose any, else the deployment's."""
+    chosen = db.scalar(sa.select(Tenant.transcribers).where(Tenant.id == tenant_id))
+    return chosen.split(",") if chosen else list(settings.transcriber_names)
+
+
+def transcription_config(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
+                         settings: Settings) -> TranscriptionConfig:
+    tenant = _own_tenant(db, principal, tenant_id)
+    return TranscriptionConfig(transcribers=transcribers_for(db, tenant.id, settings),
+                               source="tenant" if tenant.transcribers else "deployment")
+
+
+def set_transcribers(db: DbSession, principal: Principal, tenant_id: uuid.UUID, names: list[str] | None,
+                     settings: Settings) -> TranscriptionConfig:
+    """Choose the tenant's providers (None → follow the deployment). Only providers this deployment
+    can actually call are accepted."""
+    tenant = _own_tenant(db, principal, tenant_id)
+    if names is not None:
+        if not names or len(set(names)) != len(names):
+            raise ValidationFailure("name one or more providers, each once")
+        problems = [reason for name in names if (reason := unavailable_reason(name, settings))]
+        if problems:
+            raise ValidationFailure("; ".join(problems))
+    before = tenant.transcribers
+    tenant.transcribers = ",".join(names) if names else None
+    audit.record(db, tenant_id=tenant.id, actor=principal, action="tenant.transcribers", entity_type="tenant",
+                 entity_id=tenant.id, detail={"before": before, "after": tenant.transcribers})
+    db.commit()
+    return transcription_config(db, principal, tenant_id, settings)
