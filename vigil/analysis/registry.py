@@ -14,7 +14,19 @@ def _offline(settings: Settings) -> Analyzer:
     return OfflineAnalyzer()
 
 
-ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {"offline": _offline}
+def _openai(settings: Settings) -> Analyzer:
+    """The model chain, then the offline analyzer, so a model outage never leaves a session unanalysed."""
+    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.openai_analyzer import OpenAIAnalyzer
+
+    if not settings.openai_api_key:
+        raise ValueError("ANALYZER=openai needs OPENAI_API_KEY")
+    models = [m.strip() for m in settings.openai_models.split(",") if m.strip()]
+    return OpenAIAnalyzer(models=models, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+                          timeout_seconds=settings.analysis_timeout_seconds, fallback=OfflineAnalyzer())
+
+
+ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {"offline": _offline, "openai": _openai}
 
 
 def build_analyzer(settings: Settings) -> Analyzer:

@@ -1,0 +1,194 @@
+"""Contract of the OpenAI analyzer: the real `openai` SDK, driven by OpenAIAnalyzer, against a local server speaking
+the Chat Completions protocol (tests/standins/openai_server.py) over 127.0.0.1."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.standins.openai_server import OpenAIStandin, serve_openai_standin
+from vigil.analysis.offline import OfflineAnalyzer
+from vigil.analysis.openai_analyzer import PROMPT_VERSION, OpenAIAnalyzer
+from vigil.errors import PermanentError, TransientError
+from vigil.schemas import AgentTranscript, RiskCategory, RiskLevel, Segment, TranscriptMetrics
+
+API_KEY = "sk-test-openai-3f9a1c77"
+SEGMENTS = [
+    Segment(index=0, start=0.0, end=3.0, speaker="counselor", text="Hi, thanks for coming in. How have you been?"),
+    Segment(index=1, start=3.5, end=8.0, speaker="client",
+            text="Honestly not great. I have been thinking about killing myself."),
+    Segment(index=2, start=8.5, end=12.0, speaker="counselor", text="Thank you for telling me. Are you safe now?"),
+    Segment(index=3, start=12.5, end=15.0, speaker="client", text="I think so, I have not made a plan."),
+]
+VALID: dict[str, Any] = {
+    "risk_level": "high",
+    "flags": [{"category": "suicidal_ideation", "severity": "high", "confidence": 0.95,
+               "evidence": [{"quote": "thinking about killing myself", "segment_index": 1}],
+               "rationale": "The client discloses suicidal thoughts."}],
+    "rubric": [{"key": "empathy", "label": "Empathy", "score": 4, "rationale": "Thanked the client."}],
+    "summary": "The client disclosed suicidal ideation; the counselor checked safety.",
+    "action_items": ["Complete a safety plan."],
+}
+
+
+def transcript() -> AgentTranscript:
+    text = " ".join(segment.text for segment in SEGMENTS)
+    words = len(text.split())
+    return AgentTranscript(session_id=uuid.uuid4(), provider="test", language="en", duration=15.0, text=text,
+                           segments=SEGMENTS,
+                           metrics=TranscriptMetrics(word_count=words, duration_seconds=15.0,
+                                                     speaking_rate_wpm=words * 4.0, mean_confidence=None,
+                                                     low_confidence_share=None))
+
+
+def with_quote(quote: str) -> dict[str, Any]:
+    output = copy.deepcopy(VALID)
+    output["flags"][0]["evidence"][0]["quote"] = quote
+    return output
+
+
+@pytest.fixture
+def standin() -> OpenAIStandin:
+    return OpenAIStandin(api_key=API_KEY)
+
+
+@pytest.fixture
+def base_url(standin: OpenAIStandin) -> Iterator[str]:
+    with serve_openai_standin(standin) as url:
+        yield url
+
+
+def analyzer(base_url: str, models: tuple[str, ...] = ("model-a", "model-b"), **kwargs: Any) -> OpenAIAnalyzer:
+    kwargs.setdefault("timeout_seconds", 1.0)
+    return OpenAIAnalyzer(list(models), api_key=API_KEY, base_url=base_url, **kwargs)
+
+
+def test_valid_output_becomes_a_result_with_times_from_the_segment(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply(with_quote("Thinking About Killing Myself"))  # quotes match case-insensitively
+    result = analyzer(base_url).analyze(transcript())
+    assert result.risk_level is RiskLevel.high
+    assert result.model == "model-a" and result.prompt_version == PROMPT_VERSION
+    assert (result.tokens_in, result.tokens_out) == (120, 45)
+    flag = result.flags[0]
+    assert flag.category is RiskCategory.suicidal_ideation
+    assert (flag.evidence[0].start, flag.evidence[0].end) == (3.5, 8.0)
+    request = standin.requests[0]
+    assert request["response_format"] == {"type": "json_object"}
+    assert "[1] client: Honestly not great." in request["messages"][1]["content"]
+    assert '"risk_level"' in request["messages"][0]["content"]
+
+
+def test_malformed_json_is_retried_on_the_same_model_at_lower_temperature(standin: OpenAIStandin,
+                                                                           base_url: str) -> None:
+    standin.reply('{"risk_level": "high", "flags": [')
+    standin.reply(VALID)
+    result = analyzer(base_url).analyze(transcript())
+    assert result.model == "model-a"
+    assert [(r["model"], r["temperature"]) for r in standin.requests] == [("model-a", 0.2), ("model-a", 0.0)]
+
+
+def test_schema_invalid_output_is_retried(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply({**VALID, "risk_level": "catastrophic"})
+    standin.reply(VALID)
+    subject = analyzer(base_url)
+    assert subject.analyze(transcript()).model == "model-a"
+    assert len(standin.requests) == 2
+    assert subject.failures[0][:2] == ("model-a", "invalid_output")
+    assert subject.failures[0][2].startswith("schema_invalid")
+
+
+def test_invented_evidence_quote_is_invalid_and_retried(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply(with_quote("I bought a rope"))
+    standin.reply(VALID)
+    subject = analyzer(base_url)
+    result = subject.analyze(transcript())
+    assert result.flags[0].evidence[0].quote == "thinking about killing myself"
+    assert subject.failures[0][2].startswith("invented_evidence")
+
+
+def test_persistent_invalid_output_moves_to_the_next_model(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply("not json at all", times=3)  # first try + 2 retries on model-a
+    standin.reply(VALID)
+    result = analyzer(base_url).analyze(transcript())
+    assert result.model == "model-b"
+    assert [r["model"] for r in standin.requests] == ["model-a"] * 3 + ["model-b"]
+
+
+@pytest.mark.parametrize(("status", "detail"), [(429, "rate_limited"), (500, "server_error_500")])
+def test_error_status_moves_to_the_next_model(standin: OpenAIStandin, base_url: str, status: int,
+                                              detail: str) -> None:
+    standin.fail(status)
+    standin.reply(VALID)
+    subject = analyzer(base_url)
+    assert subject.analyze(transcript()).model == "model-b"
+    assert [r["model"] for r in standin.requests] == ["model-a", "model-b"]
+    assert subject.failures == [("model-a", "transport", detail)]
+
+
+def test_timeout_moves_to_the_next_model(standin: OpenAIStandin, base_url: str) -> None:
+    standin.stall(3.0)
+    standin.reply(VALID)
+    subject = analyzer(base_url, timeout_seconds=1.0)
+    assert subject.analyze(transcript()).model == "model-b"
+    assert subject.failures == [("model-a", "transport", "timeout")]
+
+
+def test_wrong_key_is_noted_and_moves_on(standin: OpenAIStandin, base_url: str) -> None:
+    subject = OpenAIAnalyzer(["model-a"], api_key="sk-wrong", base_url=base_url, timeout_seconds=1.0)
+    with pytest.raises(TransientError):
+        subject.analyze(transcript())
+    assert subject.failures == [("model-a", "transport", "http_401")]
+
+
+def test_all_models_failing_falls_back_to_offline_rules(standin: OpenAIStandin, base_url: str) -> None:
+    standin.stall(3.0)
+    standin.reply("{oops", times=3)
+    result = analyzer(base_url, fallback=OfflineAnalyzer()).analyze(transcript())
+    assert result.model == "vigil-offline-rules (after: model-a: timeout; model-b: invalid_output)"
+    assert result.prompt_version == "offline-v1"
+    assert RiskCategory.suicidal_ideation in {flag.category for flag in result.flags}
+
+
+def test_all_models_failing_without_fallback_raises_transient(standin: OpenAIStandin, base_url: str) -> None:
+    standin.fail(500)
+    standin.fail(429)
+    with pytest.raises(TransientError) as caught:
+        analyzer(base_url).analyze(transcript())
+    assert caught.value.code == "all_models_failed"
+    assert API_KEY not in str(caught.value)
+
+
+def test_only_invalid_output_without_fallback_is_permanent(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply("[]", times=2)
+    subject = analyzer(base_url, models=("model-a",), max_validation_retries=1)
+    with pytest.raises(PermanentError):
+        subject.analyze(transcript())
+
+
+def test_failures_record_kinds_per_model(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply("nope", times=3)
+    standin.fail(500)
+    standin.reply(json.dumps(VALID))
+    subject = analyzer(base_url, models=("model-a", "model-b", "model-c"))
+    assert subject.analyze(transcript()).model == "model-c"
+    assert [(model, kind) for model, kind, _ in subject.failures] == [
+        ("model-a", "invalid_output")] * 3 + [("model-b", "transport")]
+    assert subject.failure_counts() == {("model-a", "invalid_output"): 3, ("model-b", "transport"): 1}
+
+
+def test_analyzer_openai_is_built_from_settings_with_the_offline_analyzer_last() -> None:
+    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.registry import build_analyzer
+    from vigil.settings import Settings
+
+    analyzer = build_analyzer(Settings(analyzer="openai", openai_api_key="k", openai_models="a, b",
+                                       openai_base_url="http://127.0.0.1:9/v1", _env_file=None))
+    assert analyzer.name == "openai"
+    assert analyzer.models == ["a", "b"] and isinstance(analyzer.fallback, OfflineAnalyzer)  # type: ignore[attr-defined]
+    shown = repr(Settings(openai_api_key="sk-secret-value", _env_file=None))
+    assert "sk-secret-value" not in shown and "openai_api_key" not in shown

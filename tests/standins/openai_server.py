@@ -1,0 +1,123 @@
+"""A stand-in for the OpenAI Chat Completions API (`POST /v1/chat/completions`), as the `openai` SDK speaks it,
+with a per-test script of behaviours.
+
+Each request takes the next behaviour off the queue: answer with given content (a dict is sent as JSON text, a
+string verbatim, so malformed JSON can be scripted), answer with an HTTP error status, or stall for a while before
+answering. An empty queue answers 503, so a test that under-scripts fails loudly. Every request that passed the key
+check is recorded (model, temperature, messages, response_format).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+
+@dataclass
+class _Behaviour:
+    content: dict[str, Any] | str | None = None
+    status: int = 200
+    stall_seconds: float = 0.0
+
+
+@dataclass
+class OpenAIStandin:
+    api_key: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _script: list[_Behaviour] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _shutting_down: threading.Event = field(default_factory=threading.Event)
+
+    # ------------------------------------------------------------ script
+    def reply(self, content: dict[str, Any] | str, times: int = 1) -> None:
+        """Answer the next request(s) with `content` as the assistant message."""
+        self._push(_Behaviour(content=content), times)
+
+    def fail(self, status: int, times: int = 1) -> None:
+        """Answer the next request(s) with an OpenAI-style error body and `status`."""
+        self._push(_Behaviour(status=status), times)
+
+    def stall(self, seconds: float, times: int = 1) -> None:
+        """Hold the next request(s) for `seconds` (longer than the client's timeout), then answer 503."""
+        self._push(_Behaviour(status=503, stall_seconds=seconds), times)
+
+    def _push(self, behaviour: _Behaviour, times: int) -> None:
+        with self._lock:
+            self._script.extend([behaviour] * times)
+
+    def _next(self) -> _Behaviour:
+        with self._lock:
+            return self._script.pop(0) if self._script else _Behaviour(status=503)
+
+    def release_held_requests(self) -> None:
+        self._shutting_down.set()
+
+    # ------------------------------------------------------------ protocol
+    def build_app(self) -> FastAPI:
+        app = FastAPI()
+        app.post("/v1/chat/completions")(self._complete)
+        return app
+
+    async def _complete(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        body = await request.json()
+        self.requests.append({"model": body.get("model"), "temperature": body.get("temperature"),
+                              "messages": body.get("messages"), "response_format": body.get("response_format")})
+        behaviour = self._next()
+        await self._hold(behaviour.stall_seconds)
+        if behaviour.status != 200:
+            return _error(behaviour.status, f"scripted status {behaviour.status}", "server_error", None)
+        content = behaviour.content if isinstance(behaviour.content, str) else json.dumps(behaviour.content)
+        return JSONResponse({
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 45, "total_tokens": 165},
+        })
+
+    async def _hold(self, seconds: float) -> None:
+        # In short steps, so that stopping the server lets held requests go instead of waiting them out.
+        until = time.monotonic() + seconds
+        while time.monotonic() < until and not self._shutting_down.is_set():
+            await asyncio.sleep(0.02)
+
+
+def _error(status: int, message: str, kind: str, code: str | None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}},
+                        status_code=status)
+
+
+@contextmanager
+def serve_openai_standin(standin: OpenAIStandin) -> Iterator[str]:
+    """Runs the stand-in under uvicorn on a free 127.0.0.1 port in a background thread; yields its base URL
+    (ending in /v1, as `openai.OpenAI(base_url=...)` expects)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(standin.build_app(), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the OpenAI stand-in failed to start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        standin.release_held_requests()
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
