@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from vigil.media import audio_duration, extract_audio, ffmpeg_binary  # noqa: E402
 from vigil.settings import Settings  # noqa: E402
 from vigil.transcription.base import build_transcriber  # noqa: E402
-from vigil.transcription.chunking import cut_chunk, find_silences, plan_chunks  # noqa: E402
+from vigil.transcription.chunking import cut_at_silences  # noqa: E402
 from vigil.transcription.providers import ChunkedAudio, run_providers  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.whisper import WhisperTranscriber, default_model_dir  # noqa: E402
@@ -79,18 +79,16 @@ def long_file(cases: list[dict], tmp: Path) -> None:
 
     parallel = WhisperTranscriber(default_model_dir(), cpu_threads=1, num_workers=2)
     started = time.perf_counter()
-    chunks = plan_chunks(duration, find_silences(joined, 600), target_seconds=120.0, overlap_seconds=1.0)
-    files = []
-    for chunk in chunks:
-        path = tmp / f"chunk-{chunk.index}.wav"
-        cut_chunk(joined, chunk, path, 600)
-        files.append((chunk, path))
+    chunk_dir = tmp / "chunks"
+    chunk_dir.mkdir()
+    files = cut_at_silences(joined, duration, chunk_dir, target_seconds=120.0, overlap_seconds=1.0,
+                            timeout_seconds=600)
     stitched = run_providers([parallel], joined, ChunkedAudio(files, duration, parallelism=2)).transcripts[0]
     chunked_seconds = time.perf_counter() - started
 
     one_wer = word_error_rate(reference, " ".join(w.text for w in one.words))
     stitched_wer = word_error_rate(reference, " ".join(w.text for w in stitched.words))
-    print(f"\n{duration / 60:.1f}-minute file: 1 piece {one_seconds:.1f}s (WER {one_wer:.3f}) vs {len(chunks)} chunks,"
+    print(f"\n{duration / 60:.1f}-minute file: 1 piece {one_seconds:.1f}s (WER {one_wer:.3f}) vs {len(files)} chunks,"
           f" 2 at a time, {chunked_seconds:.1f}s incl. cutting (WER {stitched_wer:.3f})"
           f" → speed-up {one_seconds / chunked_seconds:.2f}x")
 

@@ -75,7 +75,9 @@ def get_analysis(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> A
 @router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)
 def create_review(session_id: uuid.UUID, body: ReviewIn, ctx: ContextDep, db: DbDep,
                   principal: PrincipalDep) -> ReviewOut:
-    transcript = sessions.stored_transcript(ctx, principal, session_id) if principal.can(Action.read_content) else None
+    # Only speaker corrections need the transcript; other fields are judged against the analysis alone.
+    needs_transcript = reviews.is_speaker_field(body.field) and principal.can(Action.read_content)
+    transcript = sessions.stored_transcript(ctx, principal, session_id) if needs_transcript else None
     return reviews.create_review(db, principal, session_id, body, transcript)
 
 

@@ -20,6 +20,7 @@ import openai
 from pydantic import BaseModel, Field, ValidationError
 
 from vigil.analysis.base import Analyzer
+from vigil.analysis.evidence import quote_in_text
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas import (
     AgentTranscript,
@@ -192,7 +193,7 @@ def parse_output(response: object, transcript: AgentTranscript) -> ModelOutput:
             segment = segments.get(item.segment_index)
             if segment is None:
                 raise _InvalidOutput(f"invented_evidence: no segment {item.segment_index}")
-            if item.quote.strip().casefold() not in segment.text.casefold():
+            if not quote_in_text(item.quote.strip(), segment.text):
                 raise _InvalidOutput(f"invented_evidence: quote not in segment {item.segment_index}")
     return output
 
@@ -204,7 +205,8 @@ def _segments_by_index(transcript: AgentTranscript) -> dict[int, Segment]:
 def _to_flag(flag: ModelFlag, transcript: AgentTranscript) -> RiskFlag:
     """Times come from the transcript's segment, never from the model."""
     segments = _segments_by_index(transcript)
-    evidence = [Evidence(quote=item.quote, segment_index=item.segment_index,
+    # Stored stripped: the same quote the check above found, so the pipeline's check finds it too.
+    evidence = [Evidence(quote=item.quote.strip(), segment_index=item.segment_index,
                          start=segments[item.segment_index].start, end=segments[item.segment_index].end)
                 for item in flag.evidence]
     return RiskFlag(category=flag.category, severity=flag.severity, confidence=flag.confidence, evidence=evidence,

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from vigil.analysis.base import Analyzer
+from vigil.analysis.evidence import quote_in_text
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, Review, Session, Transcript, utcnow
 from vigil.errors import PermanentError
@@ -30,7 +31,7 @@ from vigil.storage import (
 )
 from vigil.transcription.agent import build_agent_transcript
 from vigil.transcription.base import Transcriber
-from vigil.transcription.chunking import cut_chunk, find_silences, plan_chunks
+from vigil.transcription.chunking import cut_at_silences
 from vigil.transcription.providers import ChunkedAudio, ChunkMap, map_chunks_in_threads, run_providers
 from vigil.transcription.reconcile import reconcile_transcripts
 
@@ -110,18 +111,18 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     if len(run.transcripts) > 1:
         reconciled = reconcile_transcripts(run.transcripts)
         primary = run.transcripts[0]
-        combined = ProviderTranscript(
+        source = ProviderTranscript(
             provider="reconciled", model="rover:" + "+".join(names), language=primary.language,
             duration=primary.duration, words=reconciled.words, segments=reconciled.segments)
-        agent = build_agent_transcript(claim.session_id, combined, providers=names, failed_providers=failed,
-                                       reconciliation=reconciled.summary)
-        rows.append(combined)
+        summary = reconciled.summary
+        rows.append(source)
     else:
-        agent = build_agent_transcript(claim.session_id, run.transcripts[0], providers=names,
-                                       failed_providers=failed)
+        source, summary = run.transcripts[0], None
+    agent = build_agent_transcript(claim.session_id, source, providers=names, failed_providers=failed,
+                                   reconciliation=summary)
     with ctx.db() as db:
         for result in rows:
-            display = build_agent_transcript(claim.session_id, result)
+            display = agent if result is source else build_agent_transcript(claim.session_id, result)
             stmt = pg_insert(Transcript).values(
                 tenant_id=claim.tenant_id, session_id=claim.session_id, provider=result.provider,
                 model=result.model, language=result.language, text=display.text,
@@ -144,13 +145,8 @@ def chunk_audio(ctx: Context, audio: Path, workdir: Path,
     duration = audio_duration(audio)
     if duration < 2 * settings.chunk_seconds:
         return None
-    silences = find_silences(audio, settings.ffmpeg_timeout_seconds)
-    chunks = plan_chunks(duration, silences, settings.chunk_seconds, settings.chunk_overlap_seconds)
-    files = []
-    for chunk in chunks:
-        target = workdir / f"chunk-{chunk.index:04d}.wav"
-        cut_chunk(audio, chunk, target, settings.ffmpeg_timeout_seconds)
-        files.append((chunk, target))
+    files = cut_at_silences(audio, duration, workdir, settings.chunk_seconds, settings.chunk_overlap_seconds,
+                            settings.ffmpeg_timeout_seconds)
     return ChunkedAudio(files=files, duration=duration, parallelism=max(1, settings.chunk_parallelism),
                         map_chunks=map_chunks)
 
@@ -172,7 +168,7 @@ def check_evidence(result: AnalysisResult, transcript: AgentTranscript) -> None:
     for flag in result.flags:
         for ev in flag.evidence:
             segment = by_index.get(ev.segment_index)
-            if segment is None or ev.quote.lower() not in segment.text.lower():
+            if segment is None or not quote_in_text(ev.quote, segment.text):
                 raise PermanentError(f"analysis cited a quote not in the transcript: {ev.quote!r}",
                                      code="invalid_evidence")
 

@@ -39,6 +39,13 @@ def ai_values(result: AnalysisResult) -> dict[str, Any]:
     return values
 
 
+SPEAKER_FIELD_PREFIXES = ("speaker.", "segment.")
+
+
+def is_speaker_field(field: str) -> bool:
+    return field.startswith(SPEAKER_FIELD_PREFIXES)
+
+
 def transcript_values(transcript: AgentTranscript | None) -> dict[str, Any]:
     """Speaker fields a supervisor may correct: a whole label (`speaker.S1`) or one segment's speaker
     (`segment.<index>.speaker`, for transcripts whose provider gave no speakers)."""
@@ -89,7 +96,7 @@ def validate_value(field: str, value: Any, ai: dict[str, Any]) -> Any:
             if value not in FLAG_DECISIONS:
                 raise ValueError("not a decision")
             return value
-        if field.startswith(("speaker.", "segment.")) and field in ai:
+        if is_speaker_field(field) and field in ai:
             name = TypeAdapter(str).validate_python(value).strip()
             if not 1 <= len(name) <= 100:
                 raise ValueError("a speaker name has 1 to 100 characters")

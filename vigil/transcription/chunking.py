@@ -74,6 +74,18 @@ def cut_chunk(audio: Path, chunk: Chunk, target: Path, timeout_seconds: float) -
                              code="corrupt_media") from exc
 
 
+def cut_at_silences(audio: Path, duration: float, workdir: Path, target_seconds: float, overlap_seconds: float,
+                    timeout_seconds: float) -> list[tuple[Chunk, Path]]:
+    """Plan chunks at the audio's silences and cut each into `workdir`; returns them in order."""
+    plan = plan_chunks(duration, find_silences(audio, timeout_seconds), target_seconds, overlap_seconds)
+    files = []
+    for chunk in plan:
+        target = workdir / f"chunk-{chunk.index:04d}.wav"
+        cut_chunk(audio, chunk, target, timeout_seconds)
+        files.append((chunk, target))
+    return files
+
+
 def _owns(chunk: Chunk, start: float, end: float, last: bool) -> bool:
     middle = (start + end) / 2
     return chunk.own_start <= middle < chunk.own_end or (last and middle >= chunk.own_end)

@@ -93,7 +93,7 @@ def map_chunks_in_threads(transcriber: Transcriber, files: list[tuple[Chunk, Pat
                           parallelism: int) -> list[ProviderTranscript]:
     """Chunks of one provider on this machine, `parallelism` at a time, in order."""
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=f"{transcriber.name}-chunk") as pool:
-        return list(pool.map(lambda item: _call(transcriber, item[1]), files))
+        return list(pool.map(lambda item: call_provider(transcriber, item[1]), files))
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,6 @@ class ChunkedAudio:
 
 def call_provider(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
     """One provider call behind its breaker; an open breaker is a transient `circuit_open`."""
-    return _call(transcriber, audio)
-
-
-def _call(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
     try:
         return breaker_for(transcriber.name).call(lambda: transcriber.transcribe(audio))
     except CircuitOpen as exc:
@@ -131,7 +127,7 @@ def run_providers(transcribers: list[Transcriber], audio: Path, chunked: Chunked
     configured order (the first successful one is the primary)."""
     run = ProviderRun()
     with ThreadPoolExecutor(max_workers=max(1, len(transcribers)), thread_name_prefix="provider") as pool:
-        futures = [(t, pool.submit(_call_chunked, t, chunked) if chunked else pool.submit(_call, t, audio))
+        futures = [(t, pool.submit(_call_chunked, t, chunked) if chunked else pool.submit(call_provider, t, audio))
                    for t in transcribers]
         for transcriber, future in futures:
             try:
