@@ -54,23 +54,12 @@ def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context
 
 @contextmanager
 def api_on_loopback(ctx: Context) -> Iterator[str]:
-    """The real API app under uvicorn on 127.0.0.1 at the context's port, for clients that need HTTP."""
-    import threading
-    import time
+    """The real API app under uvicorn on 127.0.0.1 at the context's port (so URLs the API signs with its
+    base URL reach it), for clients that need HTTP."""
+    from tests.standins.loopback import serve_on_loopback
 
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(configure(create_app(), ctx), host="127.0.0.1",
-                                           port=ctx.settings.api_port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield ctx.settings.base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_on_loopback(configure(create_app(), ctx), port=ctx.settings.api_port) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +114,31 @@ def client(ctx: Context) -> Iterator[TestClient]:
     app = configure(create_app(), ctx)
     with TestClient(app) as test_client:
         yield test_client
+
+
+def garbled_m4a() -> bytes:
+    """The routine sample with 30 kB zeroed a third of the way in: its header reads fine (it passes
+    the upload check), its audio data does not decode (extraction fails)."""
+    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
+    third = len(data) // 3
+    data[third: third + 30_000] = bytes(30_000)
+    return bytes(data)
+
+
+@pytest.fixture(scope="session")
+def long_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The risk check-in three times over (about two minutes of real speech), as one mp3."""
+    import subprocess
+
+    from vigil.media import ffmpeg_binary
+
+    root = tmp_path_factory.mktemp("long-sample")
+    listing = root / "list.txt"
+    listing.write_text(f"file '{SAMPLES / 'checkin-risk.mp3'}'\n" * 3)
+    joined = root / "long.mp3"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                    str(joined)], check=True)
+    return joined
 
 
 @pytest.fixture(scope="session")

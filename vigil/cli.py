@@ -172,18 +172,14 @@ def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-
 
 def _ingest_samples(settings, uploader_token: str, reader_token: str) -> None:  # type: ignore[no-untyped-def]
     """Upload each bundled sample once (skipped when a session with its filename exists)."""
-    from vigil.client import ApiError, VigilClient
+    from vigil.client import ApiError, VigilClient, wait_until_healthy
     from vigil.demo import sample_files
 
     uploader = VigilClient(settings.base_url, uploader_token)
     reader = VigilClient(settings.base_url, reader_token)
-    for _ in range(120):
-        try:
-            if uploader.health().get("status") == "ok":
-                break
-        except Exception:  # the API is still starting
-            pass
-        time.sleep(1)
+    if not wait_until_healthy(settings.base_url, timeout=120):
+        typer.secho("the API did not become healthy; samples not ingested", fg="red")
+        return
     existing = {s["original_filename"] for s in reader.sessions(limit=1000)}
     jobs = {}
     for path in sample_files():

@@ -105,3 +105,19 @@ class VigilClient:
 
     def health(self) -> dict[str, Any]:
         return self.http.get("/api/v1/health").json()
+
+
+def wait_until_healthy(base_url: str, timeout: float = 120.0, poll: float = 0.5,
+                       still_starting: Callable[[], bool] = lambda: True) -> bool:
+    """True once the API at `base_url` answers healthy (no token needed); False if `timeout` passes or
+    `still_starting()` turns False."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url.rstrip("/"), timeout=2) as http:
+        while time.monotonic() < deadline and still_starting():
+            try:
+                if http.get("/api/v1/health").status_code == 200:
+                    return True
+            except httpx.HTTPError:  # not listening yet
+                pass
+            time.sleep(poll)
+    return False

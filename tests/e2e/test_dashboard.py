@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import SAMPLES, Tenant, api_on_loopback, isolated_context, make_tenant, process_session
+from tests.conftest import SAMPLES, Tenant, api_on_loopback, garbled_m4a, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import Review
 
@@ -39,11 +39,9 @@ def _failed_session(ctx: Context, tenant: Tenant) -> str:
     from vigil.services.jobs import claim_next_stage, fail_stage
     from vigil.services.pipeline import run_extract
 
-    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
-    data[len(data) // 3: len(data) // 3 + 30_000] = bytes(30_000)
     with ctx.db() as db:
         principal = authenticate(db, tenant.uploader)
-    session, _ = accept_upload(ctx, principal, io.BytesIO(bytes(data)), "garbled.m4a", "garbled")
+    session, _ = accept_upload(ctx, principal, io.BytesIO(garbled_m4a()), "garbled.m4a", "garbled")
     with ctx.db() as db:
         claim = claim_next_stage(db, 60)
     with pytest.raises(PermanentError) as failure:

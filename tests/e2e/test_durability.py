@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from tasks.dispatcher import Dispatcher
 from tests.conftest import SAMPLES, Tenant, free_port, isolated_context, make_tenant
+from vigil.client import wait_until_healthy
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, Job, Session, StageEvent, Transcript
 from vigil.services.auth import authenticate
@@ -121,16 +122,9 @@ def _vigil_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "vigil up exited"
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError("the app did not become healthy")
+    healthy = wait_until_healthy(base, timeout, poll=1, still_starting=lambda: proc.poll() is None)
+    assert proc.poll() is None, "vigil up exited"
+    assert healthy, "the app did not become healthy"
 
 
 @pytest.fixture

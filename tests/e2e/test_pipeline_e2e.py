@@ -13,10 +13,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Tenant, create_database, free_port, make_tenant
+from tests.conftest import SAMPLES, Tenant, garbled_m4a, isolated_context, make_tenant
+from vigil.client import wait_until_healthy
 from vigil.context import Context
 from vigil.db.models import Analysis, Job, StageEvent, Transcript
-from vigil.settings import Settings
 
 pytestmark = pytest.mark.ray
 
@@ -36,21 +36,12 @@ class Stack:
 def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from tasks import runtime
 
-    url = create_database(pg_admin_url)
-    root = tmp_path_factory.mktemp("stack")
-    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        api_port=free_port(), retry_base_seconds=1.0, _env_file=None)
-    ctx = Context.build(settings, url)
+    ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("stack"), retry_base_seconds=1.0)
+    settings, url = ctx.settings, ctx.database_url
     runtime.start_api(settings, url)
     dispatcher = runtime.start_dispatcher(settings, url)
     base = settings.base_url
-    for _ in range(60):
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    assert wait_until_healthy(base, timeout=60), "the API did not come up"
     yield Stack(base_url=base, ctx=ctx, tenant=make_tenant(ctx), other=make_tenant(ctx))
     import ray
     from ray import serve
@@ -128,10 +119,7 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
 
 
 def test_corrupt_upload_fails_readably_while_a_good_one_beside_it_succeeds(stack: Stack) -> None:
-    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
-    third = len(data) // 3
-    data[third: third + 30_000] = bytes(30_000)
-    bad = _upload(stack, SAMPLES / "routine-coaching.m4a", bytes(data))
+    bad = _upload(stack, SAMPLES / "routine-coaching.m4a", garbled_m4a())
     good = _upload(stack, SAMPLES / "routine-coaching.m4a")
     bad_status, good_status = _wait(stack, bad["job_id"]), _wait(stack, good["job_id"])
     assert bad_status["status"] == "failed" and bad_status["error_code"] == "corrupt_media"
@@ -182,20 +170,12 @@ def test_vigil_ingest_uploads_waits_and_reports_each_file(stack: Stack, tmp_path
 
 
 def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(stack: Stack,
-                                                                              tmp_path: Path) -> None:
-    import subprocess
-
+                                                                              long_sample: Path) -> None:
     import ray
 
     from tasks.dispatcher import TRANSCRIPTION_NAME
-    from vigil.media import ffmpeg_binary
 
-    long_audio = tmp_path / "long.mp3"  # ~2 minutes, so the kill lands while Whisper is working
-    listing = tmp_path / "list.txt"
-    listing.write_text(f"file '{SAMPLES / 'checkin-risk.mp3'}'\n" * 3)
-    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-                    "-c", "copy", str(long_audio)], check=True)
-    accepted = _upload(stack, long_audio)
+    accepted = _upload(stack, long_sample)  # ~2 minutes, so the kill lands while Whisper is working
     job_id = uuid.UUID(accepted["job_id"])
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -9,22 +9,18 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Tenant, create_database, make_tenant
+from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant
 from vigil.context import Context
 from vigil.db.models import Job, Session, StageEvent, utcnow
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import claim_next_stage, complete_stage, fail_stage, renew_lease
-from vigil.settings import Settings
 
 
 @pytest.fixture
 def jobs_ctx(pg_admin_url: str, tmp_path) -> Context:  # type: ignore[no-untyped-def]
     """A database of its own, so the only claimable jobs are the ones each test creates."""
-    url = create_database(pg_admin_url)
-    settings = Settings(data_dir=tmp_path / "data", database_url=url,
-                        object_store_url=f"file://{tmp_path / 'objects'}", _env_file=None)
-    return Context.build(settings, url)
+    return isolated_context(pg_admin_url, tmp_path)
 
 
 def _upload(ctx: Context, tenant: Tenant, count: int = 1) -> list:

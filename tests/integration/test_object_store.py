@@ -9,8 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import SAMPLES, Tenant, create_database, make_tenant
-from vigil.context import Context
+from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import claim_next_stage
@@ -65,10 +64,8 @@ def test_artifact_names_cannot_climb_out_of_the_session(tmp_path: Path) -> None:
 
 
 def test_upload_and_extraction_work_on_s3(s3_endpoint: str, pg_admin_url: str, tmp_path: Path) -> None:
-    database_url = create_database(pg_admin_url)
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url,
-                        object_store_url="s3://vigil-test/pipeline", s3_endpoint_url=s3_endpoint, _env_file=None)
-    ctx = Context.build(settings, database_url)
+    ctx = isolated_context(pg_admin_url, tmp_path, object_store_url="s3://vigil-test/pipeline",
+                           s3_endpoint_url=s3_endpoint)
     tenant: Tenant = make_tenant(ctx)
     with ctx.db() as db:
         principal = authenticate(db, tenant.uploader)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Tenant
+from tests.conftest import SAMPLES, Tenant, garbled_m4a
 from vigil.context import Context
 from vigil.db.models import Artifact, Transcript
 from vigil.errors import PermanentError
@@ -76,10 +76,7 @@ def test_truncated_media_fails_extraction_permanently_with_a_readable_reason(ctx
 
 def test_corrupt_media_fails_extraction_permanently_with_ffmpegs_reason(ctx: Context,
                                                                        tenant_a: Tenant) -> None:
-    data = bytearray((SAMPLES / "routine-coaching.m4a").read_bytes())
-    third = len(data) // 3
-    data[third: third + 30_000] = bytes(30_000)
-    claim = _upload_and_claim(ctx, tenant_a, bytes(data), "garbled.m4a")
+    claim = _upload_and_claim(ctx, tenant_a, garbled_m4a(), "garbled.m4a")
     with pytest.raises(PermanentError) as failure:
         run_extract(ctx, claim)
     assert failure.value.code == "corrupt_media"
@@ -164,18 +161,9 @@ def test_two_providers_are_kept_apart_and_reconciled_into_the_agent_transcript(
 
 
 def test_long_audio_is_cut_at_silences_transcribed_in_chunks_and_stitched_in_order(
-        ctx: Context, tenant_a: Tenant, whisper: WhisperTranscriber, tmp_path: Path) -> None:
-    import subprocess
-
-    from vigil.media import ffmpeg_binary
-
-    listing = tmp_path / "list.txt"
-    listing.write_text(f"file '{SAMPLES / 'checkin-risk.mp3'}'\n" * 3)
-    long_audio = tmp_path / "long.mp3"
-    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
-                    str(long_audio)], check=True)
+        ctx: Context, tenant_a: Tenant, whisper: WhisperTranscriber, long_sample: Path) -> None:
     ctx.settings.chunk_seconds = 30.0
-    claim = _upload_and_claim(ctx, tenant_a, long_audio.read_bytes(), "long.mp3")
+    claim = _upload_and_claim(ctx, tenant_a, long_sample.read_bytes(), "long.mp3")
     run_extract(ctx, claim)
     run_transcribe(ctx, claim, [whisper])
     raw = json.loads(ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id,

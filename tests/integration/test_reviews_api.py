@@ -10,10 +10,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from serve.app import configure, create_app
-from tests.conftest import SAMPLES, Tenant, create_database, make_tenant, process_session
+from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import AuditEntry, Review
-from vigil.settings import Settings
 
 
 @dataclass
@@ -28,11 +27,7 @@ class Reviewed:
 
 @pytest.fixture(scope="module")
 def world(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -> Iterator[Reviewed]:  # type: ignore[no-untyped-def]
-    url = create_database(pg_admin_url)
-    root = tmp_path_factory.mktemp("reviews")
-    settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        _env_file=None)
-    ctx = Context.build(settings, url)
+    ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("reviews"))
     tenant, other = make_tenant(ctx), make_tenant(ctx)
     routine = process_session(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
     flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)

@@ -13,7 +13,6 @@ LEAD_MS, so a test can state the exact timings it expects.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import uuid
@@ -22,9 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+
+from tests.standins.loopback import serve_on_loopback
 
 Route = Literal["upload", "submit", "poll"]
 LEAD_MS = 500
@@ -177,20 +177,8 @@ def _route_of(request: Request) -> Route | None:
 @contextmanager
 def serve_standin(standin: AssemblyAIStandin) -> Iterator[str]:
     """Runs the stand-in under uvicorn on a free 127.0.0.1 port in a background thread; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(standin.build_app(), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the AssemblyAI stand-in failed to start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        standin.release_held_requests()
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with serve_on_loopback(standin.build_app()) as base_url:
+        try:
+            yield base_url
+        finally:
+            standin.release_held_requests()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import uuid
@@ -20,9 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+
+from tests.standins.loopback import serve_on_loopback
 
 
 @dataclass
@@ -104,20 +104,8 @@ def _error(status: int, message: str, kind: str, code: str | None) -> JSONRespon
 def serve_openai_standin(standin: OpenAIStandin) -> Iterator[str]:
     """Runs the stand-in under uvicorn on a free 127.0.0.1 port in a background thread; yields its base URL
     (ending in /v1, as `openai.OpenAI(base_url=...)` expects)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(standin.build_app(), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the OpenAI stand-in failed to start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        standin.release_held_requests()
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with serve_on_loopback(standin.build_app()) as base_url:
+        try:
+            yield base_url + "/v1"
+        finally:
+            standin.release_held_requests()
