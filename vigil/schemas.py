@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -135,12 +135,98 @@ class RiskFlag(BaseModel):
 class RubricScore(BaseModel):
     key: str
     label: str
-    score: int = Field(ge=1, le=5)
+    score: int = Field(ge=0, le=100, description="On the item's scale (1..5 unless the rubric says otherwise).")
     rationale: str
+    scale_max: int = Field(5, ge=1, le=100)
+
+
+class RubricItem(BaseModel):
+    """One item of a rubric: data, not code. `measure` names an offline measure (vigil.analysis.measures) the
+    offline analyzer can score; `thresholds` (ascending) turn the measure into the scale: one point above
+    `scale_min` for each threshold reached. A model analyzer reads `description` instead."""
+
+    key: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
+    scale_min: int = Field(1, ge=0, le=10)
+    scale_max: int = Field(5, ge=1, le=100)
+    measure: str | None = None
+    thresholds: list[float] | None = None
+    higher_is_better: bool = True
+
+
+class RubricDefinition(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    items: list[RubricItem] = Field(min_length=1, max_length=50)
+
+
+Behaviour = Literal["question", "reflection", "therapist_input", "other"]
+
+
+class TurnCode(BaseModel):
+    """A counselor turn's main MITI-style behaviour, with the question or reflection subtype."""
+
+    segment_index: int
+    behaviour: Behaviour
+    subtype: Literal["open", "closed", "simple", "complex"] | None = None
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class MitiScores(BaseModel):
+    """MITI 4.2.1 summary scores from the coded counselor turns, and the overall MI quality."""
+
+    questions: int
+    open_questions: int
+    reflections: int
+    complex_reflections: int
+    therapist_input: int
+    other: int
+    reflection_to_question: float | None = Field(description="Reflections per question (fair 1.0, good 2.0).")
+    percent_complex_reflections: float | None = Field(description="Complex share of reflections, 0..100 "
+                                                                   "(fair 40, good 50).")
+    percent_open_questions: float | None = Field(description="Open share of questions, 0..100.")
+    mi_quality: Literal["high", "low"] | None = None
+    mi_quality_confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class RiskAssessment(BaseModel):
+    """The risk-and-rubric task's output."""
+
+    risk_level: RiskLevel
+    flags: list[RiskFlag]
+    rubric: list[RubricScore]
+    turn_codes: list[TurnCode] = Field(default_factory=list)
+    miti: MitiScores | None = None
+    model: str
+    prompt_version: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class SessionSummary(BaseModel):
+    """The summary task's output."""
+
+    summary: str
+    action_items: list[str]
+    model: str
+    prompt_version: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class TaskOutcome(BaseModel):
+    """How one post-transcription task went."""
+
+    status: Literal["succeeded", "failed", "skipped"]
+    seconds: float
+    model: str | None = None
+    error: str | None = None
 
 
 class AnalysisResult(BaseModel):
-    """What an analyzer returns for one transcript."""
+    """What an analysis of one transcript produced: the four tasks' outputs, with each task's outcome."""
 
     risk_level: RiskLevel
     flags: list[RiskFlag]
@@ -152,6 +238,13 @@ class AnalysisResult(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    turn_codes: list[TurnCode] = Field(default_factory=list)
+    miti: MitiScores | None = None
+    risk_status: Literal["analysed", "failed"] = Field(
+        "analysed", description="'failed' when the risk task failed: the session must be reviewed by hand.")
+    rubric_version: str | None = None
+    analytics: dict[str, Any] | None = Field(None, description="Talk time, pace, fillers, silences, interruptions.")
+    tasks: dict[str, TaskOutcome] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- HTTP

@@ -1,39 +1,41 @@
-"""The offline analyzer: deterministic rules, no network, no model download.
+"""The offline analyzer: deterministic rules and small shipped models, no network, no model download.
 
-It is the embedded default behind the `Analyzer` protocol. Risk flags come from
-`risk_detection`, the rubric from `rubric`, the summary and action items are extracted from the
-transcript. Same transcript in, same result out; tokens and cost are always zero.
+It is the embedded default behind the `Analyzer` protocol. Risk flags come from `risk_detection`,
+the rubric from `rubric`, the summary and action items are extracted from the transcript. Same
+transcript in, same result out; tokens and cost are always zero.
 """
 
 from __future__ import annotations
 
 from vigil.analysis.action_items import list_action_items
+from vigil.analysis.base import CombinedAnalysis
 from vigil.analysis.risk_detection import detect_risks
 from vigil.analysis.rubric import score_rubric
 from vigil.analysis.summary import summarize
 from vigil.analysis.turns import read_turns
-from vigil.schemas import AgentTranscript, AnalysisResult, RiskLevel
+from vigil.schemas import AgentTranscript, RiskAssessment, RiskLevel, RubricDefinition, SessionSummary
 
-PROMPT_VERSION = "offline-v1"
+PROMPT_VERSION = "offline-v2"
 MODEL = "vigil-offline-rules"
 
 
-class OfflineAnalyzer:
+class OfflineAnalyzer(CombinedAnalysis):
     name = "offline"
     model = MODEL
     prompt_version = PROMPT_VERSION
 
-    def analyze(self, transcript: AgentTranscript) -> AnalysisResult:
+    def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
+        turns = read_turns(transcript.segments)
+        flags = detect_risks(turns)
+        risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
+        return RiskAssessment(risk_level=risk_level, flags=flags, rubric=score_rubric(turns, flags),
+                              model=self.model, prompt_version=self.prompt_version)
+
+    def summarize(self, transcript: AgentTranscript) -> SessionSummary:
+        # The summary task runs beside the risk task, not after it, so it reads the risks itself (cheap, local).
         turns = read_turns(transcript.segments)
         flags = detect_risks(turns)
         rubric = score_rubric(turns, flags)
-        risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
-        return AnalysisResult(
-            risk_level=risk_level,
-            flags=flags,
-            rubric=rubric,
-            summary=summarize(turns, flags, transcript.duration),
-            action_items=list_action_items(turns, flags, rubric),
-            model=self.model,
-            prompt_version=self.prompt_version,
-        )
+        return SessionSummary(summary=summarize(turns, flags, transcript.duration),
+                              action_items=list_action_items(turns, flags, rubric),
+                              model=self.model, prompt_version=self.prompt_version)
