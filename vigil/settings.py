@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="Any OpenAI-compatible server (vLLM, Ray Serve LLM).")
     openai_models: str = Field("gpt-4o-mini", description="Comma-separated failover chain of models.")
     analysis_timeout_seconds: float = Field(60.0, description="Bound on one model call.")
+    openai_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description='USD per million tokens (in, out) by model, JSON: {"my-model": [0.2, 0.8]}; '
+                                          "known OpenAI models have built-in prices.")
     whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
     whisper_threads: int = Field(2, description="CPU threads per Whisper decode.")
     whisper_workers: int = Field(1, description="Whisper decodes that may run at once in one process.")

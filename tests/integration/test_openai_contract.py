@@ -70,7 +70,7 @@ def analyzer(base_url: str, models: tuple[str, ...] = ("model-a", "model-b"), **
 
 def test_valid_output_becomes_a_result_with_times_from_the_segment(standin: OpenAIStandin, base_url: str) -> None:
     standin.reply(with_quote("Thinking About Killing Myself"))  # quotes match case-insensitively
-    result = analyzer(base_url).analyze(transcript())
+    result = analyzer(base_url).assess(transcript())
     assert result.risk_level is RiskLevel.high
     assert result.model == "model-a" and result.prompt_version == PROMPT_VERSION
     assert (result.tokens_in, result.tokens_out) == (120, 45)
@@ -87,7 +87,7 @@ def test_malformed_json_is_retried_on_the_same_model_at_lower_temperature(standi
                                                                            base_url: str) -> None:
     standin.reply('{"risk_level": "high", "flags": [')
     standin.reply(VALID)
-    result = analyzer(base_url).analyze(transcript())
+    result = analyzer(base_url).assess(transcript())
     assert result.model == "model-a"
     assert [(r["model"], r["temperature"]) for r in standin.requests] == [("model-a", 0.2), ("model-a", 0.0)]
 
@@ -96,7 +96,7 @@ def test_schema_invalid_output_is_retried(standin: OpenAIStandin, base_url: str)
     standin.reply({**VALID, "risk_level": "catastrophic"})
     standin.reply(VALID)
     subject = analyzer(base_url)
-    assert subject.analyze(transcript()).model == "model-a"
+    assert subject.assess(transcript()).model == "model-a"
     assert len(standin.requests) == 2
     assert subject.failures[0][:2] == ("model-a", "invalid_output")
     assert subject.failures[0][2].startswith("schema_invalid")
@@ -106,7 +106,7 @@ def test_invented_evidence_quote_is_invalid_and_retried(standin: OpenAIStandin, 
     standin.reply(with_quote("I bought a rope"))
     standin.reply(VALID)
     subject = analyzer(base_url)
-    result = subject.analyze(transcript())
+    result = subject.assess(transcript())
     assert result.flags[0].evidence[0].quote == "thinking about killing myself"
     assert subject.failures[0][2].startswith("invented_evidence")
 
@@ -114,7 +114,7 @@ def test_invented_evidence_quote_is_invalid_and_retried(standin: OpenAIStandin, 
 def test_persistent_invalid_output_moves_to_the_next_model(standin: OpenAIStandin, base_url: str) -> None:
     standin.reply("not json at all", times=3)  # first try + 2 retries on model-a
     standin.reply(VALID)
-    result = analyzer(base_url).analyze(transcript())
+    result = analyzer(base_url).assess(transcript())
     assert result.model == "model-b"
     assert [r["model"] for r in standin.requests] == ["model-a"] * 3 + ["model-b"]
 
@@ -125,7 +125,7 @@ def test_error_status_moves_to_the_next_model(standin: OpenAIStandin, base_url: 
     standin.fail(status)
     standin.reply(VALID)
     subject = analyzer(base_url)
-    assert subject.analyze(transcript()).model == "model-b"
+    assert subject.assess(transcript()).model == "model-b"
     assert [r["model"] for r in standin.requests] == ["model-a", "model-b"]
     assert subject.failures == [("model-a", "transport", detail)]
 
@@ -134,21 +134,21 @@ def test_timeout_moves_to_the_next_model(standin: OpenAIStandin, base_url: str) 
     standin.stall(3.0)
     standin.reply(VALID)
     subject = analyzer(base_url, timeout_seconds=1.0)
-    assert subject.analyze(transcript()).model == "model-b"
+    assert subject.assess(transcript()).model == "model-b"
     assert subject.failures == [("model-a", "transport", "timeout")]
 
 
 def test_wrong_key_is_noted_and_moves_on(standin: OpenAIStandin, base_url: str) -> None:
     subject = OpenAIAnalyzer(["model-a"], api_key="sk-wrong", base_url=base_url, timeout_seconds=1.0)
     with pytest.raises(TransientError):
-        subject.analyze(transcript())
+        subject.assess(transcript())
     assert subject.failures == [("model-a", "transport", "http_401")]
 
 
 def test_all_models_failing_falls_back_to_offline_rules(standin: OpenAIStandin, base_url: str) -> None:
     standin.stall(3.0)
     standin.reply("{oops", times=3)
-    result = analyzer(base_url, fallback=OfflineAnalyzer()).analyze(transcript())
+    result = analyzer(base_url, fallback=OfflineAnalyzer()).assess(transcript())
     assert result.model == "vigil-offline-rules (after: model-a: timeout; model-b: invalid_output)"
     assert result.prompt_version == "offline-v2"
     assert RiskCategory.suicidal_ideation in {flag.category for flag in result.flags}
@@ -158,7 +158,7 @@ def test_all_models_failing_without_fallback_raises_transient(standin: OpenAISta
     standin.fail(500)
     standin.fail(429)
     with pytest.raises(TransientError) as caught:
-        analyzer(base_url).analyze(transcript())
+        analyzer(base_url).assess(transcript())
     assert caught.value.code == "all_models_failed"
     assert API_KEY not in str(caught.value)
 
@@ -167,7 +167,7 @@ def test_only_invalid_output_without_fallback_is_permanent(standin: OpenAIStandi
     standin.reply("[]", times=2)
     subject = analyzer(base_url, models=("model-a",), max_validation_retries=1)
     with pytest.raises(PermanentError):
-        subject.analyze(transcript())
+        subject.assess(transcript())
 
 
 def test_failures_record_kinds_per_model(standin: OpenAIStandin, base_url: str) -> None:
@@ -175,7 +175,7 @@ def test_failures_record_kinds_per_model(standin: OpenAIStandin, base_url: str) 
     standin.fail(500)
     standin.reply(json.dumps(VALID))
     subject = analyzer(base_url, models=("model-a", "model-b", "model-c"))
-    assert subject.analyze(transcript()).model == "model-c"
+    assert subject.assess(transcript()).model == "model-c"
     assert [(model, kind) for model, kind, _ in subject.failures] == [
         ("model-a", "invalid_output")] * 3 + [("model-b", "transport")]
     assert subject.failure_counts() == {("model-a", "invalid_output"): 3, ("model-b", "transport"): 1}
@@ -192,3 +192,61 @@ def test_analyzer_openai_is_built_from_settings_with_the_offline_analyzer_last()
     assert analyzer.models == ["a", "b"] and isinstance(analyzer.fallback, OfflineAnalyzer)  # type: ignore[attr-defined]
     shown = repr(Settings(openai_api_key="sk-secret-value", _env_file=None))
     assert "sk-secret-value" not in shown and "openai_api_key" not in shown
+
+
+SUMMARY = {"summary": "The client disclosed suicidal thoughts; safety was checked.", "action_items": ["Safety plan."]}
+
+
+def test_summary_task_is_its_own_call_with_its_own_schema(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply({"summary": 42})  # off-schema: retried at lower temperature
+    standin.reply(SUMMARY)
+    subject = analyzer(base_url)
+    summary = subject.summarize(transcript())
+    assert summary.summary.startswith("The client disclosed") and summary.action_items == ["Safety plan."]
+    assert [(r["model"], r["temperature"]) for r in standin.requests] == [("model-a", 0.2), ("model-a", 0.0)]
+    assert '"action_items"' in standin.requests[0]["messages"][0]["content"]
+    assert '"flags"' not in standin.requests[0]["messages"][0]["content"]
+    assert subject.failures[0][2].startswith("schema_invalid")
+
+
+def test_analyze_combines_both_tasks_with_tokens_and_cost(standin: OpenAIStandin, base_url: str) -> None:
+    standin.reply(VALID)
+    standin.reply(SUMMARY)
+    result = analyzer(base_url, models=("gpt-4o-mini",)).analyze(transcript())
+    assert result.risk_level is RiskLevel.high and result.summary == SUMMARY["summary"]
+    assert (result.tokens_in, result.tokens_out) == (240, 90)
+    # gpt-4o-mini: $0.15 per million tokens in, $0.60 out; two calls of 120 in / 45 out.
+    assert result.cost_usd == pytest.approx(2 * (120 * 0.15 + 45 * 0.60) / 1_000_000)
+
+
+def test_rubric_definition_goes_into_the_prompt_and_scales_come_from_it(standin: OpenAIStandin,
+                                                                        base_url: str) -> None:
+    from vigil.schemas import RubricDefinition
+
+    rubric = RubricDefinition.model_validate({"name": "crisis-line v3", "items": [
+        {"key": "empathy", "label": "Empathy", "description": "Names the caller's feelings.", "scale_max": 10}]})
+    standin.reply(VALID)
+    assessment = analyzer(base_url).assess(transcript(), rubric)
+    system = standin.requests[0]["messages"][0]["content"]
+    assert 'Rubric "crisis-line v3"' in system and "empathy (Empathy, 1..10): Names the caller's feelings." in system
+    assert assessment.rubric[0].scale_max == 10
+
+
+def test_circuit_breaker_skips_a_model_that_keeps_failing(standin: OpenAIStandin, base_url: str) -> None:
+    subject = analyzer(base_url, fallback=OfflineAnalyzer())
+    for _ in range(3):  # three transport failures in a row open model-a's circuit
+        standin.fail(503)
+        standin.reply(VALID)
+        assert subject.assess(transcript()).model == "model-b"
+    requests_before = len(standin.requests)
+    standin.reply(VALID)
+    assert subject.assess(transcript()).model == "model-b"
+    assert [r["model"] for r in standin.requests[requests_before:]] == ["model-b"]  # model-a not even called
+    assert subject.failures[-1] == ("model-a", "transport", "circuit_open")
+
+
+def test_prompt_version_is_the_prompt_content_hash() -> None:
+    from vigil.analysis.openai_analyzer import ASSESS_PROMPT, SUMMARY_PROMPT, prompt_version
+
+    assert PROMPT_VERSION == prompt_version(ASSESS_PROMPT + SUMMARY_PROMPT)
+    assert prompt_version("a") != prompt_version("b") and prompt_version("a") == prompt_version("a")

@@ -1,44 +1,56 @@
 """Analysis by a chat model over the official `openai` SDK (OpenAI or any OpenAI-compatible server), with failover.
 
-Models are tried in order. Output that is not usable (malformed JSON, off-schema, or evidence quotes that are not
-in the cited segment) is asked for again from the same model at a lower temperature, up to
-`max_validation_retries` times; transport trouble (429, 5xx, timeout, connection) and other HTTP errors move on to
-the next model at once. When every model has failed the `fallback` analyzer (the offline rules) answers, its
-`model` naming what failed before it; without one the failure is raised.
+Two calls per session, which the pipeline runs as separate tasks in parallel: `assess` (risk flags with evidence,
+rubric scores) and `summarize` (summary, action items). For each, models are tried in order. Output that is not
+usable (malformed JSON, off-schema, or evidence quotes that are not in the cited segment) is asked for again from
+the same model at a lower temperature, up to `max_validation_retries` times; transport trouble (429, 5xx, timeout,
+connection) and other HTTP errors move on to the next model at once, and a per-model circuit breaker skips a model
+that keeps failing. When every model has failed the `fallback` analyzer (the offline rules) answers, its `model`
+naming what failed before it; without one the failure is raised.
 
 Every failure is appended to `self.failures` as (model, kind, detail), kind "invalid_output" or "transport", so
-parse-error rates per model can be read off a long-lived analyzer.
+parse-error rates per model can be read off a long-lived analyzer; the pipeline stores them on the analysis.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from typing import Literal
+import threading
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
-from vigil.analysis.base import Analyzer
+from vigil.analysis.base import Analyzer, CombinedAnalysis
 from vigil.analysis.evidence import quote_in_text
+from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas import (
     AgentTranscript,
-    AnalysisResult,
     Evidence,
+    RiskAssessment,
     RiskCategory,
     RiskFlag,
     RiskLevel,
+    RubricDefinition,
     RubricScore,
     Segment,
+    SessionSummary,
 )
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "openai-v1"
 FIRST_TEMPERATURE = 0.2
 RETRY_TEMPERATURE = 0.0
 FailureKind = Literal["invalid_output", "transport"]
+Output = TypeVar("Output", bound=BaseModel)
+Result = TypeVar("Result", RiskAssessment, SessionSummary)
+# USD per million tokens (input, output) for models we know; others cost what OPENAI_PRICES says, else 0.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00),
+                                                  "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1": (2.00, 8.00)}
 
 
 # ---------------------------------------------------------------- what the model must return
@@ -55,23 +67,48 @@ class ModelFlag(BaseModel):
     rationale: str = ""
 
 
-class ModelOutput(BaseModel):
+class AssessOutput(BaseModel):
     risk_level: RiskLevel
     flags: list[ModelFlag]
     rubric: list[RubricScore]
+
+
+class SummaryOutput(BaseModel):
     summary: str
     action_items: list[str]
 
 
-SYSTEM_PROMPT = """You review counseling session transcripts for safety risks and session quality.
+ASSESS_PROMPT = """You review counseling session transcripts for safety risks and session quality.
 Read the numbered transcript segments and reply with ONE JSON object and nothing else, matching this JSON schema:
 {schema}
 Rules:
 - risk_level is the highest severity among the flags ("none" when there are no flags).
 - Every flag needs at least one evidence item; each quote must be copied verbatim from the segment whose [index]
   you give as segment_index. Never paraphrase or invent quotes.
-- rubric scores are integers from 1 (poor) to 5 (excellent), each with a short rationale.
-- summary is a few neutral sentences; action_items are concrete follow-ups for the counselor."""
+- Harmless uses of risk words ("my parents would kill me", "cutting back on drinking") are not risks; a plain
+  disclosure always is. Speech that talks someone else out of suicide is not the speaker's own risk.
+- Score each rubric item below on its scale (integer), each with a one-line rationale; use the item's key.
+Rubric "{rubric_name}":
+{rubric_items}"""
+
+SUMMARY_PROMPT = """You summarise counseling session transcripts for the counselor's supervisor.
+Read the numbered transcript segments and reply with ONE JSON object and nothing else, matching this JSON schema:
+{schema}
+Rules:
+- summary is a few neutral sentences: who sought help with what, what was explored, what was agreed.
+- action_items are concrete follow-ups for the counselor (may be empty)."""
+DEFAULT_RUBRIC = RubricDefinition.model_validate({"name": "general", "items": [
+    {"key": "empathy", "label": "Empathy", "description": "Understanding of the client's perspective, 1-5."},
+    {"key": "collaboration", "label": "Collaboration", "description": "Partnership rather than directing, 1-5."},
+]})
+
+
+def prompt_version(template: str) -> str:
+    """A prompt's version is its content: the same text always has the same version, any edit a new one."""
+    return "openai-" + hashlib.sha256(template.encode()).hexdigest()[:12]
+
+
+PROMPT_VERSION = prompt_version(ASSESS_PROMPT + SUMMARY_PROMPT)
 
 
 class _InvalidOutput(Exception):
@@ -82,12 +119,13 @@ class _TransportFailure(Exception):
     """The call itself failed; the next model is tried."""
 
 
-class OpenAIAnalyzer:
+class OpenAIAnalyzer(CombinedAnalysis):
     name = "openai"
     prompt_version = PROMPT_VERSION
 
     def __init__(self, models: list[str], api_key: str, base_url: str | None = None, timeout_seconds: float = 60.0,
-                 max_validation_retries: int = 2, fallback: Analyzer | None = None) -> None:
+                 max_validation_retries: int = 2, fallback: Analyzer | None = None,
+                 prices: dict[str, tuple[float, float]] | None = None) -> None:
         if not models:
             raise ValueError("OpenAIAnalyzer needs at least one model")
         if not api_key:
@@ -95,7 +133,10 @@ class OpenAIAnalyzer:
         self.models = list(models)
         self.max_validation_retries = max_validation_retries
         self.fallback = fallback
+        self.prices = {**DEFAULT_PRICES, **(prices or {})}
         self.failures: list[tuple[str, FailureKind, str]] = []
+        self._breakers = {model: Breaker() for model in self.models}
+        self._lock = threading.Lock()  # assess and summarize may run at once on one analyzer
         # Retries are ours (per model, per kind of failure), so the SDK's own are off.
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0)
 
@@ -106,12 +147,50 @@ class OpenAIAnalyzer:
             counts[(model, kind)] = counts.get((model, kind), 0) + 1
         return counts
 
-    def analyze(self, transcript: AgentTranscript) -> AnalysisResult:
-        messages = build_messages(transcript)
+    def cost(self, model: str, tokens_in: int, tokens_out: int) -> float:
+        per_in, per_out = self.prices.get(model, (0.0, 0.0))
+        return round((tokens_in * per_in + tokens_out * per_out) / 1_000_000, 6)
+
+    # ------------------------------------------------------------------ the two tasks
+    def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
+        rubric = rubric or DEFAULT_RUBRIC
+        items = "\n".join(f"- {i.key} ({i.label}, {i.scale_min}..{i.scale_max}): {i.description}" for i in rubric.items)
+        system = ASSESS_PROMPT.format(schema=_schema(AssessOutput), rubric_name=rubric.name, rubric_items=items)
+
+        def build(output: AssessOutput, model: str, tokens_in: int, tokens_out: int) -> RiskAssessment:
+            scales = {item.key: item.scale_max for item in rubric.items}
+            return RiskAssessment(
+                risk_level=output.risk_level, flags=[_to_flag(flag, transcript) for flag in output.flags],
+                rubric=[score.model_copy(update={"scale_max": scales.get(score.key, score.scale_max)})
+                        for score in output.rubric],
+                model=model, prompt_version=PROMPT_VERSION, tokens_in=tokens_in, tokens_out=tokens_out,
+                cost_usd=self.cost(model, tokens_in, tokens_out))
+
+        return self._chain(transcript, system, AssessOutput, _check_evidence, build,
+                           lambda fallback: fallback.assess(transcript, rubric))
+
+    def summarize(self, transcript: AgentTranscript) -> SessionSummary:
+        system = SUMMARY_PROMPT.format(schema=_schema(SummaryOutput))
+
+        def build(output: SummaryOutput, model: str, tokens_in: int, tokens_out: int) -> SessionSummary:
+            return SessionSummary(summary=output.summary, action_items=output.action_items, model=model,
+                                  prompt_version=PROMPT_VERSION, tokens_in=tokens_in, tokens_out=tokens_out,
+                                  cost_usd=self.cost(model, tokens_in, tokens_out))
+
+        return self._chain(transcript, system, SummaryOutput, lambda output, transcript: None, build,
+                           lambda fallback: fallback.summarize(transcript))
+
+    # ------------------------------------------------------------------ failover
+    def _chain(self, transcript: AgentTranscript, system: str, schema: type[Output],
+               check: Callable[[Output, AgentTranscript], None],
+               build: Callable[[Output, str, int, int], Result],
+               fall_back: Callable[[Analyzer], Result]) -> Result:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": _segments_text(transcript)}]
         outcomes: list[tuple[str, FailureKind, str]] = []  # one per model that failed, this call only
         for model in self.models:
             try:
-                return self._analyze_with(model, transcript, messages)
+                output, answered_by, tokens_in, tokens_out = self._ask(model, messages, schema, check, transcript)
+                return build(output, answered_by, tokens_in, tokens_out)
             except _TransportFailure as exc:
                 outcomes.append((model, "transport", str(exc)))
             except _InvalidOutput:
@@ -120,73 +199,86 @@ class OpenAIAnalyzer:
                                                         "kind": outcomes[-1][1], "detail": outcomes[-1][2]})
         after = "; ".join(f"{model}: {detail}" for model, _, detail in outcomes)
         if self.fallback is not None:
-            result = self.fallback.analyze(transcript)
+            result = fall_back(self.fallback)
             return result.model_copy(update={"model": f"{result.model} (after: {after})"})
         if all(kind == "invalid_output" for _, kind, _ in outcomes):
             raise PermanentError(f"no model gave usable output ({after})", code="all_models_invalid_output")
         raise TransientError(f"every analysis model failed ({after})", code="all_models_failed")
 
-    def _analyze_with(self, model: str, transcript: AgentTranscript, messages: list[dict[str, str]]) -> AnalysisResult:
+    def _ask(self, model: str, messages: list[dict[str, str]], schema: type[Output],
+             check: Callable[[Output, AgentTranscript], None],
+             transcript: AgentTranscript) -> tuple[Output, str, int, int]:
         """One model: its first answer plus up to `max_validation_retries` more when the answer is unusable."""
         for attempt in range(self.max_validation_retries + 1):
             temperature = FIRST_TEMPERATURE if attempt == 0 else RETRY_TEMPERATURE
             response = self._call(model, messages, temperature)
             try:
-                output = parse_output(response, transcript)
+                output = parse_output(response, schema)
+                check(output, transcript)
             except _InvalidOutput as exc:
-                self.failures.append((model, "invalid_output", str(exc)))
+                self._note(model, "invalid_output", str(exc))
                 continue
-            usage = response.usage
-            return AnalysisResult(
-                risk_level=output.risk_level,
-                flags=[_to_flag(flag, transcript) for flag in output.flags],
-                rubric=output.rubric,
-                summary=output.summary,
-                action_items=output.action_items,
-                model=response.model or model,
-                prompt_version=PROMPT_VERSION,
-                tokens_in=usage.prompt_tokens if usage else 0,
-                tokens_out=usage.completion_tokens if usage else 0,
-            )
+            usage = getattr(response, "usage", None)
+            return (output, getattr(response, "model", None) or model,
+                    usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
         raise _InvalidOutput(model)
 
     def _call(self, model: str, messages: list[dict[str, str]], temperature: float) -> object:
+        def call() -> object:
+            try:
+                return self._client.chat.completions.create(model=model, messages=messages,  # type: ignore[arg-type]
+                                                            temperature=temperature,
+                                                            response_format={"type": "json_object"})
+            except openai.APITimeoutError:
+                detail = "timeout"
+            except openai.APIConnectionError:
+                detail = "connection_error"
+            except openai.RateLimitError:
+                detail = "rate_limited"
+            except openai.APIStatusError as exc:
+                # 5xx is the provider's trouble; another 4xx (bad key, unknown model) is ours, noted as such.
+                detail = f"server_error_{exc.status_code}" if exc.status_code >= 500 else f"http_{exc.status_code}"
+            raise TransientError(detail, code=detail)
+
         try:
-            return self._client.chat.completions.create(model=model, messages=messages,  # type: ignore[arg-type]
-                                                        temperature=temperature,
-                                                        response_format={"type": "json_object"})
-        except openai.APITimeoutError:
-            detail = "timeout"
-        except openai.APIConnectionError:
-            detail = "connection_error"
-        except openai.RateLimitError:
-            detail = "rate_limited"
-        except openai.APIStatusError as exc:
-            # 5xx is the provider's trouble; another 4xx (bad key, unknown model) is ours, noted as such.
-            detail = f"server_error_{exc.status_code}" if exc.status_code >= 500 else f"http_{exc.status_code}"
-        self.failures.append((model, "transport", detail))
+            return self._breakers[model].call(call)
+        except CircuitOpen:
+            detail = "circuit_open"
+        except TransientError as exc:
+            detail = exc.code or "transport"
+        self._note(model, "transport", detail)
         raise _TransportFailure(detail)
 
+    def _note(self, model: str, kind: FailureKind, detail: str) -> None:
+        with self._lock:
+            self.failures.append((model, kind, detail))
 
-def build_messages(transcript: AgentTranscript) -> list[dict[str, str]]:
-    schema = json.dumps(ModelOutput.model_json_schema(), separators=(",", ":"))
+
+def _schema(model: type[BaseModel]) -> str:
+    return json.dumps(model.model_json_schema(), separators=(",", ":"))
+
+
+def _segments_text(transcript: AgentTranscript) -> str:
     lines = [f"[{segment.index}] {segment.speaker or 'unknown'}: {segment.text}" for segment in transcript.segments]
-    return [{"role": "system", "content": SYSTEM_PROMPT.format(schema=schema)},
-            {"role": "user", "content": "Transcript segments:\n" + "\n".join(lines)}]
+    return "Transcript segments:\n" + "\n".join(lines)
 
 
-def parse_output(response: object, transcript: AgentTranscript) -> ModelOutput:
-    """The response's content as a `ModelOutput` whose every quote is in its segment; `_InvalidOutput` otherwise."""
+def parse_output(response: object, schema: type[Output]) -> Output:
+    """The response's content validated against `schema`; `_InvalidOutput` naming what was wrong otherwise."""
     choices = getattr(response, "choices", None) or []
     content = choices[0].message.content if choices else None
     if not content:
         raise _InvalidOutput("empty_response")
     try:
-        output = ModelOutput.model_validate(json.loads(content))
+        return schema.model_validate(json.loads(content))
     except json.JSONDecodeError as exc:
         raise _InvalidOutput(f"malformed_json: {exc.msg}") from exc
     except ValidationError as exc:
         raise _InvalidOutput(f"schema_invalid: {exc.error_count()} errors") from exc
+
+
+def _check_evidence(output: AssessOutput, transcript: AgentTranscript) -> None:
+    """Every quote must be in the segment it cites: no invented evidence."""
     segments = _segments_by_index(transcript)
     for flag in output.flags:
         for item in flag.evidence:
@@ -195,7 +287,6 @@ def parse_output(response: object, transcript: AgentTranscript) -> ModelOutput:
                 raise _InvalidOutput(f"invented_evidence: no segment {item.segment_index}")
             if not quote_in_text(item.quote.strip(), segment.text):
                 raise _InvalidOutput(f"invented_evidence: quote not in segment {item.segment_index}")
-    return output
 
 
 def _segments_by_index(transcript: AgentTranscript) -> dict[int, Segment]:

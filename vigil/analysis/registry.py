@@ -23,7 +23,8 @@ def _openai(settings: Settings) -> Analyzer:
         raise ValueError("ANALYZER=openai needs OPENAI_API_KEY")
     models = [m.strip() for m in settings.openai_models.split(",") if m.strip()]
     return OpenAIAnalyzer(models=models, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
-                          timeout_seconds=settings.analysis_timeout_seconds, fallback=OfflineAnalyzer())
+                          timeout_seconds=settings.analysis_timeout_seconds, fallback=OfflineAnalyzer(),
+                          prices=settings.openai_prices)
 
 
 ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {"offline": _offline, "openai": _openai}
