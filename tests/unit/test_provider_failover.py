@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.breaker import FAIL_MAX
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas import ProviderTranscript, Segment, Word
 from vigil.transcription import providers
@@ -76,7 +77,7 @@ def test_all_failing_permanently_is_permanent(tmp_path: Path) -> None:
 
 def test_the_breaker_opens_after_repeated_transient_failures_and_skips_the_provider(tmp_path: Path) -> None:
     flaky = Scripted("flaky", TransientError("503", code="provider_unavailable"))
-    for _ in range(providers.FAIL_MAX):
+    for _ in range(FAIL_MAX):
         providers.run_providers([flaky], tmp_path / "a.flac")
     calls = flaky.calls
     run = providers.run_providers([flaky], tmp_path / "a.flac")
@@ -86,10 +87,10 @@ def test_the_breaker_opens_after_repeated_transient_failures_and_skips_the_provi
 
 def test_permanent_errors_do_not_open_the_breaker(tmp_path: Path) -> None:
     picky = Scripted("picky", PermanentError("unsupported audio", code="provider_rejected"))
-    for _ in range(providers.FAIL_MAX + 2):
+    for _ in range(FAIL_MAX + 2):
         run = providers.run_providers([picky], tmp_path / "a.flac")
     assert run.failures["picky"].code == "provider_rejected"
-    assert picky.calls == providers.FAIL_MAX + 2
+    assert picky.calls == FAIL_MAX + 2
 
 
 def test_an_unexpected_exception_counts_as_that_providers_failure(tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ def test_the_breaker_lets_calls_through_again_after_its_reset_time(tmp_path: Pat
     flaky = Scripted("flaky", TransientError("503", code="provider_unavailable"))
     breaker = providers.breaker_for("flaky")
     breaker.reset_seconds = 0.1
-    for _ in range(providers.FAIL_MAX):
+    for _ in range(FAIL_MAX):
         providers.run_providers([flaky], tmp_path / "a.flac")
     assert providers.run_providers([flaky], tmp_path / "a.flac").failures["flaky"].code == "circuit_open"
     time.sleep(0.15)
