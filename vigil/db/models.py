@@ -37,6 +37,12 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     # Comma-separated speech providers for this tenant's sessions; NULL → the deployment's TRANSCRIBERS.
     transcribers: Mapped[str | None] = mapped_column(sa.String(200))
+    # The prompt and rubric versions this tenant's analyses use (NULL → the analyzer's built-in ones).
+    active_prompt_version: Mapped[str | None] = mapped_column(sa.String(100))
+    active_rubric_version: Mapped[str | None] = mapped_column(sa.String(100))
+    # Per-day model budget (UTC day); NULL → the deployment's default. Offline analysis costs nothing.
+    daily_token_budget: Mapped[int | None] = mapped_column(sa.BigInteger)
+    daily_cost_budget_usd: Mapped[float | None] = mapped_column(sa.Float)
     created_at: Mapped[datetime] = _created()
 
 
@@ -89,6 +95,8 @@ class Session(Base):
     # Direct uploads: the session exists (status `awaiting_upload`) before its media; unsubmitted
     # ones are removed after this time.
     upload_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
+    # Why a person must look regardless of the AI's verdict, e.g. "risk analysis failed — review manually".
+    attention: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class Artifact(Base):
@@ -189,6 +197,7 @@ class Analysis(Base):
     tokens_out: Mapped[int] = mapped_column(sa.Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(sa.Float, default=0.0)
     latency_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    rubric_version: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = _created()
 
 
@@ -220,4 +229,54 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(sa.String(50))
     entity_id: Mapped[str] = mapped_column(sa.String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
+class ConfigVersion(Base):
+    """An analysis prompt or rubric, stored once per content: `version` is its content hash, and the row can
+    never be changed (a database trigger refuses UPDATE). A tenant points at one active version of each kind."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "kind", "version"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    kind: Mapped[str] = mapped_column(sa.String(20))  # prompt | rubric
+    version: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    content: Mapped[dict[str, Any]] = mapped_column()
+    created_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class ModelFailure(Base):
+    """One failed model call during analysis, kept apart by kind ("invalid_output" vs "transport") so parse-error
+    rates per model can be analysed."""
+
+    __tablename__ = "model_failures"
+    __table_args__ = (sa.Index("ix_model_failures_tenant_created", "tenant_id", "created_at"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="SET NULL"))
+    task: Mapped[str] = mapped_column(sa.String(30))
+    model: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    detail: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = _created()
+
+
+class ReplayRun(Base):
+    """A candidate analyzer or prompt re-run against history or a labelled set, never touching production results."""
+
+    __tablename__ = "replay_runs"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    created_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    candidate: Mapped[str] = mapped_column(sa.String(200))
+    baseline: Mapped[str] = mapped_column(sa.String(200))
+    source: Mapped[str] = mapped_column(sa.String(1000))
+    session_count: Mapped[int] = mapped_column(sa.Integer)
+    duration_seconds: Mapped[float] = mapped_column(sa.Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column()
+    predictions: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = _created()
