@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class VigilError(Exception):
     """Base class; `code` is a stable machine-readable reason stored on jobs and shown to people."""
@@ -52,3 +54,14 @@ class Conflict(VigilError):
     """The object is not in a state that allows this action yet (e.g. no transcript to analyse)."""
 
     code = "conflict"
+
+
+class Deferred(VigilError):
+    """Not now, and not a failure: the stage waits until `until` without spending an attempt (e.g. the tenant's
+    daily model budget is spent)."""
+
+    code = "deferred"
+
+    def __init__(self, message: str, *, until: datetime, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.until = until

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Role(StrEnum):
@@ -160,6 +160,35 @@ class RubricDefinition(BaseModel):
     items: list[RubricItem] = Field(min_length=1, max_length=50)
 
 
+class PromptSet(BaseModel):
+    """A model analyzer's prompts as data: `assess` must take {schema}, {rubric_name} and {rubric_items};
+    `summary` must take {schema}."""
+
+    assess: str = Field(min_length=20, max_length=20000)
+    summary: str = Field(min_length=20, max_length=20000)
+
+    @field_validator("assess")
+    @classmethod
+    def _assess_placeholders(cls, value: str) -> str:
+        return _needs_placeholders(value, ("schema", "rubric_name", "rubric_items"))
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_placeholders(cls, value: str) -> str:
+        return _needs_placeholders(value, ("schema",))
+
+
+def _needs_placeholders(template: str, names: tuple[str, ...]) -> str:
+    try:
+        template.format(**{name: "" for name in names})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"the template has a placeholder other than {names} or stray braces: {exc}") from exc
+    missing = [name for name in names if "{" + name + "}" not in template]
+    if missing:
+        raise ValueError(f"the template lacks {', '.join('{' + m + '}' for m in missing)}")
+    return template
+
+
 Behaviour = Literal["question", "reflection", "therapist_input", "other"]
 
 
@@ -248,6 +277,37 @@ class AnalysisResult(BaseModel):
 
 
 # ---------------------------------------------------------------- HTTP
+class ConfigVersionIn(BaseModel):
+    kind: Literal["prompt", "rubric"]
+    name: str = Field(min_length=1, max_length=200)
+    content: dict[str, Any] = Field(description="A RubricDefinition (kind rubric) or a PromptSet (kind prompt).")
+    activate: bool = Field(False, description="Make it the tenant's active version of its kind at once.")
+
+
+class ConfigVersionOut(BaseModel):
+    kind: str
+    version: str = Field(description="Content hash: the same content always has the same version.")
+    name: str
+    content: dict[str, Any]
+    active: bool
+    created_at: datetime
+
+
+class BudgetIn(BaseModel):
+    daily_token_budget: int | None = Field(None, ge=0, description="Tokens per UTC day; null → deployment default.")
+    daily_cost_budget_usd: float | None = Field(None, ge=0, description="USD per UTC day; null → deployment default.")
+
+
+class UsageOut(BaseModel):
+    day: str
+    tokens: int
+    cost_usd: float
+    daily_token_budget: int | None
+    daily_cost_budget_usd: float | None
+    share_used: float | None = Field(description="The larger of tokens/budget and cost/budget; null if unlimited.")
+    state: Literal["ok", "alert", "over_budget", "unlimited"]
+
+
 class MeOut(BaseModel):
     email: str
     role: Role

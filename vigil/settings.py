@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="Any OpenAI-compatible server (vLLM, Ray Serve LLM).")
     openai_models: str = Field("gpt-4o-mini", description="Comma-separated failover chain of models.")
     analysis_timeout_seconds: float = Field(60.0, description="Bound on one model call.")
+    daily_token_budget: int | None = Field(None, description="Default per-tenant model tokens per UTC day "
+                                                            "(tenants may set their own); empty = unlimited.")
+    daily_cost_budget_usd: float | None = Field(None, description="Default per-tenant model spend per UTC day, USD.")
+    budget_alert_share: float = Field(0.8, description="Share of a budget at which an alert event is recorded.")
     openai_prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description='USD per million tokens (in, out) by model, JSON: {"my-model": [0.2, 0.8]}; '
                                           "known OpenAI models have built-in prices.")

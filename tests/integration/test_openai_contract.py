@@ -246,7 +246,23 @@ def test_circuit_breaker_skips_a_model_that_keeps_failing(standin: OpenAIStandin
 
 
 def test_prompt_version_is_the_prompt_content_hash() -> None:
-    from vigil.analysis.openai_analyzer import ASSESS_PROMPT, SUMMARY_PROMPT, prompt_version
+    from vigil.analysis.openai_analyzer import ASSESS_PROMPT, SUMMARY_PROMPT
+    from vigil.analysis.versions import content_version
 
-    assert PROMPT_VERSION == prompt_version(ASSESS_PROMPT + SUMMARY_PROMPT)
-    assert prompt_version("a") != prompt_version("b") and prompt_version("a") == prompt_version("a")
+    assert PROMPT_VERSION == content_version("prompt", {"summary": SUMMARY_PROMPT, "assess": ASSESS_PROMPT})
+    assert PROMPT_VERSION.startswith("prompt-") and len(PROMPT_VERSION) == len("prompt-") + 12
+    assert content_version("prompt", {"a": 1}) != content_version("prompt", {"a": 2})
+
+
+def test_a_tenant_prompt_version_is_what_the_model_is_sent(standin: OpenAIStandin, base_url: str) -> None:
+    from vigil.schemas import PromptSet
+
+    prompts = PromptSet(assess="Crisis-line reviewer. Schema {schema}. Rubric {rubric_name}: {rubric_items}",
+                        summary="Crisis-line summariser. Schema {schema}.")
+    subject = analyzer(base_url).with_prompts(prompts, "prompt-0123456789ab")
+    standin.reply(VALID)
+    standin.reply(SUMMARY)
+    result = subject.analyze(transcript())
+    assert result.prompt_version == "prompt-0123456789ab"
+    assert standin.requests[0]["messages"][0]["content"].startswith("Crisis-line reviewer. Schema {")
+    assert standin.requests[1]["messages"][0]["content"].startswith("Crisis-line summariser.")

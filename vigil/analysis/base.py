@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from vigil.schemas import AgentTranscript, AnalysisResult, RiskAssessment, RubricDefinition, SessionSummary
+from vigil.schemas import (
+    AgentTranscript,
+    AnalysisResult,
+    PromptSet,
+    RiskAssessment,
+    RubricDefinition,
+    SessionSummary,
+)
 
 
 @runtime_checkable
@@ -20,6 +27,10 @@ class Analyzer(Protocol):
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment: ...
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary: ...
+
+    def with_prompts(self, prompts: PromptSet, version: str) -> Analyzer:
+        """This analyzer with a tenant's prompt version instead of its built-in prompts."""
+        ...
 
 
 def combine(assessment: RiskAssessment, summary: SessionSummary, **extra: object) -> AnalysisResult:
@@ -35,7 +46,11 @@ def combine(assessment: RiskAssessment, summary: SessionSummary, **extra: object
 
 
 class CombinedAnalysis:
-    """Mixin: `analyze` = `assess` then `summarize`, combined, for callers that want one result."""
+    """Mixin: `analyze` = `assess` then `summarize`, combined, for callers that want one result; and
+    `with_prompts`, which analyzers without prompts (the offline rules) answer with themselves."""
+
+    def with_prompts(self, prompts: PromptSet, version: str) -> Analyzer:
+        return self  # type: ignore[return-value]
 
     def analyze(self: Analyzer, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> AnalysisResult:
         return combine(self.assess(transcript, rubric), self.summarize(transcript))

@@ -14,7 +14,7 @@ parse-error rates per model can be read off a long-lived analyzer; the pipeline 
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 import logging
 import threading
@@ -26,11 +26,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from vigil.analysis.base import Analyzer, CombinedAnalysis
 from vigil.analysis.evidence import quote_in_text
+from vigil.analysis.versions import content_version
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas import (
     AgentTranscript,
     Evidence,
+    PromptSet,
     RiskAssessment,
     RiskCategory,
     RiskFlag,
@@ -103,12 +105,8 @@ DEFAULT_RUBRIC = RubricDefinition.model_validate({"name": "general", "items": [
 ]})
 
 
-def prompt_version(template: str) -> str:
-    """A prompt's version is its content: the same text always has the same version, any edit a new one."""
-    return "openai-" + hashlib.sha256(template.encode()).hexdigest()[:12]
-
-
-PROMPT_VERSION = prompt_version(ASSESS_PROMPT + SUMMARY_PROMPT)
+BUILT_IN_PROMPTS = PromptSet(assess=ASSESS_PROMPT, summary=SUMMARY_PROMPT)
+PROMPT_VERSION = content_version("prompt", BUILT_IN_PROMPTS.model_dump())
 
 
 class _InvalidOutput(Exception):
@@ -135,6 +133,7 @@ class OpenAIAnalyzer(CombinedAnalysis):
         self.fallback = fallback
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
         self.failures: list[tuple[str, FailureKind, str]] = []
+        self.prompts, self.prompt_version = BUILT_IN_PROMPTS, PROMPT_VERSION
         self._breakers = {model: Breaker() for model in self.models}
         self._lock = threading.Lock()  # assess and summarize may run at once on one analyzer
         # Retries are ours (per model, per kind of failure), so the SDK's own are off.
@@ -147,6 +146,12 @@ class OpenAIAnalyzer(CombinedAnalysis):
             counts[(model, kind)] = counts.get((model, kind), 0) + 1
         return counts
 
+    def with_prompts(self, prompts: PromptSet, version: str) -> OpenAIAnalyzer:
+        """A view of this analyzer with other prompts; client, breakers and failure record are shared."""
+        view = copy.copy(self)
+        view.prompts, view.prompt_version = prompts, version
+        return view
+
     def cost(self, model: str, tokens_in: int, tokens_out: int) -> float:
         per_in, per_out = self.prices.get(model, (0.0, 0.0))
         return round((tokens_in * per_in + tokens_out * per_out) / 1_000_000, 6)
@@ -155,7 +160,7 @@ class OpenAIAnalyzer(CombinedAnalysis):
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
         rubric = rubric or DEFAULT_RUBRIC
         items = "\n".join(f"- {i.key} ({i.label}, {i.scale_min}..{i.scale_max}): {i.description}" for i in rubric.items)
-        system = ASSESS_PROMPT.format(schema=_schema(AssessOutput), rubric_name=rubric.name, rubric_items=items)
+        system = self.prompts.assess.format(schema=_schema(AssessOutput), rubric_name=rubric.name, rubric_items=items)
 
         def build(output: AssessOutput, model: str, tokens_in: int, tokens_out: int) -> RiskAssessment:
             scales = {item.key: item.scale_max for item in rubric.items}
@@ -163,18 +168,18 @@ class OpenAIAnalyzer(CombinedAnalysis):
                 risk_level=output.risk_level, flags=[_to_flag(flag, transcript) for flag in output.flags],
                 rubric=[score.model_copy(update={"scale_max": scales.get(score.key, score.scale_max)})
                         for score in output.rubric],
-                model=model, prompt_version=PROMPT_VERSION, tokens_in=tokens_in, tokens_out=tokens_out,
+                model=model, prompt_version=self.prompt_version, tokens_in=tokens_in, tokens_out=tokens_out,
                 cost_usd=self.cost(model, tokens_in, tokens_out))
 
         return self._chain(transcript, system, AssessOutput, _check_evidence, build,
                            lambda fallback: fallback.assess(transcript, rubric))
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
-        system = SUMMARY_PROMPT.format(schema=_schema(SummaryOutput))
+        system = self.prompts.summary.format(schema=_schema(SummaryOutput))
 
         def build(output: SummaryOutput, model: str, tokens_in: int, tokens_out: int) -> SessionSummary:
             return SessionSummary(summary=output.summary, action_items=output.action_items, model=model,
-                                  prompt_version=PROMPT_VERSION, tokens_in=tokens_in, tokens_out=tokens_out,
+                                  prompt_version=self.prompt_version, tokens_in=tokens_in, tokens_out=tokens_out,
                                   cost_usd=self.cost(model, tokens_in, tokens_out))
 
         return self._chain(transcript, system, SummaryOutput, lambda output, transcript: None, build,

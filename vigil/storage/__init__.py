@@ -48,6 +48,7 @@ def transcript_raw_name(provider: str) -> str:
 
 
 TRANSCRIPT_AGENT_NAME = "transcript/agent.json"
+TRANSCRIPT_REFINED_NAME = "transcript/refined.json"
 
 
 def analysis_name(version: int) -> str:
