@@ -17,8 +17,16 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from tasks import stages
-from vigil.errors import PermanentError, TransientError
-from vigil.services.jobs import STAGES, ClaimedStage, claim_stages, complete_stage, fail_stage, renew_lease
+from vigil.errors import Deferred, PermanentError, TransientError
+from vigil.services.jobs import (
+    STAGES,
+    ClaimedStage,
+    claim_stages,
+    complete_stage,
+    defer_stage,
+    fail_stage,
+    renew_lease,
+)
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil.dispatcher")
@@ -112,6 +120,12 @@ class Dispatcher:
         self.completed += 1
 
     def _finish_failed(self, item: InFlight, exc: BaseException) -> None:
+        cause = exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
+        if isinstance(cause, Deferred):
+            with self.ctx.db() as db:
+                defer_stage(db, item.claim, code=cause.code, detail=cause.message, until=cause.until)
+            log.info("stage deferred", extra={"job_id": str(item.claim.job_id), "code": cause.code})
+            return
         code, detail, transient = classify_failure(exc)
         with self.ctx.db() as db:
             status = fail_stage(db, item.claim, code=code, detail=detail, transient=transient,

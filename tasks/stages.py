@@ -14,6 +14,7 @@ from pathlib import Path
 import ray
 from ray.exceptions import RayError, RayTaskError
 
+from vigil.analysis.base import Analyzer
 from vigil.analysis.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import TransientError, VigilError
@@ -32,9 +33,15 @@ def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) ->
     run_extract(Context.build(settings, database_url), claim)
 
 
+@lru_cache(maxsize=2)
+def _analyzer(settings_json: str) -> Analyzer:
+    """One analyzer per worker process, so its circuit breakers remember a model that keeps failing."""
+    return build_analyzer(Settings.model_validate_json(settings_json))
+
+
 @ray.remote(num_cpus=0.5, max_retries=0)
 def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
-    run_analyze(Context.build(settings, database_url), claim, build_analyzer(settings))
+    run_analyze(Context.build(settings, database_url), claim, _analyzer(settings.model_dump_json()))
 
 
 @lru_cache(maxsize=4)

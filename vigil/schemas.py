@@ -368,7 +368,8 @@ class JobStatusOut(BaseModel):
     session_id: uuid.UUID
     kind: str
     stage: str
-    status: str = Field(description="queued | running | succeeded | failed (permanent error) | dead (gave up)")
+    status: str = Field(description="queued | waiting (held back, e.g. over the model budget; see error_code) | "
+                                    "running | succeeded | failed (permanent error) | dead (gave up)")
     progress_percent: int
     attempt: int
     max_attempts: int

@@ -120,6 +120,7 @@ class _TransportFailure(Exception):
 class OpenAIAnalyzer(CombinedAnalysis):
     name = "openai"
     prompt_version = PROMPT_VERSION
+    default_rubric = DEFAULT_RUBRIC
 
     def __init__(self, models: list[str], api_key: str, base_url: str | None = None, timeout_seconds: float = 60.0,
                  max_validation_retries: int = 2, fallback: Analyzer | None = None,
@@ -158,7 +159,7 @@ class OpenAIAnalyzer(CombinedAnalysis):
 
     # ------------------------------------------------------------------ the two tasks
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
-        rubric = rubric or DEFAULT_RUBRIC
+        rubric = rubric or self.default_rubric
         items = "\n".join(f"- {i.key} ({i.label}, {i.scale_min}..{i.scale_max}): {i.description}" for i in rubric.items)
         system = self.prompts.assess.format(schema=_schema(AssessOutput), rubric_name=rubric.name, rubric_items=items)
 

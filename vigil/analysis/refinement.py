@@ -16,8 +16,10 @@ _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
 _PRONOUN_I = re.compile(r"\bi(?=\b|')")
 _SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])")
+# A question opens with one of these, perhaps after a greeting or filler ("hi, how are you", "so what happened").
 _QUESTION_START = re.compile(
-    r"^(who|what|when|where|why|how|do|does|did|is|are|was|were|can|could|would|will|should|have|has)\b", re.I)
+    r"^(?:(?:hi|hey|hello|so|and|but|okay|ok|well|um|uh|now)\b[\s,]*)*"
+    r"(who|what|when|where|why|how|do|does|did|is|are|was|were|can|could|would|will|should|have|has)\b", re.I)
 
 
 def refine_text(text: str) -> str:

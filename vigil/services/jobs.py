@@ -28,6 +28,8 @@ KIND_STAGES: dict[str, tuple[str, ...]] = {"pipeline": STAGES, "analyze": ("anal
 ACTIVE = ("queued", "running")
 # Spelled exactly as in the partial unique index, as literals: PostgreSQL infers the index for
 # ON CONFLICT only from a predicate it can match, and bound parameters cannot be matched.
+# A queued job held back for one of these reasons reads as `waiting` (it has not failed; it will run later).
+WAITING_CODES = frozenset({"over_budget"})
 ACTIVE_PREDICATE = "status IN ('queued', 'running')"
 FINISHED = ("succeeded", "failed", "dead")
 
@@ -184,6 +186,22 @@ def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, tr
     return status
 
 
+def defer_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, until: datetime) -> str:
+    """Put a claimed stage back to wait until `until` without spending an attempt (e.g. over budget). The job
+    reads as `waiting` with its reason until then."""
+    job = _owned(db, claim)
+    if job is None:
+        db.rollback()
+        return "lost"
+    db.add(StageEvent(tenant_id=job.tenant_id, job_id=job.id, session_id=job.session_id, stage=job.stage,
+                      event="deferred", attempt=job.attempt, duration_seconds=0.0, detail=f"{code}: {detail}"[:2000]))
+    job.error_code, job.error_detail = code, detail[:4000]
+    job.claim_token, job.lease_until = None, None
+    job.status, job.not_before, job.attempt = "queued", until, max(0, job.attempt - 1)
+    db.commit()
+    return "waiting"
+
+
 def job_status(db: DbSession, principal: Principal, job_id: uuid.UUID) -> JobStatusOut:
     principal.require(Action.read_status)
     job = db.scalar(sa.select(Job).where(Job.id == job_id, Job.tenant_id == principal.tenant_id))
@@ -196,7 +214,8 @@ def _status_out(job: Job) -> JobStatusOut:
     stages = KIND_STAGES[job.kind]
     done = stages.index(job.stage) if job.status != "succeeded" else len(stages)
     return JobStatusOut(
-        job_id=job.id, session_id=job.session_id, kind=job.kind, stage=job.stage, status=job.status,
+        job_id=job.id, session_id=job.session_id, kind=job.kind, stage=job.stage,
+        status="waiting" if job.status == "queued" and job.error_code in WAITING_CODES else job.status,
         progress_percent=round(100 * done / len(stages)), attempt=job.attempt, max_attempts=job.max_attempts,
         error_code=job.error_code, error_detail=job.error_detail, updated_at=job.updated_at,
     )

@@ -8,22 +8,40 @@ import hashlib
 import logging
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from vigil.analysis.base import Analyzer
+from vigil.analysis.analytics import conversation_analytics
+from vigil.analysis.base import Analyzer, combine
 from vigil.analysis.evidence import quote_in_text
+from vigil.analysis.refinement import refine_transcript
+from vigil.analysis.versions import content_version
 from vigil.context import Context
-from vigil.db.models import Analysis, Artifact, Review, Session, Transcript, utcnow
+from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Transcript, utcnow
 from vigil.errors import PermanentError
 from vigil.media import audio_duration, extract_audio
-from vigil.schemas import AgentTranscript, AnalysisResult, ProviderTranscript
+from vigil.schemas import (
+    AgentTranscript,
+    AnalysisResult,
+    ProviderTranscript,
+    RiskAssessment,
+    RiskLevel,
+    RubricDefinition,
+    SessionSummary,
+    TaskOutcome,
+)
+from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
 from vigil.storage import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
+    TRANSCRIPT_REFINED_NAME,
     analysis_name,
     artifact_key,
     original_name,
@@ -162,7 +180,7 @@ def load_agent_transcript(ctx: Context, claim: ClaimedStage) -> AgentTranscript:
     return AgentTranscript.model_validate_json(ctx.store.get_bytes(key))
 
 
-def check_evidence(result: AnalysisResult, transcript: AgentTranscript) -> None:
+def check_evidence(result: RiskAssessment | AnalysisResult, transcript: AgentTranscript) -> None:
     """Every evidence quote must be verbatim in the segment it cites: no invented quotes."""
     by_index = {s.index: s for s in transcript.segments}
     for flag in result.flags:
@@ -173,16 +191,105 @@ def check_evidence(result: AnalysisResult, transcript: AgentTranscript) -> None:
                                      code="invalid_evidence")
 
 
+RISK_FAILED = "risk analysis failed — review manually"
+
+
+@dataclass
+class TaskRun:
+    """The four post-transcription tasks' outputs (None where a task failed) and how each went."""
+
+    refined: AgentTranscript | None
+    analytics: dict[str, Any] | None
+    assessment: RiskAssessment | None
+    summary: SessionSummary | None
+    outcomes: dict[str, TaskOutcome]
+
+
+def run_analysis_tasks(transcript: AgentTranscript, analyzer: Analyzer, rubric: RubricDefinition | None = None,
+                       parallel: bool = True) -> TaskRun:
+    """Refinement, analytics, risk + rubric and summary are independent: they run at once, so the analysis takes
+    about as long as the slowest of them. Each records its own status and duration; one failing does not stop the
+    others (`parallel=False` runs them one after another, for comparison in bench/analysis.py)."""
+
+    def assess() -> RiskAssessment:
+        assessment = analyzer.assess(transcript, rubric)
+        check_evidence(assessment, transcript)
+        return assessment
+
+    tasks: dict[str, Callable[[], Any]] = {
+        "refinement": lambda: refine_transcript(transcript),
+        "analytics": lambda: conversation_analytics(transcript),
+        "risk": assess,
+        "summary": lambda: analyzer.summarize(transcript),
+    }
+    results: dict[str, Any] = {}
+    outcomes: dict[str, TaskOutcome] = {}
+
+    def timed(name: str) -> None:
+        started = time.perf_counter()
+        try:
+            results[name] = tasks[name]()
+        except Exception as exc:  # recorded on the analysis, never swallowed: the session shows which task failed
+            log.warning("analysis task failed", exc_info=True,
+                        extra={"session_id": str(transcript.session_id), "task": name})
+            outcomes[name] = TaskOutcome(status="failed", seconds=round(time.perf_counter() - started, 4),
+                                         error=f"{type(exc).__name__}: {exc}"[:500])
+            return
+        model = getattr(results[name], "model", None) if name in ("risk", "summary") else None
+        outcomes[name] = TaskOutcome(status="succeeded", seconds=round(time.perf_counter() - started, 4), model=model)
+
+    if parallel:
+        with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="analysis-task") as pool:
+            list(pool.map(timed, tasks))
+    else:
+        for name in tasks:
+            timed(name)
+    return TaskRun(refined=results.get("refinement"), analytics=results.get("analytics"),
+                   assessment=results.get("risk"), summary=results.get("summary"),
+                   outcomes={name: outcomes[name] for name in tasks})
+
+
+def assemble_result(run: TaskRun, rubric_version: str | None) -> AnalysisResult:
+    """One stored result from the tasks; a failed risk task yields `risk_status="failed"`, never "no risk found"."""
+    assessment, summary = run.assessment, run.summary
+    failed_summary = SessionSummary(summary="", action_items=[], model="none", prompt_version="none")
+    if assessment is None:
+        result = combine(RiskAssessment(risk_level=RiskLevel.none, flags=[], rubric=[], model="none",
+                                        prompt_version=(summary or failed_summary).prompt_version),
+                         summary or failed_summary, risk_status="failed")
+    else:
+        result = combine(assessment, summary or failed_summary)
+    return result.model_copy(update={"analytics": run.analytics, "tasks": run.outcomes,
+                                     "rubric_version": rubric_version})
+
+
+def builtin_rubric_version(analyzer: Analyzer) -> str | None:
+    rubric = getattr(analyzer, "default_rubric", None)
+    return content_version("rubric", rubric.model_dump(mode="json")) if rubric is not None else None
+
+
 def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
-    """Risk flags with evidence, rubric, summary → a new analysis version for this job (once)."""
+    """The four post-transcription tasks → a new analysis version for this job (once). Model work first passes
+    the tenant's daily budget guard; the tenant's active prompt and rubric versions are used and recorded."""
     with ctx.db() as db:
         if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
             return
+        config = active_config(db, claim.tenant_id)
+        if analyzer.name != "offline":
+            guard_model_budget(db, claim.tenant_id, ctx.settings)
+    if config.prompts is not None and config.prompt_version is not None:
+        analyzer = analyzer.with_prompts(config.prompts, config.prompt_version)
+    rubric = config.rubric  # None → the analyzer's built-in rubric
+    rubric_version = config.rubric_version or builtin_rubric_version(analyzer)
     transcript = load_agent_transcript(ctx, claim)
+    failures_before = len(getattr(analyzer, "failures", []))
     started = time.perf_counter()
-    result = analyzer.analyze(transcript)
+    run = run_analysis_tasks(transcript, analyzer, rubric)
     latency = time.perf_counter() - started
-    check_evidence(result, transcript)
+    result = assemble_result(run, rubric_version)
+    if run.refined is not None:
+        _put_json(ctx, claim, "transcript_refined", TRANSCRIPT_REFINED_NAME, run.refined.model_dump_json())
+    model_failures = getattr(analyzer, "failures", [])[failures_before:]
     with ctx.db() as db:
         session = db.get(Session, claim.session_id, with_for_update=True)
         if session is None:
@@ -193,15 +300,24 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         payload = result.model_dump_json().encode()
         ctx.store.put_bytes(key, payload)
         db.add(Analysis(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
-                        analysis_version=version, prompt_version=result.prompt_version, model=result.model,
-                        risk_level=result.risk_level.value, result=result.model_dump(mode="json"),
-                        tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost_usd=result.cost_usd,
-                        latency_seconds=round(latency, 4)))
+                        analysis_version=version, prompt_version=result.prompt_version[:100],
+                        model=result.model[:200], risk_level=result.risk_level.value,
+                        result=result.model_dump(mode="json"), tokens_in=result.tokens_in,
+                        tokens_out=result.tokens_out, cost_usd=result.cost_usd, latency_seconds=round(latency, 4),
+                        rubric_version=rubric_version))
+        for model, kind, detail in model_failures:
+            db.add(ModelFailure(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
+                                task="analysis", model=model[:200], kind=kind, detail=detail[:2000]))
         human_risk = db.scalar(sa.select(Review.human_value).where(
             Review.session_id == claim.session_id, Review.field == "risk_level")
             .order_by(Review.created_at.desc()).limit(1))
-        session.ai_risk_level = result.risk_level.value
-        effective = human_risk["value"] if human_risk else result.risk_level.value
+        if result.risk_status == "failed":
+            # Unknown is not "none": the session goes to the top of the queue for a person to read.
+            session.ai_risk_level, session.attention = "unknown", RISK_FAILED
+            effective = human_risk["value"] if human_risk else "unknown"
+        else:
+            session.ai_risk_level, session.attention = result.risk_level.value, None
+            effective = human_risk["value"] if human_risk else result.risk_level.value
         session.risk_level = effective
         session.flagged = effective != "none"
         session.analysis_ready_at = utcnow()
