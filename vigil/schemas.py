@@ -357,6 +357,8 @@ class SessionOut(BaseModel):
     risk_level: str | None
     flagged: bool
     reviewed: bool
+    attention: str | None = Field(None, description="Why a person must look regardless of the AI verdict, e.g. "
+                                                    "'risk analysis failed — review manually'.")
     created_at: datetime
     analysis_ready_at: datetime | None
     reviewed_at: datetime | None

@@ -5,10 +5,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
-from vigil.schemas import JobStatusOut, TranscriptionConfig
-from vigil.services import tenants
+from vigil.schemas import BudgetIn, ConfigVersionIn, ConfigVersionOut, JobStatusOut, TranscriptionConfig, UsageOut
+from vigil.services import governance, tenants
 from vigil.services.jobs import list_jobs
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["jobs"])
@@ -34,3 +35,42 @@ def get_transcription(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principa
 def put_transcription(tenant_id: uuid.UUID, body: TranscriptionConfig, ctx: ContextDep, db: DbDep,
                       principal: PrincipalDep) -> TranscriptionConfig:
     return tenants.set_transcribers(db, principal, tenant_id, body.transcribers, ctx.settings)
+
+
+@router.get("/{tenant_id}/config-versions", response_model=list[ConfigVersionOut], tags=["governance"],
+            description="Stored prompt and rubric versions, newest first (own tenant).")
+def get_versions(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep,
+                 kind: str | None = None) -> list[ConfigVersionOut]:
+    return governance.list_versions(db, principal, tenant_id, kind)
+
+
+@router.post("/{tenant_id}/config-versions", response_model=ConfigVersionOut, status_code=201, tags=["governance"],
+             description="Store a prompt (PromptSet) or rubric (RubricDefinition) version; its version is its content "
+                         "hash, so storing the same content again returns the same version. Admin only; audited.")
+def post_version(tenant_id: uuid.UUID, body: ConfigVersionIn, db: DbDep, principal: PrincipalDep) -> ConfigVersionOut:
+    return governance.create_version(db, principal, tenant_id, body)
+
+
+class ActiveVersionIn(BaseModel):
+    version: str | None = None
+
+
+@router.put("/{tenant_id}/config-versions/{kind}/active", response_model=ConfigVersionOut | None,
+            tags=["governance"], description="Make a stored version the active one (null → the built-in one).")
+def put_active(tenant_id: uuid.UUID, kind: str, body: ActiveVersionIn, db: DbDep,
+               principal: PrincipalDep) -> ConfigVersionOut | None:
+    return governance.activate_version(db, principal, tenant_id, kind, body.version)
+
+
+@router.get("/{tenant_id}/usage", response_model=UsageOut, tags=["governance"],
+            description="Today's model tokens and cost against the tenant's daily budget (admin).")
+def get_usage(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> UsageOut:
+    return governance.tenant_usage(db, principal, tenant_id, ctx.settings)
+
+
+@router.put("/{tenant_id}/budget", response_model=UsageOut, tags=["governance"],
+            description="Set the daily model budget (admin; audited). At 80 % an alert event is recorded; over "
+                        "budget, new model analysis waits (job status `waiting`, error_code `over_budget`).")
+def put_budget(tenant_id: uuid.UUID, body: BudgetIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> UsageOut:
+    return governance.set_budget(db, principal, tenant_id, body.daily_token_budget, body.daily_cost_budget_usd,
+                                 ctx.settings)

@@ -23,6 +23,7 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None) -> SessionOut:
         original_filename=session.original_filename, media_type=session.media_type,
         size_bytes=session.size_bytes, duration_seconds=session.duration_seconds,
         ai_risk_level=session.ai_risk_level, risk_level=session.risk_level, flagged=session.flagged,
+        attention=session.attention,
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
     )
