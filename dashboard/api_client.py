@@ -103,3 +103,11 @@ def submit_review(session_id: str, field: str, value: Any, reason: str) -> dict[
     result = client().review(session_id, field, value, reason)
     _sessions.clear()
     return result
+
+
+def replay_runs() -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/replay-runs")
+
+
+def replay_run(run_id: str) -> dict[str, Any]:
+    return client().get_json(f"/api/v1/replay-runs/{run_id}")

@@ -45,5 +45,6 @@ else:
     navigation = st.navigation([
         st.Page("pages/queue.py", title="Review queue", icon="🚩", default=True),
         st.Page("pages/session.py", title="Session", icon="🎧", url_path="session"),
+        st.Page("pages/replays.py", title="Replay runs", icon="🧪", url_path="replays"),
     ])
 navigation.run()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-SEVERITY_ICON = {"high": "🔴", "medium": "🟠", "low": "🟡", "none": "⚪", None: "…"}
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "none": 3}
+SEVERITY_ICON = {"unknown": "⚠️", "high": "🔴", "medium": "🟠", "low": "🟡", "none": "⚪", None: "…"}
+# "unknown" (the risk task failed) sorts first: no one, human or model, has read the session for risk yet.
+SEVERITY_RANK = {"unknown": -1, "high": 0, "medium": 1, "low": 2, "none": 3}
 
 
 def queue_order(sessions: list[dict]) -> list[dict]:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +82,93 @@ def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fal
                         + (f" error={session['error']}" if session["error"] else ""), fg=color)
             failures += status["status"] != "succeeded"
     raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, openai), a stored prompt or rubric "
+                                                     "version of the tenant, or 'active'.")],
+           dataset: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                        help="Labelled-session JSONL to score against.")] = None,
+           since: Annotated[datetime | None, typer.Option(help="Replay the tenant's reviewed sessions analysed "
+                                                                "since this date, against supervisor-final labels.")]
+           = None,
+           tenant: Annotated[str, typer.Option(help="Tenant whose configuration, history and replay runs these are "
+                                                    "(created if missing).")] = "demo",
+           as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: metrics and predictions.")]
+           = False,
+           workers: Annotated[int, typer.Option(min=1, max=64, help="Sessions analysed at once.")] = 4,
+           store: Annotated[bool, typer.Option(help="Store the run (viewable in the dashboard).")] = True) -> None:
+    """Re-run a candidate on history or a labelled set beside the active configuration; production is untouched."""
+    import json
+
+    import sqlalchemy as sa
+    from tqdm import tqdm
+
+    from vigil.context import Context
+    from vigil.db.models import Tenant
+    from vigil.errors import VigilError
+    from vigil.evaluation.replay import replay as run_replay
+
+    if (dataset is None) == (since is None):
+        raise typer.BadParameter("give exactly one of --dataset or --since")
+    ctx = Context.build(load_settings(), _database_url())
+    with ctx.db() as db:
+        tenant_id = db.scalar(sa.select(Tenant.id).where(Tenant.name == tenant))
+        if tenant_id is None:
+            row = Tenant(name=tenant)
+            db.add(row)
+            db.commit()
+            tenant_id = row.id
+    total = sum(1 for line in dataset.open() if line.strip()) if dataset else None
+    try:
+        with tqdm(total=total, desc=f"replay {candidate}", unit="session", file=sys.stderr,
+                  disable=total is None) as bar:
+            outcome = run_replay(ctx, tenant_id, candidate, dataset=dataset, since=since, workers=workers,
+                                 store=store, progress=bar.update)
+    except VigilError as exc:
+        typer.secho(f"replay: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(outcome.as_json()))
+    else:
+        typer.echo(format_replay(outcome.metrics))
+
+
+def format_replay(metrics: dict) -> str:  # type: ignore[type-arg]
+    """The candidate and the baseline side by side, one line per figure."""
+    cand, base = metrics["candidate"], metrics["baseline"]
+    lines = [f"source: {metrics['source']}   sessions: {cand['sessions']}   {metrics['seconds']} s"
+             + (f"   run: {metrics['run_id']}" if metrics.get("run_id") else ""),
+             f"{'':40}{'candidate':>26}{'baseline':>26}",
+             f"{'':40}{cand['name'][:25]:>26}{base['name'][:25]:>26}"]
+
+    def row(label: str, a: object, b: object) -> None:
+        lines.append(f"{label:40}{_fmt(a):>26}{_fmt(b):>26}")
+
+    for category, scores in cand["risk"].items():
+        if scores["support"] == 0 and scores["fp"] == 0 and base["risk"][category]["fp"] == 0:
+            continue
+        other = base["risk"][category]
+        row(f"risk {category} (n={scores['support']}) P/R/F1",
+            (scores["precision"], scores["recall"], scores["f1"]), (other["precision"], other["recall"], other["f1"]))
+    for part, fields in (("mi_quality", ("accuracy", "kappa")), ("turns", ("accuracy", "kappa", "macro_f1"))):
+        if part in cand:
+            for name in fields:
+                row(f"{part} {name} (n={cand[part]['n']})", cand[part][name], base.get(part, {}).get(name))
+    for key, scores in cand.get("rubric", {}).items():
+        row(f"rubric {key} accuracy/kappa (n={scores['n']})", (scores["accuracy"], scores["kappa"]),
+            (base["rubric"][key]["accuracy"], base["rubric"][key]["kappa"]))
+    if cand["errors"] or base["errors"]:
+        row("sessions the analyzer failed on", cand["errors"], base["errors"])
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, tuple):
+        return " / ".join(_fmt(v) for v in value)
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 @app.command()

@@ -293,6 +293,22 @@ class ConfigVersionOut(BaseModel):
     created_at: datetime
 
 
+class ReplayRunOut(BaseModel):
+    id: uuid.UUID
+    candidate: str
+    baseline: str
+    source: str
+    session_count: int
+    duration_seconds: float
+    metrics: dict[str, Any] = Field(description="candidate and baseline side by side: risk P/R/F1 per category, "
+                                                "mi_quality accuracy/kappa, turns accuracy/kappa/macro_f1, rubric.")
+    created_at: datetime
+
+
+class ReplayRunDetail(ReplayRunOut):
+    predictions: dict[str, Any] = Field(description="{'candidate': [...], 'baseline': [...]}, one per session.")
+
+
 class BudgetIn(BaseModel):
     daily_token_budget: int | None = Field(None, ge=0, description="Tokens per UTC day; null → deployment default.")
     daily_cost_budget_usd: float | None = Field(None, ge=0, description="USD per UTC day; null → deployment default.")

@@ -32,6 +32,7 @@ frame = pl.DataFrame([{
     "risk": f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['risk_level'] or 'pending'}",
     "title": s["title"] or s["original_filename"] or s["id"][:8],
     "status": s["status"] + (" ⚠ analysis failed" if s["status"] == "failed" else ""),
+    "attention": s.get("attention") or "",
     "reviewed": "✔" if s["reviewed"] else "",
     "uploaded": s["created_at"][:16].replace("T", " "),
     "error": s["error"] or "",

@@ -10,6 +10,11 @@ import streamlit as st
 from dashboard import api_client as api
 from dashboard.formatting import SEVERITY_ICON, clock, label, queue_order
 
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} %"
+
+
 RISK_LEVELS = ["none", "low", "medium", "high"]
 
 try:
@@ -91,6 +96,9 @@ with right:
         ai = analysis["ai"]
         risk = effective["risk_level"]
         overridden = "risk_level" in analysis["overrides"]
+        if ai.get("risk_status") == "failed":
+            st.error("Risk analysis failed — review manually. Read the transcript for risk yourself; "
+                     "the retry button below runs the analysis again.")
         st.subheader(f"Risk: {SEVERITY_ICON.get(risk, '')} {risk}" + (" (reviewed)" if overridden else ""))
         if overridden:
             st.caption(f"AI said {ai['risk_level']}")
@@ -118,9 +126,35 @@ with right:
         st.subheader("Rubric")
         st.dataframe(pl.DataFrame([{
             "item": r["label"], "AI": r["score"], "score": effective.get(f"rubric.{r['key']}", r["score"]),
+            "of": r.get("scale_max", 5),
             "rationale": r["rationale"]} for r in ai["rubric"]]).to_pandas(), hide_index=True, width="stretch")
+        miti = ai.get("miti")
+        if miti:
+            st.markdown("**MITI summary scores**")
+            cols = st.columns(4)
+            cols[0].metric("Reflection : question", "–" if miti["reflection_to_question"] is None
+                           else f"{miti['reflection_to_question']:.1f} : 1", help="fair 1:1, good 2:1")
+            cols[1].metric("% complex reflections", _pct(miti["percent_complex_reflections"]),
+                           help="fair 40 %, good 50 %")
+            cols[2].metric("% open questions", _pct(miti["percent_open_questions"]))
+            cols[3].metric("MI quality", effective.get("mi_quality") or miti.get("mi_quality") or "–")
+        analytics = ai.get("analytics")
+        if analytics:
+            with st.expander("Conversation analytics"):
+                st.dataframe(pl.DataFrame([{"speaker": who, **stats} for who, stats in analytics["speakers"].items()])
+                             .to_pandas(), hide_index=True, width="stretch")
+                st.caption(f"{analytics['words_per_minute'] or '–'} words/min overall · "
+                           f"{len(analytics['long_silences'])} silences ≥ {analytics['long_silence_seconds']:g} s · "
+                           f"{analytics['interruptions']} interruptions · fillers: "
+                           + (", ".join(f"{w} ×{n}" for w, n in analytics["fillers"].items()) or "none"))
+        tasks = ai.get("tasks") or {}
+        if tasks:
+            st.caption("Tasks: " + " · ".join(
+                f"{name} {'✔' if t['status'] == 'succeeded' else '✖ ' + (t.get('error') or t['status'])} "
+                f"{t['seconds']:.2f} s" for name, t in tasks.items()))
         st.caption(f"analysis v{analysis['analysis_version']} · {analysis['model']} · "
-                   f"prompt {analysis['prompt_version']}")
+                   f"prompt {analysis['prompt_version']}" + (f" · rubric {ai['rubric_version']}"
+                                                            if ai.get("rubric_version") else ""))
 
 if analysis:
     st.subheader("What changed after review")
@@ -139,9 +173,14 @@ if analysis:
         current_value = analysis["effective"][field]
         with st.form("override", clear_on_submit=True):
             if field == "risk_level":
-                value: Any = st.selectbox("New value", RISK_LEVELS, index=RISK_LEVELS.index(current_value))
+                value: Any = st.selectbox("New value", RISK_LEVELS, placeholder="Choose the risk level",
+                                          index=RISK_LEVELS.index(current_value) if current_value in RISK_LEVELS
+                                          else None)
             elif field.startswith("rubric."):
-                value = st.slider("New score", 1, 5, int(current_value))
+                scale = {f"rubric.{r['key']}": r.get("scale_max", 5) for r in analysis["ai"]["rubric"]}
+                value = st.slider("New score", 1, scale.get(field, 5), int(current_value))
+            elif field == "mi_quality":
+                value = st.radio("MI quality", ["high", "low"], horizontal=True)
             elif field.startswith("flag."):
                 value = st.radio("Decision", ["confirmed", "dismissed"], horizontal=True)
             elif field == "action_items":

@@ -27,6 +27,33 @@ class Live:
     flagged_id: str
     routine_id: str
     failed_id: str
+    risk_failed_id: str
+
+
+def _risk_failed_session(ctx: Context, tenant: Tenant) -> str:
+    """A session whose risk task failed (the analyzer's assess raised), analysed by the real stage function."""
+    from tests.integration.test_analysis_tasks import RiskDown, transcribed_session
+    from vigil.services.pipeline import run_analyze
+
+    claim = transcribed_session(ctx, tenant)
+    run_analyze(ctx, claim, RiskDown())
+    return str(claim.session_id)
+
+
+def _replay_run(ctx: Context, tenant: Tenant) -> None:
+    from vigil.db.models import ReplayRun
+    from vigil.services.auth import authenticate
+
+    scores = {"tp": 2, "fp": 1, "fn": 0, "tn": 7, "support": 2, "precision": 0.6667, "recall": 1.0, "f1": 0.8}
+    with ctx.db() as db:
+        tenant_id = authenticate(db, tenant.lead).tenant_id
+        db.add(ReplayRun(tenant_id=tenant_id, candidate="rubric-abc123abc123", baseline="active (offline)",
+                         source="dataset:annomi-dev.jsonl", session_count=10, duration_seconds=1.5,
+                         metrics={"candidate": {"risk": {"any": scores}, "mi_quality": {"n": 10, "accuracy": 0.9,
+                                                                                         "kappa": 0.55}},
+                                  "baseline": {"risk": {"any": {**scores, "recall": 0.5, "f1": 0.5}}}},
+                         predictions={"candidate": [{"id": "s1", "risk": []}]}))
+        db.commit()
 
 
 def _failed_session(ctx: Context, tenant: Tenant) -> str:
@@ -59,10 +86,13 @@ def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -
     routine = process_session(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
     flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
     failed = _failed_session(ctx, tenant)
+    risk_failed = _risk_failed_session(ctx, tenant)
+    _replay_run(ctx, tenant)
     with api_on_loopback(ctx) as url:
         mp = pytest.MonkeyPatch()
         mp.setenv("API_URL", url)
-        yield Live(url=url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine, failed_id=failed)
+        yield Live(url=url, ctx=ctx, tenant=tenant, flagged_id=flagged, routine_id=routine, failed_id=failed,
+                   risk_failed_id=risk_failed)
         mp.undo()
 
 
@@ -92,8 +122,10 @@ def test_queue_puts_the_flagged_unreviewed_session_first(live: Live) -> None:
     at = _signed_in(live)
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Flagged, awaiting review"] == "1"
-    assert at.selectbox(key="queue_choice").value == live.flagged_id
+    assert metrics["Flagged, awaiting review"] == "2"  # the risk disclosure, and the session whose risk task failed
+    choice = at.selectbox(key="queue_choice")
+    assert choice.value == live.risk_failed_id
+    assert choice.options[0].startswith("⚠️ unknown") and choice.options[1].startswith("🔴 high")
 
 
 def test_session_page_shows_flags_with_evidence_and_the_transcript(live: Live) -> None:
@@ -191,3 +223,37 @@ def test_a_supervisor_corrects_a_segments_speaker_and_the_transcript_shows_it(li
     [b for b in at.button if b.label == "Save speaker"][0].click().run()
     assert not at.exception
     assert any(t.value.startswith("[0:00] counselor: ") for t in at.text)
+
+
+def test_session_page_shows_each_tasks_outcome_and_the_conversation_analytics(live: Live) -> None:
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.flagged_id
+    at.switch_page("pages/session.py").run()
+    assert not at.exception
+    tasks = next(c.value for c in at.caption if c.value.startswith("Tasks:"))
+    assert all(f"{name} ✔" in tasks for name in ("refinement", "analytics", "risk", "summary"))
+    assert any(e.label == "Conversation analytics" for e in at.expander)
+
+
+def test_a_session_whose_risk_task_failed_is_first_in_the_queue_and_says_review_manually(live: Live) -> None:
+    at = _signed_in(live)
+    queue = at.dataframe[0].value
+    first = queue.iloc[0]
+    assert first["attention"] == "risk analysis failed — review manually" and "unknown" in first["risk"]
+    at.session_state["session_id"] = live.risk_failed_id
+    at.switch_page("pages/session.py").run()
+    assert not at.exception
+    assert any("Risk analysis failed — review manually" in e.value for e in at.error)
+    assert any(c.value.startswith("Tasks:") and "risk ✖" in c.value for c in at.caption)
+
+
+def test_replay_runs_page_shows_candidate_beside_baseline(live: Live) -> None:
+    at = _signed_in(live, "lead")
+    at.switch_page("pages/replays.py").run()
+    assert not at.exception
+    overview = at.dataframe[0].value
+    assert list(overview["candidate"]) == ["rubric-abc123abc123"]
+    assert overview.iloc[0]["baseline risk"] == "R 0.5 · P 0.6667"
+    risk = at.dataframe[1].value
+    assert risk.iloc[0]["candidate R"] == 1.0 and risk.iloc[0]["baseline R"] == 0.5
+    assert at.dataframe[2].value.iloc[0]["measure"] == "mi_quality accuracy"

@@ -29,9 +29,12 @@ class BinaryScores:
 
     @property
     def f1(self) -> float | None:
+        """2PR/(P+R); 0 when nothing true was found but there was something to find or something was claimed
+        (as scikit-learn reports it), None when there was neither."""
+        if self.tp == 0:
+            return 0.0 if self.fn or self.fp else None
         p, r = self.precision, self.recall
-        if p is None or r is None or p + r == 0:
-            return None if p is None or r is None else 0.0
+        assert p is not None and r is not None
         return 2 * p * r / (p + r)
 
     def as_dict(self) -> dict[str, Any]:

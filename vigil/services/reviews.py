@@ -34,6 +34,8 @@ def ai_values(result: AnalysisResult) -> dict[str, Any]:
     values: dict[str, Any] = {"risk_level": result.risk_level.value, "summary": result.summary,
                               "action_items": list(result.action_items)}
     values.update({f"rubric.{r.key}": r.score for r in result.rubric})
+    if result.miti is not None and result.miti.mi_quality is not None:
+        values["mi_quality"] = result.miti.mi_quality
     flagged = {f.category.value for f in result.flags}
     values.update({f"flag.{c.value}": ("flagged" if c.value in flagged else "not_flagged") for c in RiskCategory})
     return values
@@ -75,8 +77,9 @@ def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID
     return {field: human["value"] for field, human in rows}
 
 
-def validate_value(field: str, value: Any, ai: dict[str, Any]) -> Any:
-    """Check a human value against the field's type; raise ValidationFailure with what was expected."""
+def validate_value(field: str, value: Any, ai: dict[str, Any], scales: dict[str, int] | None = None) -> Any:
+    """Check a human value against the field's type; raise ValidationFailure with what was expected.
+    `scales`: rubric field → its scale's maximum (5 when not given)."""
     try:
         if field == "risk_level":
             return RiskLevel(value).value
@@ -89,9 +92,13 @@ def validate_value(field: str, value: Any, ai: dict[str, Any]) -> Any:
             return TypeAdapter(list[str]).validate_python(value)
         if field.startswith("rubric.") and field in ai:
             score = TypeAdapter(int).validate_python(value)
-            if not 1 <= score <= 5:
+            if not 1 <= score <= (scales or {}).get(field, 5):
                 raise ValueError("out of range")
             return score
+        if field == "mi_quality" and field in ai:
+            if value not in ("high", "low"):
+                raise ValueError("high or low")
+            return value
         if field.startswith("flag.") and field in ai:
             if value not in FLAG_DECISIONS:
                 raise ValueError("not a decision")
@@ -119,8 +126,9 @@ def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, bo
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
     analysis = latest_analysis(db, principal, session_id)
-    ai = ai_values(AnalysisResult.model_validate(analysis.result)) | transcript_values(transcript)
-    human = validate_value(body.field, body.value, ai)
+    result = AnalysisResult.model_validate(analysis.result)
+    ai = ai_values(result) | transcript_values(transcript)
+    human = validate_value(body.field, body.value, ai, {f"rubric.{r.key}": r.scale_max for r in result.rubric})
     review = Review(tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
                     field=body.field, ai_value={"value": ai[body.field]}, human_value={"value": human},
                     reason=body.reason.strip(), reviewer_id=principal.user_id)
