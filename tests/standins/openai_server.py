@@ -2,9 +2,9 @@
 with a per-test script of behaviours.
 
 Each request takes the next behaviour off the queue: answer with given content (a dict is sent as JSON text, a
-string verbatim, so malformed JSON can be scripted), answer with an HTTP error status, or stall for a while before
-answering. An empty queue answers 503, so a test that under-scripts fails loudly. Every request that passed the key
-check is recorded (model, temperature, messages, response_format).
+string verbatim, so malformed JSON can be scripted), optionally after a delay (a model's latency), answer with an
+HTTP error status, or stall for a while before answering. An empty queue answers 503, so a test that under-scripts
+fails loudly. Every request that passed the key check is recorded (model, temperature, messages, response_format).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.standins.loopback import serve_on_loopback
 class _Behaviour:
     content: dict[str, Any] | str | None = None
     status: int = 200
-    stall_seconds: float = 0.0
+    hold_seconds: float = 0.0  # before answering: a reply's latency, or a stall
 
 
 @dataclass
@@ -41,9 +41,9 @@ class OpenAIStandin:
     _shutting_down: threading.Event = field(default_factory=threading.Event)
 
     # ------------------------------------------------------------ script
-    def reply(self, content: dict[str, Any] | str, times: int = 1) -> None:
-        """Answer the next request(s) with `content` as the assistant message."""
-        self._push(_Behaviour(content=content), times)
+    def reply(self, content: dict[str, Any] | str, times: int = 1, delay_seconds: float = 0.0) -> None:
+        """Answer the next request(s) with `content` as the assistant message, each after `delay_seconds`."""
+        self._push(_Behaviour(content=content, hold_seconds=delay_seconds), times)
 
     def fail(self, status: int, times: int = 1) -> None:
         """Answer the next request(s) with an OpenAI-style error body and `status`."""
@@ -51,7 +51,7 @@ class OpenAIStandin:
 
     def stall(self, seconds: float, times: int = 1) -> None:
         """Hold the next request(s) for `seconds` (longer than the client's timeout), then answer 503."""
-        self._push(_Behaviour(status=503, stall_seconds=seconds), times)
+        self._push(_Behaviour(status=503, hold_seconds=seconds), times)
 
     def _push(self, behaviour: _Behaviour, times: int) -> None:
         with self._lock:
@@ -77,7 +77,7 @@ class OpenAIStandin:
         self.requests.append({"model": body.get("model"), "temperature": body.get("temperature"),
                               "messages": body.get("messages"), "response_format": body.get("response_format")})
         behaviour = self._next()
-        await self._hold(behaviour.stall_seconds)
+        await self._hold(behaviour.hold_seconds)
         if behaviour.status != 200:
             return _error(behaviour.status, f"scripted status {behaviour.status}", "server_error", None)
         content = behaviour.content if isinstance(behaviour.content, str) else json.dumps(behaviour.content)
