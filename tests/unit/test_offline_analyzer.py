@@ -266,7 +266,7 @@ def test_every_rubric_score_is_between_1_and_5_and_cites_a_count() -> None:
     )
 
     assert {score.key for score in result.rubric} >= {
-        "open_questions", "reflections", "listening", "talk_balance", "collaboration",
+        "reflection_to_question", "open_questions", "listening", "talk_balance", "collaboration",
     }
     for score in result.rubric:
         assert 1 <= score.score <= 5
@@ -292,7 +292,7 @@ def test_reflective_counselor_outscores_one_who_lectures() -> None:
     )
 
     def total(result: AnalysisResult) -> int:
-        return sum(score.score for score in result.rubric if score.key in ("reflections", "listening"))
+        return sum(score.score for score in result.rubric if score.key in ("reflection_to_question", "listening"))
 
     assert total(reflective) > total(lecturing)
 

@@ -143,6 +143,12 @@ def is_reflection(sentence: Sentence, client_said: str = "") -> bool:
     return len(shared) >= (1 if sentence.word_count <= _SHORT_STATEMENT_WORDS else 2)
 
 
+def is_acknowledgement(sentence: Sentence) -> bool:
+    """"Okay.", "Mm-hmm.", "Right, yeah.": a backchannel, not a question, reflection or input."""
+    core = strip_leading_filler(sentence.text)
+    return not core.strip(" .,!-") or bool(_ACKNOWLEDGEMENT.match(core))
+
+
 def is_information_or_advice(sentence: Sentence) -> bool:
     """Telling rather than listening: information, advice, warnings, the counselor's own opinion."""
     return not sentence.is_question and bool(_ADVICE.search(sentence.text))

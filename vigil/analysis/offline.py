@@ -1,16 +1,19 @@
 """The offline analyzer: deterministic rules and small shipped models, no network, no model download.
 
-It is the embedded default behind the `Analyzer` protocol. Risk flags come from `risk_detection`,
-the rubric from `rubric`, the summary and action items are extracted from the transcript. Same
-transcript in, same result out; tokens and cost are always zero.
+It is the embedded default behind the `Analyzer` protocol. Risk flags come from `risk_detection`;
+counselor turns are coded MITI-style and summarised by `miti`; the rubric (the shipped MITI 4.2.1
+definition unless the caller gives another) is scored by `measures`; the summary and action items are
+extracted from the transcript. Same transcript in, same result out; tokens and cost are always zero.
 """
 
 from __future__ import annotations
 
 from vigil.analysis.action_items import list_action_items
 from vigil.analysis.base import CombinedAnalysis
+from vigil.analysis.measures import score_rubric
+from vigil.analysis.miti import shipped_models
 from vigil.analysis.risk_detection import detect_risks
-from vigil.analysis.rubric import score_rubric
+from vigil.analysis.rubric import load_default_rubric
 from vigil.analysis.summary import summarize
 from vigil.analysis.turns import read_turns
 from vigil.schemas import AgentTranscript, RiskAssessment, RiskLevel, RubricDefinition, SessionSummary
@@ -28,14 +31,17 @@ class OfflineAnalyzer(CombinedAnalysis):
         turns = read_turns(transcript.segments)
         flags = detect_risks(turns)
         risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
-        return RiskAssessment(risk_level=risk_level, flags=flags, rubric=score_rubric(turns, flags),
+        codes, miti = shipped_models().assess(turns)
+        return RiskAssessment(risk_level=risk_level, flags=flags,
+                              rubric=score_rubric(rubric or load_default_rubric(), turns, codes, flags),
+                              turn_codes=codes, miti=miti,
                               model=self.model, prompt_version=self.prompt_version)
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
         # The summary task runs beside the risk task, not after it, so it reads the risks itself (cheap, local).
         turns = read_turns(transcript.segments)
         flags = detect_risks(turns)
-        rubric = score_rubric(turns, flags)
+        rubric = score_rubric(load_default_rubric(), turns, shipped_models().coder.code(turns), flags)
         return SessionSummary(summary=summarize(turns, flags, transcript.duration),
                               action_items=list_action_items(turns, flags, rubric),
                               model=self.model, prompt_version=self.prompt_version)
