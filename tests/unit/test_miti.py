@@ -168,6 +168,10 @@ def test_default_rubric_is_miti_4_2_1_and_every_measure_it_names_exists() -> Non
     assert reflections.thresholds is not None and {1.0, 2.0} <= set(reflections.thresholds)  # MITI fair, good
 
 
+def test_offline_analyzer_names_the_default_rubric_as_its_own() -> None:
+    assert OfflineAnalyzer.default_rubric == load_default_rubric()
+
+
 def test_analyzer_scores_the_default_rubric_items_it_can_measure() -> None:
     result = assess(*DIALOGUE)
 

@@ -26,6 +26,7 @@ class OfflineAnalyzer(CombinedAnalysis):
     name = "offline"
     model = MODEL
     prompt_version = PROMPT_VERSION
+    default_rubric = load_default_rubric()  # what `assess` scores unless given another; the pipeline records it
 
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
         turns = read_turns(transcript.segments)
@@ -33,7 +34,7 @@ class OfflineAnalyzer(CombinedAnalysis):
         risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
         codes, miti = shipped_models().assess(turns)
         return RiskAssessment(risk_level=risk_level, flags=flags,
-                              rubric=score_rubric(rubric or load_default_rubric(), turns, codes, flags),
+                              rubric=score_rubric(rubric or self.default_rubric, turns, codes, flags),
                               turn_codes=codes, miti=miti,
                               model=self.model, prompt_version=self.prompt_version)
 
@@ -41,7 +42,7 @@ class OfflineAnalyzer(CombinedAnalysis):
         # The summary task runs beside the risk task, not after it, so it reads the risks itself (cheap, local).
         turns = read_turns(transcript.segments)
         flags = detect_risks(turns)
-        rubric = score_rubric(load_default_rubric(), turns, shipped_models().coder.code(turns), flags)
+        rubric = score_rubric(self.default_rubric, turns, shipped_models().coder.code(turns), flags)
         return SessionSummary(summary=summarize(turns, flags, transcript.duration),
                               action_items=list_action_items(turns, flags, rubric),
                               model=self.model, prompt_version=self.prompt_version)
