@@ -393,7 +393,7 @@ def test_result_names_model_and_prompt_version_and_costs_nothing() -> None:
     result = client_says("Things are fine.")
 
     assert result.model == "vigil-offline-rules"
-    assert result.prompt_version == PROMPT_VERSION == "offline-v2"
+    assert result.prompt_version == PROMPT_VERSION == "offline-v3"
     assert (result.tokens_in, result.tokens_out, result.cost_usd) == (0, 0, 0.0)
 
 

@@ -18,7 +18,7 @@ from vigil.analysis.summary import summarize
 from vigil.analysis.turns import read_turns
 from vigil.schemas import AgentTranscript, RiskAssessment, RiskLevel, RubricDefinition, SessionSummary
 
-PROMPT_VERSION = "offline-v2"
+PROMPT_VERSION = "offline-v3"
 MODEL = "vigil-offline-rules"
 
 

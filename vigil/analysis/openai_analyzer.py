@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from vigil.analysis.base import Analyzer, CombinedAnalysis
 from vigil.analysis.evidence import quote_in_text
+from vigil.analysis.rubric import load_default_rubric
 from vigil.analysis.versions import content_version
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError
@@ -99,10 +100,8 @@ Read the numbered transcript segments and reply with ONE JSON object and nothing
 Rules:
 - summary is a few neutral sentences: who sought help with what, what was explored, what was agreed.
 - action_items are concrete follow-ups for the counselor (may be empty)."""
-DEFAULT_RUBRIC = RubricDefinition.model_validate({"name": "general", "items": [
-    {"key": "empathy", "label": "Empathy", "description": "Understanding of the client's perspective, 1-5."},
-    {"key": "collaboration", "label": "Collaboration", "description": "Partnership rather than directing, 1-5."},
-]})
+# Both analyzers score the same default rubric (MITI 4.2.1); a model reads each item's description.
+DEFAULT_RUBRIC = load_default_rubric()
 
 
 BUILT_IN_PROMPTS = PromptSet(assess=ASSESS_PROMPT, summary=SUMMARY_PROMPT)
