@@ -160,6 +160,10 @@ def format_replay(metrics: dict) -> str:  # type: ignore[type-arg]
             (base["rubric"][key]["accuracy"], base["rubric"][key]["kappa"]))
     if cand["errors"] or base["errors"]:
         row("sessions the analyzer failed on", cand["errors"], base["errors"])
+    if metrics.get("in_sample_artifacts"):
+        lines.append("IN-SAMPLE: these shipped models were fitted on this very file, so figures that depend on them "
+                     "are not a measure of accuracy: " + ", ".join(metrics["in_sample_artifacts"])
+                     + " (see each model's cross-validated figures in the README)")
     return "\n".join(lines)
 
 

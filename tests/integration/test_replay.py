@@ -93,6 +93,7 @@ def test_dataset_replay_prints_predictions_and_recomputable_metrics(ctx: Context
     assert reported["abuse_disclosure"]["fn"] == 1 and reported["abuse_disclosure"]["recall"] == 0.0
     assert output["metrics"]["candidate"]["mi_quality"]["n"] == 2
     assert output["metrics"]["baseline"]["name"].startswith("active (offline")
+    assert output["metrics"]["in_sample_artifacts"] == []  # no shipped model was fitted on this file
 
     with ctx.db() as db:
         run = db.get(ReplayRun, uuid.UUID(output["metrics"]["run_id"]))
@@ -151,3 +152,19 @@ def test_replay_runs_are_readable_by_their_tenant_only(ctx: Context) -> None:
         assert client.get("/api/v1/replay-runs", headers=theirs.headers("admin")).json() == []
         assert client.get(f"/api/v1/replay-runs/{run_id}", headers=theirs.headers("admin")).status_code == 404
         assert client.get("/api/v1/replay-runs", headers=mine.headers("uploader")).status_code == 403
+
+
+def test_a_file_a_shipped_model_was_fitted_on_is_named_in_sample(tmp_path: Path) -> None:
+    import gzip
+
+    from vigil.evaluation.replay import artifacts_fitted_on
+
+    data = tmp_path / "set.jsonl"
+    data.write_text(json.dumps(DATASET[0]) + "\n")
+    digest = __import__("hashlib").sha256(data.read_bytes()).hexdigest()
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "fitted.json.gz").write_bytes(gzip.compress(json.dumps(
+        {"meta": {"data": {"file": "set.jsonl", "sha256": digest}}}).encode()))
+    (models / "other.json.gz").write_bytes(gzip.compress(json.dumps({"meta": {"data_sha256": "0" * 64}}).encode()))
+    assert artifacts_fitted_on(data, models) == ["fitted.json.gz"]

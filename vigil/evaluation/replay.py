@@ -13,6 +13,9 @@ alone, so anyone holding the printed predictions and the labels can recompute th
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -206,6 +209,26 @@ def _identity(candidate: Candidate) -> tuple[str, str | None, str | None]:
     return candidate.analyzer.name, getattr(candidate.analyzer, "prompt_version", None), rubric
 
 
+MODELS_DIR = Path(__file__).resolve().parents[1] / "analysis" / "models"
+
+
+def artifacts_fitted_on(path: Path, models_dir: Path = MODELS_DIR) -> list[str]:
+    """The shipped model artifacts whose recorded training data is this very file (same sha256): figures on it
+    are in-sample for those parts and must not be reported as the analyzer's accuracy."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sorted(artifact.name for artifact in models_dir.glob("*.json.gz")
+                  if digest in _hashes(json.loads(gzip.decompress(artifact.read_bytes())).get("meta", {})))
+
+
+def _hashes(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return {h for key, item in value.items() for h in (_hashes(item) | ({item} if "sha256" in key and
+                                                                              isinstance(item, str) else set()))}
+    if isinstance(value, list):
+        return {h for item in value for h in _hashes(item)}
+    return set()
+
+
 # ------------------------------------------------------------------ the run
 @dataclass
 class ReplayOutcome:
@@ -243,7 +266,8 @@ def replay(ctx: Context, tenant_id: uuid.UUID, candidate_name: str, *, dataset: 
         baseline_predictions = [case.production or {} for case in cases]
     metrics = {"candidate": {"name": candidate.label, **score(cases, predictions)},
                "baseline": {"name": baseline_label, **score(cases, baseline_predictions)},
-               "source": source, "seconds": round(time.perf_counter() - started, 2)}
+               "source": source, "seconds": round(time.perf_counter() - started, 2),
+               "in_sample_artifacts": artifacts_fitted_on(dataset) if dataset is not None else []}
     run_id = None
     if store:
         with ctx.db() as db:
