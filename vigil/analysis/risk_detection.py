@@ -7,6 +7,11 @@ Who says a phrase decides whether it counts:
   ending your life?") only asks, so it never counts on its own;
 - a turn whose speaker was guessed to be the counselor is also read in the first person, at
   reduced confidence, so a wrong guess cannot hide a client's disclosure.
+
+The rules are joined by a fitted model of the client's own words (`risk_model`), which catches
+suicide risk said in ways no rule spells out. The two are combined by recall: a rule's flag always
+stands; the model adds suicidal ideation or self-harm where the rules found none, quoting the
+client sentences it scored highest.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from vigil.analysis.risk_language import (
     speaks_of_imminence,
     speaks_of_medical_harm,
     speaks_of_recent_act,
+    speaks_of_recovery,
     speaks_of_the_past,
     subject_person,
 )
+from vigil.analysis.risk_model import ModelFinding, RiskModel, evidence_quote, model_findings, shipped_model
 from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule, compile_rule
 from vigil.analysis.rules_interpersonal import INTERPERSONAL_RULES
 from vigil.analysis.rules_self_directed import SELF_DIRECTED_RULES
@@ -94,8 +101,45 @@ def flags_from_hits(hits: Sequence[RiskHit]) -> list[RiskFlag]:
     return sorted(flags, key=lambda f: (-f.severity.rank, _CATEGORY_ORDER.index(f.category)))
 
 
+def _model_flag(finding: ModelFinding, model_name: str) -> RiskFlag:
+    quoted = sorted(finding.quotes, key=lambda s: (s.sentence.segment_index, s.sentence.start))
+    evidence = [
+        Evidence(
+            quote=evidence_quote(item.sentence),
+            segment_index=item.turn.segment.index,
+            start=item.turn.segment.start,
+            end=item.turn.segment.end,
+        )
+        for item in quoted
+    ]
+    rationale = (
+        f"Text model {model_name}: probability {finding.probability:.2f} (flags from {finding.threshold:.2f}) "
+        f"from the client's own words; no rule matched. Quoted: the client sentences it scored highest."
+    )
+    return RiskFlag(
+        category=finding.category,
+        severity=finding.severity,
+        confidence=finding.confidence,
+        evidence=evidence,
+        rationale=rationale,
+    )
+
+
 def detect_risks(turns: Sequence[Turn]) -> list[RiskFlag]:
-    return flags_from_hits(find_risk_hits(turns))
+    return combine_flags(turns, find_risk_hits(turns), shipped_model())
+
+
+def combine_flags(turns: Sequence[Turn], hits: Sequence[RiskHit], model: RiskModel) -> list[RiskFlag]:
+    """The rules' flags, plus the model's in categories where the rules found nothing."""
+    flags = {flag.category: flag for flag in flags_from_hits(hits)}
+    for finding in model_findings(model, turns, hits):
+        ruled = flags.get(finding.category)
+        if ruled is None:
+            flags[finding.category] = _model_flag(finding, model.name)
+        else:
+            agreement = f" The text model agrees (p={finding.probability:.2f})."
+            flags[finding.category] = ruled.model_copy(update={"rationale": ruled.rationale + agreement})
+    return sorted(flags.values(), key=lambda f: (-f.severity.rank, _CATEGORY_ORDER.index(f.category)))
 
 
 def _readings(turn: Turn, sentence: Sentence) -> list[_Reading]:
@@ -143,7 +187,7 @@ def _read_match(
             weight *= _IMPLICIT_SUBJECT_WEIGHT
     elif not compiled.has_person_slots and subject_person(window, text[:start]) is Person.second:
         return None  # "Are you convinced that life is not worth living?" asks about the listener
-    if is_negated(window):
+    if is_negated(window) or _is_resolved_ideation(rule, text):
         return None
     severity, notes = _severity_in_context(rule, text)
     if _PAST_NOTE in notes:
@@ -152,6 +196,13 @@ def _read_match(
         notes = (*notes, reading.note)
     quote = quote_around(sentence, match.start(), match.end())
     return RiskHit(rule, severity, round(rule.confidence * weight, 2), turn, sentence, quote, notes)
+
+
+def _is_resolved_ideation(rule: RiskRule, text: str) -> bool:
+    """Thoughts (not plans, attempts or acts) told as past and over: "I used to think about suicide
+    but therapy helped me". What supporters say to people in crisis; history of acts still counts."""
+    is_ideation = rule.category is RiskCategory.suicidal_ideation and rule.severity is not RiskLevel.high
+    return is_ideation and speaks_of_the_past(text) and speaks_of_recovery(text)
 
 
 def _subject_fits(subject: Person, reading: Person, anchored: bool, needs_named_person: bool) -> bool:

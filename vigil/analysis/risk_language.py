@@ -64,6 +64,16 @@ _HISTORY = re.compile(
     r"(?:haven['’]?t|have not|hasn['’]?t)\b.{0,40}\b(?:in|for|since) (?:years|months|a (?:year|long time)))\b",
     re.IGNORECASE,
 )
+# Said of past thoughts: they are over ("but therapy helped me", "I'm in a better place now").
+_RECOVERY = re.compile(
+    r"\b(?:(?:therapy|treatment|medication|meds|counsel(?:l)?ing|talking|time|it|that|they|(?:my|a) \w+) "
+    r"(?:really )?(?:helped|saved) (?:me|a lot)|got (?:me )?(?:through|past|over) (?:it|that|them)|"
+    r"(?:i|i['’]m|i am|you['’]re|things|it) (?:got|get|getting|are|is|am|['’]m)? ?(?:so much |much |a lot )?better|"
+    r"recovered|(?:am|['’]m) (?:in a )?(?:good|better|safe) place|(?:it|that|they) passed|"
+    r"glad (?:i|that i) (?:didn['’]?t|did not|am still here|['’]m still here|stayed)|"
+    r"(?:don['’]?t|do not) (?:feel|think) (?:that|like that|that way) any ?more|not any ?more|no longer)\b",
+    re.IGNORECASE,
+)
 _RECENT = re.compile(
     r"\b(?:last night|yesterday|today|this (?:morning|afternoon|evening|week|weekend)|tonight|earlier|"
     r"just now|an hour ago|hours ago|last (?:week|weekend)|the other (?:day|night)|again|recently|"
@@ -157,6 +167,11 @@ def is_negated(window: str) -> bool:
 def speaks_of_the_past(sentence: str) -> bool:
     """'used to', 'years ago', 'when I was a kid': history rather than the present."""
     return bool(_HISTORY.search(sentence))
+
+
+def speaks_of_recovery(sentence: str) -> bool:
+    """'but therapy helped me', 'I'm in a better place now': what was felt is said to be over."""
+    return bool(_RECOVERY.search(sentence))
 
 
 def speaks_of_recent_act(sentence: str) -> bool:

@@ -124,7 +124,9 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     ),
     RiskRule(
         "si_suicidal_thoughts", _SI, _MEDIUM, 0.7,
-        r"suicidal\s+(?:thoughts?|ideation|feelings?|urges?|thinking|tendencies|episodes?|ideas?)"
+        r"suicidal\s+(?:thoughts?|ideation|feelings?|urges?|thinking|tendencies|episodes?|ideas?|spells?|phases?|"
+        r"periods?|moods?|impulses?)"
+        r"|(?:suicide|death)(?:\s*/\s*\w+)?\s+(?:fantas(?:y|ies|ize|izing)|urges?|ideation|wish(?:es)?)"
         r"|(?:commit(?:ting|ted)?|consider(?:ing|ed)?|contemplat(?:e|ing|ed)|think(?:ing)? (?:about|of)|"
         r"thought (?:about|of)|thoughts? (?:of|about)|plan(?:ning|ned)?)\s+(?:of\s+)?suicide",
         "suicidal thoughts",
