@@ -17,6 +17,7 @@ Needs scikit-learn (the `test` extra); the product reads the artifact with numpy
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import sys
@@ -36,14 +37,11 @@ from vigil.analysis.risk_model import (
     MODEL_PATH,
     NONE,
     SELF_HARM,
-    ClientSentence,
+    ClientTalk,
     RiskModel,
     RuleSummary,
     Stacker,
-    client_sentences,
     judges,
-    risk_topic_sentences,
-    session_document,
     stack_features,
 )
 from vigil.analysis.textmodel import fit_text_model
@@ -59,9 +57,12 @@ TEXT_PARAMS: dict[str, Any] = {"ngram_max": 2, "max_features": 10000, "min_df": 
 STACKER_C = 1.0
 # Below this many client words the model abstains and the rules alone decide (see risk_model).
 MIN_CLIENT_WORDS = 100
+# The stacker flags only where the text model alone says risk is more likely than not (see risk_model).
+MIN_TEXT_RISK = 0.5
 # Recall first: the threshold is the one with the best F1 among those keeping at least this recall
 # on the training folds (a missed risk costs far more than a false flag).
 MIN_RECALL = {ANY_RISK: 0.9, SELF_HARM: 0.75}
+_RECALL_SLACK = 0.02
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,7 @@ class Session:
     turns: list[Turn]
     hits: list[RiskHit]
     rule_categories: frozenset[str]
-    document: str
-    spoken: list[ClientSentence]
-    topic: list[ClientSentence]
+    talk: ClientTalk
 
     @property
     def target(self) -> str:
@@ -91,24 +90,23 @@ def load_sessions(data_dir: Path, sets: dict[str, str]) -> tuple[list[Session], 
         for labelled in read_dataset(path):
             turns = read_turns(labelled.to_transcript().segments)
             hits = find_risk_hits(turns)
-            spoken = client_sentences(turns)
             level = (labelled.labels.model_extra or {}).get("cssrs")
             risk = frozenset(category.value for category in labelled.labels.risk)
             sessions.append(Session(
                 id=labelled.id, source=source, stratum=f"{source}:{level or sorted(risk)}", risk=risk,
                 turns=turns, hits=hits, rule_categories=frozenset(f.category.value for f in flags_from_hits(hits)),
-                document=session_document(spoken), spoken=spoken, topic=risk_topic_sentences(spoken)))
+                talk=ClientTalk.of(turns)))
     return sessions, digests
 
 
-def stratified_folds(strata: Sequence[str], k: int, seed: int) -> list[int]:
+def stratified_folds(strata: Sequence[str], k: int, seed: int) -> np.ndarray:
     """Fold of each item: every stratum dealt round-robin in a seeded order, continuing where the last
     one stopped, so even a stratum of one lands in a different fold from its neighbours'."""
     rng = np.random.default_rng(seed)
     members: dict[str, list[int]] = defaultdict(list)
     for index, stratum in enumerate(strata):
         members[stratum].append(index)
-    folds = [0] * len(strata)
+    folds = np.zeros(len(strata), dtype=int)
     dealt = 0
     for stratum in sorted(members):
         for position in rng.permutation(len(members[stratum])):
@@ -120,78 +118,86 @@ def stratified_folds(strata: Sequence[str], k: int, seed: int) -> list[int]:
 # ---------------------------------------------------------------- fitting one model
 def fit_risk_model(train: Sequence[Session], folds: int, seed: int, meta: dict[str, Any] | None = None) -> RiskModel:
     """Text model on all of `train`; stackers on inner out-of-fold text scores; thresholds on
-    cross-validated stacker scores, all within `train`."""
+    cross-validated stacker scores; all within `train`."""
     inner = stratified_folds([s.stratum for s in train], folds, seed + 1)
-    probabilities = np.zeros((len(train), 3))
-    for fold in range(folds):
-        fitted = [s for s, f in zip(train, inner, strict=True) if f != fold]
-        held = [i for i, f in enumerate(inner) if f == fold]
-        model = _text_model(fitted)
-        probabilities[held] = model.class_probabilities([train[i].document for i in held])
-    features = [stack_features(p, RuleSummary.of(s.hits), s.topic) for p, s in zip(probabilities, train, strict=True)]
-    eligible = np.array([judges(s.spoken, s.topic, MIN_CLIENT_WORDS) for s in train])
-    read = [i for i in range(len(train)) if eligible[i]]  # the sessions the model will ever judge
-    targets = {ANY_RISK: np.array([s.target != NONE for s in train]),
-               SELF_HARM: np.array([s.target == BEHAVIOR for s in train])}
+    probabilities = _out_of_fold_probabilities(train, inner, folds)
+    features = [stack_features(p, RuleSummary.of(s.hits), s.talk) for p, s in zip(probabilities, train, strict=True)]
     names = tuple(features[0])
     matrix = np.array([[f[name] for name in names] for f in features])
+    judged = np.array([judges(s.talk, MIN_CLIENT_WORDS) for s in train])
+    read = np.flatnonzero(judged)  # the sessions the model will ever judge
+    if len({s.target == NONE for s in (train[i] for i in read)}) < 2:
+        raise ValueError("the sessions the model judges (clients speaking of their own risk) are all of one kind")
+    targets = {ANY_RISK: np.array([s.target != NONE for s in train]),
+               SELF_HARM: np.array([s.target == BEHAVIOR for s in train])}
     stackers: dict[str, Stacker] = {}
-    scores: dict[str, np.ndarray] = {}
-    for key in (ANY_RISK, SELF_HARM):
-        stackers[key] = _fit_stacker(names, matrix[read], targets[key][read], threshold=0.5)
+    scores: dict[str, np.ndarray] = {}  # cross-validated stacker scores, to choose thresholds on
+    stack_folds = stratified_folds([train[i].target for i in read], folds, seed + 2)
+    for key, target in targets.items():
+        stackers[key] = _fit_stacker(names, matrix[read], target[read])
         scores[key] = np.zeros(len(train))
         for fold in range(folds):
-            fitted = [i for i in read if inner[i] != fold]
-            held = [i for i in read if inner[i] == fold]
-            stacker = _fit_stacker(names, matrix[fitted], targets[key][fitted], threshold=0.5)
-            scores[key][held] = [stacker.probability(features[i]) for i in held]
-    by_rules_si = np.array([SI in s.rule_categories for s in train])
-    by_rules_sh = np.array([SH in s.rule_categories for s in train])
-    any_threshold = _choose_threshold(scores[ANY_RISK], eligible, by_rules_si, targets[ANY_RISK], MIN_RECALL[ANY_RISK])
-    flagged_si = eligible & (scores[ANY_RISK] >= any_threshold)
-    sh_threshold = _choose_threshold(scores[SELF_HARM], flagged_si, by_rules_sh, targets[SELF_HARM],
-                                     MIN_RECALL[SELF_HARM])
-    text = _text_model(train, meta).text
-    return RiskModel(text, {ANY_RISK: _with_threshold(stackers[ANY_RISK], any_threshold),
-                            SELF_HARM: _with_threshold(stackers[SELF_HARM], sh_threshold)}, MIN_CLIENT_WORDS)
+            fitted, held = read[stack_folds != fold], read[stack_folds == fold]
+            scores[key][held] = [_fit_stacker(names, matrix[fitted], target[fitted]).probability(features[i])
+                                 for i in held]
+    # The decision as the product makes it: a rule's flag, or the model where it may flag.
+    may_flag = judged & (probabilities[:, 0] <= 1.0 - MIN_TEXT_RISK)
+    by_rules = {key: np.array([category in s.rule_categories for s in train])
+                for key, category in ((ANY_RISK, SI), (SELF_HARM, SH))}
+    thresholds = {ANY_RISK: _choose_threshold(scores[ANY_RISK], may_flag, by_rules[ANY_RISK], targets[ANY_RISK],
+                                              MIN_RECALL[ANY_RISK])}
+    may_flag &= scores[ANY_RISK] >= thresholds[ANY_RISK]  # self-harm from the model comes with ideation
+    thresholds[SELF_HARM] = _choose_threshold(scores[SELF_HARM], may_flag, by_rules[SELF_HARM], targets[SELF_HARM],
+                                              MIN_RECALL[SELF_HARM])
+    decided = {key: dataclasses.replace(stacker, threshold=thresholds[key]) for key, stacker in stackers.items()}
+    return RiskModel(_text_model(train, meta).text, decided, MIN_CLIENT_WORDS, MIN_TEXT_RISK)
+
+
+def _out_of_fold_probabilities(train: Sequence[Session], inner: np.ndarray, folds: int) -> np.ndarray:
+    probabilities = np.zeros((len(train), 3))
+    for fold in range(folds):
+        held = np.flatnonzero(inner == fold)
+        model = _text_model([s for s, f in zip(train, inner, strict=True) if f != fold])
+        probabilities[held] = model.class_probabilities([train[i].talk.document for i in held])
+    return probabilities
 
 
 def _text_model(sessions: Sequence[Session], meta: dict[str, Any] | None = None) -> RiskModel:
     labels = [s.target for s in sessions]
     if len(set(labels)) < 3:
         raise ValueError(f"every fold needs sessions of all three kinds (none, ideation, behavior); got {set(labels)}")
-    text = fit_text_model([s.document for s in sessions], labels, meta=meta, **TEXT_PARAMS)
-    return RiskModel(text, {}, MIN_CLIENT_WORDS)
+    text = fit_text_model([s.talk.document for s in sessions], labels, meta=meta, **TEXT_PARAMS)
+    return RiskModel(text, {}, MIN_CLIENT_WORDS, MIN_TEXT_RISK)
 
 
-def _fit_stacker(names: tuple[str, ...], matrix: np.ndarray, target: np.ndarray, threshold: float) -> Stacker:
+def _fit_stacker(names: tuple[str, ...], matrix: np.ndarray, target: np.ndarray) -> Stacker:
     from sklearn.linear_model import LogisticRegression
 
     mean = matrix.mean(axis=0)
     scale = matrix.std(axis=0)
     scale[scale == 0] = 1.0
     classifier = LogisticRegression(C=STACKER_C, max_iter=2000).fit((matrix - mean) / scale, target)
-    return Stacker(names, mean, scale, classifier.coef_[0].copy(), float(classifier.intercept_[0]), threshold)
-
-
-def _with_threshold(stacker: Stacker, threshold: float) -> Stacker:
-    return Stacker(stacker.features, stacker.mean, stacker.scale, stacker.coef, stacker.intercept, threshold)
+    return Stacker(names, mean, scale, classifier.coef_[0].copy(), float(classifier.intercept_[0]), threshold=0.5)
 
 
 def _choose_threshold(scores: np.ndarray, eligible: np.ndarray, by_rules: np.ndarray, truth: np.ndarray,
                       min_recall: float) -> float:
-    """Best F1 of "rules or model" among thresholds keeping `min_recall`; failing that, best recall."""
-    best: tuple[bool, float, float, float] | None = None
-    for threshold in sorted(set(np.round(scores[eligible], 4))):
+    """Best F1 of "rules or model" among thresholds keeping `min_recall`. Where no threshold reaches it
+    (the model cannot flag sessions without the client's own risk talk), the floor is the best reachable
+    recall less `_RECALL_SLACK`, so the last percent of recall is not bought by flagging everyone."""
+    candidates = sorted(set(np.round(scores[eligible], 4)))
+    if not candidates:
+        return 0.5
+    rows = []
+    for threshold in candidates:
         flagged = by_rules | (eligible & (scores >= threshold))
         tp = int(np.sum(flagged & truth))
         recall = tp / max(int(truth.sum()), 1)
         precision = tp / max(int(flagged.sum()), 1)
-        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-        candidate = (recall >= min_recall, f1 if recall >= min_recall else recall, -threshold, threshold)
-        if best is None or candidate[:3] > best[:3]:
-            best = candidate
-    return float(best[3]) if best is not None else 0.5
+        rows.append((recall, 2 * precision * recall / (precision + recall) if tp else 0.0, float(threshold)))
+    floor = min(min_recall, max(recall for recall, _, _ in rows) - _RECALL_SLACK)
+    # Ties go to the higher threshold: as many risks found with fewer flags.
+    return max((f1, threshold) for recall, f1, threshold in rows if recall >= floor)[1]
 
 
 # ---------------------------------------------------------------- cross-validation
@@ -254,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     meta = {"name": args.out.name.removesuffix(".json.gz"), "fitted": dt.date.today().isoformat(),
             "data": digests, "sessions": len(sessions),
             "params": {"text": TEXT_PARAMS, "stacker_c": STACKER_C, "min_client_words": MIN_CLIENT_WORDS,
+                       "min_text_risk": MIN_TEXT_RISK,
                        "min_recall": MIN_RECALL, "folds": args.folds,
                        "seed": args.seed, "classes": [NONE, IDEATION, BEHAVIOR]},
             "cross_validated": cv["combined"], "rules_alone": cv["rules"]}

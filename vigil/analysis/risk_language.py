@@ -26,7 +26,7 @@ _CLAUSE_BOUNDARY = re.compile(
 )
 _TOKEN = re.compile(r"[a-z]+(?:['’][a-z]+)*", re.IGNORECASE)
 
-_FIRST = frozenset("i i'm im i've ive i'd i'll me my myself".split())
+_FIRST = frozenset("i i'm im i've ive i'd id i'll me my myself".split())
 _SECOND = frozenset("you you're youre you've youve you'd youd you'll youll u ur your yourself yours".split())
 _THIRD = frozenset(
     "he she they it we he's she's they're it's we're he'd she'd they'd we'd he'll she'll they'll "

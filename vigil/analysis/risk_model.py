@@ -13,6 +13,9 @@ flagged by the model, so the model cannot flag talk about drinking or exams on v
 Nor does the model judge a client who has said little (`min_client_words`, stored with the model):
 it learnt from whole sessions and Reddit histories, and on a sentence or two its bag of words cannot
 tell "my parents would kill me" from "I want to die". There the rules, which read grammar, decide.
+And the stacker, whose threshold is set low for recall, flags only where the text model on its own
+leans to risk (`min_text_risk`): first-person talk of death is common in counseling, and the
+stacker alone would flag a client saying "I don't want to die young like my uncle".
 
 Only numpy is needed here; the stackers and thresholds live in the artifact's `meta`.
 """
@@ -30,6 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vigil.analysis.risk_language import (
+    Person,
+    clause_start,
+    is_negated,
+    speaks_of_recovery,
+    speaks_of_the_past,
+    subject_person,
+)
+from vigil.analysis.rules_self_directed import NOT_FIGURATIVE_DIE, NOT_FIGURATIVE_KILL
 from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.textmodel import TextModel
 from vigil.analysis.turns import SpeakerRole, Turn
@@ -47,14 +59,23 @@ ANY_RISK, SELF_HARM = "any_risk", "self_harm"
 
 # Words that make a sentence worth reading for suicide or self-harm risk. Broad on purpose: the
 # model decides what they mean; the list only keeps it from flagging sessions that never go there.
+# Everyday idioms are not risk talk: "cutting back", "my parents would kill me", "dying to see it",
+# "bored to death", and the figures of speech the rules already know ("killing myself at work").
 _RISK_TOPIC = re.compile(
-    r"\b(?:suicid\w*|kill(?:s|ed|ing)?|die|dies|dying|died|dead|death|deaths|"
-    r"end(?:ing)? (?:it|my life|things|everything)|overdos\w*|od|cut(?:s|ting)?|self[- ]?harm\w*|"
+    r"\b(?:suicid\w*"
+    r"|kill(?:s|ed|ing)?\s+(?:my|your)\s?self\b" + NOT_FIGURATIVE_KILL
+    + r"|kill(?:s|ed|ing)?\b(?!\s+(?:me|us|for|(?:my|your)\s?self)\b)"
+    r"|cut(?:s|ting)?\b(?!\s+(?:back|down|out|off|up|in|into|loose|short|ties|corners|costs?|class(?:es)?|school|"
+    r"hair|grass)\b)"
+    r"|(?:die|dies|dying|died)\b(?!\s+(?:to|young|laughing)\b)" + NOT_FIGURATIVE_DIE
+    + r"|dead|(?<!to )death|deaths|end(?:ing)? (?:it|my life|things|everything)|overdos\w*|od|self[- ]?harm\w*|"
     r"harm(?:ing)? (?:my|your)self|hurt(?:ing)? (?:my|your)self|pills|rope|noose|hang(?:ing)? (?:my|your)self|"
-    r"jump(?:ing)? off|alive|live|living|exist|existing|hopeless|worthless|burden|wrists?|scars?|razor|blade|"
-    r"gun|attempt(?:s|ed)?|gone|disappear|end)\b",
+    r"jump(?:ing)? off|alive|exist|existing|hopeless|worthless|burden|wrists?|scars?|razor|blade|gun|"
+    r"attempt(?:s|ed)?|gone|disappear)\b",
     re.IGNORECASE,
 )
+# "I haven't killed myself yet", "I never self-harmed until last year": denials that say it is there.
+_NOT_YET = re.compile(r"(?:\s+\w+){0,3}?\s+(?:yet|until)\b", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:i|im|i['’]m|ive|i['’]ve|id|i['’]d|ill|i['’]ll|me|my|myself|mine)\b", re.IGNORECASE)
 _SECOND_PERSON = re.compile(r"\b(?:you|your|youre|you['’]re|yourself|youve|you['’]ve|u|ur)\b", re.IGNORECASE)
 # The text model's tokens are two characters or longer; "I" is the word that matters most here.
@@ -93,13 +114,46 @@ class RuleSummary:
         return cls(severity, counts)
 
 
-def client_sentences(turns: Iterable[Turn]) -> list[ClientSentence]:
-    return [ClientSentence(turn, sentence) for turn in turns if turn.role is SpeakerRole.client
-            for sentence in turn.sentences]
+@dataclass(frozen=True)
+class ClientTalk:
+    """A session as the model reads it: the client's sentences, those with a risk word, and those of
+    them where the risk is the client's own."""
+
+    spoken: tuple[ClientSentence, ...]
+    topic: tuple[ClientSentence, ...]
+    own: tuple[ClientSentence, ...]
+
+    @classmethod
+    def of(cls, turns: Iterable[Turn]) -> ClientTalk:
+        spoken = tuple(ClientSentence(turn, sentence) for turn in turns if turn.role is SpeakerRole.client
+                       for sentence in turn.sentences)
+        topic = tuple(s for s in spoken if _RISK_TOPIC.search(s.sentence.text))
+        return cls(spoken, topic, tuple(s for s in topic if speaks_of_own_risk(s.sentence.text)))
+
+    @property
+    def words(self) -> int:
+        return sum(s.sentence.word_count for s in self.spoken)
+
+    @property
+    def document(self) -> str:
+        return model_text(" ".join(s.sentence.text for s in self.spoken))
 
 
-def risk_topic_sentences(sentences: Iterable[ClientSentence]) -> list[ClientSentence]:
-    return [s for s in sentences if _RISK_TOPIC.search(s.sentence.text)]
+def speaks_of_own_risk(text: str) -> bool:
+    """Whether some risk word in `text` is the speaker's own: the subject of its clause is "I" (or
+    unsaid) and nothing there denies it. "I keep thinking everyone would be fine if I was gone" is;
+    "My parents would kill me", "Please don't kill yourself" and "my dad died" are not."""
+    for match in _RISK_TOPIC.finditer(text):
+        start = clause_start(text, match.start())
+        window = text[start : match.start()]
+        if not window.strip():
+            continue  # the risk word is the subject itself: "Suicide is never the answer"
+        if speaks_of_the_past(text) and speaks_of_recovery(text):
+            return False  # "I used to think about suicide but therapy helped me"
+        denied = is_negated(window) and not _NOT_YET.match(text, match.end())
+        if subject_person(window, text[:start]) in (Person.first, Person.implicit) and not denied:
+            return True
+    return False
 
 
 def model_text(text: str) -> str:
@@ -107,22 +161,18 @@ def model_text(text: str) -> str:
     return _PRONOUN_I.sub("i_", text)
 
 
-def session_document(sentences: Sequence[ClientSentence]) -> str:
-    return model_text(" ".join(s.sentence.text for s in sentences))
+def judges(talk: ClientTalk, min_client_words: int) -> bool:
+    """Whether the model judges a session at all: enough of the client's words, and somewhere the
+    client speaks of dying, suicide or self-harm as their own (what a flag must be able to quote)."""
+    return bool(talk.own) and talk.words >= min_client_words
 
 
-def judges(spoken: Sequence[ClientSentence], topic: Sequence[ClientSentence], min_client_words: int) -> bool:
-    """Whether the model judges a session at all: enough of the client's words, some of them on risk."""
-    return bool(topic) and sum(s.sentence.word_count for s in spoken) >= min_client_words
-
-
-def stack_features(class_probabilities: np.ndarray, rules: RuleSummary,
-                   topic: Sequence[ClientSentence]) -> dict[str, float]:
+def stack_features(class_probabilities: np.ndarray, rules: RuleSummary, talk: ClientTalk) -> dict[str, float]:
     """The stackers' inputs for one session; `class_probabilities` in `CLASSES` order."""
     p_none, _, p_behavior = (float(p) for p in np.clip(class_probabilities, 1e-6, 1.0))
     # Who the talk of death is about: the speaker ("I want to die") or the listener ("don't kill yourself").
     persons = [(bool(_FIRST_PERSON.search(s.sentence.text)), bool(_SECOND_PERSON.search(s.sentence.text)))
-               for s in topic]
+               for s in talk.topic]
     first = sum(1 for mine, yours in persons if mine and not yours)
     second = sum(1 for mine, yours in persons if yours and not mine)
     si, sh = RiskCategory.suicidal_ideation, RiskCategory.self_harm
@@ -134,10 +184,11 @@ def stack_features(class_probabilities: np.ndarray, rules: RuleSummary,
         "rule_sh_severity": float(rules.severity.get(sh, 0)),
         "rule_sh_hits": math.log1p(rules.hits.get(sh, 0)),
         "rule_other_categories": float(sum(1 for c in rules.severity if c not in (si, sh))),
+        "topic_own": math.log1p(len(talk.own)),
         "topic_first_person": math.log1p(first),
         "topic_second_person": math.log1p(second),
         "topic_first_share": (first + 1) / (first + second + 2),
-        "topic_sentences": math.log1p(len(topic)),
+        "topic_sentences": math.log1p(len(talk.topic)),
     }
 
 
@@ -170,9 +221,10 @@ class Stacker:
 
 @dataclass(frozen=True)
 class SessionRisk:
+    text_risk: float  # the text model alone: P(ideation or behaviour)
     any_risk: float
     self_harm: float
-    topic: tuple[ClientSentence, ...]
+    quotable: tuple[ClientSentence, ...]  # the client's own risk talk
 
 
 @dataclass(frozen=True)
@@ -180,6 +232,7 @@ class RiskModel:
     text: TextModel
     stackers: dict[str, Stacker]
     min_client_words: int
+    min_text_risk: float
 
     @property
     def name(self) -> str:
@@ -193,14 +246,13 @@ class RiskModel:
     def assess(self, turns: Sequence[Turn], hits: Iterable[RiskHit]) -> SessionRisk | None:
         """Both stackers' probabilities for the session; None when the client never touches on death,
         suicide or self-harm."""
-        spoken = client_sentences(turns)
-        topic = risk_topic_sentences(spoken)
-        if not judges(spoken, topic, self.min_client_words):
+        talk = ClientTalk.of(turns)
+        if not judges(talk, self.min_client_words):
             return None
-        session = self.class_probabilities([session_document(spoken)])[0]
-        features = stack_features(session, RuleSummary.of(hits), topic)
-        return SessionRisk(self.stackers[ANY_RISK].probability(features),
-                           self.stackers[SELF_HARM].probability(features), tuple(topic))
+        session = self.class_probabilities([talk.document])[0]
+        features = stack_features(session, RuleSummary.of(hits), talk)
+        return SessionRisk(float(1.0 - session[0]), self.stackers[ANY_RISK].probability(features),
+                           self.stackers[SELF_HARM].probability(features), talk.own)
 
     def strongest(self, sentences: Sequence[ClientSentence], category: RiskCategory) -> tuple[ClientSentence, ...]:
         """The sentences the text model scores highest for `category`, best first."""
@@ -212,6 +264,7 @@ class RiskModel:
 
     def save(self, path: Path) -> None:
         meta = {**self.text.meta, "format": FORMAT, "min_client_words": self.min_client_words,
+                "min_text_risk": self.min_text_risk,
                 "stackers": {key: stacker.as_json() for key, stacker in self.stackers.items()}}
         dataclasses.replace(self.text, meta=meta).save(path)
 
@@ -221,7 +274,7 @@ class RiskModel:
         if text.meta.get("format") != FORMAT or set(text.classes) != set(CLASSES):
             raise ValueError(f"{path}: not a {FORMAT} artifact")
         stackers = {key: Stacker.from_json(data) for key, data in text.meta["stackers"].items()}
-        return cls(text, stackers, int(text.meta["min_client_words"]))
+        return cls(text, stackers, int(text.meta["min_client_words"]), float(text.meta["min_text_risk"]))
 
 
 @lru_cache(maxsize=1)
@@ -252,7 +305,7 @@ def model_findings(model: RiskModel, turns: Sequence[Turn], hits: Iterable[RiskH
     """Suicidal ideation when the any-risk stacker passes its threshold; self-harm when, in addition,
     the behaviour stacker passes its own (C-SSRS behaviour and attempts imply ideation)."""
     risk = model.assess(turns, hits)
-    if risk is None:
+    if risk is None or risk.text_risk < model.min_text_risk:
         return []
     passed: list[tuple[RiskCategory, float, float]] = []
     any_threshold = model.stackers[ANY_RISK].threshold
@@ -261,7 +314,7 @@ def model_findings(model: RiskModel, turns: Sequence[Turn], hits: Iterable[RiskH
         sh_threshold = model.stackers[SELF_HARM].threshold
         if risk.self_harm >= sh_threshold:
             passed.append((RiskCategory.self_harm, risk.self_harm, sh_threshold))
-    return [ModelFinding(category, probability, threshold, model.strongest(risk.topic, category))
+    return [ModelFinding(category, probability, threshold, model.strongest(risk.quotable, category))
             for category, probability, threshold in passed]
 
 

@@ -16,11 +16,13 @@ _SH = RiskCategory.self_harm
 _HIGH, _MEDIUM, _LOW = RiskLevel.high, RiskLevel.medium, RiskLevel.low
 
 # Figurative "killing myself": over-work, laughter.
-_NOT_FIGURATIVE_KILL = (
+NOT_FIGURATIVE_KILL = (
     r"(?!\s+(?:laughing|trying|working|studying|over (?:this|it|work|nothing)|at (?:the gym|work)|"
-    r"to (?:get|finish|make|meet|please|impress|pay)|with (?:work|worry|stress)))"
+    r"to (?:get|finish|make|meet|please|impress|pay)|"
+    r"with (?:all )?(?:(?:the|this|that|my|your|these|those) )?(?:work|worry|worrying|stress|overtime|hours|shifts|"
+    r"job|studying|training|exams?|deadlines?)))"
 )
-_NOT_FIGURATIVE_DIE = (
+NOT_FIGURATIVE_DIE = (
     r"(?!\s+(?:of (?:embarrassment|shame|boredom|laughter|old age)|for\b|laughing|from (?:embarrassment|"
     r"laughing)|happy|trying|with dignity|doing))"
 )
@@ -49,7 +51,7 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:going to|gonna|gon na|will|'ll|plan(?:ning)? to|planned to|decided to|about to|ready to|"
         r"intend(?:ing)? to)\s+(?:just\s+|finally\s+|really\s+)?(?:kill <MYSELF>|end (?:<MY> (?:own )?life|"
         r"it all|everything)|commit suicide|take <MY> (?:own )?life|hang <MYSELF>|shoot <MYSELF>)"
-        + _NOT_FIGURATIVE_KILL,
+        + NOT_FIGURATIVE_KILL,
         "stated intent to end own life",
     ),
     RiskRule(
@@ -103,7 +105,7 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "si_kill_myself", _SI, _MEDIUM, 0.8,
         r"(?:kill|killing|killed|murder|murdering|off|offing|end|ending|neck|necking|top|topping|unalive|unaliving)"
-        r"\s+<MYSELF>\b(?!\s+all day)" + _NOT_FIGURATIVE_KILL,
+        r"\s+<MYSELF>\b(?!\s+all day)" + NOT_FIGURATIVE_KILL,
         "thoughts of killing oneself",
         subject_led=False, escalation=Escalation.imminence,
     ),
@@ -137,7 +139,7 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:want|wanted|wanna|wish|wished|wishing|long|longing|ready|deserve|hope|hoping|pray|praying|urges?)"
         r"\s+(?:to\s+|that\s+<I>\s+(?:could\s+|would\s+)?|<I>\s+(?:could\s+|would\s+)?)?"
         r"(?:just\s+|really\s+|simply\s+)?(?:die|be dead|not (?:be )?(?:alive|exist)|stop existing|"
-        r"cease to exist|not wake up|never wake up|disappear forever|sleep forever)\b" + _NOT_FIGURATIVE_DIE
+        r"cease to exist|not wake up|never wake up|disappear forever|sleep forever)\b" + NOT_FIGURATIVE_DIE
         + r"|wish(?:ed|ing)?\s+(?:that\s+)?<I>\s+(?:was|were|'d|had|could)\s+(?:just\s+)?(?:be\s+)?"
         r"(?:dead|never (?:been )?born|not (?:alive|born|here|around))"
         r"|wish(?:ed|ing)?\s+(?:that\s+)?<I>\s+(?:wasn't|weren't|wasnt|werent)\s+(?:alive|here|around|born)\b"
@@ -172,6 +174,14 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:miss\s+<ME>\b|(?:notice|care)\s+(?:if|when)\s+<I>\s+(?:was|were|'m|am)?\s*(?:gone|dead|died|"
         r"disappeared|killed <MYSELF>))",
         "belief that others would be better off if they were dead",
+        subject_led=False, escalation=Escalation.imminence,
+    ),
+    RiskRule(
+        "si_only_reason_not", _SI, _MEDIUM, 0.7,
+        r"(?:only|one|main)\s+(?:thing|reason|person|people)s?\s+(?:why\s+|that\s+)?<I>\s+(?:haven't|havent|have not|"
+        r"didn't|didnt|did not|don't|dont|do not|hasn't|won't|wont)\s+(?:\w+\s+){0,2}?(?:kill(?:ed)?\s+<MYSELF>|"
+        r"commit(?:ted)?\s+suicide|end(?:ed)?\s+(?:it|<MY>\s+(?:own\s+)?life)|take(?:n)?\s+<MY>\s+(?:own\s+)?life)",
+        "someone or something is all that keeps them from suicide",
         subject_led=False, escalation=Escalation.imminence,
     ),
     RiskRule(
