@@ -166,5 +166,7 @@ def test_a_file_a_shipped_model_was_fitted_on_is_named_in_sample(tmp_path: Path)
     models.mkdir()
     (models / "fitted.json.gz").write_bytes(gzip.compress(json.dumps(
         {"meta": {"data": {"file": "set.jsonl", "sha256": digest}}}).encode()))
+    keyed = {"meta": {"data": {"set.jsonl": digest}}}
+    (models / "keyed.json.gz").write_bytes(gzip.compress(json.dumps(keyed).encode()))
     (models / "other.json.gz").write_bytes(gzip.compress(json.dumps({"meta": {"data_sha256": "0" * 64}}).encode()))
-    assert artifacts_fitted_on(data, models) == ["fitted.json.gz"]
+    assert artifacts_fitted_on(data, models) == ["fitted.json.gz", "keyed.json.gz"]

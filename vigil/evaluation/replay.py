@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -221,12 +222,15 @@ def artifacts_fitted_on(path: Path, models_dir: Path = MODELS_DIR) -> list[str]:
 
 
 def _hashes(value: Any) -> set[str]:
+    """Every sha256-shaped string anywhere in an artifact's meta (artifacts record their data files' hashes)."""
     if isinstance(value, dict):
-        return {h for key, item in value.items() for h in (_hashes(item) | ({item} if "sha256" in key and
-                                                                              isinstance(item, str) else set()))}
+        return {h for item in value.values() for h in _hashes(item)}
     if isinstance(value, list):
         return {h for item in value for h in _hashes(item)}
-    return set()
+    return {value.lower()} if isinstance(value, str) and _SHA256.fullmatch(value) else set()
+
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 # ------------------------------------------------------------------ the run
