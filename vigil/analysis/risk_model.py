@@ -7,15 +7,16 @@ client speaks about death and self-harm (mostly "I" or mostly "you") feed two sm
 stackers: any suicide risk, and self-harm or suicidal behaviour. Each has a threshold chosen by
 cross-validation inside the training folds. The counselor's words never reach the model.
 
-Evidence is what the model read: the client's sentences that touch on death, suicide or self-harm
-("risk-topic sentences"), ranked by the same text model. A session with no such sentence is never
-flagged by the model, so the model cannot flag talk about drinking or exams on vocabulary alone.
-Nor does the model judge a client who has said little (`min_client_words`, stored with the model):
-it learnt from whole sessions and Reddit histories, and on a sentence or two its bag of words cannot
-tell "my parents would kill me" from "I want to die". There the rules, which read grammar, decide.
-And the stacker, whose threshold is set low for recall, flags only where the text model on its own
-leans to risk (`min_text_risk`): first-person talk of death is common in counseling, and the
-stacker alone would flag a client saying "I don't want to die young like my uncle".
+The model flags only where a flag can quote something worth reading: somewhere the client speaks of
+dying, suicide or self-harm as their own ("I keep thinking everyone would be fine if I was gone"),
+read with the rules' grammar (whose clause, denied or not) after everyday idioms are set aside
+("my parents would kill me", "cutting back", "bored to death"). Those sentences, ranked by the same
+text model, are the evidence. Talk of others' deaths, support for someone else ("please don't kill
+yourself") and figures of speech never open the way, however the bag of words scores them.
+Two more guards: the model does not judge a client who has said little (`min_client_words`, stored
+with the model), since it learnt from whole sessions and Reddit histories; and the stacker, whose
+threshold is set low for recall, flags only where the text model on its own leans to risk
+(`min_text_risk`).
 
 Only numpy is needed here; the stackers and thresholds live in the artifact's `meta`.
 """
@@ -41,7 +42,7 @@ from vigil.analysis.risk_language import (
     speaks_of_the_past,
     subject_person,
 )
-from vigil.analysis.rules_self_directed import NOT_FIGURATIVE_DIE, NOT_FIGURATIVE_KILL
+from vigil.analysis.rules_self_directed import NOT_FIGURATIVE_KILL
 from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.textmodel import TextModel
 from vigil.analysis.turns import SpeakerRole, Turn
@@ -67,8 +68,8 @@ _RISK_TOPIC = re.compile(
     + r"|kill(?:s|ed|ing)?\b(?!\s+(?:me|us|for|(?:my|your)\s?self)\b)"
     r"|cut(?:s|ting)?\b(?!\s+(?:back|down|out|off|up|in|into|loose|short|ties|corners|costs?|class(?:es)?|school|"
     r"hair|grass)\b)"
-    r"|(?:die|dies|dying|died)\b(?!\s+(?:to|young|laughing)\b)" + NOT_FIGURATIVE_DIE
-    + r"|dead|(?<!to )death|deaths|end(?:ing)? (?:it|my life|things|everything)|overdos\w*|od|self[- ]?harm\w*|"
+    r"|(?:die|dies|dying|died)\b(?!\s+(?:to|for|laughing|of (?:boredom|embarrassment|shame|laughter))\b)"
+    r"|dead|(?<!to )death|deaths|end(?:ing)? (?:it|my life|things|everything)|overdos\w*|od|self[- ]?harm\w*|"
     r"harm(?:ing)? (?:my|your)self|hurt(?:ing)? (?:my|your)self|pills|rope|noose|hang(?:ing)? (?:my|your)self|"
     r"jump(?:ing)? off|alive|exist|existing|hopeless|worthless|burden|wrists?|scars?|razor|blade|gun|"
     r"attempt(?:s|ed)?|gone|disappear)\b",
@@ -146,14 +147,19 @@ def speaks_of_own_risk(text: str) -> bool:
     for match in _RISK_TOPIC.finditer(text):
         start = clause_start(text, match.start())
         window = text[start : match.start()]
-        if not window.strip():
-            continue  # the risk word is the subject itself: "Suicide is never the answer"
+        if not window.strip() and not _speaks_of_self_only(text):
+            continue  # the risk word is the subject, about no one: "Suicide is never the answer"
         if speaks_of_the_past(text) and speaks_of_recovery(text):
             return False  # "I used to think about suicide but therapy helped me"
         denied = is_negated(window) and not _NOT_YET.match(text, match.end())
         if subject_person(window, text[:start]) in (Person.first, Person.implicit) and not denied:
             return True
     return False
+
+
+def _speaks_of_self_only(text: str) -> bool:
+    """'Death is as close as I can get': the speaker in the sentence, the listener not."""
+    return bool(_FIRST_PERSON.search(text)) and not _SECOND_PERSON.search(text)
 
 
 def model_text(text: str) -> str:
@@ -244,8 +250,8 @@ class RiskModel:
         return self.text.predict_proba(documents)[:, columns]
 
     def assess(self, turns: Sequence[Turn], hits: Iterable[RiskHit]) -> SessionRisk | None:
-        """Both stackers' probabilities for the session; None when the client never touches on death,
-        suicide or self-harm."""
+        """Both stackers' probabilities for the session; None when the model does not judge it (the
+        client said little, or never spoke of their own death, suicide or self-harm)."""
         talk = ClientTalk.of(turns)
         if not judges(talk, self.min_client_words):
             return None

@@ -22,7 +22,7 @@ NOT_FIGURATIVE_KILL = (
     r"with (?:all )?(?:(?:the|this|that|my|your|these|those) )?(?:work|worry|worrying|stress|overtime|hours|shifts|"
     r"job|studying|training|exams?|deadlines?)))"
 )
-NOT_FIGURATIVE_DIE = (
+_NOT_FIGURATIVE_DIE = (
     r"(?!\s+(?:of (?:embarrassment|shame|boredom|laughter|old age)|for\b|laughing|from (?:embarrassment|"
     r"laughing)|happy|trying|with dignity|doing))"
 )
@@ -139,7 +139,7 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:want|wanted|wanna|wish|wished|wishing|long|longing|ready|deserve|hope|hoping|pray|praying|urges?)"
         r"\s+(?:to\s+|that\s+<I>\s+(?:could\s+|would\s+)?|<I>\s+(?:could\s+|would\s+)?)?"
         r"(?:just\s+|really\s+|simply\s+)?(?:die|be dead|not (?:be )?(?:alive|exist)|stop existing|"
-        r"cease to exist|not wake up|never wake up|disappear forever|sleep forever)\b" + NOT_FIGURATIVE_DIE
+        r"cease to exist|not wake up|never wake up|disappear forever|sleep forever)\b" + _NOT_FIGURATIVE_DIE
         + r"|wish(?:ed|ing)?\s+(?:that\s+)?<I>\s+(?:was|were|'d|had|could)\s+(?:just\s+)?(?:be\s+)?"
         r"(?:dead|never (?:been )?born|not (?:alive|born|here|around))"
         r"|wish(?:ed|ing)?\s+(?:that\s+)?<I>\s+(?:wasn't|weren't|wasnt|werent)\s+(?:alive|here|around|born)\b"
