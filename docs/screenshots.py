@@ -54,6 +54,10 @@ def main(base: str = "http://127.0.0.1:8501", token_file: str = "data/demo-token
         driver.set_window_size(1500, 2600)
         time.sleep(1.5)
         driver.save_screenshot(str(OUT / "session-full.png"))
+        driver.set_window_size(1500, 1100)
+        driver.find_element(By.CSS_SELECTOR, "a[href$='/replays']").click()
+        wait_text(driver, "Rubric agreement")
+        driver.save_screenshot(str(OUT / "replays.png"))
     finally:
         driver.quit()
     print(f"screenshots in {OUT}")
