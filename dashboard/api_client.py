@@ -111,3 +111,12 @@ def replay_runs() -> list[dict[str, Any]]:
 
 def replay_run(run_id: str) -> dict[str, Any]:
     return client().get_json(f"/api/v1/replay-runs/{run_id}")
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _review_facts(api_token: str) -> list[dict[str, Any]]:
+    return _client(api_url(), api_token).get_json("/api/v1/analytics/review-facts")
+
+
+def review_facts() -> list[dict[str, Any]]:
+    return _review_facts(token() or "")

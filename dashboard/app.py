@@ -45,6 +45,7 @@ else:
     navigation = st.navigation([
         st.Page("pages/queue.py", title="Review queue", icon="🚩", default=True),
         st.Page("pages/session.py", title="Session", icon="🎧", url_path="session"),
+        st.Page("pages/kpis.py", title="KPIs", icon="📊", url_path="kpis"),
         st.Page("pages/replays.py", title="Replay runs", icon="🧪", url_path="replays"),
     ])
 navigation.run()

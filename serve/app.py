@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from serve.routes import health, jobs, me, replays, sessions, tenants, uploads
+from serve.routes import analytics, health, jobs, me, replays, sessions, tenants, uploads
 from vigil.context import Context
 from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure, VigilError
 from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
@@ -30,6 +30,7 @@ def create_app() -> FastAPI:
     app.include_router(tenants.router)
     app.include_router(uploads.router)
     app.include_router(replays.router)
+    app.include_router(analytics.router)
 
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> JSONResponse:

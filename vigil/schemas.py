@@ -293,6 +293,23 @@ class ConfigVersionOut(BaseModel):
     created_at: datetime
 
 
+class SessionReviewFacts(BaseModel):
+    """One session as the KPI and trend pages need it."""
+
+    id: uuid.UUID
+    created_at: datetime
+    status: str
+    flagged: bool
+    ai_risk_level: str | None
+    risk_level: str | None
+    attention: str | None
+    analysis_ready_at: datetime | None
+    reviewed_at: datetime | None
+    reviewLatencyMinutes: float | None = Field(description="Minutes from the analysis being ready to the first review.")
+    reviewed_fields: list[str] = Field(description="Fields a supervisor reviewed.")
+    overridden_fields: list[str] = Field(description="Reviewed fields whose human value differs from the AI's.")
+
+
 class ReplayRunOut(BaseModel):
     id: uuid.UUID
     candidate: str

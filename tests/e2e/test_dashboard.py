@@ -257,3 +257,16 @@ def test_replay_runs_page_shows_candidate_beside_baseline(live: Live) -> None:
     risk = at.dataframe[1].value
     assert risk.iloc[0]["candidate R"] == 1.0 and risk.iloc[0]["baseline R"] == 0.5
     assert at.dataframe[2].value.iloc[0]["measure"] == "mi_quality accuracy"
+
+
+def test_kpi_page_counts_what_needs_action_and_offers_exports(live: Live) -> None:
+    import httpx
+
+    facts = httpx.get(f"{live.url}/api/v1/analytics/review-facts", headers=live.tenant.headers("lead")).json()
+    at = _signed_in(live, "lead")
+    at.switch_page("pages/kpis.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    awaiting = sum(1 for f in facts if f["flagged"] and f["reviewed_at"] is None)
+    assert metrics["Awaiting review"] == str(awaiting) and metrics["Flagged"] == str(sum(f["flagged"] for f in facts))
+    assert any(s.value == "reviewLatencyMinutes" for s in at.subheader)

@@ -1,0 +1,74 @@
+"""KPIs from per-session review facts, in polars: what needs action, how fast supervisors review, how often
+they change the AI's answer. Pure functions of a frame, so they are tested without Streamlit."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+SCHEMA = {"id": pl.String, "created_at": pl.Datetime("us", "UTC"), "status": pl.String, "flagged": pl.Boolean,
+          "ai_risk_level": pl.String, "risk_level": pl.String, "attention": pl.String,
+          "analysis_ready_at": pl.Datetime("us", "UTC"), "reviewed_at": pl.Datetime("us", "UTC"),
+          "reviewLatencyMinutes": pl.Float64, "reviewed_fields": pl.List(pl.String),
+          "overridden_fields": pl.List(pl.String)}
+
+
+def facts_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """The API's review facts as a typed frame (timestamps parsed, empty input still has every column)."""
+    if not rows:
+        return pl.DataFrame(schema=SCHEMA)
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    timestamps = [pl.col(c).str.to_datetime(time_zone="UTC") for c in ("created_at", "analysis_ready_at",
+                                                                         "reviewed_at") if frame[c].dtype == pl.String]
+    return frame.with_columns(timestamps).cast({k: v for k, v in SCHEMA.items() if k in frame.columns})
+
+
+def summary(frame: pl.DataFrame, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    awaiting = frame.filter(pl.col("flagged") & pl.col("reviewed_at").is_null())
+    latency = frame["reviewLatencyMinutes"].drop_nulls()
+    oldest = awaiting["analysis_ready_at"].drop_nulls().min()
+    reviewed = frame.filter(pl.col("reviewed_at").is_not_null())
+    return {
+        "sessions": frame.height,
+        "processed": frame.filter(pl.col("status") == "ready").height,
+        "flagged": frame.filter(pl.col("flagged")).height,
+        "awaiting_review": awaiting.height,
+        "analysis_failed": frame.filter(pl.col("attention").is_not_null() | (pl.col("status") == "failed")).height,
+        "review_latency_median": latency.median() if latency.len() else None,
+        "review_latency_p90": latency.quantile(0.9, "linear") if latency.len() else None,
+        "backlog_age_hours": round((now - oldest).total_seconds() / 3600, 1) if oldest is not None else None,
+        "reviewed": reviewed.height,
+        "sessions_with_override": reviewed.filter(pl.col("overridden_fields").list.len() > 0).height,
+    }
+
+
+def override_rates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per field: how many reviewed sessions a supervisor reviewed it in, how often they changed the AI's value
+    (override rate) and how often they kept it (agreement)."""
+    reviewed = frame.select("id", pl.col("reviewed_fields").alias("field")).explode("field").drop_nulls("field")
+    changed = frame.select("id", pl.col("overridden_fields").alias("field")).explode("field").drop_nulls("field") \
+        .with_columns(pl.lit(True).alias("changed"))
+    if reviewed.is_empty():
+        return pl.DataFrame(schema={"field": pl.String, "reviewed": pl.UInt32, "overridden": pl.UInt32,
+                                    "override_rate": pl.Float64, "agreement": pl.Float64})
+    return (reviewed.join(changed, on=["id", "field"], how="left")
+            .group_by("field")
+            .agg(pl.len().alias("reviewed"),
+                 pl.col("changed").fill_null(False).sum().cast(pl.UInt32).alias("overridden"))
+            .with_columns((pl.col("overridden") / pl.col("reviewed")).round(3).alias("override_rate"))
+            .with_columns((1 - pl.col("override_rate")).round(3).alias("agreement"))
+            .sort(["reviewed", "field"], descending=[True, False]))
+
+
+def export(frame: pl.DataFrame, kind: str) -> bytes:
+    """CSV or Parquet bytes of a table (list columns joined for CSV, which has no lists)."""
+    if kind == "parquet":
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        return buffer.getvalue()
+    flat = frame.with_columns([pl.col(c).list.join(";") for c, t in frame.schema.items() if isinstance(t, pl.List)])
+    return flat.write_csv().encode()

@@ -1,0 +1,61 @@
+"""KPIs: what needs action, how fast supervisors review (`reviewLatencyMinutes`), how often they change the AI."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import api_client as api
+from dashboard.kpis import export, facts_frame, override_rates, summary
+
+st.title("KPIs")
+try:
+    frame = facts_frame(api.review_facts())
+except api.ApiError as exc:
+    st.error(f"Could not load review facts: {exc.detail}")
+    st.stop()
+
+kpi = summary(frame)
+
+
+def _minutes(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} min"
+
+
+cols = st.columns(4)
+cols[0].metric("Sessions processed", kpi["processed"], help=f"of {kpi['sessions']} uploaded")
+cols[1].metric("Flagged", kpi["flagged"])
+cols[2].metric("Awaiting review", kpi["awaiting_review"],
+               help="flagged and not yet reviewed; includes sessions whose risk analysis failed")
+cols[3].metric("Oldest in backlog", "–" if kpi["backlog_age_hours"] is None else f"{kpi['backlog_age_hours']} h")
+cols = st.columns(4)
+cols[0].metric("Review latency, median", _minutes(kpi["review_latency_median"]))
+cols[1].metric("Review latency, p90", _minutes(kpi["review_latency_p90"]))
+cols[2].metric("Reviewed", kpi["reviewed"])
+cols[3].metric("Reviews that changed the AI", kpi["sessions_with_override"])
+
+latency = frame["reviewLatencyMinutes"].drop_nulls()
+st.subheader("reviewLatencyMinutes")
+if latency.len():
+    figure = go.Figure(go.Histogram(x=latency.to_list(), nbinsx=30, name="sessions"))
+    for label, value in (("median", kpi["review_latency_median"]), ("p90", kpi["review_latency_p90"])):
+        figure.add_vline(x=value, line_dash="dash", annotation_text=f"{label} {value:.1f}")
+    figure.update_layout(xaxis_title="minutes from analysis ready to first review", yaxis_title="sessions",
+                         height=320, margin={"t": 30, "b": 40})
+    st.plotly_chart(figure, width="stretch")
+else:
+    st.caption("No reviewed sessions yet.")
+
+st.subheader("AI–supervisor agreement per field")
+rates = override_rates(frame)
+if rates.is_empty():
+    st.caption("No reviews yet.")
+else:
+    st.dataframe(rates.to_pandas(), hide_index=True, width="stretch")
+
+st.subheader("Export")
+cols = st.columns(4)
+cols[0].download_button("Sessions CSV", export(frame, "csv"), "review-facts.csv", "text/csv")
+cols[1].download_button("Sessions Parquet", export(frame, "parquet"), "review-facts.parquet")
+cols[2].download_button("Agreement CSV", export(rates, "csv"), "agreement.csv", "text/csv")
+cols[3].download_button("Agreement Parquet", export(rates, "parquet"), "agreement.parquet")
