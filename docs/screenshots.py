@@ -58,6 +58,11 @@ def main(base: str = "http://127.0.0.1:8501", token_file: str = "data/demo-token
         driver.find_element(By.CSS_SELECTOR, "a[href$='/replays']").click()
         wait_text(driver, "Rubric agreement")
         driver.save_screenshot(str(OUT / "replays.png"))
+        driver.find_element(By.CSS_SELECTOR, "a[href$='/kpis']").click()
+        wait_text(driver, "AI–supervisor agreement per field")
+        WebDriverWait(driver, 30).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".js-plotly-plot .bars")))
+        time.sleep(2)
+        driver.save_screenshot(str(OUT / "kpis.png"))
     finally:
         driver.quit()
     print(f"screenshots in {OUT}")

@@ -38,8 +38,9 @@ latency = frame["reviewLatencyMinutes"].drop_nulls()
 st.subheader("reviewLatencyMinutes")
 if latency.len():
     figure = go.Figure(go.Histogram(x=latency.to_list(), nbinsx=30, name="sessions"))
-    for label, value in (("median", kpi["review_latency_median"]), ("p90", kpi["review_latency_p90"])):
-        figure.add_vline(x=value, line_dash="dash", annotation_text=f"{label} {value:.1f}")
+    for label, value, side in (("median", kpi["review_latency_median"], "top left"),
+                               ("p90", kpi["review_latency_p90"], "top right")):
+        figure.add_vline(x=value, line_dash="dash", annotation_text=f"{label} {value:.1f}", annotation_position=side)
     figure.update_layout(xaxis_title="minutes from analysis ready to first review", yaxis_title="sessions",
                          height=320, margin={"t": 30, "b": 40})
     st.plotly_chart(figure, width="stretch")
