@@ -12,8 +12,6 @@ artifact's `meta`.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -31,7 +29,7 @@ from vigil.analysis.counselor_moves import (
     is_reflection,
     question_form,
 )
-from vigil.analysis.textmodel import TextModel
+from vigil.analysis.textmodel import StandardizedLogistic, TextModel, read_artifact, write_artifact
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.analysis.vocabulary import folded_content
 from vigil.schemas import Behaviour, MitiScores, TurnCode
@@ -204,21 +202,13 @@ def text_score(session_text: TextModel, turns: Sequence[Turn]) -> float:
 
 
 @dataclass(frozen=True)
-class QualityModel:
+class QualityModel(StandardizedLogistic):
     """Logistic regression on standardised session features; "high" when P(high) reaches `threshold`."""
 
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
     meta: dict[str, Any]
 
     def probability_high(self, values: Mapping[str, float]) -> float:
-        row = (np.array([values[name] for name in self.features]) - self.mean) / self.scale
-        score = float(np.clip(row @ self.coef + self.intercept, -50.0, 50.0))
-        return 1.0 / (1.0 + math.exp(-score))
+        return self.probability(values)
 
     def verdict(self, values: Mapping[str, float]) -> tuple[Literal["high", "low"], float]:
         """"high" or "low", and the probability of that verdict."""
@@ -226,24 +216,12 @@ class QualityModel:
         return ("high", p_high) if p_high >= self.threshold else ("low", 1.0 - p_high)
 
     def save(self, path: Path) -> None:
-        payload = {"format": QUALITY_FORMAT, "features": list(self.features), "mean": _rounded(self.mean),
-                   "scale": _rounded(self.scale), "coef": _rounded(self.coef),
-                   "intercept": _rounded([self.intercept])[0], "threshold": self.threshold, "meta": self.meta}
-        data = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        path.write_bytes(gzip.compress(data, mtime=0))
+        write_artifact(path, {"format": QUALITY_FORMAT, **self.as_json(), "meta": self.meta})
 
     @classmethod
     def load(cls, path: Path) -> QualityModel:
-        payload = json.loads(gzip.decompress(path.read_bytes()))
-        if payload.get("format") != QUALITY_FORMAT:
-            raise ValueError(f"{path}: not a {QUALITY_FORMAT} artifact")
-        return cls(features=tuple(payload["features"]), mean=np.asarray(payload["mean"]),
-                   scale=np.asarray(payload["scale"]), coef=np.asarray(payload["coef"]),
-                   intercept=float(payload["intercept"]), threshold=float(payload["threshold"]), meta=payload["meta"])
-
-
-def _rounded(values: Sequence[float] | np.ndarray) -> list[float]:
-    return [float(f"{v:.6g}") for v in np.asarray(values, dtype=float).ravel()]
+        payload = read_artifact(path, QUALITY_FORMAT)
+        return cls(**cls.fields_from_json(payload), meta=payload["meta"])
 
 
 # ---------------------------------------------------------------- the shipped models

@@ -44,7 +44,7 @@ from vigil.analysis.risk_language import (
 )
 from vigil.analysis.rules_self_directed import NOT_FIGURATIVE_KILL
 from vigil.analysis.sentences import Sentence, quote_around
-from vigil.analysis.textmodel import TextModel
+from vigil.analysis.textmodel import StandardizedLogistic, TextModel
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.schemas import RiskCategory, RiskLevel
 
@@ -199,30 +199,12 @@ def stack_features(class_probabilities: np.ndarray, rules: RuleSummary, talk: Cl
 
 
 # ---------------------------------------------------------------- the fitted model
-@dataclass(frozen=True)
-class Stacker:
+class Stacker(StandardizedLogistic):
     """Logistic regression over standardized `stack_features`, with its decision threshold."""
-
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-
-    def probability(self, values: dict[str, float]) -> float:
-        row = (np.array([values[name] for name in self.features]) - self.mean) / self.scale
-        return float(1.0 / (1.0 + math.exp(-float(row @ self.coef + self.intercept))))
-
-    def as_json(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": _rounded(self.mean), "scale": _rounded(self.scale),
-                "coef": _rounded(self.coef), "intercept": float(f"{self.intercept:.6g}"),
-                "threshold": float(f"{self.threshold:.6g}")}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Stacker:
-        return cls(tuple(data["features"]), np.asarray(data["mean"]), np.asarray(data["scale"]),
-                   np.asarray(data["coef"]), float(data["intercept"]), float(data["threshold"]))
+        return cls(**cls.fields_from_json(data))
 
 
 @dataclass(frozen=True)
@@ -329,7 +311,3 @@ def evidence_quote(sentence: Sentence) -> str:
     match = _RISK_TOPIC.search(sentence.text)
     start, end = (match.start(), match.end()) if match else (0, 0)
     return quote_around(sentence, start, end)
-
-
-def _rounded(values: np.ndarray) -> list[float]:
-    return [float(f"{v:.6g}") for v in np.asarray(values).ravel()]

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,19 +69,14 @@ class TextModel:
     # ------------------------------------------------------------------ storing
     def save(self, path: Path) -> None:
         terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        payload = {"format": FORMAT, "classes": list(self.classes), "terms": terms,
-                   "idf": _rounded(self.idf), "coef": [_rounded(row) for row in self.coef],
-                   "intercept": _rounded(self.intercept), "ngram_max": self.ngram_max,
-                   "sublinear_tf": self.sublinear_tf, "meta": self.meta}
-        data = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        # mtime=0: the same model always gives the same bytes, so a rebuild shows up in git only if it changed.
-        path.write_bytes(gzip.compress(data, mtime=0))
+        write_artifact(path, {"format": FORMAT, "classes": list(self.classes), "terms": terms,
+                              "idf": rounded(self.idf), "coef": [rounded(row) for row in self.coef],
+                              "intercept": rounded(self.intercept), "ngram_max": self.ngram_max,
+                              "sublinear_tf": self.sublinear_tf, "meta": self.meta})
 
     @classmethod
     def load(cls, path: Path) -> TextModel:
-        payload = json.loads(gzip.decompress(path.read_bytes()))
-        if payload.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a {FORMAT} artifact")
+        payload = read_artifact(path, FORMAT)
         return cls(classes=tuple(payload["classes"]),
                    vocabulary={term: i for i, term in enumerate(payload["terms"])},
                    idf=np.asarray(payload["idf"]), coef=np.asarray(payload["coef"]),
@@ -123,6 +118,50 @@ def _ngrams(text: str, ngram_max: int) -> list[str]:
     return grams
 
 
-def _rounded(values: np.ndarray) -> list[float]:
+@dataclass(frozen=True)
+class StandardizedLogistic:
+    """Logistic regression over named, standardized numeric features, with its decision threshold: the small
+    session-level models (MI quality, the risk stackers) that sit on top of text models and rules."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        row = (np.array([values[name] for name in self.features]) - self.mean) / self.scale
+        score = float(np.clip(row @ self.coef + self.intercept, -50.0, 50.0))  # exp() cannot overflow
+        return 1.0 / (1.0 + math.exp(-score))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": rounded(self.mean), "scale": rounded(self.scale),
+                "coef": rounded(self.coef), "intercept": rounded([self.intercept])[0],
+                "threshold": rounded([self.threshold])[0]}
+
+    @staticmethod
+    def fields_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor arguments stored by `as_json` (subclasses add their own)."""
+        return {"features": tuple(data["features"]), "mean": np.asarray(data["mean"]),
+                "scale": np.asarray(data["scale"]), "coef": np.asarray(data["coef"]),
+                "intercept": float(data["intercept"]), "threshold": float(data["threshold"])}
+
+
+def write_artifact(path: Path, payload: dict[str, Any]) -> None:
+    """Gzipped canonical JSON. mtime=0: the same model always gives the same bytes, so a rebuild shows up in git
+    only if it changed."""
+    data = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    path.write_bytes(gzip.compress(data, mtime=0))
+
+
+def read_artifact(path: Path, expected_format: str) -> dict[str, Any]:
+    payload = json.loads(gzip.decompress(path.read_bytes()))
+    if payload.get("format") != expected_format:
+        raise ValueError(f"{path}: not a {expected_format} artifact")
+    return payload
+
+
+def rounded(values: Sequence[float] | np.ndarray) -> list[float]:
     # Six significant digits keep probabilities within 1e-5 of the fitted model at a fraction of the size.
-    return [float(f"{v:.6g}") for v in np.asarray(values).ravel()]
+    return [float(f"{v:.6g}") for v in np.asarray(values, dtype=float).ravel()]
