@@ -218,7 +218,17 @@ class MitiScores(BaseModel):
     mi_quality_confidence: float | None = Field(None, ge=0.0, le=1.0)
 
 
-class RiskAssessment(BaseModel):
+class ModelWork(BaseModel):
+    """Who produced an output and what it cost: every analyzer output carries these."""
+
+    model: str
+    prompt_version: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class RiskAssessment(ModelWork):
     """The risk-and-rubric task's output."""
 
     risk_level: RiskLevel
@@ -226,23 +236,13 @@ class RiskAssessment(BaseModel):
     rubric: list[RubricScore]
     turn_codes: list[TurnCode] = Field(default_factory=list)
     miti: MitiScores | None = None
-    model: str
-    prompt_version: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
 
 
-class SessionSummary(BaseModel):
+class SessionSummary(ModelWork):
     """The summary task's output."""
 
     summary: str
     action_items: list[str]
-    model: str
-    prompt_version: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
 
 
 class TaskOutcome(BaseModel):
@@ -254,7 +254,7 @@ class TaskOutcome(BaseModel):
     error: str | None = None
 
 
-class AnalysisResult(BaseModel):
+class AnalysisResult(ModelWork):
     """What an analysis of one transcript produced: the four tasks' outputs, with each task's outcome."""
 
     risk_level: RiskLevel
@@ -262,11 +262,6 @@ class AnalysisResult(BaseModel):
     rubric: list[RubricScore]
     summary: str
     action_items: list[str]
-    model: str
-    prompt_version: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
     turn_codes: list[TurnCode] = Field(default_factory=list)
     miti: MitiScores | None = None
     risk_status: Literal["analysed", "failed"] = Field(
