@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -10,7 +11,9 @@ from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
 
 __all__ = ["ApiError", "api_url", "client", "me", "sessions", "session", "transcript", "analysis", "audit",
-           "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript"]
+           "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
+           "replay_runs", "replay_run", "review_facts"]
+T = TypeVar("T")
 
 
 @st.cache_resource
@@ -38,6 +41,16 @@ def sign_out() -> None:
     st.session_state.pop("token", None)
     st.session_state.pop("me", None)
     st.cache_data.clear()
+
+
+def load_or_stop(call: Callable[[], T], what: str) -> T:
+    """A page's essential data, or the API's reason on the page and the page stopped."""
+    try:
+        return call()
+    except ApiError as exc:
+        st.error(f"Could not load {what}: {exc.detail}")
+        st.stop()
+        raise  # st.stop() raises; this line only tells type checkers the function never falls through
 
 
 def me() -> dict[str, Any]:

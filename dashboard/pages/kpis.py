@@ -9,11 +9,7 @@ from dashboard import api_client as api
 from dashboard.kpis import export, facts_frame, override_rates, summary
 
 st.title("KPIs")
-try:
-    frame = facts_frame(api.review_facts())
-except api.ApiError as exc:
-    st.error(f"Could not load review facts: {exc.detail}")
-    st.stop()
+frame = facts_frame(api.load_or_stop(api.review_facts, "review facts"))
 
 kpi = summary(frame)
 

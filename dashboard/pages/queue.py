@@ -9,11 +9,7 @@ from dashboard import api_client as api
 from dashboard.formatting import SEVERITY_ICON, queue_order
 
 st.title("Review queue")
-try:
-    rows = api.sessions()
-except api.ApiError as exc:
-    st.error(f"Could not load sessions: {exc.detail}")
-    st.stop()
+rows = api.load_or_stop(api.sessions, "sessions")
 
 awaiting = [s for s in rows if s["flagged"] and not s["reviewed"]]
 cols = st.columns(4)

@@ -11,11 +11,7 @@ st.title("Replay runs")
 st.caption("Made with `vigil replay --candidate NAME --dataset FILE | --since DATE`; production results are never "
            "touched. Each figure is the candidate's, beside the baseline's (the active configuration, or what "
            "production said).")
-try:
-    runs = api.replay_runs()
-except api.ApiError as exc:
-    st.error(f"Could not load replay runs: {exc.detail}")
-    st.stop()
+runs = api.load_or_stop(api.replay_runs, "replay runs")
 if not runs:
     st.info("No replay runs yet. Try `vigil replay --candidate offline --dataset "
             "../shared/data/annomi/annomi-dev.jsonl`.")

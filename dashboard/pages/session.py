@@ -17,11 +17,7 @@ def _pct(value: float | None) -> str:
 
 RISK_LEVELS = ["none", "low", "medium", "high"]
 
-try:
-    all_sessions = api.sessions()
-except api.ApiError as exc:
-    st.error(f"Could not load sessions: {exc.detail}")
-    st.stop()
+all_sessions = api.load_or_stop(api.sessions, "sessions")
 if not all_sessions:
     st.info("No sessions yet.")
     st.stop()
