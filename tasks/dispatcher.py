@@ -40,11 +40,14 @@ class InFlight:
     started: float = field(default_factory=time.perf_counter)
 
 
+def stage_cause(exc: BaseException) -> BaseException:
+    """What the stage itself raised, out of Ray's wrapper when it came back through a task."""
+    return exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
+
+
 def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
     """(error_code, detail, transient) for whatever a stage raised."""
-    cause: BaseException = exc
-    if isinstance(exc, RayTaskError) and exc.cause is not None:
-        cause = exc.cause
+    cause = stage_cause(exc)
     if isinstance(cause, PermanentError):
         return cause.code, cause.message, False
     if isinstance(cause, TransientError):
@@ -120,7 +123,7 @@ class Dispatcher:
         self.completed += 1
 
     def _finish_failed(self, item: InFlight, exc: BaseException) -> None:
-        cause = exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
+        cause = stage_cause(exc)
         if isinstance(cause, Deferred):
             with self.ctx.db() as db:
                 defer_stage(db, item.claim, code=cause.code, detail=cause.message, until=cause.until)
