@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.exceptions import RayError, RayTaskError
@@ -29,6 +29,9 @@ from vigil.services.jobs import (
 )
 from vigil.settings import Settings
 
+if TYPE_CHECKING:
+    from vigil.context import Context
+
 log = logging.getLogger("vigil.dispatcher")
 TRANSCRIPTION_NAME = "vigil-transcription"
 MAINTENANCE_SECONDS = 60.0
@@ -43,6 +46,19 @@ class InFlight:
 def stage_cause(exc: BaseException) -> BaseException:
     """What the stage itself raised, out of Ray's wrapper when it came back through a task."""
     return exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
+
+
+def record_failure(ctx: Context, claim: ClaimedStage, exc: BaseException, duration_seconds: float,
+                   retry_base_seconds: float) -> tuple[str, str]:
+    """Put what a stage raised on its job; returns (job status, error code). A deferral waits without spending an
+    attempt; anything else is a failed attempt, retried with backoff or final (see `fail_stage`)."""
+    cause = stage_cause(exc)
+    with ctx.db() as db:
+        if isinstance(cause, Deferred):
+            return defer_stage(db, claim, code=cause.code, detail=cause.message, until=cause.until), cause.code
+        code, detail, transient = classify_failure(exc)
+        return fail_stage(db, claim, code=code, detail=detail, transient=transient, duration_seconds=duration_seconds,
+                          retry_base_seconds=retry_base_seconds), code
 
 
 def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
@@ -123,17 +139,11 @@ class Dispatcher:
         self.completed += 1
 
     def _finish_failed(self, item: InFlight, exc: BaseException) -> None:
-        cause = stage_cause(exc)
-        if isinstance(cause, Deferred):
-            with self.ctx.db() as db:
-                defer_stage(db, item.claim, code=cause.code, detail=cause.message, until=cause.until)
-            log.info("stage deferred", extra={"job_id": str(item.claim.job_id), "code": cause.code})
+        status, code = record_failure(self.ctx, item.claim, exc, time.perf_counter() - item.started,
+                                      self.settings.retry_base_seconds)
+        if status == "waiting":
+            log.info("stage deferred", extra={"job_id": str(item.claim.job_id), "code": code})
             return
-        code, detail, transient = classify_failure(exc)
-        with self.ctx.db() as db:
-            status = fail_stage(db, item.claim, code=code, detail=detail, transient=transient,
-                                duration_seconds=time.perf_counter() - item.started,
-                                retry_base_seconds=self.settings.retry_base_seconds)
         self.failed += 1
         log.warning("stage failed", extra={"job_id": str(item.claim.job_id), "session_id": str(item.claim.session_id),
                                            "stage": item.claim.stage, "code": code, "job_status": status})

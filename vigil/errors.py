@@ -19,6 +19,19 @@ class VigilError(Exception):
     def message(self) -> str:
         return str(self)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (Ray returns a stage's exception to the dispatcher). Pickling an
+        # exception re-calls __init__ with its message only, which fails for subclasses with required keyword
+        # arguments (Deferred's `until`); rebuild from the message and the attributes instead.
+        return _rebuild, (type(self), self.message, dict(self.__dict__))
+
+
+def _rebuild(cls: type[VigilError], message: str, state: dict[str, object]) -> VigilError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class PermanentError(VigilError):
     """Retrying cannot help (corrupt media, unsupported content). The job fails at once."""

@@ -292,3 +292,45 @@ def test_openai_tokens_cost_and_parse_failures_are_recorded_apart(ctx: Context, 
         failures = db.scalars(sa.select(ModelFailure).where(ModelFailure.session_id == claim.session_id)).all()
     assert [(f.model, f.kind) for f in failures] == [("gpt-4o-mini", "invalid_output")]
     assert failures[0].detail.startswith("malformed_json")
+
+
+def test_the_dispatcher_records_an_over_budget_stage_as_waiting_and_a_failure_as_a_spent_attempt(
+        ctx: Context, tenant: Tenant, ray_runtime: None) -> None:
+    """`record_failure` is what the dispatcher actor does with whatever a stage raised, here as Ray returns it."""
+    import ray
+    from ray.exceptions import RayTaskError
+
+    from tasks.dispatcher import record_failure
+    from vigil.db.models import StageEvent
+
+    until = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+
+    @ray.remote(max_retries=0)
+    def over_budget() -> None:
+        raise Deferred("the tenant's daily model budget is spent", until=until, code="over_budget")
+
+    claim = transcribed_session(ctx, tenant)
+    with pytest.raises(Exception) as wrapped:
+        ray.get(over_budget.remote())
+    assert isinstance(wrapped.value, RayTaskError)  # it came back in Ray's wrapper, pickled across processes
+    assert record_failure(ctx, claim, wrapped.value, 0.1, 1.0) == ("waiting", "over_budget")
+    with ctx.db() as db:
+        job = db.get(Job, claim.job_id)
+        events = db.scalars(sa.select(StageEvent.event).where(StageEvent.job_id == claim.job_id)).all()
+        assert (job.status, job.attempt, job.not_before, job.error_code) == ("queued", 0, until, "over_budget")
+        assert events == ["deferred"]
+        assert db.scalar(sa.select(sa.func.count()).select_from(Analysis)
+                         .where(Analysis.session_id == claim.session_id)) == 0
+
+    # Claimed again later, a transient failure spends an attempt and is retried.
+    token = uuid.uuid4()
+    with ctx.db() as db:
+        db.execute(sa.update(Job).where(Job.id == claim.job_id).values(status="running", attempt=1, claim_token=token,
+                                                                       lease_until=utcnow() + timedelta(minutes=5)))
+        db.commit()
+    again = ClaimedStage(job_id=claim.job_id, session_id=claim.session_id, tenant_id=claim.tenant_id,
+                         stage="analyze", attempt=1, claim_token=token)
+    status, code = record_failure(ctx, again, TransientError("model down", code="all_models_failed"), 0.1, 1.0)
+    assert (status, code) == ("queued", "all_models_failed")
+    with ctx.db() as db:
+        assert db.get(Job, claim.job_id).attempt == 1
