@@ -39,7 +39,9 @@ class OfflineAnalyzer(CombinedAnalysis):
                               model=self.model, prompt_version=self.prompt_version)
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
-        # The summary task runs beside the risk task, not after it, so it reads the risks itself (cheap, local).
+        # The summary task runs beside the risk task, not after it, so it reads the risks and codes the turns
+        # itself: the offline stage does that work twice (see the issue 5 note; a shared per-transcript reading
+        # would halve the offline stage's CPU).
         turns = read_turns(transcript.segments)
         flags = detect_risks(turns)
         rubric = score_rubric(self.default_rubric, turns, shipped_models().coder.code(turns), flags)
