@@ -72,6 +72,9 @@ def test_tenant_walls_and_roles(client: TestClient, ctx: Context, tenant_a: Tena
     assert client.get(f"/api/v1/tenants/{tid}/usage", headers=tenant_b.headers("admin")).status_code == 404
     assert client.put(f"/api/v1/tenants/{tid}/budget", headers=tenant_a.headers("lead"),
                       json={"daily_token_budget": 5}).status_code == 403
+    assert client.put(f"/api/v1/tenants/{tid}/budget", headers=tenant_b.headers("admin"),
+                      json={"daily_token_budget": 5}).status_code == 404
+    assert client.get(f"/api/v1/tenants/{tid}/usage", headers=tenant_a.headers("admin")).json()["state"] == "unlimited"
 
 
 def test_budget_and_usage(client: TestClient, ctx: Context, tenant_a: Tenant) -> None:
