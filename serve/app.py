@@ -7,7 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from serve.deps import process_context
 from serve.routes import analytics, health, jobs, me, replays, sessions, tenants, uploads
+from serve.timing import TimingMiddleware, TimingRecorder
 from vigil.context import Context
 from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure, VigilError
 from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
@@ -31,6 +33,9 @@ def create_app() -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(replays.router)
     app.include_router(analytics.router)
+
+    app.state.timings = TimingRecorder(lambda: getattr(app.state, "ctx", None) or process_context())
+    app.add_middleware(TimingMiddleware, recorder=app.state.timings)
 
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> JSONResponse:

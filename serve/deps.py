@@ -25,6 +25,10 @@ def set_process_context(ctx: Context) -> None:
     _process_context = ctx
 
 
+def process_context() -> Context | None:
+    return _process_context
+
+
 def get_context(request: Request) -> Context:
     ctx = getattr(request.app.state, "ctx", None) or _process_context
     if ctx is None:
@@ -43,7 +47,7 @@ def get_db(ctx: ContextDep) -> Iterator[DbSession]:
 DbDep = Annotated[DbSession, Depends(get_db)]
 
 
-def get_principal(ctx: ContextDep,
+def get_principal(request: Request, ctx: ContextDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -51,6 +55,7 @@ def get_principal(ctx: ContextDep,
         principal = authenticate(db, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    request.state.tenant_id = principal.tenant_id  # the request's timing is recorded under this tenant
     return principal
 
 

@@ -56,6 +56,8 @@ def token_create(tenant: Annotated[str, typer.Option(help="Tenant name (created 
 def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
            token: Annotated[str, typer.Option(envvar="VIGIL_TOKEN", help="API token.")],
            api: Annotated[str | None, typer.Option(help="API base URL.")] = None,
+           counselor: Annotated[str | None, typer.Option(help="Who held the session(s).")] = None,
+           team: Annotated[str | None, typer.Option(help="The counselor's team.")] = None,
            wait: Annotated[bool, typer.Option(help="Wait for each session to be processed.")] = True) -> None:
     """Upload files with a progress bar, then wait for their results."""
     from tqdm import tqdm
@@ -67,7 +69,7 @@ def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fal
     for path in files:
         with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name) as bar:
             try:
-                accepted = client.upload(path, on_bytes=bar.update)
+                accepted = client.upload(path, on_bytes=bar.update, counselor=counselor, team=team)
             except ApiError as exc:
                 bar.close()
                 typer.secho(f"{path.name}: rejected ({exc.status}): {exc.detail}", fg="red")
@@ -265,7 +267,7 @@ def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-
 def _ingest_samples(settings, uploader_token: str, reader_token: str) -> None:  # type: ignore[no-untyped-def]
     """Upload each bundled sample once (skipped when a session with its filename exists)."""
     from vigil.client import ApiError, VigilClient, wait_until_healthy
-    from vigil.demo import sample_files
+    from vigil.demo import SAMPLE_COUNSELORS, sample_files
 
     uploader = VigilClient(settings.base_url, uploader_token)
     reader = VigilClient(settings.base_url, reader_token)
@@ -278,7 +280,9 @@ def _ingest_samples(settings, uploader_token: str, reader_token: str) -> None:  
         if path.name in existing:
             continue
         try:
-            jobs[path.name] = uploader.upload(path, title=path.stem.replace("-", " "))["job_id"]
+            counselor, team = SAMPLE_COUNSELORS.get(path.name, (None, None))
+            jobs[path.name] = uploader.upload(path, title=path.stem.replace("-", " "), counselor=counselor,
+                                              team=team)["job_id"]
         except ApiError as exc:
             typer.secho(f"sample {path.name} rejected: {exc}", fg="red")
     for name, job_id in jobs.items():

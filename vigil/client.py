@@ -53,10 +53,11 @@ class VigilClient:
         return self._check(self.http.get(path, params=clean)).json()
 
     def upload(self, path: Path, title: str | None = None,
-               on_bytes: Callable[[int], None] | None = None) -> dict[str, Any]:
+               on_bytes: Callable[[int], None] | None = None, counselor: str | None = None,
+               team: str | None = None) -> dict[str, Any]:
         with open(path, "rb") as fh:
             stream: Any = _ProgressReader(fh, on_bytes) if on_bytes else fh
-            data = {"title": title} if title else None
+            data = {k: v for k, v in (("title", title), ("counselor", counselor), ("team", team)) if v} or None
             response = self.http.post("/api/v1/sessions", files={"file": (path.name, stream)}, data=data,
                                       timeout=None)
         return self._check(response).json()

@@ -20,6 +20,12 @@ DEMO_USERS = {
 }
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 SAMPLE_EXTENSIONS = {".mp3", ".m4a", ".webm", ".wav", ".mp4"}
+# Who "held" each bundled sample, so the queue's counselor and team filters have something to filter.
+SAMPLE_COUNSELORS = {
+    "checkin-risk.mp3": ("Dana Ruiz", "North clinic"),
+    "routine-coaching.m4a": ("Sam Okafor", "South clinic"),
+    "support-video.webm": ("Dana Ruiz", "North clinic"),
+}
 
 
 def _token_valid(db: DbSession, token: str) -> bool:

@@ -303,6 +303,35 @@ class SessionReviewFacts(BaseModel):
     reviewLatencyMinutes: float | None = Field(description="Minutes from the analysis being ready to the first review.")
     reviewed_fields: list[str] = Field(description="Fields a supervisor reviewed.")
     overridden_fields: list[str] = Field(description="Reviewed fields whose human value differs from the AI's.")
+    counselor: str | None = None
+    team: str | None = None
+    risk_categories: list[str] = Field(default_factory=list)
+    time_to_ready_seconds: float | None = Field(None, description="Upload to analysis ready.")
+    model: str | None = Field(None, description="The newest analysis's model.")
+    tokens: int | None = None
+    cost_usd: float | None = None
+    rubric: dict[str, float] = Field(default_factory=dict, description="The AI's rubric scores by item key.")
+    providers: list[str] = Field(default_factory=list)
+    transcription_confidence: float | None = Field(None, description="Mean word confidence of the shown transcript.")
+    provider_agreement: float | None = Field(None, description="Share of words all providers agreed on (several "
+                                                               "providers only).")
+
+
+class StageTimingOut(BaseModel):
+    stage: str
+    event: str = Field(description="ready | failed")
+    attempt: int
+    duration_seconds: float
+    created_at: datetime
+    session_id: uuid.UUID
+
+
+class RequestTimingOut(BaseModel):
+    method: str
+    route: str = Field(description="The route template, e.g. /api/v1/sessions/{session_id}.")
+    status_code: int
+    duration_ms: float
+    created_at: datetime
 
 
 class ReplayRunOut(BaseModel):
@@ -357,6 +386,8 @@ class TranscriptionConfig(BaseModel):
 class DirectUploadIn(BaseModel):
     filename: str = Field(min_length=1, max_length=500, description="Its extension names the container.")
     title: str | None = Field(None, max_length=500)
+    counselor: str | None = Field(None, max_length=200, description="Who held the session.")
+    team: str | None = Field(None, max_length=200)
 
 
 class DirectUploadOut(BaseModel):
@@ -387,10 +418,29 @@ class SessionOut(BaseModel):
     reviewed: bool
     attention: str | None = Field(None, description="Why a person must look regardless of the AI verdict, e.g. "
                                                     "'risk analysis failed — review manually'.")
+    counselor: str | None = None
+    team: str | None = None
+    risk_categories: list[str] = Field(default_factory=list, description="The AI's flag categories.")
+    providers: list[str] = Field(default_factory=list, description="Speech providers that transcribed it.")
     created_at: datetime
     analysis_ready_at: datetime | None
     reviewed_at: datetime | None
     job_id: uuid.UUID | None = None
+
+
+class SessionSummaryOut(BaseModel):
+    """Counts under the queue's filters, and the values each filter can take."""
+
+    total: int
+    awaiting_review: int = Field(description="Flagged and not yet reviewed.")
+    processing: int
+    analysis_failed: int = Field(description="Processing failed, or a task failed (e.g. risk unknown).")
+    ready: int
+    oldest_awaiting_ready_at: datetime | None
+    counselors: list[str]
+    teams: list[str]
+    providers: list[str]
+    categories: list[str]
 
 
 class JobStatusOut(BaseModel):
@@ -406,6 +456,13 @@ class JobStatusOut(BaseModel):
     error_code: str | None
     error_detail: str | None
     updated_at: datetime
+    created_at: datetime | None = None
+
+
+class JobCountOut(BaseModel):
+    status: str
+    stage: str
+    jobs: int
 
 
 class ReviewIn(BaseModel):

@@ -5,15 +5,28 @@ from datetime import datetime
 from fastapi import APIRouter
 
 from serve.deps import DbDep, PrincipalDep
-from vigil.schemas import SessionReviewFacts
-from vigil.services.review_metrics import review_facts
+from vigil.schemas import RequestTimingOut, SessionReviewFacts, StageTimingOut
+from vigil.services.review_metrics import request_timings, review_facts, stage_timings
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 
 @router.get("/review-facts", response_model=list[SessionReviewFacts],
             description="One row per session of the caller's tenant (newest first, up to 50,000): flags, risk, "
-                        "review time, `reviewLatencyMinutes`, reviewed and overridden fields. Supervisors, leads, "
-                        "admins.")
+                        "review time, `reviewLatencyMinutes`, reviewed and overridden fields, counselor and team, "
+                        "time to ready, the newest analysis's model, cost and AI rubric scores, and transcription "
+                        "confidence and provider agreement. Supervisors, leads, admins.")
 def get_review_facts(db: DbDep, principal: PrincipalDep, since: datetime | None = None) -> list[SessionReviewFacts]:
     return review_facts(db, principal, since)
+
+
+@router.get("/stage-timings", response_model=list[StageTimingOut],
+            description="Every finished pipeline stage attempt with its duration (newest first, up to 100,000).")
+def get_stage_timings(db: DbDep, principal: PrincipalDep, since: datetime | None = None) -> list[StageTimingOut]:
+    return stage_timings(db, principal, since)
+
+
+@router.get("/request-timings", response_model=list[RequestTimingOut],
+            description="The tenant's API requests with their durations (newest first, up to 100,000).")
+def get_request_timings(db: DbDep, principal: PrincipalDep, since: datetime | None = None) -> list[RequestTimingOut]:
+    return request_timings(db, principal, since)

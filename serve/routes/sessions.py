@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
-from vigil.schemas import AnalysisOut, AuditOut, JobAccepted, ReviewIn, ReviewOut, SessionOut, UploadAccepted
+from vigil.schemas import (
+    AnalysisOut,
+    AuditOut,
+    JobAccepted,
+    ReviewIn,
+    ReviewOut,
+    SessionOut,
+    SessionSummaryOut,
+    UploadAccepted,
+)
 from vigil.services import audit, ingest, reprocess, reviews, sessions
 from vigil.services.auth import Action
+from vigil.services.sessions import SessionFilter
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
@@ -24,20 +35,48 @@ MULTIPART_OVERHEAD = 64 * 1024
                         415: {"description": "not an audio or video file we accept"}})
 def upload_session(request: Request, ctx: ContextDep, principal: PrincipalDep,
                    file: Annotated[UploadFile, File(description="Audio or video (wav, mp3, m4a, mp4, webm…)")],
-                   title: Annotated[str | None, Form(max_length=500)] = None) -> UploadAccepted:
+                   title: Annotated[str | None, Form(max_length=500)] = None,
+                   counselor: Annotated[str | None, Form(max_length=200, description="Who held the session.")] = None,
+                   team: Annotated[str | None, Form(max_length=200)] = None) -> UploadAccepted:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > ctx.settings.max_upload_bytes + MULTIPART_OVERHEAD:
         raise HTTPException(413, f"the file is larger than the limit of {ctx.settings.max_upload_bytes} bytes")
-    session, job = ingest.accept_upload(ctx, principal, file.file, file.filename, title)
+    session, job = ingest.accept_upload(ctx, principal, file.file, file.filename, title, counselor=counselor,
+                                        team=team)
     return UploadAccepted(session_id=session.id, job_id=job.id)
 
 
-@router.get("", response_model=list[SessionOut])
-def list_sessions(db: DbDep, principal: PrincipalDep, status: str | None = None, flagged: bool | None = None,
-                  reviewed: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+def session_filter(risk_level: Annotated[list[str] | None, Query(description="Any of these levels.")] = None,
+                   category: Annotated[str | None, Query(description="Has an AI flag of this category.")] = None,
+                   counselor: str | None = None, team: str | None = None,
+                   provider: Annotated[str | None, Query(description="Transcribed by this provider.")] = None,
+                   created_from: datetime | None = None, created_to: datetime | None = None,
+                   analysis_failed: Annotated[bool | None, Query(description="Processing or a task failed.")] = None,
+                   status: str | None = None, flagged: bool | None = None,
+                   reviewed: bool | None = None) -> SessionFilter:
+    return SessionFilter(status=status, flagged=flagged, reviewed=reviewed, risk_levels=tuple(risk_level or ()),
+                         category=category, counselor=counselor, team=team, provider=provider,
+                         created_from=created_from, created_to=created_to, analysis_failed=analysis_failed)
+
+
+FilterDep = Annotated[SessionFilter, Depends(session_filter)]
+
+
+@router.get("", response_model=list[SessionOut],
+            description="The caller's tenant's sessions (an uploader's own), filtered. `order=queue`: flagged "
+                        "unreviewed first by severity (unknown, high, medium, low) then oldest; then the rest, "
+                        "newest first.")
+def list_sessions(db: DbDep, principal: PrincipalDep, where: FilterDep,
+                  order: Literal["newest", "severity", "queue"] | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   offset: Annotated[int, Query(ge=0)] = 0) -> list[SessionOut]:
-    return sessions.list_sessions(db, principal, status=status, flagged=flagged, reviewed=reviewed,
-                                  limit=limit, offset=offset)
+    return sessions.list_sessions(db, principal, where=where, order=order, limit=limit, offset=offset)
+
+
+@router.get("/summary", response_model=SessionSummaryOut,
+            description="Counts of what needs action under the same filters, and each filter's values.")
+def sessions_summary(db: DbDep, principal: PrincipalDep, where: FilterDep) -> SessionSummaryOut:
+    return sessions.session_summary(db, principal, where)
 
 
 @router.get("/{session_id}", response_model=SessionOut)

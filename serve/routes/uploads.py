@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["uploads"])
 def create_upload(body: DirectUploadIn, ctx: ContextDep, principal: PrincipalDep) -> DirectUploadOut:
     """A session awaiting its media, and where to PUT it: a presigned S3 URL, or (local store) a signed
     one-time URL on this API. Expires after UPLOAD_URL_TTL_SECONDS unless submitted."""
-    return uploads.create_direct_upload(ctx, principal, body.filename, body.title)
+    return uploads.create_direct_upload(ctx, principal, body.filename, body.title, counselor=body.counselor,
+                                        team=body.team)
 
 
 class _RequestBody:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -73,10 +73,14 @@ class Session(Base):
     """A recorded session. `status`: [awaiting_upload →] uploaded → processing → ready | failed."""
 
     __tablename__ = "sessions"
-    __table_args__ = (sa.Index("ix_sessions_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_sessions_tenant_created", "tenant_id", "created_at"),
+                      sa.Index("ix_sessions_tenant_counselor", "tenant_id", "counselor"))
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
     title: Mapped[str | None] = mapped_column(sa.String(500))
+    # Who held the session, for queue filters and trends by counselor or team (given at upload).
+    counselor: Mapped[str | None] = mapped_column(sa.String(200))
+    team: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[str] = mapped_column(sa.String(20), default="uploaded")
     error: Mapped[str | None] = mapped_column(sa.Text)
     original_filename: Mapped[str | None] = mapped_column(sa.String(500))
@@ -97,6 +101,8 @@ class Session(Base):
     upload_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
     # Why a person must look regardless of the AI's verdict, e.g. "risk analysis failed — review manually".
     attention: Mapped[str | None] = mapped_column(sa.String(200))
+    # The newest analysis's flag categories (the AI's), for filtering the queue without reading analyses.
+    risk_categories: Mapped[list[str]] = mapped_column(ARRAY(sa.String(50)), default=list, server_default="{}")
 
 
 class Artifact(Base):
@@ -279,4 +285,19 @@ class ReplayRun(Base):
     duration_seconds: Mapped[float] = mapped_column(sa.Float)
     metrics: Mapped[dict[str, Any]] = mapped_column()
     predictions: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = _created()
+
+
+class RequestTiming(Base):
+    """How long one API request took, by route template; written in batches, read by the Latency page."""
+
+    __tablename__ = "request_timings"
+    __table_args__ = (sa.Index("ix_request_timings_tenant_created", "tenant_id", "created_at"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    # None when the caller was not signed in (health checks, refused tokens).
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(sa.String(10))
+    route: Mapped[str] = mapped_column(sa.String(200))
+    status_code: Mapped[int] = mapped_column(sa.Integer)
+    duration_ms: Mapped[float] = mapped_column(sa.Float)
     created_at: Mapped[datetime] = _created()

@@ -75,8 +75,14 @@ def spool_dir(ctx: Context) -> Path:
     return directory
 
 
+def session_label(value: str | None) -> str | None:
+    """A counselor or team name as given, trimmed; blank is none."""
+    return (value or "").strip()[:200] or None
+
+
 def accept_upload(ctx: Context, principal: Principal, stream: BinaryIO, filename: str | None,
-                  title: str | None) -> tuple[Session, Job]:
+                  title: str | None, *, counselor: str | None = None,
+                  team: str | None = None) -> tuple[Session, Job]:
     """Validate the content (not the name), store it at `{tenant}/{session}/original.<ext>`, then create
     the session, its artifact row, its job and an audit entry in one transaction. If anything fails,
     nothing stays behind: the stored object is removed when the database write does not happen."""
@@ -94,6 +100,7 @@ def accept_upload(ctx: Context, principal: Principal, stream: BinaryIO, filename
                     id=session_id, tenant_id=principal.tenant_id, title=(title or filename or "")[:500] or None,
                     original_filename=(filename or "")[:500] or None, media_type=info.media_type, media_ext=ext,
                     size_bytes=size, duration_seconds=info.duration_seconds, uploaded_by=principal.user_id,
+                    counselor=session_label(counselor), team=session_label(team),
                 )
                 db.add(session)
                 db.flush()

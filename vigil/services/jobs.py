@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Job, Session, StageEvent, utcnow
 from vigil.errors import NotFound
-from vigil.schemas import JobStatusOut
+from vigil.schemas import JobCountOut, JobStatusOut
 from vigil.services.auth import Action, Principal
 
 STAGES = ("extract", "transcribe", "analyze")
@@ -218,6 +218,7 @@ def _status_out(job: Job) -> JobStatusOut:
         status="waiting" if job.status == "queued" and job.error_code in WAITING_CODES else job.status,
         progress_percent=round(100 * done / len(stages)), attempt=job.attempt, max_attempts=job.max_attempts,
         error_code=job.error_code, error_detail=job.error_detail, updated_at=job.updated_at,
+        created_at=job.created_at,
     )
 
 
@@ -228,8 +229,33 @@ def list_jobs(db: DbSession, principal: Principal, tenant_id: uuid.UUID, *, stat
     principal.require(Action.administer)
     if tenant_id != principal.tenant_id:
         raise NotFound("tenant not found")
+    return _jobs(db, tenant_id, status=status, stage=stage, since=since, limit=limit, offset=offset)
+
+
+def work_jobs(db: DbSession, principal: Principal, *, status: str | None = None, stage: str | None = None,
+              since: datetime | None = None, limit: int = 100, offset: int = 0) -> list[JobStatusOut]:
+    """The caller's tenant's jobs, for those who can retry them (supervisors and admins): the Jobs page."""
+    principal.require(Action.reprocess)
+    return _jobs(db, principal.tenant_id, status=status, stage=stage, since=since, limit=limit, offset=offset)
+
+
+def job_counts(db: DbSession, principal: Principal) -> list[JobCountOut]:
+    """How many of the tenant's jobs are in each status at each stage ("waiting" kept apart from "queued")."""
+    principal.require(Action.reprocess)
+    held = (Job.status == "queued") & Job.error_code.in_(sorted(WAITING_CODES))
+    shown = sa.case((held, "waiting"), else_=Job.status)
+    rows = db.execute(sa.select(shown.label("status"), Job.stage, sa.func.count().label("jobs"))
+                      .where(Job.tenant_id == principal.tenant_id).group_by(shown, Job.stage)
+                      .order_by(shown, Job.stage)).all()
+    return [JobCountOut(status=r.status, stage=r.stage, jobs=r.jobs) for r in rows]
+
+
+def _jobs(db: DbSession, tenant_id: uuid.UUID, *, status: str | None, stage: str | None, since: datetime | None,
+          limit: int, offset: int) -> list[JobStatusOut]:
     query = sa.select(Job).where(Job.tenant_id == tenant_id)
-    if status:
+    if status == "waiting":
+        query = query.where(Job.status == "queued", Job.error_code.in_(sorted(WAITING_CODES)))
+    elif status:
         query = query.where(Job.status == status)
     if stage:
         query = query.where(Job.stage == stage)

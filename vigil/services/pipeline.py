@@ -146,7 +146,9 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
                 model=result.model, language=result.language, text=display.text,
                 word_count=display.metrics.word_count, duration_seconds=result.duration,
                 mean_confidence=display.metrics.mean_confidence,
-                metrics={**display.metrics.model_dump(), "failed_providers": failed}, created_at=utcnow())
+                metrics={**display.metrics.model_dump(), "failed_providers": failed,
+                         **({"agreement_rate": summary.agreement_rate} if result is source and summary else {})},
+                created_at=utcnow())
             db.execute(stmt.on_conflict_do_update(
                 index_elements=["session_id", "provider"],
                 set_={c: stmt.excluded[c] for c in ("model", "language", "text", "word_count",
@@ -319,6 +321,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
             session.ai_risk_level, session.attention = result.risk_level.value, None
             effective = human_risk["value"] if human_risk else result.risk_level.value
         session.risk_level = effective
+        session.risk_categories = sorted({flag.category.value for flag in result.flags})
         session.flagged = effective != "none"
         session.analysis_ready_at = utcnow()
         db.commit()

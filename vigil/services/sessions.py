@@ -4,6 +4,8 @@ another tenant's object is simply not found."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,18 +14,19 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Job, Session, StageEvent, Transcript
 from vigil.errors import NotFound
-from vigil.schemas import AgentTranscript, SessionOut
+from vigil.schemas import AgentTranscript, SessionOut, SessionSummaryOut
 from vigil.services.auth import Action, Principal
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 
 
-def _to_out(session: Session, job_id: uuid.UUID | None = None) -> SessionOut:
+def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[str] | None = None) -> SessionOut:
     return SessionOut(
         id=session.id, title=session.title, status=session.status, error=session.error,
         original_filename=session.original_filename, media_type=session.media_type,
         size_bytes=session.size_bytes, duration_seconds=session.duration_seconds,
         ai_risk_level=session.ai_risk_level, risk_level=session.risk_level, flagged=session.flagged,
-        attention=session.attention,
+        attention=session.attention, counselor=session.counselor, team=session.team,
+        risk_categories=list(session.risk_categories or []), providers=providers or [],
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
     )
@@ -37,26 +40,116 @@ def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) ->
     return session
 
 
-RISK_ORDER = sa.case({"high": 0, "medium": 1, "low": 2}, value=Session.risk_level, else_=3)
+# Queue order: flagged sessions nobody has reviewed first; among them "unknown" (the risk task failed, so no one,
+# human or model, has read the session for risk) before high, medium and low, oldest first; then the rest, newest first.
+AWAITING = Session.flagged.is_(True) & Session.reviewed_at.is_(None)
+SEVERITY_RANK = sa.case({"unknown": -1, "high": 0, "medium": 1, "low": 2}, value=Session.risk_level, else_=3)
+ORDERS = {
+    "newest": [Session.created_at.desc(), Session.id],
+    "severity": [SEVERITY_RANK, Session.created_at.asc(), Session.id],
+    "queue": [sa.case((AWAITING, 0), else_=1), sa.case((AWAITING, SEVERITY_RANK)),
+              sa.case((AWAITING, Session.created_at)).asc(), Session.created_at.desc(), Session.id],
+}
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What the review queue can narrow by. Every field is optional; all given ones must hold."""
+
+    status: str | None = None
+    flagged: bool | None = None
+    reviewed: bool | None = None
+    risk_levels: tuple[str, ...] = ()
+    category: str | None = None
+    counselor: str | None = None
+    team: str | None = None
+    provider: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    analysis_failed: bool | None = None
+
+    def where(self, principal: Principal) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = [Session.tenant_id == principal.tenant_id]
+        if principal.role.value == "uploader":
+            clauses.append(Session.uploaded_by == principal.user_id)
+        if self.status:
+            clauses.append(Session.status == self.status)
+        if self.flagged is not None:
+            clauses.append(Session.flagged.is_(self.flagged))
+        if self.reviewed is not None:
+            clauses.append(Session.reviewed_at.is_not(None) if self.reviewed else Session.reviewed_at.is_(None))
+        if self.risk_levels:
+            clauses.append(Session.risk_level.in_(self.risk_levels))
+        if self.category:
+            clauses.append(Session.risk_categories.any(self.category))
+        if self.counselor:
+            clauses.append(Session.counselor == self.counselor)
+        if self.team:
+            clauses.append(Session.team == self.team)
+        if self.provider:
+            clauses.append(sa.exists().where(Transcript.session_id == Session.id,
+                                             Transcript.tenant_id == principal.tenant_id,
+                                             Transcript.provider == self.provider))
+        if self.created_from:
+            clauses.append(Session.created_at >= self.created_from)
+        if self.created_to:
+            clauses.append(Session.created_at < self.created_to)
+        if self.analysis_failed is not None:
+            failed = Session.attention.is_not(None) | (Session.status == "failed")
+            clauses.append(failed if self.analysis_failed else ~failed)
+        return clauses
 
 
 def list_sessions(db: DbSession, principal: Principal, *, status: str | None = None,
                   flagged: bool | None = None, reviewed: bool | None = None,
-                  limit: int = 100, offset: int = 0) -> list[SessionOut]:
-    """Newest first, except that flagged sessions come first by severity when `flagged` is asked for."""
+                  limit: int = 100, offset: int = 0, where: SessionFilter | None = None,
+                  order: str | None = None) -> list[SessionOut]:
+    """Newest first by default; `order="queue"` puts flagged unreviewed sessions first by severity then age, and
+    asking for `flagged` alone orders by severity."""
     principal.require(Action.read_status)
-    query = sa.select(Session).where(Session.tenant_id == principal.tenant_id)
-    if principal.role.value == "uploader":
-        query = query.where(Session.uploaded_by == principal.user_id)
-    if status:
-        query = query.where(Session.status == status)
-    if flagged is not None:
-        query = query.where(Session.flagged.is_(flagged))
-    if reviewed is not None:
-        query = query.where(Session.reviewed_at.is_not(None) if reviewed else Session.reviewed_at.is_(None))
-    order = [RISK_ORDER, Session.created_at.asc()] if flagged else [Session.created_at.desc()]
-    rows = db.scalars(query.order_by(*order).limit(min(limit, 1000)).offset(offset)).all()
-    return [_to_out(s) for s in rows]
+    where = replace(where or SessionFilter(), **{k: v for k, v in
+                                                 (("status", status), ("flagged", flagged), ("reviewed", reviewed))
+                                                 if v is not None})
+    order = order or ("severity" if where.flagged else "newest")
+    query = sa.select(Session).where(*where.where(principal))
+    rows = db.scalars(query.order_by(*ORDERS[order]).limit(min(limit, 1000)).offset(offset)).all()
+    providers: dict[uuid.UUID, list[str]] = {}
+    if rows:
+        for sid, provider in db.execute(
+                sa.select(Transcript.session_id, Transcript.provider)
+                .where(Transcript.tenant_id == principal.tenant_id,
+                       Transcript.session_id.in_([r.id for r in rows]), Transcript.provider != "reconciled")
+                .order_by(Transcript.provider)):
+            providers.setdefault(sid, []).append(provider)
+    return [_to_out(s, providers=providers.get(s.id)) for s in rows]
+
+
+def session_summary(db: DbSession, principal: Principal, where: SessionFilter | None = None) -> SessionSummaryOut:
+    """Counts of what needs action under a filter, and the values the queue's filters can take."""
+    principal.require(Action.read_status)
+    clauses = (where or SessionFilter()).where(principal)
+    failed = Session.attention.is_not(None) | (Session.status == "failed")
+    counts = db.execute(sa.select(
+        sa.func.count(), sa.func.count().filter(AWAITING),
+        sa.func.count().filter(Session.status.in_(("uploaded", "processing", "awaiting_upload"))),
+        sa.func.count().filter(failed), sa.func.count().filter(Session.status == "ready"),
+        sa.func.min(Session.analysis_ready_at).filter(AWAITING),
+    ).where(*clauses)).one()
+    scope = SessionFilter().where(principal)
+    facets = {
+        "counselors": db.scalars(sa.select(Session.counselor).distinct().where(*scope, Session.counselor.is_not(None))
+                                 .order_by(Session.counselor).limit(500)).all(),
+        "teams": db.scalars(sa.select(Session.team).distinct().where(*scope, Session.team.is_not(None))
+                            .order_by(Session.team).limit(500)).all(),
+        "providers": db.scalars(sa.select(Transcript.provider).distinct()
+                                .where(Transcript.tenant_id == principal.tenant_id, Transcript.provider != "reconciled")
+                                .order_by(Transcript.provider)).all(),
+        "categories": db.scalars(sa.select(sa.func.unnest(Session.risk_categories)).distinct()
+                                 .where(*scope)).all(),
+    }
+    return SessionSummaryOut(total=counts[0], awaiting_review=counts[1], processing=counts[2],
+                             analysis_failed=counts[3], ready=counts[4], oldest_awaiting_ready_at=counts[5],
+                             **{k: sorted(v) for k, v in facets.items()})
 
 
 def get_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> SessionOut:

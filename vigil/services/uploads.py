@@ -17,7 +17,7 @@ from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure
 from vigil.schemas import DirectUploadOut
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
-from vigil.services.ingest import checked_extension, probe_upload, spool_dir, spool_to_disk
+from vigil.services.ingest import checked_extension, probe_upload, session_label, spool_dir, spool_to_disk
 from vigil.services.jobs import enqueue_or_join
 from vigil.services.sessions import owned_session
 from vigil.storage import artifact_key, original_name, session_prefix
@@ -35,7 +35,8 @@ def _signing_key(ctx: Context) -> str:
     return ctx.settings.signing_key
 
 
-def create_direct_upload(ctx: Context, principal: Principal, filename: str, title: str | None) -> DirectUploadOut:
+def create_direct_upload(ctx: Context, principal: Principal, filename: str, title: str | None, *,
+                         counselor: str | None = None, team: str | None = None) -> DirectUploadOut:
     principal.require(Action.upload)
     ext = checked_extension(filename)
     session_id = uuid.uuid4()
@@ -49,7 +50,8 @@ def create_direct_upload(ctx: Context, principal: Principal, filename: str, titl
     with ctx.db() as db:
         db.add(Session(id=session_id, tenant_id=principal.tenant_id, title=(title or filename)[:500],
                        original_filename=filename[:500], media_ext=ext, status=AWAITING,
-                       uploaded_by=principal.user_id, upload_expires_at=expires_at))
+                       uploaded_by=principal.user_id, upload_expires_at=expires_at,
+                       counselor=session_label(counselor), team=session_label(team)))
         audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="session.upload_url",
                      entity_type="session", entity_id=session_id, detail={"filename": filename})
         db.commit()

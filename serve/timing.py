@@ -1,0 +1,105 @@
+"""API request timings for the dashboard's Latency page: an ASGI middleware times every request a signed-in
+caller makes and a background thread writes them to `request_timings` in batches, so no request waits on it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from vigil.context import Context
+from vigil.db.models import RequestTiming
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+
+class TimingRecorder:
+    """Buffers timings and flushes them every `interval` seconds (or at `batch` entries) on a daemon thread.
+    A failed write is logged and the batch dropped: timings are telemetry, never worth failing a request for."""
+
+    def __init__(self, context: Callable[[], Context | None], interval: float = 1.0, batch: int = 2000,
+                 keep_days: int = 30) -> None:
+        self._context = context
+        self._interval, self._batch, self._keep_days = interval, batch, keep_days
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flushes = 0
+
+    def record(self, tenant_id: uuid.UUID, method: str, route: str, status_code: int, duration_ms: float) -> None:
+        with self._lock:
+            self._pending.append({"tenant_id": tenant_id, "method": method[:10], "route": route[:200],
+                                  "status_code": status_code, "duration_ms": round(duration_ms, 3),
+                                  "created_at": datetime.now(UTC)})
+            full = len(self._pending) >= self._batch
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="request-timings", daemon=True)
+                self._thread.start()
+        if full:
+            self._wake.set()
+
+    def flush(self) -> int:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        ctx = self._context()
+        if not batch or ctx is None:
+            return 0
+        try:
+            with ctx.db() as db:
+                db.execute(sa.insert(RequestTiming), batch)
+                self._flushes += 1
+                if self._flushes % 500 == 1:  # now and then, forget timings past the retention window
+                    cutoff = datetime.now(UTC) - timedelta(days=self._keep_days)
+                    db.execute(sa.delete(RequestTiming).where(RequestTiming.created_at < cutoff))
+                db.commit()
+        except Exception:  # noqa: BLE001 — telemetry must not take the API down
+            log.warning("could not store %d request timings", len(batch), exc_info=True)
+            return 0
+        return len(batch)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()
+
+
+class TimingMiddleware:
+    """Times each HTTP request from its first byte in to its last byte out, labelled by route template (not the
+    raw path, so /sessions/{session_id} is one route). Only requests by a signed-in caller are recorded, under
+    the caller's tenant (set on the request state by the auth dependency)."""
+
+    def __init__(self, app: Callable[..., Any], recorder: TimingRecorder) -> None:
+        self.app, self.recorder = app, recorder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            tenant_id = scope.get("state", {}).get("tenant_id")
+            route = getattr(scope.get("route"), "path", None)
+            if tenant_id is not None and route:
+                self.recorder.record(tenant_id, scope["method"], route, status["code"],
+                                     (time.perf_counter() - started) * 1000)
