@@ -12,7 +12,8 @@ from vigil.settings import load_settings
 
 __all__ = ["ApiError", "api_url", "client", "me", "sessions", "session", "transcript", "analysis", "audit",
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
-           "replay_runs", "replay_run", "review_facts"]
+           "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
+           "request_timings", "config_versions", "activate_version", "upload", "can"]
 T = TypeVar("T")
 
 
@@ -55,6 +56,38 @@ def load_or_stop(call: Callable[[], T], what: str) -> T:
 
 def me() -> dict[str, Any]:
     return client().get_json("/api/v1/me")
+
+
+def can(permission: str) -> bool:
+    """Whether the signed-in user's role may do this (the API decides; the dashboard only hides what it refuses)."""
+    return permission in st.session_state.get("me", {}).get("permissions", [])
+
+
+def _params(filters: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Filters as a hashable cache key, without the unset ones."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items()
+                        if v not in (None, "", [], ())))
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _queue(api_token: str, params: tuple[tuple[str, Any], ...], limit: int) -> list[dict]:
+    query = {k: list(v) if isinstance(v, tuple) else v for k, v in params}
+    return _client(api_url(), api_token).sessions(order="queue", limit=limit, **query)
+
+
+def queue(limit: int = 500, **filters: Any) -> list[dict[str, Any]]:
+    """Sessions in queue order (awaiting review first, by severity then age), filtered by the API."""
+    return _queue(token() or "", _params(filters), limit)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _queue_summary(api_token: str, params: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    query = {k: list(v) if isinstance(v, tuple) else v for k, v in params}
+    return _client(api_url(), api_token).get_json("/api/v1/sessions/summary", **query)
+
+
+def queue_summary(**filters: Any) -> dict[str, Any]:
+    return _queue_summary(token() or "", _params(filters))
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -106,15 +139,27 @@ def audio(session_id: str) -> bytes:
     return _audio(token() or "", session_id)
 
 
+def _forget_lists() -> None:
+    """After a change, lists and counts must not show the old state for their time-to-live."""
+    for cached in (_sessions, _queue, _queue_summary, _review_facts, _jobs, _job_counts):
+        cached.clear()
+
+
 def reprocess(session_id: str) -> dict[str, Any]:
     result = client().reprocess(session_id)
-    _sessions.clear()
+    _forget_lists()
     return result
 
 
 def submit_review(session_id: str, field: str, value: Any, reason: str) -> dict[str, Any]:
     result = client().review(session_id, field, value, reason)
-    _sessions.clear()
+    _forget_lists()
+    return result
+
+
+def upload(name: str, data: bytes, title: str | None, counselor: str | None, team: str | None) -> dict[str, Any]:
+    result = client().upload_stream(name, data, title=title, counselor=counselor, team=team)
+    _forget_lists()
     return result
 
 
@@ -133,3 +178,52 @@ def _review_facts(api_token: str) -> list[dict[str, Any]]:
 
 def review_facts() -> list[dict[str, Any]]:
     return _review_facts(token() or "")
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _jobs(api_token: str, status: str | None) -> list[dict[str, Any]]:
+    params = {"status": status} if status else {}
+    return _client(api_url(), api_token).get_json("/api/v1/jobs", limit=1000, **params)
+
+
+def jobs(status: str | None = None) -> list[dict[str, Any]]:
+    return _jobs(token() or "", status)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _job_counts(api_token: str) -> list[dict[str, Any]]:
+    return _client(api_url(), api_token).get_json("/api/v1/jobs/counts")
+
+
+def job_counts() -> list[dict[str, Any]]:
+    return _job_counts(token() or "")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _stage_timings(api_token: str, since: str | None) -> list[dict[str, Any]]:
+    return _client(api_url(), api_token).get_json("/api/v1/analytics/stage-timings",
+                                                  **({"since": since} if since else {}))
+
+
+def stage_timings(since: str | None = None) -> list[dict[str, Any]]:
+    return _stage_timings(token() or "", since)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _request_timings(api_token: str, since: str | None) -> list[dict[str, Any]]:
+    return _client(api_url(), api_token).get_json("/api/v1/analytics/request-timings",
+                                                  **({"since": since} if since else {}))
+
+
+def request_timings(since: str | None = None) -> list[dict[str, Any]]:
+    return _request_timings(token() or "", since)
+
+
+def config_versions() -> list[dict[str, Any]]:
+    tenant_id = st.session_state["me"]["tenant_id"]
+    return client().get_json(f"/api/v1/tenants/{tenant_id}/config-versions")
+
+
+def activate_version(kind: str, version: str | None) -> dict[str, Any] | None:
+    tenant_id = st.session_state["me"]["tenant_id"]
+    return client().put_json(f"/api/v1/tenants/{tenant_id}/config-versions/{kind}/active", {"version": version})

@@ -3,7 +3,6 @@ they change the AI's answer. Pure functions of a frame, so they are tested witho
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,10 @@ SCHEMA = {"id": pl.String, "created_at": pl.Datetime("us", "UTC"), "status": pl.
           "ai_risk_level": pl.String, "risk_level": pl.String, "attention": pl.String,
           "analysis_ready_at": pl.Datetime("us", "UTC"), "reviewed_at": pl.Datetime("us", "UTC"),
           "reviewLatencyMinutes": pl.Float64, "reviewed_fields": pl.List(pl.String),
-          "overridden_fields": pl.List(pl.String)}
+          "overridden_fields": pl.List(pl.String), "counselor": pl.String, "team": pl.String,
+          "risk_categories": pl.List(pl.String), "time_to_ready_seconds": pl.Float64, "model": pl.String,
+          "tokens": pl.Int64, "cost_usd": pl.Float64, "providers": pl.List(pl.String),
+          "transcription_confidence": pl.Float64, "provider_agreement": pl.Float64}
 
 
 def facts_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -21,9 +23,12 @@ def facts_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=SCHEMA)
     frame = pl.DataFrame(rows, infer_schema_length=None)
+    if "rubric" in frame.columns and frame["rubric"].dtype == pl.Struct([]):
+        frame = frame.drop("rubric")  # no session has rubric scores: nothing to average
     timestamps = [pl.col(c).str.to_datetime(time_zone="UTC") for c in ("created_at", "analysis_ready_at",
                                                                          "reviewed_at") if frame[c].dtype == pl.String]
-    return frame.with_columns(timestamps).cast({k: v for k, v in SCHEMA.items() if k in frame.columns})
+    frame = frame.with_columns(timestamps).cast({k: v for k, v in SCHEMA.items() if k in frame.columns})
+    return frame.with_columns([pl.lit(None, dtype).alias(k) for k, dtype in SCHEMA.items() if k not in frame.columns])
 
 
 def summary(frame: pl.DataFrame, now: datetime | None = None) -> dict[str, Any]:
@@ -62,13 +67,3 @@ def override_rates(frame: pl.DataFrame) -> pl.DataFrame:
             .with_columns((pl.col("overridden") / pl.col("reviewed")).round(3).alias("override_rate"))
             .with_columns((1 - pl.col("override_rate")).round(3).alias("agreement"))
             .sort(["reviewed", "field"], descending=[True, False]))
-
-
-def export(frame: pl.DataFrame, kind: str) -> bytes:
-    """CSV or Parquet bytes of a table (list columns joined for CSV, which has no lists)."""
-    if kind == "parquet":
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer)
-        return buffer.getvalue()
-    flat = frame.with_columns([pl.col(c).list.join(";") for c, t in frame.schema.items() if isinstance(t, pl.List)])
-    return flat.write_csv().encode()

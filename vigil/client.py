@@ -52,14 +52,21 @@ class VigilClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self._check(self.http.get(path, params=clean)).json()
 
+    def put_json(self, path: str, body: Any) -> Any:
+        return self._check(self.http.put(path, json=body)).json()
+
     def upload(self, path: Path, title: str | None = None,
                on_bytes: Callable[[int], None] | None = None, counselor: str | None = None,
                team: str | None = None) -> dict[str, Any]:
         with open(path, "rb") as fh:
             stream: Any = _ProgressReader(fh, on_bytes) if on_bytes else fh
-            data = {k: v for k, v in (("title", title), ("counselor", counselor), ("team", team)) if v} or None
-            response = self.http.post("/api/v1/sessions", files={"file": (path.name, stream)}, data=data,
-                                      timeout=None)
+            return self.upload_stream(path.name, stream, title=title, counselor=counselor, team=team)
+
+    def upload_stream(self, filename: str, stream: Any, title: str | None = None, counselor: str | None = None,
+                      team: str | None = None) -> dict[str, Any]:
+        """Multipart upload of a file-like object or bytes, with the session's optional labels."""
+        data = {k: v for k, v in (("title", title), ("counselor", counselor), ("team", team)) if v} or None
+        response = self.http.post("/api/v1/sessions", files={"file": (filename, stream)}, data=data, timeout=None)
         return self._check(response).json()
 
     def job_status(self, job_id: str | uuid.UUID) -> dict[str, Any]:

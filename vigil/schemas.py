@@ -369,6 +369,7 @@ class MeOut(BaseModel):
     email: str
     role: Role
     tenant: str
+    tenant_id: uuid.UUID
     permissions: list[str]
 
 

@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.kpis import export, facts_frame, override_rates, summary
+from dashboard.kpis import facts_frame, override_rates, summary
+from dashboard.tables import table
 
 st.title("KPIs")
 frame = facts_frame(api.load_or_stop(api.review_facts, "review facts"))
@@ -48,11 +49,8 @@ rates = override_rates(frame)
 if rates.is_empty():
     st.caption("No reviews yet.")
 else:
-    st.dataframe(rates.to_pandas(), hide_index=True, width="stretch")
+    table(rates, "agreement")
 
-st.subheader("Export")
-cols = st.columns(4)
-cols[0].download_button("Sessions CSV", export(frame, "csv"), "review-facts.csv", "text/csv")
-cols[1].download_button("Sessions Parquet", export(frame, "parquet"), "review-facts.parquet")
-cols[2].download_button("Agreement CSV", export(rates, "csv"), "agreement.csv", "text/csv")
-cols[3].download_button("Agreement Parquet", export(rates, "parquet"), "agreement.parquet")
+st.subheader("Sessions")
+table(frame.select("id", "created_at", "counselor", "team", "status", "flagged", "ai_risk_level", "risk_level",
+                   "reviewLatencyMinutes", "reviewed_fields", "overridden_fields"), "review-facts")

@@ -14,4 +14,5 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 def me(db: DbDep, principal: PrincipalDep) -> MeOut:
     tenant = db.get(Tenant, principal.tenant_id)
     return MeOut(email=principal.email, role=principal.role, tenant=tenant.name if tenant else "",
+                 tenant_id=principal.tenant_id,
                  permissions=sorted(a.value for a in Action if principal.can(a)))

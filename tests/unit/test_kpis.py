@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.kpis import export, facts_frame, override_rates, summary
+from dashboard.kpis import facts_frame, override_rates, summary
+from dashboard.tables import export
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
