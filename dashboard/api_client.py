@@ -10,7 +10,7 @@ import streamlit as st
 from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
 
-__all__ = ["ApiError", "api_url", "client", "me", "sessions", "session", "transcript", "analysis", "audit",
+__all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "analysis", "audit",
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
            "request_timings", "config_versions", "activate_version", "upload", "can"]
@@ -70,14 +70,15 @@ def _params(filters: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def _queue(api_token: str, params: tuple[tuple[str, Any], ...], limit: int) -> list[dict]:
+def _queue(api_token: str, params: tuple[tuple[str, Any], ...], limit: int, order: str) -> list[dict]:
     query = {k: list(v) if isinstance(v, tuple) else v for k, v in params}
-    return _client(api_url(), api_token).sessions(order="queue", limit=limit, **query)
+    return _client(api_url(), api_token).sessions(order=order, limit=limit, **query)
 
 
-def queue(limit: int = 500, **filters: Any) -> list[dict[str, Any]]:
-    """Sessions in queue order (awaiting review first, by severity then age), filtered by the API."""
-    return _queue(token() or "", _params(filters), limit)
+def queue(limit: int = 500, order: str = "queue", **filters: Any) -> list[dict[str, Any]]:
+    """Sessions in queue order (awaiting review first, by severity then age), filtered by the API;
+    `order="newest"` for plain recency."""
+    return _queue(token() or "", _params(filters), limit, order)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -88,16 +89,6 @@ def _queue_summary(api_token: str, params: tuple[tuple[str, Any], ...]) -> dict[
 
 def queue_summary(**filters: Any) -> dict[str, Any]:
     return _queue_summary(token() or "", _params(filters))
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def _sessions(api_token: str, flagged: bool | None, reviewed: bool | None, status: str | None) -> list[dict]:
-    return _client(api_url(), api_token).sessions(flagged=flagged, reviewed=reviewed, status=status, limit=1000)
-
-
-def sessions(flagged: bool | None = None, reviewed: bool | None = None,
-             status: str | None = None) -> list[dict[str, Any]]:
-    return _sessions(token() or "", flagged, reviewed, status)
 
 
 def session(session_id: str) -> dict[str, Any]:
@@ -141,7 +132,7 @@ def audio(session_id: str) -> bytes:
 
 def _forget_lists() -> None:
     """After a change, lists and counts must not show the old state for their time-to-live."""
-    for cached in (_sessions, _queue, _queue_summary, _review_facts, _jobs, _job_counts):
+    for cached in (_queue, _queue_summary, _review_facts, _jobs, _job_counts):
         cached.clear()
 
 

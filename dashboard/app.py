@@ -26,6 +26,31 @@ def sign_in() -> None:
         st.rerun()
 
 
+def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
+    """What a role sees. The API refuses the rest anyway; hiding it keeps the dashboard honest about the role:
+    supervisors review and retry, leads explore analytics and exports, uploaders upload."""
+    sections: dict[str, list[st.Page]] = {}
+    reads = "read_content" in permissions
+    if reads:
+        sections["Review"] = [
+            st.Page("pages/queue.py", title="Review queue", icon="🚩", url_path="queue", default=True),
+            st.Page("pages/session.py", title="Session", icon="🎧", url_path="session"),
+        ]
+        sections["Analytics"] = [
+            st.Page("pages/kpis.py", title="KPIs", icon="📊", url_path="kpis"),
+            # LATENCY_TRENDS_PLACEHOLDER
+        ]
+    operations = []
+    if "reprocess" in permissions:
+        operations.append(st.Page("pages/jobs.py", title="Jobs", icon="⚙️", url_path="jobs"))
+    if reads:
+        operations.append(st.Page("pages/governance.py", title="Governance", icon="🧪", url_path="governance"))
+    if "upload" in permissions:
+        operations.append(st.Page("pages/upload.py", title="Upload", icon="⬆️", url_path="upload", default=not reads))
+    sections["Operations"] = operations
+    return sections
+
+
 if not api.token():
     navigation = st.navigation([st.Page(sign_in, title="Sign in", icon="🔑")])
 else:
@@ -42,10 +67,5 @@ else:
         if st.button("Sign out"):
             api.sign_out()
             st.rerun()
-    navigation = st.navigation([
-        st.Page("pages/queue.py", title="Review queue", icon="🚩", default=True),
-        st.Page("pages/session.py", title="Session", icon="🎧", url_path="session"),
-        st.Page("pages/kpis.py", title="KPIs", icon="📊", url_path="kpis"),
-        st.Page("pages/replays.py", title="Replay runs", icon="🧪", url_path="replays"),
-    ])
+    navigation = st.navigation(pages_for(set(who["permissions"])))
 navigation.run()

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, clock, label, queue_order
+from dashboard.formatting import SEVERITY_ICON, clock, label
 
 
 def _pct(value: float | None) -> str:
@@ -17,18 +17,32 @@ def _pct(value: float | None) -> str:
 
 RISK_LEVELS = ["none", "low", "medium", "high"]
 
-all_sessions = api.load_or_stop(api.sessions, "sessions")
-if not all_sessions:
+queue = api.load_or_stop(lambda: api.queue(limit=500), "sessions")
+current = st.session_state.get("session_id")
+if current and current not in {s["id"] for s in queue}:
+    try:  # opened from elsewhere (a link, the jobs page) and beyond the first 500 in queue order
+        queue = [api.session(current), *queue]
+    except api.ApiError:
+        current = None
+if not queue:
     st.info("No sessions yet.")
     st.stop()
-ids = [s["id"] for s in queue_order(all_sessions)]
-titles = {s["id"]: f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['title'] or s['id'][:8]}" for s in all_sessions}
-current = st.session_state.get("session_id")
+ids = [s["id"] for s in queue]
+titles = {s["id"]: f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['title'] or s['id'][:8]}" for s in queue}
+if st.session_state.get("session_picker") != current and current in ids:
+    st.session_state["session_picker"] = current  # follow the queue's "Open session" and the Next shortcut
 sid = st.selectbox("Session", ids, index=ids.index(current) if current in ids else 0, format_func=titles.get,
                    key="session_picker")
 st.session_state["session_id"] = sid
 
-session = api.session(sid)
+
+def next_awaiting(after: str) -> str | None:
+    """The next flagged session nobody has reviewed, in queue order, other than this one."""
+    waiting = [s["id"] for s in api.queue(limit=50, flagged=True, reviewed=False) if s["id"] != after]
+    return waiting[0] if waiting else None
+
+
+session = api.load_or_stop(lambda: api.session(sid), "the session")
 st.title(session["title"] or sid)
 st.caption(f"{session['media_type']} · {clock(session['duration_seconds'])} · status **{session['status']}**"
            f" · uploaded {session['created_at'][:16].replace('T', ' ')}")
@@ -53,6 +67,43 @@ except api.ApiError as exc:
         st.error(f"Could not load the analysis: {exc.detail}")
     elif session["status"] == "ready":
         st.warning("Analysis missing — review manually.")
+
+def decide(value: str, reason: str) -> None:
+    try:
+        api.submit_review(sid, "risk_level", value, reason)
+    except api.ApiError as exc:
+        st.error(f"Not saved: {exc.detail}")
+    else:
+        st.session_state["decision_done"] = f"Saved: risk level {value} — {reason}"
+        st.rerun()
+
+
+with st.container(border=True):
+    reviewer = api.can("review") and analysis is not None
+    cols = st.columns([4, 1, 1, 1])
+    note = cols[0].text_input("Note for approve / escalate", key=f"decision_note_{sid}", disabled=not reviewer,
+                              label_visibility="collapsed",
+                              placeholder="Note for approve / escalate (required to escalate)" if reviewer
+                              else "Only supervisors can approve or escalate")
+    ai_level = analysis["effective"]["risk_level"] if analysis else None
+    if cols[1].button("✔ Approve", key="approve", shortcut="a", disabled=not reviewer or ai_level not in RISK_LEVELS,
+                      help="Keep the current risk level; audited as a review. Shortcut: a"):
+        decide(ai_level, note.strip() or "Approved: the assessment stands")
+    if cols[2].button("⬆ Escalate", key="escalate", shortcut="e", disabled=not reviewer,
+                      help="Set the risk level to high; a note is required. Shortcut: e"):
+        if len(note.strip()) < 3:
+            st.error("Say why you escalate: type a note, then escalate.")
+        else:
+            decide("high", note.strip())
+    if cols[3].button("→ Next", key="next", shortcut="n", help="The next flagged session awaiting review. Shortcut: n"):
+        following = next_awaiting(sid)
+        if following is None:
+            st.info("Nothing else awaits review.")
+        else:
+            st.session_state["session_id"] = following
+            st.rerun()
+    if done := st.session_state.pop("decision_done", None):
+        st.success(done)
 
 start_key = f"start_{sid}"
 try:

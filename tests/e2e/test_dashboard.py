@@ -85,6 +85,12 @@ def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -
     tenant = make_tenant(ctx)
     routine = process_session(ctx, tenant, SAMPLES / "routine-coaching.m4a", whisper)
     flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
+    from vigil.db.models import Session
+
+    with ctx.db() as db:  # given at upload in real use; process_session uploads without them
+        for sid, counselor, team in ((flagged, "Dana Ruiz", "North clinic"), (routine, "Sam Okafor", "South clinic")):
+            db.execute(sa.update(Session).where(Session.id == uuid.UUID(sid)).values(counselor=counselor, team=team))
+        db.commit()
     failed = _failed_session(ctx, tenant)
     risk_failed = _risk_failed_session(ctx, tenant)
     _replay_run(ctx, tenant)
@@ -239,24 +245,28 @@ def test_a_session_whose_risk_task_failed_is_first_in_the_queue_and_says_review_
     at = _signed_in(live)
     queue = at.dataframe[0].value
     first = queue.iloc[0]
-    assert first["attention"] == "risk analysis failed — review manually" and "unknown" in first["risk"]
+    assert first["attention"] == "⚠ risk analysis failed — review manually" and "unknown" in first["risk"]
     at.session_state["session_id"] = live.risk_failed_id
     at.switch_page("pages/session.py").run()
     assert not at.exception
     assert any("Risk analysis failed — review manually" in e.value for e in at.error)
+    assert any(s.value.startswith("Risk:") and "unknown" in s.value for s in at.subheader), "never 'none'"
     assert any(c.value.startswith("Tasks:") and "risk ✖" in c.value for c in at.caption)
 
 
-def test_replay_runs_page_shows_candidate_beside_baseline(live: Live) -> None:
+def test_governance_page_shows_versions_and_replay_runs_side_by_side(live: Live) -> None:
     at = _signed_in(live, "lead")
-    at.switch_page("pages/replays.py").run()
+    at.switch_page("pages/governance.py").run()
     assert not at.exception
-    overview = at.dataframe[0].value
+    overview = next(df.value for df in at.dataframe if "candidate risk" in df.value.columns)
     assert list(overview["candidate"]) == ["rubric-abc123abc123"]
     assert overview.iloc[0]["baseline risk"] == "R 0.5 · P 0.6667"
-    risk = at.dataframe[1].value
-    assert risk.iloc[0]["candidate R"] == 1.0 and risk.iloc[0]["baseline R"] == 0.5
-    assert at.dataframe[2].value.iloc[0]["measure"] == "mi_quality accuracy"
+    comparison = next(df.value for df in at.dataframe if "measure" in df.value.columns)
+    rows = dict(zip(comparison["measure"], comparison.iloc[:, 1], strict=True))
+    baseline = dict(zip(comparison["measure"], comparison.iloc[:, 2], strict=True))
+    assert rows["risk any R"] == 1.0 and baseline["risk any R"] == 0.5
+    assert rows["mi_quality accuracy"] == 0.9
+    assert not [b for b in at.button if b.key == "activate"], "a lead cannot activate versions"
 
 
 def test_kpi_page_counts_what_needs_action_and_offers_exports(live: Live) -> None:
@@ -270,3 +280,121 @@ def test_kpi_page_counts_what_needs_action_and_offers_exports(live: Live) -> Non
     awaiting = sum(1 for f in facts if f["flagged"] and f["reviewed_at"] is None)
     assert metrics["Awaiting review"] == str(awaiting) and metrics["Flagged"] == str(sum(f["flagged"] for f in facts))
     assert any(s.value == "reviewLatencyMinutes" for s in at.subheader)
+
+
+def test_queue_filters_narrow_the_list_and_the_counts(live: Live) -> None:
+    at = _signed_in(live)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["All sessions"] == "4"
+    at.selectbox(key="f_counselor").select("Dana Ruiz").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Matching sessions"] == "1"
+    shown = at.dataframe[0].value
+    assert list(shown["counselor"]) == ["Dana Ruiz"] and shown.iloc[0]["categories"] == "suicidal ideation"
+    at.selectbox(key="f_counselor").set_value(None)
+    at.toggle(key="f_failed").set_value(True).run()
+    titles = set(at.dataframe[0].value["attention"])
+    assert titles == {"⚠ processing failed", "⚠ risk analysis failed — review manually"}
+    at.toggle(key="f_failed").set_value(False)
+    at.selectbox(key="f_category").select("suicidal_ideation").run()
+    assert at.selectbox(key="queue_choice").value == live.flagged_id
+    exports = {b.label for b in at.get("download_button")}
+    assert {"⬇ CSV", "⬇ Parquet"} <= exports
+
+
+def test_keyboard_flow_approve_then_next(live: Live) -> None:
+    at = _signed_in(live)
+    at.session_state["session_id"] = live.flagged_id
+    at.switch_page("pages/session.py").run()
+    approve = at.button(key="approve")
+    assert approve.proto.shortcut == "a" and at.button(key="escalate").proto.shortcut == "e"
+    at.button(key="escalate").click().run()
+    assert any("Say why you escalate" in e.value for e in at.error), "escalating needs a note"
+    at.button(key="next").click().run()
+    assert not at.exception
+    assert at.session_state["session_id"] == live.risk_failed_id, "next: the other session awaiting review"
+    assert at.button(key="approve").disabled, "risk unknown: there is no AI level to approve"
+    at.session_state["session_id"] = live.flagged_id
+    at.switch_page("pages/session.py").run()
+    with live.ctx.db() as db:
+        before = db.scalar(sa.select(sa.func.count()).select_from(Review)
+                           .where(Review.session_id == uuid.UUID(live.flagged_id)))
+    current = next(s.value for s in at.subheader if s.value.startswith("Risk:"))
+    at.button(key="approve").click().run()
+    assert any(s.value.startswith("Saved: risk level") for s in at.success)
+    with live.ctx.db() as db:
+        latest = db.scalar(sa.select(Review).where(Review.session_id == uuid.UUID(live.flagged_id))
+                           .order_by(Review.created_at.desc()).limit(1))
+        after = db.scalar(sa.select(sa.func.count()).select_from(Review)
+                          .where(Review.session_id == uuid.UUID(live.flagged_id)))
+    assert after == before + 1 and latest.field == "risk_level" and latest.human_value["value"] in current
+    assert latest.reason == "Approved: the assessment stands"
+
+
+def test_jobs_page_lists_dead_work_and_retries_it(live: Live) -> None:
+    from vigil.db.models import Job, Session
+
+    with live.ctx.db() as db:
+        job = db.scalar(sa.select(Job).where(Job.session_id == uuid.UUID(live.routine_id)))
+        db.execute(sa.update(Job).where(Job.id == job.id).values(status="dead", error_code="provider_down",
+                                                                 error_detail="every provider failed"))
+        db.commit()
+    try:
+        at = _signed_in(live)
+        at.switch_page("pages/jobs.py").run()
+        assert not at.exception
+        assert {m.label: m.value for m in at.metric}["Dead"] == "1"
+        listed = next(df.value for df in at.dataframe if "reason" in df.value.columns)
+        assert list(listed["reason"]) == ["every provider failed"]
+        at.button(key="retry").click().run()
+        assert any("Queued again" in s.value for s in at.success)
+        with live.ctx.db() as db:
+            statuses = db.scalars(sa.select(Job.status).where(Job.session_id == uuid.UUID(live.routine_id))
+                                  .order_by(Job.created_at)).all()
+        assert statuses == ["dead", "queued"]
+    finally:
+        with live.ctx.db() as db:
+            db.execute(sa.delete(Job).where(Job.session_id == uuid.UUID(live.routine_id), Job.status == "queued"))
+            db.execute(sa.update(Job).where(Job.id == job.id).values(status="succeeded", error_code=None,
+                                                                     error_detail=None))
+            db.execute(sa.update(Session).where(Session.id == uuid.UUID(live.routine_id)).values(status="ready"))
+            db.commit()
+
+
+def test_each_role_sees_only_its_pages(live: Live) -> None:
+    lead = _signed_in(live, "lead")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        lead.switch_page("pages/jobs.py")
+    lead.switch_page("pages/governance.py").run()
+    assert not lead.exception
+    uploader = _signed_in(live, "uploader")
+    assert not uploader.exception
+    assert uploader.title[0].value == "Upload", "an uploader lands on the upload page"
+    for page in ("pages/queue.py", "pages/session.py", "pages/kpis.py", "pages/jobs.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            uploader.switch_page(page)
+
+
+def test_an_uploader_uploads_from_the_dashboard(live: Live) -> None:
+    from vigil.db.models import Session
+
+    at = _signed_in(live, "uploader")
+    assert not at.exception
+    at.get("file_uploader")[0].set_value(("visit.mp3", (SAMPLES / "checkin-risk.mp3").read_bytes(), "audio/mpeg"))
+    at.text_input(key="upload_counselor").input("Ana Ortiz")
+    at.text_input(key="upload_team").input("East")
+    [b for b in at.button if b.label == "Upload"][0].click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Accepted: session") for s in at.success)
+    try:
+        with live.ctx.db() as db:
+            [row] = db.execute(sa.select(Session.original_filename, Session.team, Session.status)
+                               .where(Session.counselor == "Ana Ortiz")).all()
+        assert tuple(row) == ("visit.mp3", "East", "uploaded")
+        uploads = next(df.value for df in at.dataframe if "status" in df.value.columns)
+        assert uploads.iloc[0]["counselor"] == "Ana Ortiz", "the new upload is listed first"
+    finally:
+        with live.ctx.db() as db:
+            db.execute(sa.delete(Session).where(Session.counselor == "Ana Ortiz"))
+            db.commit()

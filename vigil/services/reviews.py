@@ -31,7 +31,9 @@ def latest_analysis(db: DbSession, principal: Principal, session_id: uuid.UUID) 
 
 def ai_values(result: AnalysisResult) -> dict[str, Any]:
     """The AI's value of every reviewable field, by field name."""
-    values: dict[str, Any] = {"risk_level": result.risk_level.value, "summary": result.summary,
+    # A failed risk task read nothing: its level is "unknown", never the placeholder "none" the result carries.
+    risk = "unknown" if result.risk_status == "failed" else result.risk_level.value
+    values: dict[str, Any] = {"risk_level": risk, "summary": result.summary,
                               "action_items": list(result.action_items)}
     values.update({f"rubric.{r.key}": r.score for r in result.rubric})
     if result.miti is not None and result.miti.mi_quality is not None:
