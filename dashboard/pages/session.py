@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import api_client as api
 from dashboard.formatting import SEVERITY_ICON, clock, label
+from dashboard.tables import table
 
 
 def _pct(value: float | None) -> str:
@@ -67,6 +68,21 @@ except api.ApiError as exc:
         st.error(f"Could not load the analysis: {exc.detail}")
     elif session["status"] == "ready":
         st.warning("Analysis missing — review manually.")
+
+def still_to_do(analysis: dict[str, Any], session: dict[str, Any]) -> list[str]:
+    """What a supervisor has not yet decided on this session."""
+    todo = []
+    if "risk_level" in analysis["overrides"]:
+        pass
+    elif session.get("attention"):
+        todo.append(f"{session['attention']}: read the transcript and set the risk level")
+    elif session["flagged"]:
+        todo.append(f"confirm or change the risk level (AI: {analysis['ai']['risk_level']})")
+    for flag in analysis["ai"]["flags"]:
+        if f"flag.{flag['category']}" not in analysis["overrides"]:
+            todo.append(f"confirm or dismiss the {label(flag['category'])} flag")
+    return todo
+
 
 def decide(value: str, reason: str) -> None:
     try:
@@ -171,10 +187,10 @@ with right:
             for item in effective["action_items"]:
                 st.text(f"• {item}")
         st.subheader("Rubric")
-        st.dataframe(pl.DataFrame([{
+        table(pl.DataFrame([{
             "item": r["label"], "AI": r["score"], "score": effective.get(f"rubric.{r['key']}", r["score"]),
-            "of": r.get("scale_max", 5),
-            "rationale": r["rationale"]} for r in ai["rubric"]]).to_pandas(), hide_index=True, width="stretch")
+            "of": r.get("scale_max", 5), "rationale": r["rationale"]} for r in ai["rubric"]],
+            schema_overrides={"AI": pl.Float64, "score": pl.Float64}), "rubric")
         miti = ai.get("miti")
         if miti:
             st.markdown("**MITI summary scores**")
@@ -188,8 +204,8 @@ with right:
         analytics = ai.get("analytics")
         if analytics:
             with st.expander("Conversation analytics"):
-                st.dataframe(pl.DataFrame([{"speaker": who, **stats} for who, stats in analytics["speakers"].items()])
-                             .to_pandas(), hide_index=True, width="stretch")
+                table(pl.DataFrame([{"speaker": who, **stats} for who, stats in analytics["speakers"].items()]),
+                      "speakers")
                 st.caption(f"{analytics['words_per_minute'] or '–'} words/min overall · "
                            f"{len(analytics['long_silences'])} silences ≥ {analytics['long_silence_seconds']:g} s · "
                            f"{analytics['interruptions']} interruptions · fillers: "
@@ -206,12 +222,17 @@ with right:
 if analysis:
     st.subheader("What changed after review")
     if analysis["overrides"]:
-        st.dataframe(pl.DataFrame([{
+        table(pl.DataFrame([{
             "field": field, "AI value": str(r["ai_value"]), "human value": str(r["human_value"]),
             "reason": r["reason"], "reviewer": r["reviewer_email"], "at": r["created_at"][:19]}
-            for field, r in analysis["overrides"].items()]).to_pandas(), hide_index=True, width="stretch")
+            for field, r in analysis["overrides"].items()]), "changes")
     else:
         st.caption("Not reviewed yet: every value above is the AI's.")
+    pending = still_to_do(analysis, session)
+    if pending:
+        st.warning("**Still needs action**\n\n" + "\n".join(f"- {item}" for item in pending))
+    else:
+        st.success("Nothing left to act on: the risk level and every flag have a supervisor's decision.")
 
     if "review" in st.session_state.get("me", {}).get("permissions", []):
         st.subheader("Override")
@@ -271,7 +292,7 @@ if analysis:
 
     st.subheader("Audit history")
     entries = api.audit(sid)
-    st.dataframe(pl.DataFrame([{
+    table(pl.DataFrame([{
         "at": e["created_at"][:19], "action": e["action"], "by": e["actor_email"] or "system",
-        "detail": ", ".join(f"{k}={v}" for k, v in e["detail"].items())} for e in entries]).to_pandas(),
-        hide_index=True, width="stretch")
+        "detail": ", ".join(f"{k}={v}" for k, v in e["detail"].items())} for e in entries],
+        schema={"at": pl.String, "action": pl.String, "by": pl.String, "detail": pl.String}), "audit")

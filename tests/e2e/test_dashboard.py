@@ -144,6 +144,8 @@ def test_session_page_shows_flags_with_evidence_and_the_transcript(live: Live) -
     assert any(s.value.startswith("Risk:") and "high" in s.value for s in at.subheader)
     assert any(b.label.startswith("▶") for b in at.button)
     assert any(c.value == "from whisper" for c in at.caption), "which providers the transcript came from"
+    todo = next(w.value for w in at.warning if w.value.startswith("**Still needs action**"))
+    assert "confirm or change the risk level (AI: high)" in todo and "suicidal ideation flag" in todo
 
 
 def test_supervisor_overrides_risk_level_with_a_reason_and_sees_it_audited(live: Live) -> None:
