@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,8 +18,13 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
 T = TypeVar("T")
 
 
-@st.cache_resource
 def api_url() -> str:
+    return _api_url(os.environ.get("API_URL", ""))
+
+
+@st.cache_resource
+def _api_url(from_environment: str) -> str:
+    """Keyed by API_URL so a process serving several apps (tests) never talks to a stale address."""
     return load_settings().base_url
 
 

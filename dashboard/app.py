@@ -38,7 +38,8 @@ def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
         ]
         sections["Analytics"] = [
             st.Page("pages/kpis.py", title="KPIs", icon="📊", url_path="kpis"),
-            # LATENCY_TRENDS_PLACEHOLDER
+            st.Page("pages/latency.py", title="Latency", icon="⏱️", url_path="latency"),
+            st.Page("pages/trends.py", title="Quality trends", icon="📈", url_path="trends"),
         ]
     operations = []
     if "reprocess" in permissions:
