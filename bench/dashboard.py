@@ -215,7 +215,8 @@ def _analysed(out: TenantRows, rng: random.Random, results: Results, session: di
     out.add(Analysis, id=analysis_id, session_id=session["id"], job_id=job_id, analysis_version=1,
             prompt_version=result["prompt_version"], model=result["model"], risk_level=result["risk_level"],
             result=result, tokens_in=0, tokens_out=0, cost_usd=0.0, latency_seconds=round(rng.uniform(0.1, 3), 3),
-            rubric_version=result["rubric_version"], created_at=at)
+            rubric_version=result["rubric_version"], created_at=at,
+            rubric_scores={item["key"]: item["score"] for item in result["rubric"]})
     seconds = session["duration_seconds"]
     for provider in ["whisper"] if rng.random() < 0.7 else ["assemblyai", "whisper", "reconciled"]:
         confidence = round(rng.uniform(0.72, 0.97), 4)

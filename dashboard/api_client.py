@@ -6,8 +6,10 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import polars as pl
 import streamlit as st
 
+from dashboard.kpis import facts_frame_from_json
 from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
 
@@ -169,11 +171,12 @@ def replay_run(run_id: str) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def _review_facts(api_token: str) -> list[dict[str, Any]]:
-    return _client(api_url(), api_token).get_json("/api/v1/analytics/review-facts")
+def _review_facts(api_token: str) -> pl.DataFrame:
+    return facts_frame_from_json(_client(api_url(), api_token).get_bytes("/api/v1/analytics/review-facts"))
 
 
-def review_facts() -> list[dict[str, Any]]:
+def review_facts() -> pl.DataFrame:
+    """One row per session (see `dashboard.kpis.SCHEMA`), as a typed polars frame; the frame itself is cached."""
     return _review_facts(token() or "")
 
 

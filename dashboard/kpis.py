@@ -3,6 +3,7 @@ they change the AI's answer. Pure functions of a frame, so they are tested witho
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +21,18 @@ SCHEMA = {"id": pl.String, "created_at": pl.Datetime("us", "UTC"), "status": pl.
 
 def facts_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """The API's review facts as a typed frame (timestamps parsed, empty input still has every column)."""
-    if not rows:
+    return _typed(pl.DataFrame(rows, infer_schema_length=None)) if rows else pl.DataFrame(schema=SCHEMA)
+
+
+def facts_frame_from_json(body: bytes) -> pl.DataFrame:
+    """The same frame straight from the API's JSON body: polars parses and infers in Rust, about ten times faster
+    than building it from Python dicts (10,000 sessions: tenths of a second saved on every page that uses it)."""
+    if not body.strip().strip(b"[]").strip():
         return pl.DataFrame(schema=SCHEMA)
-    frame = pl.DataFrame(rows, infer_schema_length=None)
+    return _typed(pl.read_json(io.BytesIO(body), infer_schema_length=None))
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     if "rubric" in frame.columns and frame["rubric"].dtype == pl.Struct([]):
         frame = frame.drop("rubric")  # no session has rubric scores: nothing to average
     timestamps = [pl.col(c).str.to_datetime(time_zone="UTC") for c in ("created_at", "analysis_ready_at",

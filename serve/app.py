@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -23,7 +25,12 @@ STATUS_BY_ERROR: list[tuple[type[VigilError], int]] = [
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Vigil API", version="0.1.0",
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.timings.close()
+
+    app = FastAPI(title="Vigil API", version="0.1.0", lifespan=lifespan,
                   description="Upload recorded sessions, read transcripts and analyses, record supervisor reviews.")
     app.include_router(sessions.router)
     app.include_router(jobs.router)

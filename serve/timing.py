@@ -36,8 +36,11 @@ class TimingRecorder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._flushes = 0
+        self._closed = False
 
     def record(self, tenant_id: uuid.UUID, method: str, route: str, status_code: int, duration_ms: float) -> None:
+        if self._closed:
+            return
         with self._lock:
             self._pending.append({"tenant_id": tenant_id, "method": method[:10], "route": route[:200],
                                   "status_code": status_code, "duration_ms": round(duration_ms, 3),
@@ -68,11 +71,20 @@ class TimingRecorder:
             return 0
         return len(batch)
 
+    def close(self) -> None:
+        """Store what is pending and stop: called when the app shuts down, before its database may go away."""
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
     def _run(self) -> None:
-        while True:
+        while not self._closed:
             self._wake.wait(self._interval)
             self._wake.clear()
-            self.flush()
+            if not self._closed:
+                self.flush()
 
 
 class TimingMiddleware:

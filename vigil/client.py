@@ -52,6 +52,11 @@ class VigilClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self._check(self.http.get(path, params=clean)).json()
 
+    def get_bytes(self, path: str, **params: Any) -> bytes:
+        """The body as sent, for callers that parse it themselves (e.g. polars reading JSON)."""
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self._check(self.http.get(path, params=clean)).content
+
     def put_json(self, path: str, body: Any) -> Any:
         return self._check(self.http.put(path, json=body)).json()
 

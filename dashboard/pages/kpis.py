@@ -6,11 +6,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.kpis import facts_frame, override_rates, summary
+from dashboard.kpis import override_rates, summary
 from dashboard.tables import table
 
 st.title("KPIs")
-frame = facts_frame(api.load_or_stop(api.review_facts, "review facts"))
+frame = api.load_or_stop(api.review_facts, "review facts")
 
 kpi = summary(frame)
 

@@ -20,7 +20,6 @@ from dashboard.analytics import (
     window_start,
     within,
 )
-from dashboard.kpis import facts_frame
 from dashboard.tables import table
 
 ALL_ROUTES = "All routes"
@@ -60,7 +59,7 @@ window = st.radio("Time window", list(WINDOWS), index=1, horizontal=True, key="l
 start = window_start(window)
 stages = stage_frame(api.load_or_stop(lambda: api.stage_timings(iso(start)), "stage timings"))
 requests = request_frame(api.load_or_stop(lambda: api.request_timings(iso(start)), "request timings"))
-facts = facts_frame(api.load_or_stop(api.review_facts, "review facts"))
+facts = api.load_or_stop(api.review_facts, "review facts")
 to_ready = within(facts, "analysis_ready_at", start)["time_to_ready_seconds"].drop_nulls()
 review_minutes = within(facts, "reviewed_at", start)["reviewLatencyMinutes"].drop_nulls()
 

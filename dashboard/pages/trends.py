@@ -9,7 +9,6 @@ import streamlit as st
 
 from dashboard import api_client as api
 from dashboard.analytics import GROUPINGS, overall_quality, rubric_items, weekly_trends
-from dashboard.kpis import facts_frame
 from dashboard.tables import table
 
 
@@ -31,7 +30,7 @@ def line(frame: pl.DataFrame, y: str, title: str, *, color: str | None = None, d
 st.title("Quality trends")
 grouping = st.radio("Group by", list(GROUPINGS), horizontal=True, key="trends_group")
 by = GROUPINGS[grouping]
-facts = facts_frame(api.load_or_stop(api.review_facts, "review facts"))
+facts = api.load_or_stop(api.review_facts, "review facts")
 if facts.is_empty():
     st.caption("No sessions yet: trends appear once sessions are uploaded.")
     st.stop()

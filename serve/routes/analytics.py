@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from serve.deps import DbDep, PrincipalDep
 from vigil.schemas import RequestTimingOut, SessionReviewFacts, StageTimingOut
-from vigil.services.review_metrics import request_timings, review_facts, stage_timings
+from vigil.services.review_metrics import request_timings, review_facts_json, stage_timings
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -16,8 +16,9 @@ router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
                         "review time, `reviewLatencyMinutes`, reviewed and overridden fields, counselor and team, "
                         "time to ready, the newest analysis's model, cost and AI rubric scores, and transcription "
                         "confidence and provider agreement. Supervisors, leads, admins.")
-def get_review_facts(db: DbDep, principal: PrincipalDep, since: datetime | None = None) -> list[SessionReviewFacts]:
-    return review_facts(db, principal, since)
+def get_review_facts(db: DbDep, principal: PrincipalDep, since: datetime | None = None) -> Response:
+    # Tens of thousands of rows, built as JSON by PostgreSQL and passed through as they are.
+    return Response(review_facts_json(db, principal, since), media_type="application/json")
 
 
 @router.get("/stage-timings", response_model=list[StageTimingOut],

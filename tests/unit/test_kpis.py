@@ -65,3 +65,13 @@ def test_empty_facts_and_exports() -> None:
     assert pl.read_parquet(io.BytesIO(export(frame, "parquet"))).equals(frame)
     csv = pl.read_csv(io.BytesIO(export(frame, "csv")))
     assert csv.height == 7 and csv["reviewed_fields"][2] == "risk_level;flag.self_harm"
+
+
+def test_the_frame_read_from_the_api_body_equals_the_frame_built_from_rows() -> None:
+    import json
+
+    from dashboard.kpis import facts_frame_from_json
+
+    body = json.dumps(ROWS).encode()
+    assert facts_frame_from_json(body).equals(facts_frame(ROWS))
+    assert facts_frame_from_json(b"[]").schema == facts_frame([]).schema

@@ -204,6 +204,8 @@ class Analysis(Base):
     cost_usd: Mapped[float] = mapped_column(sa.Float, default=0.0)
     latency_seconds: Mapped[float | None] = mapped_column(sa.Float)
     rubric_version: Mapped[str | None] = mapped_column(sa.String(100))
+    # {item key: AI score}, a small copy of result.rubric for trend queries over every session.
+    rubric_scores: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = _created()
 
 

@@ -306,7 +306,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
                         model=result.model[:200], risk_level=result.risk_level.value,
                         result=result.model_dump(mode="json"), tokens_in=result.tokens_in,
                         tokens_out=result.tokens_out, cost_usd=result.cost_usd, latency_seconds=round(latency, 4),
-                        rubric_version=rubric_version))
+                        rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric}))
         for model, kind, detail in model_failures:
             db.add(ModelFailure(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                                 task="analysis", model=model[:200], kind=kind, detail=detail[:2000]))

@@ -3,95 +3,78 @@ supervisors. `reviewLatencyMinutes` is the time from the analysis being ready to
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.db.models import Analysis, RequestTiming, Review, Session, StageEvent, Transcript
+from vigil.db.models import RequestTiming, StageEvent
 from vigil.schemas import RequestTimingOut, SessionReviewFacts, StageTimingOut
 from vigil.services.auth import Action, Principal
+
+# One statement builds the whole answer as JSON inside PostgreSQL: for 10,000 sessions it is several times faster
+# than fetching rows into Python, decoding JSON columns and building models (1.3 s → see bench/dashboard.py).
+# Every part is scoped to the caller's tenant.
+FACTS_SQL = sa.text("""
+WITH scope AS (
+    SELECT id FROM sessions
+    WHERE tenant_id = :tenant AND (CAST(:since AS timestamptz) IS NULL OR created_at >= CAST(:since AS timestamptz))
+    ORDER BY created_at DESC LIMIT :limit
+), rv AS (
+    SELECT r.session_id, array_agg(DISTINCT r.field ORDER BY r.field) AS reviewed,
+           array_remove(array_agg(DISTINCT CASE WHEN r.ai_value <> r.human_value THEN r.field END), NULL) AS changed
+    FROM reviews r JOIN scope ON scope.id = r.session_id WHERE r.tenant_id = :tenant GROUP BY r.session_id
+), an AS (
+    SELECT DISTINCT ON (a.session_id) a.session_id, a.model, a.tokens_in + a.tokens_out AS tokens, a.cost_usd,
+           a.rubric_scores
+    FROM analyses a JOIN scope ON scope.id = a.session_id WHERE a.tenant_id = :tenant
+    ORDER BY a.session_id, a.analysis_version DESC
+), tr AS (
+    -- The transcript a session shows is the reconciled one when several providers ran, else its only one.
+    SELECT t.session_id,
+           COALESCE(array_agg(t.provider ORDER BY t.provider) FILTER (WHERE t.provider <> 'reconciled'),
+                    '{}') AS providers,
+           COALESCE(max(t.mean_confidence) FILTER (WHERE t.provider = 'reconciled'), max(t.mean_confidence))
+               AS confidence,
+           max(CAST(t.metrics ->> 'agreement_rate' AS double precision)) FILTER (WHERE t.provider = 'reconciled')
+               AS agreement
+    FROM transcripts t JOIN scope ON scope.id = t.session_id WHERE t.tenant_id = :tenant GROUP BY t.session_id
+)
+SELECT CAST(COALESCE(json_agg(json_build_object(
+    'id', s.id, 'created_at', s.created_at, 'status', s.status, 'flagged', s.flagged,
+    'ai_risk_level', s.ai_risk_level, 'risk_level', s.risk_level, 'attention', s.attention,
+    'analysis_ready_at', s.analysis_ready_at, 'reviewed_at', s.reviewed_at,
+    'reviewLatencyMinutes', CASE WHEN s.reviewed_at IS NOT NULL AND s.analysis_ready_at IS NOT NULL THEN
+        round(CAST(greatest(0, extract(epoch FROM s.reviewed_at - s.analysis_ready_at)) / 60 AS numeric), 2) END,
+    'reviewed_fields', COALESCE(rv.reviewed, '{}'), 'overridden_fields', COALESCE(rv.changed, '{}'),
+    'counselor', s.counselor, 'team', s.team, 'risk_categories', s.risk_categories,
+    'time_to_ready_seconds', CASE WHEN s.analysis_ready_at IS NOT NULL THEN
+        round(CAST(extract(epoch FROM s.analysis_ready_at - s.created_at) AS numeric), 2) END,
+    'model', an.model, 'tokens', an.tokens, 'cost_usd', an.cost_usd, 'rubric', COALESCE(an.rubric_scores, '{}'),
+    'providers', COALESCE(tr.providers, '{}'), 'transcription_confidence', tr.confidence,
+    'provider_agreement', tr.agreement
+) ORDER BY s.created_at DESC), '[]') AS text)
+FROM sessions s JOIN scope ON scope.id = s.id
+LEFT JOIN rv ON rv.session_id = s.id LEFT JOIN an ON an.session_id = s.id LEFT JOIN tr ON tr.session_id = s.id
+""")
+
+
+def review_facts_json(db: DbSession, principal: Principal, since: datetime | None = None,
+                      limit: int = 50_000) -> bytes:
+    """The caller's tenant's sessions (newest first, up to `limit`) as a JSON array of `SessionReviewFacts`."""
+    principal.require(Action.read_content)
+    body = db.execute(FACTS_SQL, {"tenant": principal.tenant_id, "since": since, "limit": limit}).scalar_one()
+    return body.encode()
 
 
 def review_facts(db: DbSession, principal: Principal, since: datetime | None = None,
                  limit: int = 50_000) -> list[SessionReviewFacts]:
-    principal.require(Action.read_content)
-    query = sa.select(Session.id, Session.created_at, Session.status, Session.flagged, Session.ai_risk_level,
-                      Session.risk_level, Session.attention, Session.analysis_ready_at, Session.reviewed_at,
-                      Session.counselor, Session.team, Session.risk_categories) \
-        .where(Session.tenant_id == principal.tenant_id)
-    if since is not None:
-        query = query.where(Session.created_at >= since)
-    rows = db.execute(query.order_by(Session.created_at.desc()).limit(limit)).all()
-    reviewed_fields: dict[str, set[str]] = defaultdict(set)
-    changed_fields: dict[str, set[str]] = defaultdict(set)
-    ids = [row.id for row in rows if row.reviewed_at is not None]
-    for chunk in _chunks(ids):
-        for review in db.execute(sa.select(Review.session_id, Review.field, Review.ai_value, Review.human_value)
-                                 .where(Review.tenant_id == principal.tenant_id, Review.session_id.in_(chunk))):
-            sid = str(review.session_id)
-            reviewed_fields[sid].add(review.field)
-            if review.ai_value != review.human_value:
-                changed_fields[sid].add(review.field)
-    work = _latest_analysis_work(db, principal, [row.id for row in rows])
-    speech = _transcription_quality(db, principal, [row.id for row in rows])
-    facts = []
-    for row in rows:
-        latency = None
-        if row.reviewed_at is not None and row.analysis_ready_at is not None:
-            latency = round(max(0.0, (row.reviewed_at - row.analysis_ready_at).total_seconds()) / 60, 2)
-        sid = str(row.id)
-        facts.append(SessionReviewFacts(
-            id=row.id, created_at=row.created_at, status=row.status, flagged=row.flagged,
-            ai_risk_level=row.ai_risk_level, risk_level=row.risk_level, attention=row.attention,
-            analysis_ready_at=row.analysis_ready_at, reviewed_at=row.reviewed_at, reviewLatencyMinutes=latency,
-            reviewed_fields=sorted(reviewed_fields[sid]), overridden_fields=sorted(changed_fields[sid]),
-            counselor=row.counselor, team=row.team, risk_categories=list(row.risk_categories or []),
-            time_to_ready_seconds=(round((row.analysis_ready_at - row.created_at).total_seconds(), 2)
-                                   if row.analysis_ready_at else None),
-            **work.get(row.id, {}), **speech.get(row.id, {})))
-    return facts
+    """The same rows as models, for callers in Python."""
+    return FACTS.validate_json(review_facts_json(db, principal, since, limit))
 
 
-def _chunks(ids: list[uuid.UUID], size: int = 5000) -> Iterator[list[uuid.UUID]]:
-    for start in range(0, len(ids), size):  # bounded IN lists
-        yield ids[start:start + size]
-
-
-def _latest_analysis_work(db: DbSession, principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-    """Per session, its newest analysis: model, tokens, cost, and the AI's rubric scores by item key."""
-    found: dict[uuid.UUID, dict] = {}
-    for chunk in _chunks(ids):
-        query = (sa.select(Analysis.session_id, Analysis.model, Analysis.tokens_in, Analysis.tokens_out,
-                           Analysis.cost_usd, Analysis.result["rubric"].label("rubric"))
-                 .where(Analysis.tenant_id == principal.tenant_id, Analysis.session_id.in_(chunk))
-                 .order_by(Analysis.session_id, Analysis.analysis_version.desc())
-                 .distinct(Analysis.session_id))
-        for row in db.execute(query):
-            found[row.session_id] = {
-                "model": row.model, "tokens": row.tokens_in + row.tokens_out, "cost_usd": row.cost_usd,
-                "rubric": {item["key"]: item["score"] for item in row.rubric or [] if "key" in item}}
-    return found
-
-
-def _transcription_quality(db: DbSession, principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-    """Per session: the providers that transcribed it, the confidence of the transcript it shows (the reconciled
-    one when several providers ran), and how often the providers agreed on a word."""
-    rows: dict[uuid.UUID, list] = defaultdict(list)
-    for chunk in _chunks(ids):
-        for row in db.execute(sa.select(Transcript.session_id, Transcript.provider, Transcript.mean_confidence,
-                                        Transcript.metrics["agreement_rate"].as_float().label("agreement"))
-                              .where(Transcript.tenant_id == principal.tenant_id, Transcript.session_id.in_(chunk))):
-            rows[row.session_id].append(row)
-    found = {}
-    for sid, transcripts in rows.items():
-        shown = next((t for t in transcripts if t.provider == "reconciled"), transcripts[0])
-        found[sid] = {"providers": sorted(t.provider for t in transcripts if t.provider != "reconciled"),
-                      "transcription_confidence": shown.mean_confidence, "provider_agreement": shown.agreement}
-    return found
+FACTS = TypeAdapter(list[SessionReviewFacts])
 
 
 def stage_timings(db: DbSession, principal: Principal, since: datetime | None = None,

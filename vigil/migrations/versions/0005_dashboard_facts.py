@@ -19,6 +19,16 @@ def upgrade() -> None:
     op.add_column("sessions", sa.Column("risk_categories", postgresql.ARRAY(sa.String(length=50)),
                                         server_default="{}", nullable=False))
     op.create_index("ix_sessions_tenant_counselor", "sessions", ["tenant_id", "counselor"])
+    # The AI's rubric scores by item key, beside the full result: trends read them for every session, and pulling
+    # them out of each (large) result costs 25 times more.
+    op.add_column("analyses", sa.Column("rubric_scores", postgresql.JSONB(astext_type=sa.Text()),
+                                        server_default="{}", nullable=False))
+    op.execute("""
+        UPDATE analyses SET rubric_scores = COALESCE(
+            (SELECT jsonb_object_agg(item->>'key', item->'score') FROM jsonb_array_elements(result->'rubric') item
+             WHERE item ? 'key'), '{}'::jsonb)
+        WHERE jsonb_typeof(result->'rubric') = 'array'
+    """)
     op.create_table(
         "request_timings",
         sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
@@ -37,6 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_request_timings_tenant_created", table_name="request_timings")
     op.drop_table("request_timings")
+    op.drop_column("analyses", "rubric_scores")
     op.drop_index("ix_sessions_tenant_counselor", table_name="sessions")
     op.drop_column("sessions", "risk_categories")
     op.drop_column("sessions", "team")
