@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -142,7 +142,10 @@ class Dashboard:
         self.idle()
 
     def selected(self, label: str) -> str:
-        box = self.driver.find_element(By.CSS_SELECTOR, f"input[role='combobox'][aria-label='{label}']")
+        """The selectbox's current value, once it is on the page (a page draws its title before its data)."""
+        box = self.wait.until(ready.presence_of_element_located(
+            (By.CSS_SELECTOR, f"input[role='combobox'][aria-label='{label}']")))
+        self.idle()
         return box.get_attribute("value") or ""
 
     def type_into(self, label: str, text: str, kind: str = "input") -> None:
@@ -165,10 +168,17 @@ class Dashboard:
         return value
 
     def metric(self, label: str) -> str:
-        for metric in self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMetric']"):
-            if metric.find_element(By.CSS_SELECTOR, "[data-testid='stMetricLabel']").text == label:
-                return metric.find_element(By.CSS_SELECTOR, "[data-testid='stMetricValue']").text
-        raise AssertionError(f"no metric {label!r} on the page {self.title()!r}")
+        """The value of the metric labelled `label`, waiting for it to be drawn."""
+        def value(driver: WebDriver) -> str | None:
+            for metric in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMetric']"):
+                if metric.find_element(By.CSS_SELECTOR, "[data-testid='stMetricLabel']").text == label:
+                    return metric.find_element(By.CSS_SELECTOR, "[data-testid='stMetricValue']").text
+            return None
+
+        try:
+            return self.wait.until(value)
+        except TimeoutException as exc:
+            raise AssertionError(f"no metric {label!r} on the page {self.title()!r}") from exc
 
     def texts(self, testid: str) -> list[str]:
         """Visible text of every element of one kind, e.g. "stHeading" or "stCaptionContainer"."""
