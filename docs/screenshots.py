@@ -37,6 +37,16 @@ def wait_text(driver: webdriver.Chrome, text: str, timeout: float = 30) -> None:
     time.sleep(1.5)  # let charts and tables finish painting
 
 
+def page(driver: webdriver.Chrome, path: str, text: str, chart: bool = False) -> None:
+    """Open a page from the sidebar, wait for it (and its first chart), save `<path>.png`."""
+    driver.find_element(By.CSS_SELECTOR, f"a[href$='/{path}']").click()
+    wait_text(driver, text)
+    if chart:
+        WebDriverWait(driver, 30).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".js-plotly-plot")))
+        time.sleep(2)
+    driver.save_screenshot(str(OUT / f"{path}.png"))
+
+
 def main(base: str = "http://127.0.0.1:8501", token_file: str = "data/demo-tokens.json") -> None:
     OUT.mkdir(exist_ok=True)
     token = json.loads(Path(token_file).read_text())["supervisor"]
@@ -55,14 +65,11 @@ def main(base: str = "http://127.0.0.1:8501", token_file: str = "data/demo-token
         time.sleep(1.5)
         driver.save_screenshot(str(OUT / "session-full.png"))
         driver.set_window_size(1500, 1100)
-        driver.find_element(By.CSS_SELECTOR, "a[href$='/replays']").click()
-        wait_text(driver, "Rubric agreement")
-        driver.save_screenshot(str(OUT / "replays.png"))
-        driver.find_element(By.CSS_SELECTOR, "a[href$='/kpis']").click()
-        wait_text(driver, "AI–supervisor agreement per field")
-        WebDriverWait(driver, 30).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".js-plotly-plot .bars")))
-        time.sleep(2)
-        driver.save_screenshot(str(OUT / "kpis.png"))
+        page(driver, "kpis", "AI–supervisor agreement per field", chart=True)
+        page(driver, "latency", "Latency", chart=True)
+        page(driver, "trends", "Quality trends", chart=True)
+        page(driver, "jobs", "Jobs by status and stage")
+        page(driver, "governance", "Replay runs")
     finally:
         driver.quit()
     print(f"screenshots in {OUT}")

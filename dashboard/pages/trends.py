@@ -18,10 +18,13 @@ def percent(value: float | None) -> str:
 
 def line(frame: pl.DataFrame, y: str, title: str, *, color: str | None = None, dash: str | None = None,
          rate: bool = False, hover: list[str] | None = None) -> None:
+    # Weeks as labels: plotly zooms a lone date to microseconds, and a week is a category here anyway.
+    frame = frame.sort("week").with_columns(pl.col("week").dt.strftime("%Y-%m-%d"))
     figure = px.line(frame, x="week", y=y, color=color, line_dash=dash, markers=True, title=title,
                      hover_data=hover)
     figure.update_layout(height=320, margin={"t": 50, "b": 40}, xaxis_title="week (from Monday, UTC)",
                          yaxis_title=None, legend_title_text="")
+    figure.update_xaxes(type="category")
     if rate:
         figure.update_yaxes(tickformat=".0%", rangemode="tozero")
     st.plotly_chart(figure, width="stretch")
