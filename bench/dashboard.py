@@ -60,6 +60,7 @@ from vigil.db.models import (  # noqa: E402
 )
 from vigil.media import extract_audio  # noqa: E402
 from vigil.schemas import AnalysisResult, RiskCategory, Role  # noqa: E402
+from vigil.services.audit import chain_bulk  # noqa: E402
 from vigil.services.auth import authenticate, ensure_user, issue_token  # noqa: E402
 from vigil.services.pipeline import RISK_FAILED, assemble_result, builtin_rubric_version, run_analysis_tasks  # noqa: E402
 from vigil.services.reviews import ai_values  # noqa: E402
@@ -315,6 +316,7 @@ def seed_tenant(ctx: Context, sessions: int, results: Results, seed: int = SEED)
     out = build_rows(TenantRows(principal.tenant_id, [principal.user_id, *others[:2]], others[2]), sessions,
                      random.Random(seed), results)
     with ctx.db() as db:
+        out.tables[AuditEntry] = chain_bulk(db, principal.tenant_id, out.tables[AuditEntry])
         for table, rows in out.tables.items():
             for start in range(0, len(rows), 5000):
                 db.execute(sa.insert(table), rows[start:start + 5000])

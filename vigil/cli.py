@@ -19,6 +19,8 @@ from vigil.settings import load_settings
 app = typer.Typer(help="Vigil: recorded sessions in, reviewed decisions out.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _database_url() -> str:
@@ -28,6 +30,38 @@ def _database_url() -> str:
     url = resolve_database_url(settings)
     run_migrations(url)
     return url
+
+
+@audit_app.command("verify")
+def audit_verify(tenant: Annotated[list[str] | None, typer.Option(help="Tenant name(s); default: every tenant.")]
+                 = None) -> None:
+    """Recompute each tenant's audit hash chain; name every entry edited, removed or reordered. Exit 1 if any."""
+    import sqlalchemy as sa
+
+    from vigil.db.engine import sessionmaker_for
+    from vigil.db.models import Tenant
+    from vigil.services.audit import verify_chain
+
+    with sessionmaker_for(_database_url())() as db:
+        query = sa.select(Tenant.id, Tenant.name).order_by(Tenant.name)
+        if tenant:
+            query = query.where(Tenant.name.in_(tenant))
+        tenants = db.execute(query).all()
+        if tenant and len(tenants) < len(set(tenant)):
+            typer.secho(f"unknown tenant(s): {', '.join(sorted(set(tenant) - {t.name for t in tenants}))}", fg="red")
+            raise typer.Exit(2)
+        broken = 0
+        for tenant_id, name in tenants:
+            report = verify_chain(db, tenant_id)
+            if report.intact:
+                typer.echo(f"{name}: {report.entries} entries, chain intact")
+                continue
+            broken += 1
+            typer.secho(f"{name}: {report.entries} entries, {len(report.problems)} problem(s)", fg="red")
+            for problem in report.problems:
+                typer.secho(f"  - {problem}", fg="red")
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()

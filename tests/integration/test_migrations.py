@@ -55,3 +55,35 @@ def test_0005_copies_each_analysis_rubric_scores_out_of_its_result(pg_admin_url:
         assert scores == {ids["scored"]: {"empathy": 4, "partnership": 2.5}, ids["unscored"]: {}}
     finally:
         engine.dispose()
+
+
+def test_0006_chains_the_audit_entries_already_there(pg_admin_url: str) -> None:
+    """Entries written before the chain existed are numbered and chained in the order they were written."""
+    from vigil.db.engine import sessionmaker_for
+    from vigil.services.audit import verify_chain
+
+    database_url = create_database(pg_admin_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(vigil.__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
+    engine = sa.create_engine(sqlalchemy_url(database_url))
+    command.downgrade(cfg, "0005")
+    tenant_id = uuid.uuid4()
+    try:
+        with engine.begin() as db:
+            db.execute(sa.text("INSERT INTO tenants (id, name, created_at) VALUES (:id, 'old-log', now())"),
+                       {"id": tenant_id})
+            for minute in (3, 1, 2):
+                db.execute(sa.text(
+                    "INSERT INTO audit_log (id, tenant_id, action, entity_type, entity_id, detail, created_at) "
+                    "VALUES (:id, :t, :action, 'session', 'x', '{}', now() - make_interval(mins => :m))"),
+                    {"id": uuid.uuid4(), "t": tenant_id, "action": f"written {minute} min ago", "m": minute})
+        command.upgrade(cfg, "head")
+        with sessionmaker_for(database_url)() as db:
+            report = verify_chain(db, tenant_id)
+            actions = db.execute(sa.text("SELECT action FROM audit_log WHERE tenant_id = :t ORDER BY seq"),
+                                 {"t": tenant_id}).scalars().all()
+        assert report.intact and report.entries == 3
+        assert actions == ["written 3 min ago", "written 2 min ago", "written 1 min ago"]
+    finally:
+        engine.dispose()

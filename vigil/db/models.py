@@ -226,18 +226,32 @@ class Review(Base):
 
 
 class AuditEntry(Base):
-    """Append-only record of who did what to which object."""
+    """Append-only record of who did what to which object. Each tenant's entries are numbered (`seq`) and
+    hash-chained (`entry_hash` covers the entry and `prev_hash`); a trigger refuses UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_entity", "tenant_id", "entity_type", "entity_id"),)
+    __table_args__ = (sa.Index("ix_audit_entity", "tenant_id", "entity_type", "entity_id"),
+                      sa.UniqueConstraint("tenant_id", "seq", name="uq_audit_log_tenant_seq"))
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    entry_hash: Mapped[str] = mapped_column(sa.String(64))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(50))
     entity_type: Mapped[str] = mapped_column(sa.String(50))
     entity_id: Mapped[str] = mapped_column(sa.String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created()
+
+
+class AuditHead(Base):
+    """The newest entry of a tenant's audit chain, so that removing entries from its end is detected too."""
+
+    __tablename__ = "audit_heads"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    entry_hash: Mapped[str] = mapped_column(sa.String(64))
 
 
 class ConfigVersion(Base):

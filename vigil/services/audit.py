@@ -1,22 +1,136 @@
-"""Append-only audit entries, written in the same transaction as the change they record."""
+"""Append-only, hash-chained audit entries, written in the same transaction as the change they record.
+
+`record` queues an entry on the database session; just before that session commits, its entries are numbered
+and chained under a per-tenant transaction lock (taken last, after the transaction's other writes, so it can
+only ever wait for another transaction's commit, never deadlock with it). `verify_chain` recomputes a tenant's
+chain and names every entry that was edited, removed or reordered."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.db.models import AuditEntry, User
+from vigil.audit_chain import GENESIS, entry_hash
+from vigil.db.models import AuditEntry, AuditHead, User, utcnow
 from vigil.schemas import AuditOut
 from vigil.services.auth import Principal
+
+PENDING = "vigil.audit.pending"
 
 
 def record(db: DbSession, *, tenant_id: uuid.UUID, actor: Principal | None, action: str,
            entity_type: str, entity_id: uuid.UUID | str, detail: dict[str, Any] | None = None) -> None:
-    db.add(AuditEntry(tenant_id=tenant_id, actor_id=actor.user_id if actor else None, action=action,
-                      entity_type=entity_type, entity_id=str(entity_id), detail=detail or {}))
+    """Queue an entry; it is written, numbered and chained when `db` commits (and dropped if it rolls back)."""
+    db.info.setdefault(PENDING, []).append(AuditEntry(
+        id=uuid.uuid4(), tenant_id=tenant_id, actor_id=actor.user_id if actor else None, action=action,
+        entity_type=entity_type, entity_id=str(entity_id), detail=detail or {}, created_at=utcnow()))
+
+
+def _lock_key(tenant_id: uuid.UUID) -> int:
+    return int.from_bytes(tenant_id.bytes[:8], "big", signed=True)
+
+
+@event.listens_for(DbSession, "before_commit")
+def _seal(db: DbSession) -> None:
+    pending: list[AuditEntry] = db.info.pop(PENDING, [])
+    by_tenant: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
+    for entry in pending:
+        by_tenant[entry.tenant_id].append(entry)
+    for tenant_id in sorted(by_tenant, key=str):  # one fixed order across transactions
+        db.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(tenant_id))))
+        head = db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
+                          .where(AuditHead.tenant_id == tenant_id)).one_or_none()
+        seq, prev = (head.seq, head.entry_hash) if head else (0, GENESIS)
+        for entry in by_tenant[tenant_id]:
+            seq += 1
+            entry.seq, entry.prev_hash = seq, prev
+            entry.entry_hash = prev = entry_hash(prev, seq, _fields(entry))
+            db.add(entry)
+        upsert = pg_insert(AuditHead).values(tenant_id=tenant_id, seq=seq, entry_hash=prev)
+        db.execute(upsert.on_conflict_do_update(index_elements=["tenant_id"],
+                                                set_={"seq": upsert.excluded.seq,
+                                                      "entry_hash": upsert.excluded.entry_hash}))
+    if pending:
+        db.flush()
+
+
+def chain_bulk(db: DbSession, tenant_id: uuid.UUID, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For bulk loaders (benchmarks, imports) that INSERT entries as dicts: number and chain them in order of
+    `created_at` after the tenant's current head, and move the head. Call inside the transaction that inserts."""
+    db.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(tenant_id))))
+    head = db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
+                      .where(AuditHead.tenant_id == tenant_id)).one_or_none()
+    seq, prev = (head.seq, head.entry_hash) if head else (0, GENESIS)
+    chained = []
+    for row in sorted(rows, key=lambda r: r["created_at"]):
+        seq += 1
+        full = {"id": uuid.uuid4(), "actor_id": None, "detail": {}, **row, "tenant_id": tenant_id, "seq": seq,
+                "prev_hash": prev}
+        full["entry_hash"] = prev = entry_hash(prev, seq, full)
+        chained.append(full)
+    if chained:
+        upsert = pg_insert(AuditHead).values(tenant_id=tenant_id, seq=seq, entry_hash=prev)
+        db.execute(upsert.on_conflict_do_update(index_elements=["tenant_id"],
+                                                set_={"seq": upsert.excluded.seq,
+                                                      "entry_hash": upsert.excluded.entry_hash}))
+    return chained
+
+
+@event.listens_for(DbSession, "after_rollback")
+def _forget(db: DbSession) -> None:
+    db.info.pop(PENDING, None)
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {"tenant_id": entry.tenant_id, "actor_id": entry.actor_id, "action": entry.action,
+            "entity_type": entry.entity_type, "entity_id": entry.entity_id, "detail": entry.detail,
+            "created_at": entry.created_at}
+
+
+@dataclass
+class ChainReport:
+    tenant_id: uuid.UUID
+    entries: int
+    problems: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(db: DbSession, tenant_id: uuid.UUID) -> ChainReport:
+    """Walk a tenant's entries in order: numbers must run 1, 2, 3… without gaps, each must link to the one before,
+    each hash must match its content, and the last must be the recorded head."""
+    problems: list[str] = []
+    expected_seq, prev = 1, GENESIS
+    count = 0
+    rows = db.execute(sa.select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+                      .order_by(AuditEntry.seq).execution_options(yield_per=2000)).scalars()
+    for entry in rows:
+        count += 1
+        if entry.seq != expected_seq:
+            problems.append(f"entries {expected_seq}–{entry.seq - 1} are missing")
+        elif entry.prev_hash != prev:
+            problems.append(f"entry {entry.seq} does not link to the entry before it")
+        if entry_hash(entry.prev_hash, entry.seq, _fields(entry)) != entry.entry_hash:
+            problems.append(f"entry {entry.seq} ({entry.action}) was changed after it was written")
+        expected_seq, prev = entry.seq + 1, entry.entry_hash
+    head = db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
+                      .where(AuditHead.tenant_id == tenant_id)).one_or_none()
+    if head is None and count:
+        problems.append("the chain's head record is missing")
+    elif head is not None and (head.seq, head.entry_hash) != (expected_seq - 1, prev):
+        problems.append(f"the chain ends at entry {expected_seq - 1} but its head says {head.seq}: "
+                        "entries were removed from the end" if head.seq > expected_seq - 1 else
+                        f"the chain's head does not match entry {expected_seq - 1}")
+    return ChainReport(tenant_id=tenant_id, entries=count, problems=problems)
 
 
 def session_audit(db: DbSession, principal: Principal, session_id: uuid.UUID) -> list[AuditOut]:
@@ -24,7 +138,7 @@ def session_audit(db: DbSession, principal: Principal, session_id: uuid.UUID) ->
         sa.select(AuditEntry, User.email)
         .outerjoin(User, User.id == AuditEntry.actor_id)
         .where(AuditEntry.tenant_id == principal.tenant_id, AuditEntry.entity_id == str(session_id))
-        .order_by(AuditEntry.created_at)
+        .order_by(AuditEntry.seq)
     ).all()
     return [
         AuditOut(id=e.id, action=e.action, actor_email=email, entity_type=e.entity_type,

@@ -1,0 +1,162 @@
+"""The audit log is append-only and hash-chained per tenant: the database refuses edits, and `vigil audit verify`
+finds any entry changed, removed or reordered by someone who got past that (a superuser disabling the trigger)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as DbSession
+
+from tests.conftest import SAMPLES, Tenant
+from tests.integration.test_cli import _run
+from vigil.context import Context
+from vigil.db.models import AuditEntry, AuditHead
+from vigil.services import audit
+from vigil.services.auth import authenticate
+from vigil.services.ingest import accept_upload
+
+
+def _tenant_id(ctx: Context, tenant: Tenant) -> uuid.UUID:
+    with ctx.db() as db:
+        return authenticate(db, tenant.admin).tenant_id
+
+
+def _write(ctx: Context, tenant_id: uuid.UUID, count: int, label: str = "test.event") -> None:
+    for i in range(count):
+        with ctx.db() as db:
+            audit.record(db, tenant_id=tenant_id, actor=None, action=label, entity_type="test",
+                         entity_id=f"e{i}", detail={"i": i, "note": "ünïcode ok", "score": 2.5})
+            db.commit()
+
+
+@contextmanager
+def _past_the_trigger(ctx: Context) -> Iterator[DbSession]:
+    """What an attacker with superuser rights could do: write with user triggers off."""
+    with ctx.db() as db:
+        db.execute(sa.text("SET session_replication_role = replica"))
+        yield db
+        db.commit()
+
+
+def _seqs(ctx: Context, tenant_id: uuid.UUID) -> list[int]:
+    with ctx.db() as db:
+        return list(db.scalars(sa.select(AuditEntry.seq).where(AuditEntry.tenant_id == tenant_id)
+                               .order_by(AuditEntry.seq)))
+
+
+def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, tenant_a: Tenant) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    with ctx.db() as db:
+        uploader = authenticate(db, tenant_a.uploader)
+    accept_upload(ctx, uploader, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "a.mp3", None)
+    _write(ctx, tenant_id, 3)
+    with ctx.db() as db:
+        entries = db.scalars(sa.select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+                             .order_by(AuditEntry.seq)).all()
+        head = db.get(AuditHead, tenant_id)
+        report = audit.verify_chain(db, tenant_id)
+    assert [e.seq for e in entries] == [1, 2, 3, 4] and entries[0].action == "session.upload"
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(entries, entries[1:], strict=False))
+    assert head is not None and (head.seq, head.entry_hash) == (4, entries[-1].entry_hash)
+    assert report.intact and report.entries == 4
+
+
+def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tenant_a: Tenant) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    _write(ctx, tenant_id, 1)
+    with ctx.db() as db:
+        audit.record(db, tenant_id=tenant_id, actor=None, action="never", entity_type="test", entity_id="x")
+        db.rollback()
+    _write(ctx, tenant_id, 1)
+    assert _seqs(ctx, tenant_id) == [1, 2]
+    with ctx.db() as db:
+        assert audit.verify_chain(db, tenant_id).intact
+
+
+def test_the_database_refuses_to_change_or_delete_an_entry(ctx: Context, tenant_a: Tenant) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    _write(ctx, tenant_id, 2)
+    for statement in (sa.update(AuditEntry).where(AuditEntry.tenant_id == tenant_id).values(action="edited"),
+                      sa.delete(AuditEntry).where(AuditEntry.tenant_id == tenant_id)):
+        with ctx.db() as db, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            db.execute(statement)
+    assert _seqs(ctx, tenant_id) == [1, 2]
+
+
+def test_concurrent_writers_make_one_unbroken_chain(ctx: Context, tenant_a: Tenant) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            start.wait()
+            _write(ctx, tenant_id, 10, "concurrent")
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert _seqs(ctx, tenant_id) == list(range(1, 81))
+    with ctx.db() as db:
+        assert audit.verify_chain(db, tenant_id).intact
+
+
+WHERE = "WHERE tenant_id = :t AND"
+TAMPERING: dict[str, tuple[list[str], str]] = {
+    "edit an entry's detail": (
+        [f"UPDATE audit_log SET detail = '{{\"i\": 99}}' {WHERE} seq = 3"], "entry 3 (test.event) was changed"),
+    "change who did it": ([f"UPDATE audit_log SET actor_id = NULL, action = 'other' {WHERE} seq = 2"], "entry 2"),
+    "backdate an entry": (
+        [f"UPDATE audit_log SET created_at = created_at - interval '1 day' {WHERE} seq = 4"],
+        "entry 4 (test.event) was changed"),
+    "delete an entry in the middle": ([f"DELETE FROM audit_log {WHERE} seq = 3"], "entries 3–3 are missing"),
+    "delete the newest entries": ([f"DELETE FROM audit_log {WHERE} seq >= 4"], "removed from the end"),
+    "swap two entries": ([f"UPDATE audit_log SET seq = -1 {WHERE} seq = 2",
+                          f"UPDATE audit_log SET seq = 2 {WHERE} seq = 3",
+                          f"UPDATE audit_log SET seq = 3 {WHERE} seq = -1"], "does not link"),
+    "rewrite an entry and its own hash": (
+        [f"UPDATE audit_log SET detail = '{{}}', entry_hash = repeat('a', 64) {WHERE} seq = 2"],
+        "entry 3 does not link"),
+}
+
+
+@pytest.mark.parametrize("how", list(TAMPERING))
+def test_every_kind_of_tampering_is_detected(ctx: Context, tenant_a: Tenant, how: str) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    _write(ctx, tenant_id, 5)
+    statements, expected = TAMPERING[how]
+    with _past_the_trigger(ctx) as db:
+        for statement in statements:
+            db.execute(sa.text(statement), {"t": tenant_id})
+    with ctx.db() as db:
+        report = audit.verify_chain(db, tenant_id)
+    assert not report.intact
+    assert any(expected in problem for problem in report.problems), report.problems
+
+
+def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, database_url: str, tenant_a: Tenant,
+                                                              tenant_b: Tenant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path)}
+    _write(ctx, _tenant_id(ctx, tenant_a), 3)
+    _write(ctx, _tenant_id(ctx, tenant_b), 2)
+    done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{tenant_a.name}: 3 entries, chain intact" in done.stdout
+    with _past_the_trigger(ctx) as db:
+        db.execute(sa.text("UPDATE audit_log SET detail = '{}' WHERE tenant_id = :t AND seq = 2"),
+                   {"t": _tenant_id(ctx, tenant_b)})
+    done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
+    assert done.returncode == 1
+    assert f"{tenant_a.name}: 3 entries, chain intact" in done.stdout
+    assert f"{tenant_b.name}: 2 entries, 1 problem(s)" in done.stdout and "entry 2 (test.event)" in done.stdout
