@@ -497,6 +497,23 @@ class AnalysisOut(BaseModel):
     overrides: dict[str, ReviewOut] = Field(description="Latest review per field.")
 
 
+class CustodyEvent(BaseModel):
+    at: datetime
+    kind: str = Field(description="audit | stage | analysis")
+    what: str = Field(description="e.g. session.upload, transcribe ready, analysis v2")
+    actor_email: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustodyOut(BaseModel):
+    """Everything that happened to one session, in time order: who uploaded it, each pipeline stage attempt, each
+    analysis (model, prompt and rubric version), each review and reprocess (audit entries, with their place in the
+    tenant's hash chain so they can be checked against `vigil audit verify`)."""
+
+    session_id: uuid.UUID
+    events: list[CustodyEvent]
+
+
 class AuditOut(BaseModel):
     id: uuid.UUID
     action: str

@@ -15,6 +15,7 @@ from serve.deps import ContextDep, DbDep, PrincipalDep
 from vigil.schemas import (
     AnalysisOut,
     AuditOut,
+    CustodyOut,
     JobAccepted,
     ReviewIn,
     ReviewOut,
@@ -135,6 +136,11 @@ def get_audit(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> list
     principal.require(Action.read_content)
     sessions.owned_session(db, principal, session_id)
     return audit.session_audit(db, principal, session_id)
+
+
+@router.get("/{session_id}/custody", response_model=CustodyOut)
+def get_custody(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> CustodyOut:
+    return audit.chain_of_custody(db, principal, session_id)
 
 
 @router.post("/{session_id}/analyze", status_code=202, response_model=JobAccepted,

@@ -160,3 +160,34 @@ def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, data
     assert done.returncode == 1
     assert f"{tenant_a.name}: 3 entries, chain intact" in done.stdout
     assert f"{tenant_b.name}: 2 entries, 1 problem(s)" in done.stdout and "entry 2 (test.event)" in done.stdout
+
+
+def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant(
+        client, ctx: Context, tenant_a: Tenant, tenant_b: Tenant) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_analysis_tasks import transcribed_session
+    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.services.jobs import complete_stage
+    from vigil.services.pipeline import run_analyze
+
+    claim = transcribed_session(ctx, tenant_a)
+    run_analyze(ctx, claim, OfflineAnalyzer())
+    with ctx.db() as db:
+        complete_stage(db, claim, 1.25)
+    review = client.post(f"/api/v1/sessions/{claim.session_id}/reviews", headers=tenant_a.headers(),
+                         json={"field": "risk_level", "value": "medium", "reason": "Plan in place"})
+    assert review.status_code == 201
+    answer = client.get(f"/api/v1/sessions/{claim.session_id}/custody", headers=tenant_a.headers("lead"))
+    assert answer.status_code == 200
+    events = answer.json()["events"]
+    assert [e["what"] for e in events] == ["session.upload", "analysis v1", "analyze ready", "review.override"]
+    upload, analysis, stage, override = events
+    assert upload["actor_email"].startswith("uploader@") and override["actor_email"].startswith("supervisor@")
+    assert analysis["detail"]["model"] == "vigil-offline-rules" and analysis["detail"]["prompt_version"]
+    assert stage["detail"]["duration_seconds"] == 1.25
+    with ctx.db() as db:
+        head = db.get(AuditHead, claim.tenant_id)
+    assert override["detail"]["seq"] == head.seq and override["detail"]["entry_hash"] == head.entry_hash
+    assert client.get(f"/api/v1/sessions/{claim.session_id}/custody",
+                      headers=tenant_b.headers("admin")).status_code == 404
+    assert client.get(f"/api/v1/sessions/{claim.session_id}/custody",
+                      headers=tenant_a.headers("uploader")).status_code == 403

@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.audit_chain import GENESIS, entry_hash
-from vigil.db.models import AuditEntry, AuditHead, User, utcnow
-from vigil.schemas import AuditOut
-from vigil.services.auth import Principal
+from vigil.db.models import Analysis, AuditEntry, AuditHead, StageEvent, User, utcnow
+from vigil.schemas import AuditOut, CustodyEvent, CustodyOut
+from vigil.services.auth import Action, Principal
 
 PENDING = "vigil.audit.pending"
 
@@ -131,6 +131,31 @@ def verify_chain(db: DbSession, tenant_id: uuid.UUID) -> ChainReport:
                         "entries were removed from the end" if head.seq > expected_seq - 1 else
                         f"the chain's head does not match entry {expected_seq - 1}")
     return ChainReport(tenant_id=tenant_id, entries=count, problems=problems)
+
+
+def chain_of_custody(db: DbSession, principal: Principal, session_id: uuid.UUID) -> CustodyOut:
+    """Upload → stages → analyses → reviews for one session of the caller's tenant, oldest first."""
+    from vigil.services.sessions import owned_session
+
+    principal.require(Action.read_content)
+    owned_session(db, principal, session_id)
+    entries = db.execute(sa.select(AuditEntry, User.email).outerjoin(User, User.id == AuditEntry.actor_id)
+                         .where(AuditEntry.tenant_id == principal.tenant_id, AuditEntry.entity_id == str(session_id)))
+    events = [CustodyEvent(at=e.created_at, kind="audit", what=e.action, actor_email=email,
+                           detail={**e.detail, "seq": e.seq, "entry_hash": e.entry_hash}) for e, email in entries]
+    events += [CustodyEvent(at=s.created_at, kind="stage", what=f"{s.stage} {s.event}",
+                            detail={"attempt": s.attempt, "duration_seconds": s.duration_seconds,
+                                    "job_id": str(s.job_id), **({"detail": s.detail} if s.detail else {})})
+               for s in db.scalars(sa.select(StageEvent).where(StageEvent.tenant_id == principal.tenant_id,
+                                                               StageEvent.session_id == session_id))]
+    events += [CustodyEvent(at=a.created_at, kind="analysis", what=f"analysis v{a.analysis_version}",
+                            detail={"model": a.model, "prompt_version": a.prompt_version,
+                                    "rubric_version": a.rubric_version, "risk_level": a.risk_level,
+                                    "tokens": a.tokens_in + a.tokens_out, "cost_usd": a.cost_usd,
+                                    "job_id": str(a.job_id) if a.job_id else None})
+               for a in db.scalars(sa.select(Analysis).where(Analysis.tenant_id == principal.tenant_id,
+                                                             Analysis.session_id == session_id))]
+    return CustodyOut(session_id=session_id, events=sorted(events, key=lambda e: e.at))
 
 
 def session_audit(db: DbSession, principal: Principal, session_id: uuid.UUID) -> list[AuditOut]:
