@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from serve.deps import process_context
 from serve.routes import analytics, health, jobs, me, replays, sessions, tenants, uploads
@@ -43,6 +44,14 @@ def create_app() -> FastAPI:
 
     app.state.timings = TimingRecorder(lambda: getattr(app.state, "ctx", None) or process_context())
     app.add_middleware(TimingMiddleware, recorder=app.state.timings)
+
+    @app.exception_handler(sa_exc.DataError)
+    async def unstorable_value(request: Request, exc: sa_exc.DataError) -> JSONResponse:
+        # Input PostgreSQL cannot take as its type, e.g. a NUL character in a filter or a text field (found by the
+        # API fuzz test): the caller's data, so 400, never 500. Nothing was written: the transaction rolls back.
+        log.info("refused a value the database cannot store", extra={"path": request.url.path})
+        return JSONResponse({"detail": "the request contains a value that cannot be stored or searched for "
+                                       "(for example a NUL character)", "code": "invalid_value"}, status_code=400)
 
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> JSONResponse:

@@ -18,7 +18,7 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `vigil toke
 _process_context: Context | None = None
 
 
-def set_process_context(ctx: Context) -> None:
+def set_process_context(ctx: Context | None) -> None:
     """Used by the Serve replica: `serve.ingress` serves a copy of the FastAPI app, so the context is
     kept per process rather than on the app object the replica's constructor could reach."""
     global _process_context

@@ -62,7 +62,7 @@ def receive_direct_upload(ctx: Context, session_id: uuid.UUID, expires: int, sig
                           stream: BinaryIO) -> int:
     """The local store's upload URL: checks the signature and expiry, accepts the bytes once."""
     expected = _signature(_signing_key(ctx), session_id, expires)
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected.encode(), signature.encode()):  # bytes: any text a caller sends is comparable
         raise Forbidden("invalid upload signature")
     if utcnow().timestamp() > expires:
         raise Forbidden("the upload URL has expired")
