@@ -9,8 +9,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session as DbSession
 
+from serve.ratelimit import limiter_for
 from vigil.context import Context
-from vigil.services.auth import Principal, authenticate
+from vigil.services.auth import Principal, authenticate, hash_token
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`.")
 
@@ -56,6 +57,11 @@ def get_principal(request: Request, ctx: ContextDep,
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     request.state.tenant_id = principal.tenant_id  # the request's timing is recorded under this tenant
+    if ctx.settings.api_rate_limit:
+        wait = limiter_for(ctx.settings.api_rate_limit).retry_after(hash_token(credentials.credentials))
+        if wait is not None:
+            raise HTTPException(429, f"too many requests for this token (limit {ctx.settings.api_rate_limit})",
+                                headers={"Retry-After": str(wait)})
     return principal
 
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     api_max_ongoing_requests: int = Field(16, description="Requests one API replica works on at once.")
     api_max_queued_requests: int = Field(32, description="Requests waiting for a replica; beyond: 429.")
     api_retry_after_seconds: float = Field(5.0, description="Retry-After sent with a 429.")
+    api_rate_limit: str = Field("1200/minute", description="Requests per API token per replica, in `limits` "
+                                                           "notation (e.g. 20/second, 1200/minute); empty: none.")
     max_upload_bytes: int = 2 * 1024**3
     upload_url_ttl_seconds: int = Field(3600, description="How long a direct-upload URL stays valid.")
     signing_key: str | None = Field(None, description="Secret for the local store's signed upload URLs; "
