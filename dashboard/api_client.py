@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import polars as pl
 import streamlit as st
 
+from dashboard.formatting import plain
 from dashboard.kpis import facts_frame_from_json
 from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
@@ -57,7 +58,7 @@ def load_or_stop(call: Callable[[], T], what: str) -> T:
     try:
         return call()
     except ApiError as exc:
-        st.error(f"Could not load {what}: {exc.detail}")
+        st.error(f"Could not load {what}: {plain(exc.detail)}")
         st.stop()
         raise  # st.stop() raises; this line only tells type checkers the function never falls through
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import api_client as api
+from dashboard.formatting import plain
 
 st.set_page_config(page_title="Vigil", page_icon="🛡️", layout="wide")
 
@@ -21,7 +22,7 @@ def sign_in() -> None:
             st.session_state["me"] = api.me()
         except api.ApiError as exc:
             api.sign_out()
-            st.error(f"Sign-in failed: {exc.detail}")
+            st.error(f"Sign-in failed: {plain(exc.detail)}")
             return
         st.rerun()
 
@@ -60,7 +61,7 @@ else:
             st.session_state["me"] = api.me()
         except api.ApiError as exc:
             api.sign_out()
-            st.error(f"Your session ended: {exc.detail}")
+            st.error(f"Your session ended: {plain(exc.detail)}")
             st.stop()
     who = st.session_state["me"]
     with st.sidebar:

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+# Every character Markdown gives a meaning to (Streamlit never renders raw HTML from these calls, but Markdown
+# links and images would load, so text from users, providers or models is escaped before any Markdown call).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: object) -> str:
+    """`text` escaped so that st.title, st.markdown, st.error… show it literally."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
 SEVERITY_ICON = {"unknown": "⚠️", "high": "🔴", "medium": "🟠", "low": "🟡", "none": "⚪", None: "…"}
 
 

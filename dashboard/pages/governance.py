@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import api_client as api
 from dashboard.comparison import side_by_side
+from dashboard.formatting import plain
 from dashboard.tables import table
 
 st.title("Governance")
@@ -35,7 +36,7 @@ else:
             try:
                 api.activate_version(version["kind"], version["version"])
             except api.ApiError as exc:
-                st.error(f"Not activated: {exc.detail}")
+                st.error(f"Not activated: {plain(exc.detail)}")
             else:
                 st.success(f"{version['kind']} {version['version']} is active; new analyses use it.")
                 st.rerun()
@@ -44,7 +45,7 @@ else:
             try:
                 api.activate_version(version["kind"], None)
             except api.ApiError as exc:
-                st.error(f"Not changed: {exc.detail}")
+                st.error(f"Not changed: {plain(exc.detail)}")
             else:
                 st.rerun()
 

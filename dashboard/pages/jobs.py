@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
+from dashboard.formatting import plain
 from dashboard.tables import table
 
 STATUSES = ["dead", "failed", "waiting", "running", "queued", "succeeded"]
@@ -52,7 +53,7 @@ if retryable and api.can("reprocess"):
         try:
             accepted = api.reprocess(job["session_id"])
         except api.ApiError as exc:
-            st.error(f"Not queued: {exc.detail}")
+            st.error(f"Not queued: {plain(exc.detail)}")
         else:
             st.success(f"Queued again as job {accepted['job_id'][:8]}.")
     if cols[1].button("Open session", key="jobs_open"):

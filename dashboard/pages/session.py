@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, clock, label
+from dashboard.formatting import SEVERITY_ICON, clock, label, plain
 from dashboard.tables import table
 
 
@@ -44,17 +44,17 @@ def next_awaiting(after: str) -> str | None:
 
 
 session = api.load_or_stop(lambda: api.session(sid), "the session")
-st.title(session["title"] or sid)
+st.title(plain(session["title"] or sid))
 st.caption(f"{session['media_type']} · {clock(session['duration_seconds'])} · status **{session['status']}**"
            f" · uploaded {session['created_at'][:16].replace('T', ' ')}")
 if session["status"] == "failed":
-    st.error(f"Processing failed — review manually. {session['error']}")
+    st.error(f"Processing failed — review manually. {plain(session['error'])}")
     if "reprocess" in st.session_state.get("me", {}).get("permissions", []):
         if st.button("Retry processing", key="reprocess"):
             try:
                 accepted = api.reprocess(sid)
             except api.ApiError as exc:
-                st.error(f"Not queued: {exc.detail}")
+                st.error(f"Not queued: {plain(exc.detail)}")
             else:
                 st.success(f"Queued again (job {accepted['job_id'][:8]}).")
 elif session["status"] != "ready":
@@ -65,7 +65,7 @@ try:
     analysis = api.analysis(sid)
 except api.ApiError as exc:
     if exc.status != 404:
-        st.error(f"Could not load the analysis: {exc.detail}")
+        st.error(f"Could not load the analysis: {plain(exc.detail)}")
     elif session["status"] == "ready":
         st.warning("Analysis missing — review manually.")
 
@@ -88,7 +88,7 @@ def decide(value: str, reason: str) -> None:
     try:
         api.submit_review(sid, "risk_level", value, reason)
     except api.ApiError as exc:
-        st.error(f"Not saved: {exc.detail}")
+        st.error(f"Not saved: {plain(exc.detail)}")
     else:
         st.session_state["decision_done"] = f"Saved: risk level {value} — {reason}"
         st.rerun()
@@ -119,7 +119,7 @@ with st.container(border=True):
             st.session_state["session_id"] = following
             st.rerun()
     if done := st.session_state.pop("decision_done", None):
-        st.success(done)
+        st.success(plain(done))
 
 start_key = f"start_{sid}"
 try:
@@ -147,7 +147,7 @@ with left:
             note += f" · providers agreed on {summary['agreement_rate']:.0%} of words"
         st.caption(note)
         for name, why in (transcript.get("failed_providers") or {}).items():
-            st.warning(f"{name} failed for this session ({why}); the transcript is built from the others.")
+            st.warning(plain(f"{name} failed for this session ({why}); the transcript is built from the others."))
         for seg in transcript["segments"]:
             marker = "⚠ " if seg["index"] in evidence_segments else "  "
             speaker = f"{seg['speaker']}: " if seg["speaker"] else ""
@@ -230,7 +230,7 @@ if analysis:
         st.caption("Not reviewed yet: every value above is the AI's.")
     pending = still_to_do(analysis, session)
     if pending:
-        st.warning("**Still needs action**\n\n" + "\n".join(f"- {item}" for item in pending))
+        st.warning("**Still needs action**\n\n" + "\n".join(f"- {plain(item)}" for item in pending))
     else:
         st.success("Nothing left to act on: the risk level and every flag have a supervisor's decision.")
 
@@ -264,9 +264,9 @@ if analysis:
                     try:
                         api.submit_review(sid, field, value, reason.strip())
                     except api.ApiError as exc:
-                        st.error(f"Not saved: {exc.detail}")
+                        st.error(f"Not saved: {plain(exc.detail)}")
                     else:
-                        st.success(f"Saved: {field} → {value}")
+                        st.success(plain(f"Saved: {field} → {value}"))
                         st.rerun()
 
         if transcript:
@@ -285,7 +285,7 @@ if analysis:
                         try:
                             api.submit_review(sid, f"segment.{index}.speaker", name.strip(), why.strip())
                         except api.ApiError as exc:
-                            st.error(f"Not saved: {exc.detail}")
+                            st.error(f"Not saved: {plain(exc.detail)}")
                         else:
                             api.forget_transcript(sid)
                             st.rerun()

@@ -7,6 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
+from dashboard.formatting import plain
 from dashboard.tables import table
 
 st.title("Upload")
@@ -25,7 +26,7 @@ with st.form("upload", clear_on_submit=True):
                 accepted = api.upload(media.name, media.getvalue(), title.strip() or None, counselor.strip() or None,
                                       team.strip() or None)
             except api.ApiError as exc:
-                st.error(f"Not accepted ({exc.status}): {exc.detail}")
+                st.error(f"Not accepted ({exc.status}): {plain(exc.detail)}")
             else:
                 st.success(f"Accepted: session {accepted['session_id'][:8]}, job {accepted['job_id'][:8]}. "
                            "It is processed in the background.")

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
+from dashboard.formatting import plain
 from tests.conftest import SAMPLES, Tenant, api_on_loopback, garbled_m4a, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import Review
@@ -145,7 +146,7 @@ def test_session_page_shows_flags_with_evidence_and_the_transcript(live: Live) -
     assert any(b.label.startswith("▶") for b in at.button)
     assert any(c.value == "from whisper" for c in at.caption), "which providers the transcript came from"
     todo = next(w.value for w in at.warning if w.value.startswith("**Still needs action**"))
-    assert "confirm or change the risk level (AI: high)" in todo and "suicidal ideation flag" in todo
+    assert plain("confirm or change the risk level (AI: high)") in todo and "suicidal ideation flag" in todo
 
 
 def test_supervisor_overrides_risk_level_with_a_reason_and_sees_it_audited(live: Live) -> None:
@@ -324,7 +325,7 @@ def test_keyboard_flow_approve_then_next(live: Live) -> None:
                            .where(Review.session_id == uuid.UUID(live.flagged_id)))
     current = next(s.value for s in at.subheader if s.value.startswith("Risk:"))
     at.button(key="approve").click().run()
-    assert any(s.value.startswith("Saved: risk level") for s in at.success)
+    assert any(s.value.startswith(plain("Saved: risk level")) for s in at.success)
     with live.ctx.db() as db:
         latest = db.scalar(sa.select(Review).where(Review.session_id == uuid.UUID(live.flagged_id))
                            .order_by(Review.created_at.desc()).limit(1))
@@ -400,3 +401,41 @@ def test_an_uploader_uploads_from_the_dashboard(live: Live) -> None:
         with live.ctx.db() as db:
             db.execute(sa.delete(Session).where(Session.counselor == "Ana Ortiz"))
             db.commit()
+
+
+def test_text_from_users_and_transcripts_is_never_rendered_as_markup(live: Live) -> None:
+    """An uploader's title and a transcript segment carrying HTML and Markdown are shown literally."""
+    import json
+
+    import streamlit as st
+
+    from vigil.db.models import Session
+    from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+
+    hostile = "<script>alert(1)</script> **bold** [click](http://evil.test) ![pixel](http://evil.test/p.png)"
+    sid = uuid.UUID(live.routine_id)
+    with live.ctx.db() as db:
+        session = db.get(Session, sid)
+        title, key = session.title, artifact_key(session.tenant_id, sid, TRANSCRIPT_AGENT_NAME)
+        db.execute(sa.update(Session).where(Session.id == sid).values(title=hostile))
+        db.commit()
+    original = live.ctx.store.get_bytes(key)
+    transcript = json.loads(original)
+    transcript["segments"][0]["text"] = hostile
+    live.ctx.store.put_bytes(key, json.dumps(transcript).encode())
+    st.cache_data.clear()
+    try:
+        at = _signed_in(live)
+        at.session_state["session_id"] = live.routine_id
+        at.switch_page("pages/session.py").run()
+        assert not at.exception
+        assert at.title[0].value == plain(hostile), "the title is escaped before Markdown sees it"
+        assert any(t.value.endswith(hostile) for t in at.text), "the segment is plain text, verbatim"
+        rendered_as_markdown = [m.value for m in at.markdown if "evil.test" in m.value or "<script>" in m.value]
+        assert rendered_as_markdown == []
+    finally:
+        live.ctx.store.put_bytes(key, original)
+        with live.ctx.db() as db:
+            db.execute(sa.update(Session).where(Session.id == sid).values(title=title))
+            db.commit()
+        st.cache_data.clear()
