@@ -13,7 +13,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     data_dir: Path = Field(Path("./data"), description="Where embedded state lives (database, objects).")
-    database_url: str | None = Field(None, description="PostgreSQL URL; unset → embedded PostgreSQL.")
+    database_url: str | None = Field(None, repr=False, description="PostgreSQL URL (it may hold a password: never "
+                                                                    "shown in repr); unset → embedded PostgreSQL.")
     object_store_url: str = Field("file://./data/objects", description="file://DIR or s3://bucket/prefix")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, a stand-in).")
     s3_region: str = "us-east-1"
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
                                                            "notation (e.g. 20/second, 1200/minute); empty: none.")
     max_upload_bytes: int = 2 * 1024**3
     upload_url_ttl_seconds: int = Field(3600, description="How long a direct-upload URL stays valid.")
-    signing_key: str | None = Field(None, description="Secret for the local store's signed upload URLs; "
+    signing_key: str | None = Field(None, repr=False, description="Secret for the local store's signed upload URLs; "
                                                       "`vigil up` creates one under DATA_DIR when unset.")
     ffmpeg_timeout_seconds: float = 600.0
     stage_max_attempts: int = 3
