@@ -123,3 +123,29 @@ def test_lead_may_not_upload(client: TestClient, tenant_a: Tenant, sample_audio:
     response = client.post("/api/v1/sessions", headers=tenant_a.headers("lead"),
                            files={"file": (sample_audio.name, sample_audio.read_bytes())})
     assert response.status_code == 403
+
+
+def test_a_path_in_the_filename_never_reaches_the_object_store(client: TestClient, ctx: Context,
+                                                               tenant_a: Tenant) -> None:
+    """The name is display-only: stored as its last part without control characters; the object's key is
+    `{tenant}/{session}/original.<ext>` whatever the name says."""
+    import uuid
+
+    from tests.conftest import SAMPLES
+    from vigil.services.ingest import safe_filename
+
+    assert safe_filename("..\\..\\x/\x1b[31mvisit\x07.mp3") == "[31mvisit.mp3", "no control characters"
+    assert safe_filename("../..") is None and safe_filename(".hidden.mp3") == "hidden.mp3"
+    hostile = "../../other-tenant/..\\secrets/visit.mp3"
+    answer = client.post("/api/v1/sessions", headers=tenant_a.headers("uploader"),
+                         files={"file": (hostile, (SAMPLES / "checkin-risk.mp3").read_bytes())})
+    assert answer.status_code == 202, answer.text
+    sid = answer.json()["session_id"]
+    with ctx.db() as db:
+        session = db.get(Session, uuid.UUID(sid))
+        keys = db.scalars(sa.select(Artifact.key).where(Artifact.session_id == session.id)).all()
+    assert session.original_filename == "visit.mp3" and session.title == "visit.mp3"
+    assert keys == [f"{session.tenant_id}/{sid}/original.mp3"]
+    direct = client.post("/api/v1/uploads", headers=tenant_a.headers("uploader"), json={"filename": hostile})
+    assert direct.status_code == 201
+    assert f"/{direct.json()['session_id']}/" in direct.json()["upload_url"] and ".." not in direct.json()["upload_url"]

@@ -50,6 +50,14 @@ def spool_to_disk(stream: BinaryIO, directory: Path, max_bytes: int) -> tuple[Pa
     return path, size
 
 
+def safe_filename(filename: str | None) -> str | None:
+    """The name a client gave, kept for display only: its last path part (no directories, either slash), without
+    control characters, at most 500 characters. Storage keys never use it; they are `{tenant}/{session}/…`."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
+    return name[:500] or None
+
+
 def checked_extension(filename: str | None) -> str:
     ext = extension_of(filename)
     if ext not in SUPPORTED_EXTENSIONS:
@@ -97,8 +105,9 @@ def accept_upload(ctx: Context, principal: Principal, stream: BinaryIO, filename
         try:
             with ctx.db() as db:
                 session = Session(
-                    id=session_id, tenant_id=principal.tenant_id, title=(title or filename or "")[:500] or None,
-                    original_filename=(filename or "")[:500] or None, media_type=info.media_type, media_ext=ext,
+                    id=session_id, tenant_id=principal.tenant_id,
+                    title=(title or safe_filename(filename) or "")[:500] or None,
+                    original_filename=safe_filename(filename), media_type=info.media_type, media_ext=ext,
                     size_bytes=size, duration_seconds=info.duration_seconds, uploaded_by=principal.user_id,
                     counselor=session_label(counselor), team=session_label(team),
                 )

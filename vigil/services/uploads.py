@@ -17,7 +17,14 @@ from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure
 from vigil.schemas import DirectUploadOut
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
-from vigil.services.ingest import checked_extension, probe_upload, session_label, spool_dir, spool_to_disk
+from vigil.services.ingest import (
+    checked_extension,
+    probe_upload,
+    safe_filename,
+    session_label,
+    spool_dir,
+    spool_to_disk,
+)
 from vigil.services.jobs import enqueue_or_join
 from vigil.services.sessions import owned_session
 from vigil.storage import artifact_key, original_name, session_prefix
@@ -48,8 +55,9 @@ def create_direct_upload(ctx: Context, principal: Principal, filename: str, titl
         url = (f"{ctx.settings.base_url}/api/v1/uploads/{session_id}/content"
                f"?expires={expires}&signature={_signature(_signing_key(ctx), session_id, expires)}")
     with ctx.db() as db:
-        db.add(Session(id=session_id, tenant_id=principal.tenant_id, title=(title or filename)[:500],
-                       original_filename=filename[:500], media_ext=ext, status=AWAITING,
+        db.add(Session(id=session_id, tenant_id=principal.tenant_id,
+                       title=(title or safe_filename(filename) or "")[:500] or None,
+                       original_filename=safe_filename(filename), media_ext=ext, status=AWAITING,
                        uploaded_by=principal.user_id, upload_expires_at=expires_at,
                        counselor=session_label(counselor), team=session_label(team)))
         audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="session.upload_url",
