@@ -1,0 +1,109 @@
+"""Tenant walls, tried on every endpoint the app has (the list comes from its OpenAPI schema, so a new endpoint
+cannot escape): every role of tenant B calls every operation with tenant A's ids. None may succeed, none may
+echo anything of A's, and afterwards A's data is exactly as it was. Lists B can read must hold nothing of A's."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from serve.app import create_app
+from tests.conftest import Tenant
+from vigil.context import Context
+from vigil.db.models import Analysis, AuditEntry, ConfigVersion, Job, ReplayRun, Review, Session
+from vigil.db.models import Tenant as TenantRow
+
+ROLES = ("admin", "supervisor", "lead", "uploader")
+# Operations that act on the caller's own tenant (no object id to cross) or need no token at all.
+OWN_OR_PUBLIC = {("get", "/api/v1/health"), ("get", "/api/v1/me"), ("post", "/api/v1/sessions"),
+                 ("post", "/api/v1/uploads")}
+# A's object ids are only useful inside a request that would otherwise be accepted: plausible bodies.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/sessions/{session_id}/reviews"): {"field": "risk_level", "value": "none",
+                                                        "reason": "crossing the wall"},
+    ("put", "/api/v1/tenants/{tenant_id}/transcription"): {"transcribers": ["whisper"]},
+    ("post", "/api/v1/tenants/{tenant_id}/config-versions"): {"kind": "prompt", "name": "x", "content": {}},
+    ("put", "/api/v1/tenants/{tenant_id}/config-versions/{kind}/active"): {"version": None},
+    ("put", "/api/v1/tenants/{tenant_id}/budget"): {"daily_token_budget": 1},
+}
+PARAMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("put", "/api/v1/uploads/{session_id}/content"): {"expires": 4102444800, "signature": "0" * 64},
+}
+
+
+def _operations() -> list[tuple[str, str]]:
+    return [(method, path) for path, ops in create_app().openapi()["paths"].items() for method in ops]
+
+
+def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
+    with ctx.db() as db:
+        counts = {table.__tablename__: db.scalar(sa.select(sa.func.count()).select_from(table)
+                                                 .where(table.tenant_id == tenant_id))
+                  for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun)}
+        tenant = db.get(TenantRow, tenant_id)
+        sessions = db.execute(sa.select(Session.id, Session.status, Session.risk_level, Session.reviewed_at)
+                              .where(Session.tenant_id == tenant_id).order_by(Session.id)).all()
+    return {**counts, "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version),
+            "sessions": sessions}
+
+
+@pytest.fixture
+def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
+    """Tenant A with one of everything: an analysed session with a review, a job, a replay run."""
+    from tests.integration.test_analysis_tasks import transcribed_session
+    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.schemas import ReviewIn
+    from vigil.services.auth import authenticate
+    from vigil.services.pipeline import run_analyze
+    from vigil.services.reviews import create_review
+
+    claim = transcribed_session(ctx, tenant_a)
+    run_analyze(ctx, claim, OfflineAnalyzer())
+    with ctx.db() as db:
+        supervisor = authenticate(db, tenant_a.supervisor)
+        create_review(db, supervisor, claim.session_id, ReviewIn(field="summary", value="A-only summary",
+                                                                 reason="mine"))
+        db.execute(sa.update(Session).where(Session.id == claim.session_id).values(counselor="Counselor A-7731"))
+        run = ReplayRun(tenant_id=claim.tenant_id, candidate="offline", baseline="active", source="dataset:x",
+                        session_count=1, duration_seconds=0.1, metrics={}, predictions={})
+        db.add(run)
+        db.commit()
+    return {"session_id": str(claim.session_id), "job_id": str(claim.job_id), "tenant_id": str(claim.tenant_id),
+            "run_id": str(run.id), "kind": "prompt"}
+
+
+def test_no_role_of_another_tenant_reaches_anything_of_this_one(client: TestClient, ctx: Context, tenant_b: Tenant,
+                                                                world: dict[str, str]) -> None:
+    markers = [world["session_id"], world["job_id"], world["tenant_id"], world["run_id"], "Counselor A-7731",
+               "A-only summary"]
+    before = _a_state(ctx, uuid.UUID(world["tenant_id"]))
+    tried, leaks, unclassified = 0, [], []
+    for method, path in _operations():
+        names = re.findall(r"{(\w+)}", path)
+        if (method, path) in OWN_OR_PUBLIC:
+            continue
+        if any(name not in world for name in names):
+            unclassified.append(f"{method.upper()} {path}")
+            continue
+        url = path.format(**world)
+        for role in ROLES:
+            answer = client.request(method.upper(), url, headers=tenant_b.headers(role),
+                                    json=BODIES.get((method, path)), params=PARAMS.get((method, path)))
+            tried += 1
+            seen = [m for m in markers if m in answer.text]
+            if names and answer.status_code not in (403, 404):
+                leaks.append(f"{role} {method.upper()} {path}: {answer.status_code}")
+            elif not names and answer.status_code >= 500:
+                leaks.append(f"{role} {method.upper()} {path}: {answer.status_code}")
+            if seen:
+                leaks.append(f"{role} {method.upper()} {path} showed {seen}")
+    print(f"\ntenant walls: {tried} calls (operations × roles of another tenant), leaks {len(leaks)}")
+    assert unclassified == [], "a new endpoint: give its path parameter a value of tenant A's in `world`"
+    assert leaks == []
+    assert tried >= 100
+    assert _a_state(ctx, uuid.UUID(world["tenant_id"])) == before, "tenant A's data is unchanged"
