@@ -17,7 +17,7 @@ from vigil.settings import load_settings
 __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "analysis", "audit",
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
-           "request_timings", "config_versions", "activate_version", "upload", "can"]
+           "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export"]
 T = TypeVar("T")
 
 
@@ -65,6 +65,19 @@ def load_or_stop(call: Callable[[], T], what: str) -> T:
 
 def me() -> dict[str, Any]:
     return client().get_json("/api/v1/me")
+
+
+def sign_in() -> dict[str, Any]:
+    """Who the token belongs to, recorded in the audit log as a dashboard sign-in."""
+    return client().post_json("/api/v1/sign-in?client=dashboard", None)
+
+
+def record_export(table: str, rows: int, kind: str) -> None:
+    """Audit a download (called by each download button when clicked); a failure to record never blocks it."""
+    try:
+        client().post_json("/api/v1/exports", {"table": table, "rows": rows, "format": kind})
+    except ApiError:
+        pass
 
 
 def can(permission: str) -> bool:

@@ -19,7 +19,7 @@ def sign_in() -> None:
     if submitted:
         st.session_state["token"] = entered.strip()
         try:
-            st.session_state["me"] = api.me()
+            st.session_state["me"] = api.sign_in()
         except api.ApiError as exc:
             api.sign_out()
             st.error(f"Sign-in failed: {plain(exc.detail)}")

@@ -26,8 +26,12 @@ def table(frame: pl.DataFrame, name: str, **options: Any) -> Any:
     a page). Extra options go to `st.dataframe` (e.g. `on_select`, `column_config`); its return value is given back."""
     shown = st.dataframe(frame, hide_index=True, width="stretch", key=options.pop("key", f"table-{name}"), **options)
     left, right, _ = st.columns([1, 1, 6])
+    from dashboard.api_client import record_export  # every download is audited
+
     left.download_button("⬇ CSV", export(frame, "csv"), f"{name}.csv", "text/csv", key=f"{name}-csv",
-                         help=f"{frame.height} rows as CSV")
+                         help=f"{frame.height} rows as CSV", on_click=record_export,
+                         args=(name, frame.height, "csv"))
     right.download_button("⬇ Parquet", export(frame, "parquet"), f"{name}.parquet", "application/octet-stream",
-                          key=f"{name}-parquet", help=f"{frame.height} rows as Parquet")
+                          key=f"{name}-parquet", help=f"{frame.height} rows as Parquet", on_click=record_export,
+                          args=(name, frame.height, "parquet"))
     return shown

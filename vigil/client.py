@@ -57,6 +57,10 @@ class VigilClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self._check(self.http.get(path, params=clean)).content
 
+    def post_json(self, path: str, body: Any) -> Any:
+        response = self._check(self.http.post(path, json=body))
+        return response.json() if response.content else None
+
     def put_json(self, path: str, body: Any) -> Any:
         return self._check(self.http.put(path, json=body)).json()
 

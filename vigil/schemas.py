@@ -365,6 +365,12 @@ class UsageOut(BaseModel):
     state: Literal["ok", "alert", "over_budget", "unlimited"]
 
 
+class ExportIn(BaseModel):
+    table: str = Field(min_length=1, max_length=100, description="Which table, e.g. review-facts.")
+    rows: int = Field(ge=0)
+    format: Literal["csv", "parquet"]
+
+
 class MeOut(BaseModel):
     email: str
     role: Role

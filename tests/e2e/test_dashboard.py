@@ -439,3 +439,24 @@ def test_text_from_users_and_transcripts_is_never_rendered_as_markup(live: Live)
             db.execute(sa.update(Session).where(Session.id == sid).values(title=title))
             db.commit()
         st.cache_data.clear()
+
+
+def test_signing_in_and_downloading_a_table_are_audited(live: Live) -> None:
+    from vigil.db.models import AuditEntry
+
+    def actions(kind: str) -> list[dict]:
+        with live.ctx.db() as db:
+            return list(db.scalars(sa.select(AuditEntry.detail).where(AuditEntry.action == kind)
+                                   .order_by(AuditEntry.seq)))
+
+    sign_ins = len(actions("user.sign_in"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="token_input").input(live.tenant.lead)
+    at.button[0].click().run()
+    assert len(actions("user.sign_in")) == sign_ins + 1 and actions("user.sign_in")[-1] == {"client": "dashboard"}
+    at.switch_page("pages/kpis.py").run()
+    csv = next(b for b in at.get("download_button") if b.key == "review-facts-csv")
+    csv.click().run()
+    assert not at.exception
+    exported = actions("data.export")[-1]
+    assert exported["format"] == "csv" and exported["rows"] >= 4

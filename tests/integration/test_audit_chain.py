@@ -61,10 +61,13 @@ def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, 
                              .order_by(AuditEntry.seq)).all()
         head = db.get(AuditHead, tenant_id)
         report = audit.verify_chain(db, tenant_id)
-    assert [e.seq for e in entries] == [1, 2, 3, 4] and entries[0].action == "session.upload"
+    # make_tenant issued a token per role: user.created and token.issued for each come first.
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    assert [e.action for e in entries[-4:]] == ["session.upload"] + ["test.event"] * 3
+    assert {e.action for e in entries[:-4]} == {"user.created", "token.issued"}
     assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(entries, entries[1:], strict=False))
-    assert head is not None and (head.seq, head.entry_hash) == (4, entries[-1].entry_hash)
-    assert report.intact and report.entries == 4
+    assert head is not None and (head.seq, head.entry_hash) == (len(entries), entries[-1].entry_hash)
+    assert report.intact and report.entries == len(entries)
 
 
 def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tenant_a: Tenant) -> None:
@@ -74,7 +77,11 @@ def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tena
         audit.record(db, tenant_id=tenant_id, actor=None, action="never", entity_type="test", entity_id="x")
         db.rollback()
     _write(ctx, tenant_id, 1)
-    assert _seqs(ctx, tenant_id) == [1, 2]
+    seqs = _seqs(ctx, tenant_id)
+    assert seqs == list(range(1, len(seqs) + 1))
+    with ctx.db() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.tenant_id == tenant_id, AuditEntry.action == "never")) == 0
     with ctx.db() as db:
         assert audit.verify_chain(db, tenant_id).intact
 
@@ -82,15 +89,17 @@ def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tena
 def test_the_database_refuses_to_change_or_delete_an_entry(ctx: Context, tenant_a: Tenant) -> None:
     tenant_id = _tenant_id(ctx, tenant_a)
     _write(ctx, tenant_id, 2)
+    before = _seqs(ctx, tenant_id)
     for statement in (sa.update(AuditEntry).where(AuditEntry.tenant_id == tenant_id).values(action="edited"),
                       sa.delete(AuditEntry).where(AuditEntry.tenant_id == tenant_id)):
         with ctx.db() as db, pytest.raises(sa.exc.DBAPIError, match="append-only"):
             db.execute(statement)
-    assert _seqs(ctx, tenant_id) == [1, 2]
+    assert _seqs(ctx, tenant_id) == before
 
 
 def test_concurrent_writers_make_one_unbroken_chain(ctx: Context, tenant_a: Tenant) -> None:
     tenant_id = _tenant_id(ctx, tenant_a)
+    base = len(_seqs(ctx, tenant_id))
     start = threading.Barrier(8)
     errors: list[BaseException] = []
 
@@ -107,42 +116,48 @@ def test_concurrent_writers_make_one_unbroken_chain(ctx: Context, tenant_a: Tena
     for thread in threads:
         thread.join(60)
     assert not errors
-    assert _seqs(ctx, tenant_id) == list(range(1, 81))
+    assert _seqs(ctx, tenant_id) == list(range(1, base + 81))
     with ctx.db() as db:
         assert audit.verify_chain(db, tenant_id).intact
 
 
 WHERE = "WHERE tenant_id = :t AND"
+# Entry numbers are relative to the test's five entries ({one}..{five}), written after the tenant's own.
 TAMPERING: dict[str, tuple[list[str], str]] = {
     "edit an entry's detail": (
-        [f"UPDATE audit_log SET detail = '{{\"i\": 99}}' {WHERE} seq = 3"], "entry 3 (test.event) was changed"),
-    "change who did it": ([f"UPDATE audit_log SET actor_id = NULL, action = 'other' {WHERE} seq = 2"], "entry 2"),
+        [f"UPDATE audit_log SET detail = '{{{{\"i\": 99}}}}' {WHERE} seq = {{three}}"],
+        "entry {three} (test.event) was changed"),
+    "change who did it": ([f"UPDATE audit_log SET actor_id = NULL, action = 'other' {WHERE} seq = {{two}}"],
+                          "entry {two}"),
     "backdate an entry": (
-        [f"UPDATE audit_log SET created_at = created_at - interval '1 day' {WHERE} seq = 4"],
-        "entry 4 (test.event) was changed"),
-    "delete an entry in the middle": ([f"DELETE FROM audit_log {WHERE} seq = 3"], "entries 3–3 are missing"),
-    "delete the newest entries": ([f"DELETE FROM audit_log {WHERE} seq >= 4"], "removed from the end"),
-    "swap two entries": ([f"UPDATE audit_log SET seq = -1 {WHERE} seq = 2",
-                          f"UPDATE audit_log SET seq = 2 {WHERE} seq = 3",
-                          f"UPDATE audit_log SET seq = 3 {WHERE} seq = -1"], "does not link"),
+        [f"UPDATE audit_log SET created_at = created_at - interval '1 day' {WHERE} seq = {{four}}"],
+        "entry {four} (test.event) was changed"),
+    "delete an entry in the middle": ([f"DELETE FROM audit_log {WHERE} seq = {{three}}"],
+                                      "entries {three}–{three} are missing"),
+    "delete the newest entries": ([f"DELETE FROM audit_log {WHERE} seq >= {{four}}"], "removed from the end"),
+    "swap two entries": ([f"UPDATE audit_log SET seq = -1 {WHERE} seq = {{two}}",
+                          f"UPDATE audit_log SET seq = {{two}} {WHERE} seq = {{three}}",
+                          f"UPDATE audit_log SET seq = {{three}} {WHERE} seq = -1"], "does not link"),
     "rewrite an entry and its own hash": (
-        [f"UPDATE audit_log SET detail = '{{}}', entry_hash = repeat('a', 64) {WHERE} seq = 2"],
-        "entry 3 does not link"),
+        [f"UPDATE audit_log SET detail = '{{{{}}}}', entry_hash = repeat('a', 64) {WHERE} seq = {{two}}"],
+        "entry {three} does not link"),
 }
 
 
 @pytest.mark.parametrize("how", list(TAMPERING))
 def test_every_kind_of_tampering_is_detected(ctx: Context, tenant_a: Tenant, how: str) -> None:
     tenant_id = _tenant_id(ctx, tenant_a)
+    base = len(_seqs(ctx, tenant_id))
     _write(ctx, tenant_id, 5)
+    at = dict(zip(("one", "two", "three", "four", "five"), range(base + 1, base + 6), strict=True))
     statements, expected = TAMPERING[how]
     with _past_the_trigger(ctx) as db:
         for statement in statements:
-            db.execute(sa.text(statement), {"t": tenant_id})
+            db.execute(sa.text(statement.format(**at)), {"t": tenant_id})
     with ctx.db() as db:
         report = audit.verify_chain(db, tenant_id)
     assert not report.intact
-    assert any(expected in problem for problem in report.problems), report.problems
+    assert any(expected.format(**at) in problem for problem in report.problems), report.problems
 
 
 def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, database_url: str, tenant_a: Tenant,
@@ -152,14 +167,16 @@ def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, data
     _write(ctx, _tenant_id(ctx, tenant_b), 2)
     done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
     assert done.returncode == 0, done.stderr
-    assert f"{tenant_a.name}: 3 entries, chain intact" in done.stdout
+    a_entries, b_entries = len(_seqs(ctx, _tenant_id(ctx, tenant_a))), len(_seqs(ctx, _tenant_id(ctx, tenant_b)))
+    assert f"{tenant_a.name}: {a_entries} entries, chain intact" in done.stdout
     with _past_the_trigger(ctx) as db:
-        db.execute(sa.text("UPDATE audit_log SET detail = '{}' WHERE tenant_id = :t AND seq = 2"),
-                   {"t": _tenant_id(ctx, tenant_b)})
+        db.execute(sa.text("UPDATE audit_log SET detail = '{}' WHERE tenant_id = :t AND seq = :s"),
+                   {"t": _tenant_id(ctx, tenant_b), "s": b_entries})
     done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
     assert done.returncode == 1
-    assert f"{tenant_a.name}: 3 entries, chain intact" in done.stdout
-    assert f"{tenant_b.name}: 2 entries, 1 problem(s)" in done.stdout and "entry 2 (test.event)" in done.stdout
+    assert f"{tenant_a.name}: {a_entries} entries, chain intact" in done.stdout
+    assert f"{tenant_b.name}: {b_entries} entries, 1 problem(s)" in done.stdout
+    assert f"entry {b_entries} (test.event)" in done.stdout
 
 
 def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant(
@@ -191,3 +208,36 @@ def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant
                       headers=tenant_b.headers("admin")).status_code == 404
     assert client.get(f"/api/v1/sessions/{claim.session_id}/custody",
                       headers=tenant_a.headers("uploader")).status_code == 403
+
+
+def test_sign_ins_exports_tokens_and_role_changes_are_audited(client, ctx: Context,  # type: ignore[no-untyped-def]
+                                                              tenant_a: Tenant) -> None:
+    from vigil.schemas import Role
+    from vigil.services.auth import ensure_user, issue_token
+
+    tenant_id = _tenant_id(ctx, tenant_a)
+    me = client.post("/api/v1/sign-in", params={"client": "dashboard"}, headers=tenant_a.headers("lead"))
+    assert me.status_code == 200 and me.json()["role"] == "lead"
+    exported = client.post("/api/v1/exports", headers=tenant_a.headers("lead"),
+                           json={"table": "review-facts", "rows": 42, "format": "parquet"})
+    assert exported.status_code == 204
+    assert client.post("/api/v1/exports", headers=tenant_a.headers("uploader"),
+                       json={"table": "queue", "rows": 1, "format": "csv"}).status_code == 403
+    with ctx.db() as db:
+        token = issue_token(db, tenant_a.name, "new.lead@clinic.test", Role.lead, label="cli")
+        db.commit()
+        ensure_user(db, tenant_a.name, "new.lead@clinic.test", Role.supervisor)
+        db.commit()
+        rows = db.execute(sa.select(AuditEntry.action, AuditEntry.detail).where(AuditEntry.tenant_id == tenant_id)
+                          .order_by(AuditEntry.seq)).all()
+        report = audit.verify_chain(db, tenant_id)
+    recent = [(action, detail) for action, detail in rows][-5:]
+    assert recent == [
+        ("user.sign_in", {"client": "dashboard"}),
+        ("data.export", {"rows": 42, "format": "parquet"}),
+        ("user.created", {"email": "new.lead@clinic.test", "role": "lead"}),
+        ("token.issued", {"email": "new.lead@clinic.test", "role": "lead", "label": "cli"}),
+        ("user.role_changed", {"email": "new.lead@clinic.test", "before": "lead", "after": "supervisor"}),
+    ]
+    assert token not in str(rows), "the token itself is never recorded"
+    assert report.intact

@@ -63,12 +63,18 @@ def ensure_user(db: DbSession, tenant_name: str, email: str, role: Role) -> User
         tenant = Tenant(name=tenant_name)
         db.add(tenant)
         db.flush()
+    from vigil.services import audit  # audit needs this module's Principal
+
     user = db.scalar(sa.select(User).where(User.tenant_id == tenant.id, User.email == email.lower()))
     if user is None:
         user = User(tenant_id=tenant.id, email=email.lower(), role=role.value)
         db.add(user)
         db.flush()
+        audit.record(db, tenant_id=tenant.id, actor=None, action="user.created", entity_type="user",
+                     entity_id=user.id, detail={"email": user.email, "role": role.value})
     elif user.role != role.value:
+        audit.record(db, tenant_id=tenant.id, actor=None, action="user.role_changed", entity_type="user",
+                     entity_id=user.id, detail={"email": user.email, "before": user.role, "after": role.value})
         user.role = role.value
     return user
 
@@ -77,8 +83,12 @@ def issue_token(db: DbSession, tenant_name: str, email: str, role: Role, label: 
     """Create tenant and user if missing, and a new API token; only its hash is stored."""
     user = ensure_user(db, tenant_name, email, role)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    from vigil.services import audit
+
     db.add(ApiToken(tenant_id=user.tenant_id, user_id=user.id, token_hash=hash_token(token), label=label))
     db.flush()
+    audit.record(db, tenant_id=user.tenant_id, actor=None, action="token.issued", entity_type="user",
+                 entity_id=user.id, detail={"email": user.email, "role": user.role, "label": label})
     return token
 
 
