@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,32 @@ def _lock_key(tenant_id: uuid.UUID) -> int:
     return int.from_bytes(tenant_id.bytes[:8], "big", signed=True)
 
 
+def _head(db: DbSession, tenant_id: uuid.UUID) -> sa.Row[tuple[int, str]] | None:
+    return db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
+                      .where(AuditHead.tenant_id == tenant_id)).one_or_none()
+
+
+def _link(db: DbSession, tenant_id: uuid.UUID, bodies: list[Mapping[str, Any]]) -> list[tuple[int, str, str]]:
+    """Append entries (their hashed fields, in order) to a tenant's chain: under the tenant's transaction lock,
+    number them after the head and hash each onto the one before, then move the head. Returns (seq, prev_hash,
+    entry_hash) per entry, for the caller to store."""
+    db.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(tenant_id))))
+    head = _head(db, tenant_id)
+    seq, prev = (head.seq, head.entry_hash) if head else (0, GENESIS)
+    links = []
+    for body in bodies:
+        seq += 1
+        digest = entry_hash(prev, seq, body)
+        links.append((seq, prev, digest))
+        prev = digest
+    if links:
+        upsert = pg_insert(AuditHead).values(tenant_id=tenant_id, seq=seq, entry_hash=prev)
+        db.execute(upsert.on_conflict_do_update(index_elements=["tenant_id"],
+                                                set_={"seq": upsert.excluded.seq,
+                                                      "entry_hash": upsert.excluded.entry_hash}))
+    return links
+
+
 @event.listens_for(DbSession, "before_commit")
 def _seal(db: DbSession) -> None:
     pending: list[AuditEntry] = db.info.pop(PENDING, [])
@@ -44,19 +71,11 @@ def _seal(db: DbSession) -> None:
     for entry in pending:
         by_tenant[entry.tenant_id].append(entry)
     for tenant_id in sorted(by_tenant, key=str):  # one fixed order across transactions
-        db.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(tenant_id))))
-        head = db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
-                          .where(AuditHead.tenant_id == tenant_id)).one_or_none()
-        seq, prev = (head.seq, head.entry_hash) if head else (0, GENESIS)
-        for entry in by_tenant[tenant_id]:
-            seq += 1
-            entry.seq, entry.prev_hash = seq, prev
-            entry.entry_hash = prev = entry_hash(prev, seq, _fields(entry))
+        entries = by_tenant[tenant_id]
+        links = _link(db, tenant_id, [_fields(entry) for entry in entries])
+        for entry, (seq, prev, digest) in zip(entries, links, strict=True):
+            entry.seq, entry.prev_hash, entry.entry_hash = seq, prev, digest
             db.add(entry)
-        upsert = pg_insert(AuditHead).values(tenant_id=tenant_id, seq=seq, entry_hash=prev)
-        db.execute(upsert.on_conflict_do_update(index_elements=["tenant_id"],
-                                                set_={"seq": upsert.excluded.seq,
-                                                      "entry_hash": upsert.excluded.entry_hash}))
     if pending:
         db.flush()
 
@@ -64,23 +83,10 @@ def _seal(db: DbSession) -> None:
 def chain_bulk(db: DbSession, tenant_id: uuid.UUID, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For bulk loaders (benchmarks, imports) that INSERT entries as dicts: number and chain them in order of
     `created_at` after the tenant's current head, and move the head. Call inside the transaction that inserts."""
-    db.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(tenant_id))))
-    head = db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
-                      .where(AuditHead.tenant_id == tenant_id)).one_or_none()
-    seq, prev = (head.seq, head.entry_hash) if head else (0, GENESIS)
-    chained = []
-    for row in sorted(rows, key=lambda r: r["created_at"]):
-        seq += 1
-        full = {"id": uuid.uuid4(), "actor_id": None, "detail": {}, **row, "tenant_id": tenant_id, "seq": seq,
-                "prev_hash": prev}
-        full["entry_hash"] = prev = entry_hash(prev, seq, full)
-        chained.append(full)
-    if chained:
-        upsert = pg_insert(AuditHead).values(tenant_id=tenant_id, seq=seq, entry_hash=prev)
-        db.execute(upsert.on_conflict_do_update(index_elements=["tenant_id"],
-                                                set_={"seq": upsert.excluded.seq,
-                                                      "entry_hash": upsert.excluded.entry_hash}))
-    return chained
+    full = [{"id": uuid.uuid4(), "actor_id": None, "detail": {}, **row, "tenant_id": tenant_id}
+            for row in sorted(rows, key=lambda r: r["created_at"])]
+    return [{**row, "seq": seq, "prev_hash": prev, "entry_hash": digest}
+            for row, (seq, prev, digest) in zip(full, _link(db, tenant_id, full), strict=True)]
 
 
 @event.listens_for(DbSession, "after_rollback")
@@ -122,8 +128,7 @@ def verify_chain(db: DbSession, tenant_id: uuid.UUID) -> ChainReport:
         if entry_hash(entry.prev_hash, entry.seq, _fields(entry)) != entry.entry_hash:
             problems.append(f"entry {entry.seq} ({entry.action}) was changed after it was written")
         expected_seq, prev = entry.seq + 1, entry.entry_hash
-    head = db.execute(sa.select(AuditHead.seq, AuditHead.entry_hash)
-                      .where(AuditHead.tenant_id == tenant_id)).one_or_none()
+    head = _head(db, tenant_id)
     if head is None and count:
         problems.append("the chain's head record is missing")
     elif head is not None and (head.seq, head.entry_hash) != (expected_seq - 1, prev):
