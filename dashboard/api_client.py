@@ -91,10 +91,14 @@ def _params(filters: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
                         if v not in (None, "", [], ())))
 
 
+def _query(params: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """A cache key from `_params` back to query parameters (tuples were lists: repeated parameters)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params}
+
+
 @st.cache_data(ttl=5, show_spinner=False)
 def _queue(api_token: str, params: tuple[tuple[str, Any], ...], limit: int, order: str) -> list[dict]:
-    query = {k: list(v) if isinstance(v, tuple) else v for k, v in params}
-    return _client(api_url(), api_token).sessions(order=order, limit=limit, **query)
+    return _client(api_url(), api_token).sessions(order=order, limit=limit, **_query(params))
 
 
 def queue(limit: int = 500, order: str = "queue", **filters: Any) -> list[dict[str, Any]]:
@@ -105,8 +109,7 @@ def queue(limit: int = 500, order: str = "queue", **filters: Any) -> list[dict[s
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _queue_summary(api_token: str, params: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    query = {k: list(v) if isinstance(v, tuple) else v for k, v in params}
-    return _client(api_url(), api_token).get_json("/api/v1/sessions/summary", **query)
+    return _client(api_url(), api_token).get_json("/api/v1/sessions/summary", **_query(params))
 
 
 def queue_summary(**filters: Any) -> dict[str, Any]:

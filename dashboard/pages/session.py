@@ -72,12 +72,11 @@ except api.ApiError as exc:
 def still_to_do(analysis: dict[str, Any], session: dict[str, Any]) -> list[str]:
     """What a supervisor has not yet decided on this session."""
     todo = []
-    if "risk_level" in analysis["overrides"]:
-        pass
-    elif session.get("attention"):
-        todo.append(f"{session['attention']}: read the transcript and set the risk level")
-    elif session["flagged"]:
-        todo.append(f"confirm or change the risk level (AI: {analysis['ai']['risk_level']})")
+    if "risk_level" not in analysis["overrides"]:
+        if session.get("attention"):
+            todo.append(f"{session['attention']}: read the transcript and set the risk level")
+        elif session["flagged"]:
+            todo.append(f"confirm or change the risk level (AI: {analysis['ai']['risk_level']})")
     for flag in analysis["ai"]["flags"]:
         if f"flag.{flag['category']}" not in analysis["overrides"]:
             todo.append(f"confirm or dismiss the {label(flag['category'])} flag")

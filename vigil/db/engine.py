@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from vigil.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +55,21 @@ def sessionmaker_for(url: str) -> sessionmaker[DbSession]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
 
 
-def run_migrations(url: str) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    from alembic import command
+def alembic_config(url: str) -> Config:
+    """Alembic pointed at Vigil's migrations and the database at `url`."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def run_migrations(url: str) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
 
 
 def create_database(server_url: str, name: str | None = None) -> str:

@@ -30,6 +30,7 @@ ACTIVE = ("queued", "running")
 # ON CONFLICT only from a predicate it can match, and bound parameters cannot be matched.
 # A queued job held back for one of these reasons reads as `waiting` (it has not failed; it will run later).
 WAITING_CODES = frozenset({"over_budget"})
+HELD = (Job.status == "queued") & Job.error_code.in_(sorted(WAITING_CODES))  # the SQL form of "waiting"
 ACTIVE_PREDICATE = "status IN ('queued', 'running')"
 FINISHED = ("succeeded", "failed", "dead")
 
@@ -242,8 +243,7 @@ def work_jobs(db: DbSession, principal: Principal, *, status: str | None = None,
 def job_counts(db: DbSession, principal: Principal) -> list[JobCountOut]:
     """How many of the tenant's jobs are in each status at each stage ("waiting" kept apart from "queued")."""
     principal.require(Action.reprocess)
-    held = (Job.status == "queued") & Job.error_code.in_(sorted(WAITING_CODES))
-    shown = sa.case((held, "waiting"), else_=Job.status)
+    shown = sa.case((HELD, "waiting"), else_=Job.status)
     rows = db.execute(sa.select(shown.label("status"), Job.stage, sa.func.count().label("jobs"))
                       .where(Job.tenant_id == principal.tenant_id).group_by(shown, Job.stage)
                       .order_by(shown, Job.stage)).all()
@@ -254,7 +254,7 @@ def _jobs(db: DbSession, tenant_id: uuid.UUID, *, status: str | None, stage: str
           limit: int, offset: int) -> list[JobStatusOut]:
     query = sa.select(Job).where(Job.tenant_id == tenant_id)
     if status == "waiting":
-        query = query.where(Job.status == "queued", Job.error_code.in_(sorted(WAITING_CODES)))
+        query = query.where(HELD)
     elif status:
         query = query.where(Job.status == status)
     if stage:

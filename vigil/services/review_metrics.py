@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import TypeAdapter
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import RequestTiming, StageEvent
-from vigil.schemas import RequestTimingOut, SessionReviewFacts, StageTimingOut
+from vigil.schemas import RequestTimingOut, StageTimingOut
 from vigil.services.auth import Action, Principal
 
 # One statement builds the whole answer as JSON inside PostgreSQL: for 10,000 sessions it is several times faster
@@ -66,15 +65,6 @@ def review_facts_json(db: DbSession, principal: Principal, since: datetime | Non
     principal.require(Action.read_content)
     body = db.execute(FACTS_SQL, {"tenant": principal.tenant_id, "since": since, "limit": limit}).scalar_one()
     return body.encode()
-
-
-def review_facts(db: DbSession, principal: Principal, since: datetime | None = None,
-                 limit: int = 50_000) -> list[SessionReviewFacts]:
-    """The same rows as models, for callers in Python."""
-    return FACTS.validate_json(review_facts_json(db, principal, since, limit))
-
-
-FACTS = TypeAdapter(list[SessionReviewFacts])
 
 
 def stage_timings(db: DbSession, principal: Principal, since: datetime | None = None,

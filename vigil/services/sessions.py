@@ -43,6 +43,8 @@ def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) ->
 # Queue order: flagged sessions nobody has reviewed first; among them "unknown" (the risk task failed, so no one,
 # human or model, has read the session for risk) before high, medium and low, oldest first; then the rest, newest first.
 AWAITING = Session.flagged.is_(True) & Session.reviewed_at.is_(None)
+# Processing failed, or a task did (the session carries why a person must look): the queue's "analysis failed".
+ANALYSIS_FAILED = Session.attention.is_not(None) | (Session.status == "failed")
 SEVERITY_RANK = sa.case({"unknown": -1, "high": 0, "medium": 1, "low": 2}, value=Session.risk_level, else_=3)
 ORDERS = {
     "newest": [Session.created_at.desc(), Session.id],
@@ -95,8 +97,7 @@ class SessionFilter:
         if self.created_to:
             clauses.append(Session.created_at < self.created_to)
         if self.analysis_failed is not None:
-            failed = Session.attention.is_not(None) | (Session.status == "failed")
-            clauses.append(failed if self.analysis_failed else ~failed)
+            clauses.append(ANALYSIS_FAILED if self.analysis_failed else ~ANALYSIS_FAILED)
         return clauses
 
 
@@ -128,11 +129,10 @@ def session_summary(db: DbSession, principal: Principal, where: SessionFilter | 
     """Counts of what needs action under a filter, and the values the queue's filters can take."""
     principal.require(Action.read_status)
     clauses = (where or SessionFilter()).where(principal)
-    failed = Session.attention.is_not(None) | (Session.status == "failed")
     counts = db.execute(sa.select(
         sa.func.count(), sa.func.count().filter(AWAITING),
         sa.func.count().filter(Session.status.in_(("uploaded", "processing", "awaiting_upload"))),
-        sa.func.count().filter(failed), sa.func.count().filter(Session.status == "ready"),
+        sa.func.count().filter(ANALYSIS_FAILED), sa.func.count().filter(Session.status == "ready"),
         sa.func.min(Session.analysis_ready_at).filter(AWAITING),
     ).where(*clauses)).one()
     scope = SessionFilter().where(principal)
