@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 from typing import Any
 
 import polars as pl
 import streamlit as st
+
+from dashboard.api_client import record_export
 
 
 def export(frame: pl.DataFrame, kind: str) -> bytes:
@@ -26,12 +29,11 @@ def table(frame: pl.DataFrame, name: str, **options: Any) -> Any:
     a page). Extra options go to `st.dataframe` (e.g. `on_select`, `column_config`); its return value is given back."""
     shown = st.dataframe(frame, hide_index=True, width="stretch", key=options.pop("key", f"table-{name}"), **options)
     left, right, _ = st.columns([1, 1, 6])
-    from dashboard.api_client import record_export  # every download is audited
-
-    left.download_button("⬇ CSV", export(frame, "csv"), f"{name}.csv", "text/csv", key=f"{name}-csv",
+    # The files are made only when a button is clicked (not on every rerun), and every download is audited.
+    left.download_button("⬇ CSV", partial(export, frame, "csv"), f"{name}.csv", "text/csv", key=f"{name}-csv",
                          help=f"{frame.height} rows as CSV", on_click=record_export,
                          args=(name, frame.height, "csv"))
-    right.download_button("⬇ Parquet", export(frame, "parquet"), f"{name}.parquet", "application/octet-stream",
+    right.download_button("⬇ Parquet", partial(export, frame, "parquet"), f"{name}.parquet", "application/octet-stream",
                           key=f"{name}-parquet", help=f"{frame.height} rows as Parquet", on_click=record_export,
                           args=(name, frame.height, "parquet"))
     return shown
