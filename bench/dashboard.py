@@ -305,7 +305,7 @@ def build_rows(out: TenantRows, sessions: int, rng: random.Random, results: Resu
 def seed_tenant(ctx: Context, sessions: int, results: Results, seed: int = SEED) -> Seeded:
     """A tenant with a supervisor (whose token is returned), two more reviewers and an uploader, then its rows
     by bulk INSERT in one transaction, then ANALYZE. Seconds count building, inserting and analysing."""
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         token = issue_token(db, "bench-clinic", "supervisor@bench.test", Role.supervisor)
         others = [ensure_user(db, "bench-clinic", f"{name}@bench.test", role).id
                   for name, role in (("reviewer1", Role.supervisor), ("reviewer2", Role.supervisor),
@@ -315,7 +315,7 @@ def seed_tenant(ctx: Context, sessions: int, results: Results, seed: int = SEED)
     started = time.perf_counter()
     out = build_rows(TenantRows(principal.tenant_id, [principal.user_id, *others[:2]], others[2]), sessions,
                      random.Random(seed), results)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         out.tables[AuditEntry] = chain_bulk(db, principal.tenant_id, out.tables[AuditEntry])
         for table, rows in out.tables.items():
             for start in range(0, len(rows), 5000):

@@ -51,7 +51,7 @@ def make_context(server: str, root: Path, **overrides: object) -> Context:
 
 
 def principal_for(ctx: Context, role: Role):  # type: ignore[no-untyped-def]
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         token = issue_token(db, "bench", f"{role.value}@bench.test", role)
         db.commit()
         return authenticate(db, token)
@@ -60,7 +60,7 @@ def principal_for(ctx: Context, role: Role):  # type: ignore[no-untyped-def]
 def wait_ready(ctx: Context, count: int, timeout: float = 900) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             finished = db.scalar(sa.select(sa.func.count()).select_from(Session)
                                  .where(Session.status.in_(("ready", "failed"))))
         if finished >= count:
@@ -85,7 +85,7 @@ def throughput(server: str, root: Path, sessions: int, limit: int) -> tuple[floa
     stats = ray.get(dispatcher.stats.remote())
     ray.get(dispatcher.stop.remote())
     ray.kill(dispatcher)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         ready = db.scalar(sa.select(sa.func.count()).select_from(Session).where(Session.status == "ready"))
         durations = dict(db.execute(sa.select(StageEvent.stage, sa.func.avg(StageEvent.duration_seconds))
                                     .where(StageEvent.event == "ready").group_by(StageEvent.stage)).all())
@@ -101,7 +101,7 @@ def throughput(server: str, root: Path, sessions: int, limit: int) -> tuple[floa
 def queue_jobs(ctx: Context, tenant_id: uuid.UUID, count: int) -> None:
     """Queued jobs not yet due, so they sit in the backlog the dispatcher polls."""
     later = utcnow() + timedelta(days=1)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         ids = [uuid.uuid4() for _ in range(count)]
         db.execute(sa.insert(Session), [{"id": i, "tenant_id": tenant_id, "media_ext": "wav", "status": "uploaded"}
                                         for i in ids])
@@ -132,7 +132,7 @@ def coalescing(server: str, root: Path) -> tuple[int, int]:
     supervisor = principal_for(ctx, Role.supervisor)
     session, job = accept_upload(ctx, uploader, io.BytesIO((ROOT / "samples" / "checkin-risk.mp3").read_bytes()),
                                  "c.mp3", None)
-    with ctx.db() as db:  # as if the pipeline had finished: analysis needs a transcript to exist
+    with ctx.system_db() as db:  # as if the pipeline had finished: analysis needs a transcript to exist
         db.execute(sa.update(Job).where(Job.id == job.id).values(status="succeeded"))
         db.commit()
     from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
@@ -140,7 +140,7 @@ def coalescing(server: str, root: Path) -> tuple[int, int]:
     ctx.store.put_bytes(artifact_key(session.tenant_id, session.id, TRANSCRIPT_AGENT_NAME), b"{}")
     with ThreadPoolExecutor(max_workers=32) as pool:
         answers = list(pool.map(lambda _: request_analysis(ctx, supervisor, session.id), range(100)))
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         created = db.scalar(sa.select(sa.func.count()).select_from(Job)
                             .where(Job.session_id == session.id, Job.kind == "analyze"))
     return len({a.job_id for a in answers}), created

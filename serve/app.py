@@ -14,13 +14,13 @@ from serve.deps import process_context
 from serve.routes import analytics, health, jobs, me, replays, sessions, tenants, uploads
 from serve.timing import TimingMiddleware, TimingRecorder
 from vigil.context import Context
-from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure, VigilError
+from vigil.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailure, VigilError
 from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: list[tuple[type[VigilError], int]] = [
-    (NotFound, 404), (Forbidden, 403), (Conflict, 409),
+    (NotFound, 404), (Forbidden, 403), (Conflict, 409), (Gone, 410),
     (UploadTooLarge, 413), (UnsupportedMedia, 415), (ValidationFailure, 400),
 ]
 

@@ -40,19 +40,11 @@ def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
-def get_db(ctx: ContextDep) -> Iterator[DbSession]:
-    with ctx.db() as db:
-        yield db
-
-
-DbDep = Annotated[DbSession, Depends(get_db)]
-
-
 def get_principal(request: Request, ctx: ContextDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    with ctx.db() as db:
+    with ctx.system_db() as db:  # a token names its tenant: finding it cannot be scoped to one
         principal = authenticate(db, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
@@ -66,3 +58,12 @@ def get_principal(request: Request, ctx: ContextDep,
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_db(ctx: ContextDep, principal: PrincipalDep) -> Iterator[DbSession]:
+    """The signed-in caller's tenant-scoped session: the database itself refuses other tenants' rows."""
+    with ctx.tenant_db(principal.tenant_id) as db:
+        yield db
+
+
+DbDep = Annotated[DbSession, Depends(get_db)]

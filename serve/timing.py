@@ -59,7 +59,7 @@ class TimingRecorder:
         if not batch or ctx is None:
             return 0
         try:
-            with ctx.db() as db:
+            with ctx.system_db() as db:
                 db.execute(sa.insert(RequestTiming), batch)
                 self._flushes += 1
                 if self._flushes % 500 == 1:  # now and then, forget timings past the retention window

@@ -7,6 +7,7 @@ Leases are renewed while a stage runs; if this actor dies, the leases run out an
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -53,7 +54,7 @@ def record_failure(ctx: Context, claim: ClaimedStage, exc: BaseException, durati
     """Put what a stage raised on its job; returns (job status, error code). A deferral waits without spending an
     attempt; anything else is a failed attempt, retried with backoff or final (see `fail_stage`)."""
     cause = stage_cause(exc)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         if isinstance(cause, Deferred):
             return defer_stage(db, claim, code=cause.code, detail=cause.message, until=cause.until), cause.code
         code, detail, transient = classify_failure(exc)
@@ -91,6 +92,9 @@ class Dispatcher:
         self.completed = 0
         self.failed = 0
         self.peak_by_stage: Counter[str] = Counter()
+        self.retention: ray.ObjectRef | None = None
+        self.retention_started = -math.inf
+        self.last_retention: dict[str, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatch-loop", daemon=True)
         self._thread.start()
@@ -117,7 +121,7 @@ class Dispatcher:
             room = min(room, self.settings.max_jobs_in_flight - len(self.in_flight))
             if room <= 0:
                 continue
-            with self.ctx.db() as db:
+            with self.ctx.system_db() as db:
                 claims = claim_stages(db, self.settings.job_lease_seconds, [stage], limit=room)
             for claim in claims:
                 try:
@@ -134,7 +138,7 @@ class Dispatcher:
         except Exception as exc:  # classified and recorded on the job: never swallowed
             self._finish_failed(item, exc)
             return
-        with self.ctx.db() as db:
+        with self.ctx.system_db() as db:
             complete_stage(db, item.claim, time.perf_counter() - item.started)
         self.completed += 1
 
@@ -172,8 +176,23 @@ class Dispatcher:
         if expired:
             log.info("expired direct uploads", extra={"count": expired})
 
+    def _schedule_retention(self) -> None:
+        """Start the retention sweep as its own Ray task every RETENTION_INTERVAL_SECONDS, one at a time; the
+        dispatch loop never waits for it."""
+        if self.retention is not None:
+            if not ray.wait([self.retention], timeout=0)[0]:
+                return
+            try:
+                self.last_retention = ray.get(self.retention)
+            except Exception:  # logged; the next interval tries again, and a sweep is idempotent
+                log.exception("retention sweep failed")
+            self.retention = None
+        if time.monotonic() - self.retention_started >= self.settings.retention_interval_seconds:
+            self.retention_started = time.monotonic()
+            self.retention = stages.apply_retention.options(name="retention").remote(self.settings, self.database_url)
+
     def _heartbeat(self) -> None:
-        with self.ctx.db() as db:
+        with self.ctx.system_db() as db:
             for item in self.in_flight.values():
                 renew_lease(db, item.claim, self.settings.job_lease_seconds)
 
@@ -195,6 +214,7 @@ class Dispatcher:
                 if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
                     self._heartbeat()
                     last_beat = time.monotonic()
+                self._schedule_retention()
                 if time.monotonic() - last_maintenance > MAINTENANCE_SECONDS:
                     self._maintain()
                     last_maintenance = time.monotonic()
@@ -208,6 +228,7 @@ class Dispatcher:
         running = Counter(i.claim.stage for i in self.in_flight.values())
         return {"in_flight": len(self.in_flight), "completed": self.completed, "failed": self.failed,
                 "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage),
+                "last_retention": self.last_retention,
                 "rss_bytes": psutil.Process().memory_info().rss}
 
     def stop(self) -> None:

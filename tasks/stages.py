@@ -28,6 +28,14 @@ from vigil.transcription.chunking import Chunk
 from vigil.transcription.providers import ChunkMap, call_provider
 
 
+@ray.remote(num_cpus=0, max_retries=0)
+def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
+    """The scheduled retention sweep (see vigil.services.retention); the dispatcher starts one at a time."""
+    from vigil.services.retention import apply_retention as sweep
+
+    return sweep(Context.build(settings, database_url)).as_json()
+
+
 @ray.remote(num_cpus=1, max_retries=0)
 def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
     run_extract(Context.build(settings, database_url), claim)
@@ -111,7 +119,7 @@ class Transcription:
             return self._providers[name]
 
     def transcribe(self, claim: ClaimedStage) -> None:
-        with self.ctx.db() as db:
+        with self.ctx.tenant_db(claim.tenant_id) as db:
             names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
         transcribers = [self._provider(name) for name in names]
         run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings))

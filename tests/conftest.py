@@ -93,7 +93,7 @@ class Tenant:
 
 def make_tenant(ctx: Context) -> Tenant:
     name = f"tenant-{uuid.uuid4().hex[:8]}"
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         tokens = {role.value: issue_token(db, name, f"{role.value}@{name}.test", role) for role in Role}
         db.commit()
     return Tenant(name=name, **tokens)
@@ -178,17 +178,17 @@ def process_session(ctx: Context, tenant: Tenant, sample: Path, whisper) -> str:
     from vigil.services.jobs import claim_next_stage, complete_stage
     from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, job = accept_upload(ctx, principal, io.BytesIO(sample.read_bytes()), sample.name, sample.stem)
     stages = (lambda c: run_extract(ctx, c), lambda c: run_transcribe(ctx, c, [whisper]),
               lambda c: run_analyze(ctx, c, build_analyzer(ctx.settings)))
     for run in stages:
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             claim = claim_next_stage(db, 60)
         assert claim is not None and claim.job_id == job.id, "another claimable job is in this database"
         run(claim)
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             complete_stage(db, claim, 0.1)
     return str(session.id)
 

@@ -21,6 +21,8 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+retention_app = typer.Typer(help="Retention of media, audio and transcripts.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 
 
 def _database_url() -> str:
@@ -62,6 +64,43 @@ def audit_verify(tenant: Annotated[list[str] | None, typer.Option(help="Tenant n
                 typer.secho(f"  - {problem}", fg="red")
     if broken:
         raise typer.Exit(1)
+
+
+@retention_app.command("run")
+def retention_run() -> None:
+    """Apply every tenant's retention policy now (the dispatcher also does this on a schedule) and report."""
+    from vigil.context import Context
+    from vigil.services.retention import apply_retention
+
+    report = apply_retention(Context.build(load_settings(), _database_url()))
+    typer.echo(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in report.as_json().items()))
+
+
+@retention_app.command("set")
+def retention_set(tenant: Annotated[str, typer.Option(help="Tenant name.")],
+                  media_days: Annotated[int | None, typer.Option(help="Days the original upload is kept.")] = None,
+                  content_days: Annotated[int | None, typer.Option(help="Days audio and transcripts are kept.")]
+                  = None) -> None:
+    """Set a tenant's retention periods (omit one to follow the deployment's default). Audited."""
+    import sqlalchemy as sa
+
+    from vigil.db.engine import sessionmaker_for
+    from vigil.db.models import Tenant
+    from vigil.errors import VigilError
+    from vigil.services.retention import set_retention_policy
+
+    settings = load_settings()
+    with sessionmaker_for(_database_url())() as db:
+        tenant_id = db.scalar(sa.select(Tenant.id).where(Tenant.name == tenant))
+        if tenant_id is None:
+            typer.secho(f"unknown tenant: {tenant}", fg="red")
+            raise typer.Exit(2)
+        try:
+            policy = set_retention_policy(db, None, tenant_id, media_days, content_days, settings)
+        except VigilError as exc:
+            typer.secho(str(exc), fg="red")
+            raise typer.Exit(2) from exc
+    typer.echo(f"{tenant}: media {policy.media_days or 'kept'} days, content {policy.content_days or 'kept'} days")
 
 
 @app.command()
@@ -148,7 +187,7 @@ def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, op
     if (dataset is None) == (since is None):
         raise typer.BadParameter("give exactly one of --dataset or --since")
     ctx = Context.build(load_settings(), _database_url())
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         tenant_id = db.scalar(sa.select(Tenant.id).where(Tenant.name == tenant))
         if tenant_id is None:
             row = Tenant(name=tenant)

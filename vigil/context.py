@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.db.engine import sessionmaker_for
+from vigil.db.engine import app_database_url, sessionmaker_for, tenant_sessionmaker_for
 from vigil.settings import Settings
 from vigil.storage import ObjectStore, open_store
 
@@ -14,12 +15,29 @@ from vigil.storage import ObjectStore, open_store
 @dataclass
 class Context:
     settings: Settings
-    database_url: str
+    database_url: str = field(repr=False)
     store: ObjectStore = field(repr=False)
+    app_database_url: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.app_database_url:
+            self.app_database_url = app_database_url(self.database_url, self.settings.database_app_url)
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Context:
         return cls(settings=settings, database_url=database_url, store=open_store(settings))
 
-    def db(self) -> DbSession:
+    def tenant_db(self, tenant_id: uuid.UUID) -> DbSession:
+        """A session for one tenant's work: it connects as the application role, and the database's row-level
+        security shows and accepts only `tenant_id`'s rows, whatever the query says. Use this by default."""
+        if tenant_id is None:
+            raise ValueError("a tenant-scoped session needs a tenant")
+        db = tenant_sessionmaker_for(self.app_database_url)()
+        db.info["tenant_id"] = tenant_id
+        return db
+
+    def system_db(self) -> DbSession:
+        """A session as the tables' owner, which row-level security does not restrict. Only for work that is
+        not one tenant's by nature: migrations, resolving a token to its tenant, claiming jobs across tenants,
+        the retention sweep, administration from the CLI, and tests' own setup and checks."""
         return sessionmaker_for(self.database_url)()

@@ -63,6 +63,12 @@ class Forbidden(VigilError):
     code = "forbidden"
 
 
+class Gone(VigilError):
+    """The object existed but was deleted on purpose (e.g. by the tenant's retention policy)."""
+
+    code = "gone"
+
+
 class Conflict(VigilError):
     """The object is not in a state that allows this action yet (e.g. no transcript to analyse)."""
 

@@ -390,6 +390,14 @@ class TranscriptionConfig(BaseModel):
     source: str = Field("tenant", description="tenant | deployment")
 
 
+class RetentionPolicy(BaseModel):
+    media_days: int | None = Field(None, ge=1, le=36_500, description="Days after upload the original media is "
+                                   "kept once its audio is extracted; null → follow the deployment (or keep).")
+    content_days: int | None = Field(None, ge=1, le=36_500, description="Days after upload the audio and "
+                                     "transcripts are kept (sessions awaiting review are held until reviewed).")
+    source: str = Field("tenant", description="tenant | deployment")
+
+
 class DirectUploadIn(BaseModel):
     filename: str = Field(min_length=1, max_length=500, description="Its extension names the container.")
     title: str | None = Field(None, max_length=500)
@@ -433,6 +441,9 @@ class SessionOut(BaseModel):
     analysis_ready_at: datetime | None
     reviewed_at: datetime | None
     job_id: uuid.UUID | None = None
+    media_purged_at: datetime | None = Field(None, description="When retention deleted the original upload.")
+    content_purged_at: datetime | None = Field(None, description="When retention deleted audio and transcripts.")
+    redaction_count: int | None = Field(None, description="Spans of personal data redacted from the transcript.")
 
 
 class SessionSummaryOut(BaseModel):

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./data"), description="Where embedded state lives (database, objects).")
     database_url: str | None = Field(None, repr=False, description="PostgreSQL URL (it may hold a password: never "
                                                                     "shown in repr); unset → embedded PostgreSQL.")
+    database_app_url: str | None = Field(None, repr=False, description="URL of the role tenant-scoped work connects "
+                                         "as (owns no table; row-level security applies); unset → DATABASE_URL's "
+                                         "server as user `vigil_app` without a password (the embedded server).")
     object_store_url: str = Field("file://./data/objects", description="file://DIR or s3://bucket/prefix")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, a stand-in).")
     s3_region: str = "us-east-1"
@@ -72,6 +75,12 @@ class Settings(BaseSettings):
         default_factory=lambda: {"extract": 900.0, "transcribe": 3600.0, "analyze": 600.0},
         description="Seconds a stage may run before it is cancelled and retried (JSON).")
     retry_base_seconds: float = 2.0
+    retention_media_days: int | None = Field(None, description="Default days an original upload is kept after its "
+                                             "audio is extracted (tenants may set their own); empty = keep.")
+    retention_content_days: int | None = Field(None, description="Default days audio and transcripts are kept; "
+                                               "empty = keep.")
+    retention_interval_seconds: float = Field(3600.0, description="How often the dispatcher schedules the "
+                                              "retention sweep as a Ray task.")
 
     @cached_property
     def transcriber_names(self) -> list[str]:

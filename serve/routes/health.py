@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["health"])
 def health(ctx: ContextDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             db.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # reported, not raised: health must answer even when a part is down

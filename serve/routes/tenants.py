@@ -8,8 +8,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
-from vigil.schemas import BudgetIn, ConfigVersionIn, ConfigVersionOut, JobStatusOut, TranscriptionConfig, UsageOut
-from vigil.services import governance, tenants
+from vigil.schemas import (
+    BudgetIn,
+    ConfigVersionIn,
+    ConfigVersionOut,
+    JobStatusOut,
+    RetentionPolicy,
+    TranscriptionConfig,
+    UsageOut,
+)
+from vigil.services import governance, retention, tenants
 from vigil.services.jobs import list_jobs
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["jobs"])
@@ -74,3 +82,17 @@ def get_usage(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: Princ
 def put_budget(tenant_id: uuid.UUID, body: BudgetIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> UsageOut:
     return governance.set_budget(db, principal, tenant_id, body.daily_token_budget, body.daily_cost_budget_usd,
                                  ctx.settings)
+
+
+@router.get("/{tenant_id}/retention", response_model=RetentionPolicy, tags=["tenants"],
+            description="How long this tenant's media, audio and transcripts are kept (admin, own tenant).")
+def get_retention(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> RetentionPolicy:
+    return retention.retention_policy(db, principal, tenant_id, ctx.settings)
+
+
+@router.put("/{tenant_id}/retention", response_model=RetentionPolicy, tags=["tenants"],
+            description="Set the retention periods in days (null → the deployment's default). The scheduled sweep "
+                        "applies them; every purge is audited. Sessions awaiting review are held until reviewed.")
+def put_retention(tenant_id: uuid.UUID, body: RetentionPolicy, ctx: ContextDep, db: DbDep,
+                  principal: PrincipalDep) -> RetentionPolicy:
+    return retention.set_retention_policy(db, principal, tenant_id, body.media_days, body.content_days, ctx.settings)

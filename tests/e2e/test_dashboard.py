@@ -46,7 +46,7 @@ def _replay_run(ctx: Context, tenant: Tenant) -> None:
     from vigil.services.auth import authenticate
 
     scores = {"tp": 2, "fp": 1, "fn": 0, "tn": 7, "support": 2, "precision": 0.6667, "recall": 1.0, "f1": 0.8}
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         tenant_id = authenticate(db, tenant.lead).tenant_id
         db.add(ReplayRun(tenant_id=tenant_id, candidate="rubric-abc123abc123", baseline="active (offline)",
                          source="dataset:annomi-dev.jsonl", session_count=10, duration_seconds=1.5,
@@ -67,14 +67,14 @@ def _failed_session(ctx: Context, tenant: Tenant) -> str:
     from vigil.services.jobs import claim_next_stage, fail_stage
     from vigil.services.pipeline import run_extract
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, _ = accept_upload(ctx, principal, io.BytesIO(garbled_m4a()), "garbled.m4a", "garbled")
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         claim = claim_next_stage(db, 60)
     with pytest.raises(PermanentError) as failure:
         run_extract(ctx, claim)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         fail_stage(db, claim, code=failure.value.code, detail=failure.value.message, transient=False,
                    duration_seconds=0.1, retry_base_seconds=1)
     return str(session.id)
@@ -88,7 +88,7 @@ def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -
     flagged = process_session(ctx, tenant, SAMPLES / "checkin-risk.mp3", whisper)
     from vigil.db.models import Session
 
-    with ctx.db() as db:  # given at upload in real use; process_session uploads without them
+    with ctx.system_db() as db:  # given at upload in real use; process_session uploads without them
         for sid, counselor, team in ((flagged, "Dana Ruiz", "North clinic"), (routine, "Sam Okafor", "South clinic")):
             db.execute(sa.update(Session).where(Session.id == uuid.UUID(sid)).values(counselor=counselor, team=team))
         db.commit()
@@ -159,7 +159,7 @@ def test_supervisor_overrides_risk_level_with_a_reason_and_sees_it_audited(live:
     at.text_area(key="override_reason").input("Safety plan agreed during the session")
     [b for b in at.button if b.label == "Save override"][0].click().run()
     assert not at.exception
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         review = db.scalar(sa.select(Review).where(Review.session_id == uuid.UUID(live.flagged_id))
                            .order_by(Review.created_at.desc()).limit(1))
     assert review is not None and review.human_value == {"value": "medium"} and review.ai_value == {"value": "high"}
@@ -171,7 +171,7 @@ def test_supervisor_overrides_risk_level_with_a_reason_and_sees_it_audited(live:
 
 
 def test_override_without_a_reason_is_refused_and_nothing_is_saved(live: Live) -> None:
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         before = db.scalar(sa.select(sa.func.count()).select_from(Review))
     at = _signed_in(live)
     at.session_state["session_id"] = live.routine_id
@@ -179,7 +179,7 @@ def test_override_without_a_reason_is_refused_and_nothing_is_saved(live: Live) -
     at.selectbox(key="override_field").select("summary").run()
     [b for b in at.button if b.label == "Save override"][0].click().run()
     assert any("reason is required" in e.value for e in at.error)
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(Review)) == before
 
 
@@ -195,7 +195,7 @@ def test_lead_sees_the_session_but_no_override_form(live: Live) -> None:
 def test_a_failed_session_shows_why_and_a_supervisor_can_retry_it(live: Live) -> None:
     from vigil.db.models import Job, Session
 
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         before = db.get(Session, uuid.UUID(live.failed_id)).error
     at = _signed_in(live)
     at.session_state["session_id"] = live.failed_id
@@ -203,7 +203,7 @@ def test_a_failed_session_shows_why_and_a_supervisor_can_retry_it(live: Live) ->
     assert any("Processing failed" in e.value and "Invalid data" in e.value for e in at.error)
     at.button(key="reprocess").click().run()
     assert any("Queued again" in s.value for s in at.success)
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         jobs = db.scalars(sa.select(Job.status).where(Job.session_id == uuid.UUID(live.failed_id))
                           .order_by(Job.created_at)).all()
         # put the session back as it was, for the other tests
@@ -320,13 +320,13 @@ def test_keyboard_flow_approve_then_next(live: Live) -> None:
     assert at.button(key="approve").disabled, "risk unknown: there is no AI level to approve"
     at.session_state["session_id"] = live.flagged_id
     at.switch_page("pages/session.py").run()
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         before = db.scalar(sa.select(sa.func.count()).select_from(Review)
                            .where(Review.session_id == uuid.UUID(live.flagged_id)))
     current = next(s.value for s in at.subheader if s.value.startswith("Risk:"))
     at.button(key="approve").click().run()
     assert any(s.value.startswith(plain("Saved: risk level")) for s in at.success)
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         latest = db.scalar(sa.select(Review).where(Review.session_id == uuid.UUID(live.flagged_id))
                            .order_by(Review.created_at.desc()).limit(1))
         after = db.scalar(sa.select(sa.func.count()).select_from(Review)
@@ -338,7 +338,7 @@ def test_keyboard_flow_approve_then_next(live: Live) -> None:
 def test_jobs_page_lists_dead_work_and_retries_it(live: Live) -> None:
     from vigil.db.models import Job, Session
 
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         job = db.scalar(sa.select(Job).where(Job.session_id == uuid.UUID(live.routine_id)))
         db.execute(sa.update(Job).where(Job.id == job.id).values(status="dead", error_code="provider_down",
                                                                  error_detail="every provider failed"))
@@ -352,12 +352,12 @@ def test_jobs_page_lists_dead_work_and_retries_it(live: Live) -> None:
         assert list(listed["reason"]) == ["every provider failed"]
         at.button(key="retry").click().run()
         assert any("Queued again" in s.value for s in at.success)
-        with live.ctx.db() as db:
+        with live.ctx.system_db() as db:
             statuses = db.scalars(sa.select(Job.status).where(Job.session_id == uuid.UUID(live.routine_id))
                                   .order_by(Job.created_at)).all()
         assert statuses == ["dead", "queued"]
     finally:
-        with live.ctx.db() as db:
+        with live.ctx.system_db() as db:
             db.execute(sa.delete(Job).where(Job.session_id == uuid.UUID(live.routine_id), Job.status == "queued"))
             db.execute(sa.update(Job).where(Job.id == job.id).values(status="succeeded", error_code=None,
                                                                      error_detail=None))
@@ -391,14 +391,14 @@ def test_an_uploader_uploads_from_the_dashboard(live: Live) -> None:
     assert not at.exception
     assert any(s.value.startswith("Accepted: session") for s in at.success)
     try:
-        with live.ctx.db() as db:
+        with live.ctx.system_db() as db:
             [row] = db.execute(sa.select(Session.original_filename, Session.team, Session.status)
                                .where(Session.counselor == "Ana Ortiz")).all()
         assert tuple(row) == ("visit.mp3", "East", "uploaded")
         uploads = next(df.value for df in at.dataframe if "status" in df.value.columns)
         assert uploads.iloc[0]["counselor"] == "Ana Ortiz", "the new upload is listed first"
     finally:
-        with live.ctx.db() as db:
+        with live.ctx.system_db() as db:
             db.execute(sa.delete(Session).where(Session.counselor == "Ana Ortiz"))
             db.commit()
 
@@ -414,7 +414,7 @@ def test_text_from_users_and_transcripts_is_never_rendered_as_markup(live: Live)
 
     hostile = "<script>alert(1)</script> **bold** [click](http://evil.test) ![pixel](http://evil.test/p.png)"
     sid = uuid.UUID(live.routine_id)
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         session = db.get(Session, sid)
         title, key = session.title, artifact_key(session.tenant_id, sid, TRANSCRIPT_AGENT_NAME)
         db.execute(sa.update(Session).where(Session.id == sid).values(title=hostile))
@@ -435,7 +435,7 @@ def test_text_from_users_and_transcripts_is_never_rendered_as_markup(live: Live)
         assert rendered_as_markdown == []
     finally:
         live.ctx.store.put_bytes(key, original)
-        with live.ctx.db() as db:
+        with live.ctx.system_db() as db:
             db.execute(sa.update(Session).where(Session.id == sid).values(title=title))
             db.commit()
         st.cache_data.clear()
@@ -445,7 +445,7 @@ def test_signing_in_and_downloading_a_table_are_audited(live: Live) -> None:
     from vigil.db.models import AuditEntry
 
     def actions(kind: str) -> list[dict]:
-        with live.ctx.db() as db:
+        with live.ctx.system_db() as db:
             return list(db.scalars(sa.select(AuditEntry.detail).where(AuditEntry.action == kind)
                                    .order_by(AuditEntry.seq)))
 

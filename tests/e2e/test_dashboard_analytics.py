@@ -63,12 +63,12 @@ def _processed_session(ctx: Context, tenant: Tenant, *, counselor: str, team: st
     from vigil.services.pipeline import run_analyze
     from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, _ = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "call.mp3",
                                None, counselor=counselor, team=team)
     for stage, duration in zip(("extract", "transcribe", "analyze"), seconds, strict=True):
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             claim = claim_next_stage(db, 60)
             assert claim is not None and claim.session_id == session.id and claim.stage == stage
             if stage == "transcribe" and failed_transcribe_seconds is not None:
@@ -80,7 +80,7 @@ def _processed_session(ctx: Context, tenant: Tenant, *, counselor: str, team: st
             ctx.store.put_bytes(artifact_key(session.tenant_id, session.id, TRANSCRIPT_AGENT_NAME),
                                 _agent_transcript(session.id, lines))
             run_analyze(ctx, claim, OfflineAnalyzer())
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             complete_stage(db, claim, duration)
     return str(session.id)
 
@@ -89,7 +89,7 @@ def _transcribed_by(ctx: Context, session_id: str, confidences: dict[str, float]
     """The transcript rows transcription leaves: one per provider, and a reconciled one when several ran."""
     from vigil.db.models import Session, Transcript
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, uuid.UUID(session_id))
         for provider, confidence in confidences.items():
             db.add(Transcript(tenant_id=session.tenant_id, session_id=session.id, provider=provider, model=provider,
@@ -103,7 +103,7 @@ def _model_usage(ctx: Context, session_id: str, tokens_in: int, tokens_out: int,
     """What a paid model would have reported (the offline analyzer costs nothing)."""
     from vigil.db.models import Analysis
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.update(Analysis).where(Analysis.session_id == uuid.UUID(session_id))
                    .values(tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
         db.commit()
@@ -112,7 +112,7 @@ def _model_usage(ctx: Context, session_id: str, tokens_in: int, tokens_out: int,
 def _a_week_earlier(ctx: Context, session_id: str) -> None:
     from vigil.db.models import Session
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.update(Session).where(Session.id == uuid.UUID(session_id))
                    .values(created_at=Session.created_at - timedelta(days=7),
                            analysis_ready_at=Session.analysis_ready_at - timedelta(days=7)))
@@ -251,7 +251,7 @@ def test_quality_trends_per_counselor_and_team(live: Live) -> None:
     ana, ben = rows[1], rows[2]
     assert (ana["risk_rate"], ana["override_rate"], ana["provider_agreement"]) == (0.5, 0.5, 0.9)
     assert ben["risk_rate"] == 1.0 and pd.isna(ben["override_rate"]), "none of ben's sessions was reviewed"
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         rubric = db.scalar(sa.select(Analysis.result["rubric"]).where(Analysis.session_id == uuid.UUID(
             live.sessions[2])))
     item = rubric[0]

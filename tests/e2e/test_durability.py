@@ -35,7 +35,7 @@ def _context(pg_admin_url: str, root: Path, **overrides: object) -> Context:
 
 
 def _upload_batch(ctx: Context, tenant: Tenant, names: list[str]) -> list[uuid.UUID]:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     return [accept_upload(ctx, principal, io.BytesIO((SAMPLES / n).read_bytes()), n, None)[0].id for n in names]
 
@@ -43,7 +43,7 @@ def _upload_batch(ctx: Context, tenant: Tenant, names: list[str]) -> list[uuid.U
 def _wait_all_finished(ctx: Context, session_ids: list[uuid.UUID], timeout: float = 300) -> dict[uuid.UUID, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             statuses = dict(db.execute(sa.select(Session.id, Session.status).where(Session.id.in_(session_ids))).all())
         if all(s in ("ready", "failed") for s in statuses.values()):
             return statuses
@@ -54,7 +54,7 @@ def _wait_all_finished(ctx: Context, session_ids: list[uuid.UUID], timeout: floa
 def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) -> None:
     """Per session: one audio and one agent transcript artifact, one transcript row, one analysis,
     and one `ready` event per stage, however many attempts it took."""
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         for sid in session_ids:
             kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == sid)).all()
             assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_raw:whisper",
@@ -84,7 +84,7 @@ def test_a_stage_past_its_timeout_is_retried_then_dead_with_its_reason(ray_runti
         assert _wait_all_finished(ctx, [sid], timeout=120) == {sid: "failed"}
     finally:
         _stop(dispatcher)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         job = db.scalar(sa.select(Job).where(Job.session_id == sid))
         session = db.get(Session, sid)
         timeouts = db.scalar(sa.select(sa.func.count()).select_from(StageEvent).where(
@@ -102,7 +102,7 @@ def test_killing_the_dispatcher_mid_batch_loses_and_duplicates_nothing(ray_runti
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with ctx.db() as db:
+            with ctx.system_db() as db:
                 running = db.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.status == "running"))
             if running:
                 break
@@ -112,7 +112,7 @@ def test_killing_the_dispatcher_mid_batch_loses_and_duplicates_nothing(ray_runti
     finally:
         _stop(dispatcher)
     assert_each_done_exactly_once(ctx, ids)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         reclaimed = db.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.session_id.in_(ids)))
     assert reclaimed == len(ids), "no job was created twice"
 
@@ -156,7 +156,7 @@ def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_
             ids.append(uuid.UUID(response.json()["session_id"]))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with ctx.db() as db:
+            with ctx.system_db() as db:
                 done = db.scalar(sa.select(sa.func.count()).select_from(StageEvent)
                                  .where(StageEvent.event == "ready"))
             if done >= 2:
@@ -165,7 +165,7 @@ def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the app, Ray, Serve, the dashboard: all at once
         first.wait(timeout=30)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         unfinished = db.scalar(sa.select(sa.func.count()).select_from(Session)
                                .where(Session.id.in_(ids), Session.status != "ready"))
     assert unfinished > 0, "the kill must land mid-batch for this test to mean anything"
@@ -196,7 +196,7 @@ def test_a_burst_never_has_more_provider_calls_in_flight_than_the_limit(ray_runt
         most_running = 0
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            with ctx.db() as db:
+            with ctx.system_db() as db:
                 running = db.scalar(sa.select(sa.func.count()).select_from(Job).where(
                     Job.stage == "transcribe", Job.status == "running"))
                 ready = db.scalar(sa.select(sa.func.count()).select_from(Session).where(Session.status == "ready"))

@@ -108,7 +108,7 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
         assert audit[1]["actor_email"].startswith("supervisor@")
         assert audit[1]["detail"]["reason"].startswith("Plan disclosed")
 
-    with stack.ctx.db() as db:
+    with stack.ctx.system_db() as db:
         stages = db.execute(sa.select(StageEvent.stage, StageEvent.event)
                             .where(StageEvent.session_id == uuid.UUID(audio["session_id"]))).all()
         assert {(s, "ready") for s in ("extract", "transcribe", "analyze")} <= set(stages)
@@ -130,7 +130,7 @@ def test_corrupt_upload_fails_readably_while_a_good_one_beside_it_succeeds(stack
         assert http.get(f"/api/v1/sessions/{bad['session_id']}/transcript").status_code == 404
         routine = http.get(f"/api/v1/sessions/{good['session_id']}").json()
         assert routine["status"] == "ready" and routine["flagged"] is False
-    with stack.ctx.db() as db:
+    with stack.ctx.system_db() as db:
         job = db.get(Job, uuid.UUID(bad["job_id"]))
         assert job.attempt == 1, "a permanent error must not be retried"
 
@@ -179,7 +179,7 @@ def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(
     job_id = uuid.UUID(accepted["job_id"])
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        with stack.ctx.db() as db:
+        with stack.ctx.system_db() as db:
             job = db.get(Job, job_id)
         if (job.stage, job.status) == ("transcribe", "running"):
             break
@@ -189,7 +189,7 @@ def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(
 
     assert _wait(stack, accepted["job_id"])["status"] == "succeeded"
     sid = uuid.UUID(accepted["session_id"])
-    with stack.ctx.db() as db:
+    with stack.ctx.system_db() as db:
         failed = db.execute(sa.select(StageEvent.stage, StageEvent.detail).where(
             StageEvent.session_id == sid, StageEvent.event == "failed")).all()
         transcripts = db.scalar(sa.select(sa.func.count()).select_from(Transcript).where(Transcript.session_id == sid))
@@ -225,7 +225,7 @@ def test_overload_is_answered_with_429_and_retry_after_and_loses_no_accepted_upl
     assert set(codes) <= {202, 429} and codes.count(429) >= 1 and codes.count(202) >= 1, codes
     assert all(r.headers.get("retry-after") == "7" for r in responses if r.status_code == 429)
     accepted = [r.json()["session_id"] for r in responses if r.status_code == 202]
-    with stack.ctx.db() as db:
+    with stack.ctx.system_db() as db:
         stored = db.scalars(sa.select(sa.cast(Job.session_id, sa.String)).where(
             Job.session_id.in_([uuid.UUID(s) for s in accepted]))).all()
     assert sorted(stored) == sorted(accepted), "every accepted upload has exactly one job"
@@ -235,7 +235,7 @@ def test_a_tenants_own_providers_are_used_for_its_sessions(stack: Stack) -> None
     tenant = make_tenant(stack.ctx)
     from vigil.db.models import Tenant as TenantRow
 
-    with stack.ctx.db() as db:
+    with stack.ctx.system_db() as db:
         tenant_id = db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name))
     with stack.http("admin", tenant) as http:
         chosen = http.put(f"/api/v1/tenants/{tenant_id}/transcription", json={"transcribers": ["whisper", "standin"]})

@@ -69,14 +69,14 @@ def transcript(session_id: uuid.UUID) -> AgentTranscript:
 
 def transcribed_session(ctx: Context, tenant: Tenant) -> ClaimedStage:
     """A session whose agent transcript is in the store, and a running analyze job claimed for it."""
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, job = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "a.mp3",
                                  None)
     ctx.store.put_bytes(artifact_key(session.tenant_id, session.id, TRANSCRIPT_AGENT_NAME),
                         transcript(session.id).model_dump_json().encode())
     token = uuid.uuid4()
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.update(Job).where(Job.id == job.id).values(kind="analyze", stage="analyze", status="running",
                                                                  attempt=1, claim_token=token,
                                                                  lease_until=utcnow() + timedelta(minutes=5)))
@@ -111,7 +111,7 @@ class SummaryDown(OfflineAnalyzer):
 
 
 def stored_analyses(ctx: Context, session_id: uuid.UUID) -> list[Analysis]:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return list(db.scalars(sa.select(Analysis).where(Analysis.session_id == session_id)))
 
 
@@ -153,7 +153,7 @@ def test_a_failed_risk_task_sends_the_session_to_review_marked_never_unflagged(c
     assert "all_models_failed" in analysis.result["tasks"]["risk"]["error"] or "model unreachable" in \
         analysis.result["tasks"]["risk"]["error"]
     assert analysis.result["summary"]  # the other tasks' work is kept
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, claim.session_id)
     assert session.flagged is True and session.attention == RISK_FAILED == "risk analysis failed — review manually"
     assert session.ai_risk_level == "unknown" and session.risk_level == "unknown"
@@ -166,7 +166,7 @@ def test_a_failed_summary_keeps_the_risk_verdict(ctx: Context, tenant: Tenant) -
     assert analysis.result["tasks"]["summary"] == {"status": "failed", "seconds": pytest.approx(0, abs=5),
                                                    "model": None, "error": "ValueError: summary model returned nothing"}
     assert analysis.result["summary"] == "" and analysis.risk_level in ("medium", "high")
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, claim.session_id)
     assert session.attention is None and session.flagged is True and session.ai_risk_level == analysis.risk_level
 
@@ -177,7 +177,7 @@ def test_versions_are_content_hashed_immutable_and_the_active_one_is_recorded(ct
         {"key": "open_questions", "label": "Open questions", "description": "Share of open questions.",
          "measure": "percent_open_questions", "thresholds": [20, 35, 50, 70]}]}
     reordered = {"items": rubric["items"], "name": "crisis line"}
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         admin = authenticate(db, tenant.admin)
         first = governance.create_version(db, admin, admin.tenant_id,
                                           ConfigVersionIn(kind="rubric", name="v1", content=rubric, activate=True))
@@ -199,7 +199,7 @@ def test_invalid_versions_are_refused_and_other_tenants_cannot_see_or_activate(c
     from vigil.errors import Forbidden, NotFound, ValidationFailure
 
     other = make_tenant(ctx)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         admin, supervisor = authenticate(db, tenant.admin), authenticate(db, tenant.supervisor)
         stranger = authenticate(db, other.admin)
         with pytest.raises(ValidationFailure, match="not a valid prompt"):
@@ -219,7 +219,7 @@ def test_invalid_versions_are_refused_and_other_tenants_cannot_see_or_activate(c
 
 # ------------------------------------------------------------------ budget
 def _spend(ctx: Context, tenant_id: uuid.UUID, session_id: uuid.UUID, tokens: int, when: datetime) -> None:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         version = (db.scalar(sa.select(sa.func.max(Analysis.analysis_version))
                              .where(Analysis.session_id == session_id)) or 0) + 1
         db.add(Analysis(tenant_id=tenant_id, session_id=session_id, analysis_version=version, prompt_version="p",
@@ -230,13 +230,13 @@ def _spend(ctx: Context, tenant_id: uuid.UUID, session_id: uuid.UUID, tokens: in
 
 def test_budget_alerts_once_at_80_percent_then_holds_model_work_until_midnight(ctx: Context, tenant: Tenant) -> None:
     claim = transcribed_session(ctx, tenant)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         admin = authenticate(db, tenant.admin)
         governance.set_budget(db, admin, admin.tenant_id, 1000, None, ctx.settings)
     now = datetime.now(UTC)
     _spend(ctx, claim.tenant_id, claim.session_id, 5000, now - timedelta(days=1))  # yesterday does not count
     _spend(ctx, claim.tenant_id, claim.session_id, 850, now)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert governance.usage(db, claim.tenant_id, ctx.settings).state == "alert"
         governance.guard_model_budget(db, claim.tenant_id, ctx.settings)  # alert, but proceeds
         governance.guard_model_budget(db, claim.tenant_id, ctx.settings)
@@ -251,7 +251,7 @@ def test_budget_alerts_once_at_80_percent_then_holds_model_work_until_midnight(c
     with pytest.raises(Deferred) as held:
         run_analyze(ctx, claim, PaidModel())
     assert held.value.code == "over_budget" and held.value.until.hour == 0 and held.value.until > now
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert defer_stage(db, claim, code=held.value.code, detail=held.value.message, until=held.value.until) == \
             "waiting"
         status = job_status(db, authenticate(db, tenant.supervisor), claim.job_id)
@@ -288,7 +288,7 @@ def test_openai_tokens_cost_and_parse_failures_are_recorded_apart(ctx: Context, 
     assert (analysis.tokens_in, analysis.tokens_out) == (240, 90)
     assert analysis.cost_usd == pytest.approx(2 * (120 * 0.15 + 45 * 0.60) / 1e6)
     assert analysis.model == "gpt-4o-mini" and analysis.prompt_version.startswith("prompt-")
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         failures = db.scalars(sa.select(ModelFailure).where(ModelFailure.session_id == claim.session_id)).all()
     assert [(f.model, f.kind) for f in failures] == [("gpt-4o-mini", "invalid_output")]
     assert failures[0].detail.startswith("malformed_json")
@@ -314,7 +314,7 @@ def test_the_dispatcher_records_an_over_budget_stage_as_waiting_and_a_failure_as
         ray.get(over_budget.remote())
     assert isinstance(wrapped.value, RayTaskError)  # it came back in Ray's wrapper, pickled across processes
     assert record_failure(ctx, claim, wrapped.value, 0.1, 1.0) == ("waiting", "over_budget")
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         job = db.get(Job, claim.job_id)
         events = db.scalars(sa.select(StageEvent.event).where(StageEvent.job_id == claim.job_id)).all()
         assert (job.status, job.attempt, job.not_before, job.error_code) == ("queued", 0, until, "over_budget")
@@ -324,7 +324,7 @@ def test_the_dispatcher_records_an_over_budget_stage_as_waiting_and_a_failure_as
 
     # Claimed again later, a transient failure spends an attempt and is retried.
     token = uuid.uuid4()
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.update(Job).where(Job.id == claim.job_id).values(status="running", attempt=1, claim_token=token,
                                                                        lease_until=utcnow() + timedelta(minutes=5)))
         db.commit()
@@ -332,5 +332,5 @@ def test_the_dispatcher_records_an_over_budget_stage_as_waiting_and_a_failure_as
                          stage="analyze", attempt=1, claim_token=token)
     status, code = record_failure(ctx, again, TransientError("model down", code="all_models_failed"), 0.1, 1.0)
     assert (status, code) == ("queued", "all_models_failed")
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert db.get(Job, claim.job_id).attempt == 1

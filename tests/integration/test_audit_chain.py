@@ -23,13 +23,13 @@ from vigil.services.ingest import accept_upload
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> uuid.UUID:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return authenticate(db, tenant.admin).tenant_id
 
 
 def _write(ctx: Context, tenant_id: uuid.UUID, count: int, label: str = "test.event") -> None:
     for i in range(count):
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             audit.record(db, tenant_id=tenant_id, actor=None, action=label, entity_type="test",
                          entity_id=f"e{i}", detail={"i": i, "note": "ünïcode ok", "score": 2.5})
             db.commit()
@@ -38,25 +38,25 @@ def _write(ctx: Context, tenant_id: uuid.UUID, count: int, label: str = "test.ev
 @contextmanager
 def _past_the_trigger(ctx: Context) -> Iterator[DbSession]:
     """What an attacker with superuser rights could do: write with user triggers off."""
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.text("SET session_replication_role = replica"))
         yield db
         db.commit()
 
 
 def _seqs(ctx: Context, tenant_id: uuid.UUID) -> list[int]:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return list(db.scalars(sa.select(AuditEntry.seq).where(AuditEntry.tenant_id == tenant_id)
                                .order_by(AuditEntry.seq)))
 
 
 def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, tenant_a: Tenant) -> None:
     tenant_id = _tenant_id(ctx, tenant_a)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         uploader = authenticate(db, tenant_a.uploader)
     accept_upload(ctx, uploader, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "a.mp3", None)
     _write(ctx, tenant_id, 3)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         entries = db.scalars(sa.select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
                              .order_by(AuditEntry.seq)).all()
         head = db.get(AuditHead, tenant_id)
@@ -73,16 +73,16 @@ def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, 
 def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tenant_a: Tenant) -> None:
     tenant_id = _tenant_id(ctx, tenant_a)
     _write(ctx, tenant_id, 1)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         audit.record(db, tenant_id=tenant_id, actor=None, action="never", entity_type="test", entity_id="x")
         db.rollback()
     _write(ctx, tenant_id, 1)
     seqs = _seqs(ctx, tenant_id)
     assert seqs == list(range(1, len(seqs) + 1))
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
                          .where(AuditEntry.tenant_id == tenant_id, AuditEntry.action == "never")) == 0
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert audit.verify_chain(db, tenant_id).intact
 
 
@@ -92,7 +92,7 @@ def test_the_database_refuses_to_change_or_delete_an_entry(ctx: Context, tenant_
     before = _seqs(ctx, tenant_id)
     for statement in (sa.update(AuditEntry).where(AuditEntry.tenant_id == tenant_id).values(action="edited"),
                       sa.delete(AuditEntry).where(AuditEntry.tenant_id == tenant_id)):
-        with ctx.db() as db, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with ctx.system_db() as db, pytest.raises(sa.exc.DBAPIError, match="append-only"):
             db.execute(statement)
     assert _seqs(ctx, tenant_id) == before
 
@@ -117,7 +117,7 @@ def test_concurrent_writers_make_one_unbroken_chain(ctx: Context, tenant_a: Tena
         thread.join(60)
     assert not errors
     assert _seqs(ctx, tenant_id) == list(range(1, base + 81))
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert audit.verify_chain(db, tenant_id).intact
 
 
@@ -154,7 +154,7 @@ def test_every_kind_of_tampering_is_detected(ctx: Context, tenant_a: Tenant, how
     with _past_the_trigger(ctx) as db:
         for statement in statements:
             db.execute(sa.text(statement.format(**at)), {"t": tenant_id})
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         report = audit.verify_chain(db, tenant_id)
     assert not report.intact
     assert any(expected.format(**at) in problem for problem in report.problems), report.problems
@@ -188,7 +188,7 @@ def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant
 
     claim = transcribed_session(ctx, tenant_a)
     run_analyze(ctx, claim, OfflineAnalyzer())
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         complete_stage(db, claim, 1.25)
     review = client.post(f"/api/v1/sessions/{claim.session_id}/reviews", headers=tenant_a.headers(),
                          json={"field": "risk_level", "value": "medium", "reason": "Plan in place"})
@@ -201,7 +201,7 @@ def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant
     assert upload["actor_email"].startswith("uploader@") and override["actor_email"].startswith("supervisor@")
     assert analysis["detail"]["model"] == "vigil-offline-rules" and analysis["detail"]["prompt_version"]
     assert stage["detail"]["duration_seconds"] == 1.25
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         head = db.get(AuditHead, claim.tenant_id)
     assert override["detail"]["seq"] == head.seq and override["detail"]["entry_hash"] == head.entry_hash
     assert client.get(f"/api/v1/sessions/{claim.session_id}/custody",
@@ -223,7 +223,7 @@ def test_sign_ins_exports_tokens_and_role_changes_are_audited(client, ctx: Conte
     assert exported.status_code == 204
     assert client.post("/api/v1/exports", headers=tenant_a.headers("uploader"),
                        json={"table": "queue", "rows": 1, "format": "csv"}).status_code == 403
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         token = issue_token(db, tenant_a.name, "new.lead@clinic.test", Role.lead, label="cli")
         db.commit()
         ensure_user(db, tenant_a.name, "new.lead@clinic.test", Role.supervisor)

@@ -24,7 +24,7 @@ def test_token_create_prints_a_token_that_signs_in_with_the_role(ctx: Context, d
                 env={"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1]
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, token)
     assert principal is not None and principal.email == "sam@clinic.test" and principal.role.value == "lead"
 

@@ -26,12 +26,12 @@ AUDIO = (SAMPLES / "checkin-risk.mp3").read_bytes()
 def _upload(ctx: Context, tenant: Tenant, title: str, counselor: str | None = None, team: str | None = None,
             **state: object) -> uuid.UUID:
     """A real upload, then the state the pipeline would have left (risk, review, failure) set directly."""
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, _ = accept_upload(ctx, principal, io.BytesIO(AUDIO), f"{title}.mp3", title, counselor=counselor,
                                team=team)
     if state:
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             db.execute(sa.update(Session).where(Session.id == session.id).values(**state))
             db.commit()
     return session.id
@@ -78,7 +78,7 @@ def test_queue_filters_order_and_counts_stay_inside_the_tenant(client: TestClien
                    created_at=now - timedelta(hours=1))
     broken = _upload(ctx, tenant_a, "broken", None, None, status="failed", error="undecodable audio",
                      created_at=now - timedelta(minutes=30))
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         for sid, provider in ((high_old, "whisper"), (high_old, "assemblyai"), (calm, "whisper")):
             db.add(Transcript(tenant_id=db.get(Session, sid).tenant_id, session_id=sid, provider=provider,
                               model="m", text="t", word_count=1, duration_seconds=1.0, metrics={}))
@@ -121,7 +121,7 @@ def test_queue_filters_order_and_counts_stay_inside_the_tenant(client: TestClien
 def test_jobs_page_lists_dead_work_for_those_who_can_retry_it(client: TestClient, ctx: Context, tenant_a: Tenant,
                                                               tenant_b: Tenant) -> None:
     claim = transcribed_session(ctx, tenant_a)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.update(Job).where(Job.id == claim.job_id).values(max_attempts=1))
         db.commit()
         assert fail_stage(db, claim, code="provider_down", detail="every provider failed", transient=True,
@@ -143,7 +143,7 @@ def test_jobs_page_lists_dead_work_for_those_who_can_retry_it(client: TestClient
 def test_stage_and_request_timings_are_recorded_per_tenant(client: TestClient, ctx: Context, tenant_a: Tenant,
                                                            tenant_b: Tenant) -> None:
     claim = transcribed_session(ctx, tenant_a)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         complete_stage(db, claim, 2.5)
     stages = client.get("/api/v1/analytics/stage-timings", headers=tenant_a.headers("lead")).json()
     assert [(s["stage"], s["event"], s["duration_seconds"]) for s in stages] == [("analyze", "ready", 2.5)]
@@ -164,7 +164,7 @@ def test_stage_and_request_timings_are_recorded_per_tenant(client: TestClient, c
 
 def test_review_facts_carry_the_trend_columns(client: TestClient, ctx: Context, tenant_a: Tenant) -> None:
     claim = transcribed_session(ctx, tenant_a)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         db.execute(sa.update(Session).where(Session.id == claim.session_id).values(counselor="Dana", team="North"))
         for provider, confidence, metrics in (("whisper", 0.8, {}), ("assemblyai", 0.9, {}),
                                               ("reconciled", 0.85, {"agreement_rate": 0.93})):

@@ -38,7 +38,7 @@ def test_put_to_the_signed_url_then_submit_queues_the_session(client: TestClient
     assert put.status_code == 204, put.text
     submitted = client.post(f"/api/v1/sessions/{upload['session_id']}/submit", headers=tenant_a.headers("uploader"))
     assert submitted.status_code == 202, submitted.text
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, submitted.json()["session_id"])
         job = db.get(Job, submitted.json()["job_id"])
     assert (session.status, session.media_type, session.upload_expires_at) == ("uploaded", "audio", None)
@@ -53,7 +53,7 @@ def test_a_tampered_signature_is_refused_and_stores_nothing(client: TestClient, 
     upload = _create(client, tenant_a)
     forged = _path(upload["upload_url"]).replace("signature=", "signature=0")
     assert client.put(forged, content=b"x" * 100).status_code == 403
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, upload["session_id"])
     assert not ctx.store.exists(artifact_key(session.tenant_id, session.id, "original.mp3"))
 
@@ -77,7 +77,7 @@ def test_non_media_bytes_are_refused_at_submit_and_deleted(client: TestClient, c
     assert client.put(_path(upload["upload_url"]), content=b"not audio\n" * 1000).status_code == 204
     response = client.post(f"/api/v1/sessions/{upload['session_id']}/submit", headers=tenant_a.headers("uploader"))
     assert response.status_code == 415
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, upload["session_id"])
         jobs = db.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.session_id == session.id))
     assert session.status == "awaiting_upload" and jobs == 0
@@ -94,13 +94,13 @@ def test_unsubmitted_uploads_expire_with_their_bytes(client: TestClient, ctx: Co
     upload = _create(client, tenant_a)
     assert client.put(_path(upload["upload_url"]), content=b"partial").status_code == 204
     kept = _create(client, tenant_a)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, upload["session_id"])
         tenant_id = session.tenant_id
         session.upload_expires_at = utcnow() - timedelta(seconds=1)
         db.commit()
     assert expire_direct_uploads(ctx) >= 1
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert db.get(Session, upload["session_id"]) is None
         assert db.get(Session, kept["session_id"]) is not None
         assert db.scalar(sa.select(AuditEntry.action).where(AuditEntry.entity_id == upload["session_id"])
@@ -129,5 +129,5 @@ def test_s3_presigned_put_then_submit(s3_endpoint: str, ctx: Context, tenant_a: 
         submitted = s3_client.post(f"/api/v1/sessions/{upload['session_id']}/submit",
                                    headers=tenant_a.headers("uploader"))
         assert submitted.status_code == 202, submitted.text
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert db.get(Session, upload["session_id"]).media_type == "video"

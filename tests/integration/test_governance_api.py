@@ -17,7 +17,7 @@ PROMPTS = {"assess": "Review for risk. Reply with JSON per {schema}. Rubric {rub
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> str:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return str(authenticate(db, tenant.admin).tenant_id)
 
 
@@ -38,7 +38,7 @@ def test_an_admin_stores_and_activates_versions_and_every_change_is_audited(clie
     listed = client.get(base, headers=tenant_a.headers("lead")).json()  # leads may read
     assert {v["version"] for v in listed} == {rubric.json()["version"], prompt["version"]}
     assert client.put(f"{base}/prompt/active", headers=tenant_a.headers("admin"), json={"version": None}).json() is None
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         actions = db.scalars(sa.select(AuditEntry.action).where(AuditEntry.entity_id.in_(
             [tid, rubric.json()["version"], prompt["version"]])).order_by(AuditEntry.created_at)).all()
     assert actions == ["rubric.version_created", "rubric.activated", "prompt.version_created", "prompt.activated",

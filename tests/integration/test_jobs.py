@@ -24,7 +24,7 @@ def jobs_ctx(pg_admin_url: str, tmp_path) -> Context:  # type: ignore[no-untyped
 
 
 def _upload(ctx: Context, tenant: Tenant, count: int = 1) -> list:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     data = (SAMPLES / "routine-coaching.m4a").read_bytes()
     return [accept_upload(ctx, principal, io.BytesIO(data), "r.m4a", None)[1] for _ in range(count)]
@@ -37,7 +37,7 @@ def test_concurrent_claimers_never_take_the_same_stage(jobs_ctx: Context) -> Non
 
     def claimer() -> None:
         while True:
-            with jobs_ctx.db() as db:
+            with jobs_ctx.system_db() as db:
                 claim = claim_next_stage(db, lease_seconds=60)
             if claim is None:
                 return
@@ -54,14 +54,14 @@ def test_concurrent_claimers_never_take_the_same_stage(jobs_ctx: Context) -> Non
 
 def test_a_stage_whose_lease_expired_is_claimed_again_and_the_old_claim_cannot_complete(jobs_ctx: Context) -> None:
     (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
-    with jobs_ctx.db() as db:
+    with jobs_ctx.system_db() as db:
         first = claim_next_stage(db, lease_seconds=60)
         assert claim_next_stage(db, lease_seconds=60) is None, "a leased stage is not claimable"
         db.execute(sa.update(Job).where(Job.id == job.id).values(lease_until=utcnow() - timedelta(seconds=1)))
         db.commit()
         second = claim_next_stage(db, lease_seconds=60)
     assert second is not None and second.job_id == job.id and second.attempt == 2
-    with jobs_ctx.db() as db:
+    with jobs_ctx.system_db() as db:
         assert complete_stage(db, first, 1.0) is None, "the stale claim is refused"
         assert renew_lease(db, first, 60) is False
         assert complete_stage(db, second, 1.0) == "transcribe"
@@ -72,7 +72,7 @@ def test_a_stage_whose_lease_expired_is_claimed_again_and_the_old_claim_cannot_c
 def test_transient_failures_retry_with_backoff_then_go_dead_after_max_attempts(jobs_ctx: Context) -> None:
     (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
     for attempt in range(1, 4):
-        with jobs_ctx.db() as db:
+        with jobs_ctx.system_db() as db:
             db.execute(sa.update(Job).where(Job.id == job.id).values(not_before=utcnow()))
             db.commit()
             claim = claim_next_stage(db, lease_seconds=60)
@@ -83,7 +83,7 @@ def test_transient_failures_retry_with_backoff_then_go_dead_after_max_attempts(j
                 assert status == "queued"
                 not_before = db.get(Job, job.id).not_before
                 assert not_before > utcnow() + timedelta(seconds=4), "retry waits (backoff)"
-    with jobs_ctx.db() as db:
+    with jobs_ctx.system_db() as db:
         final = db.get(Job, job.id)
         session = db.get(Session, final.session_id)
         failures = db.scalar(sa.select(sa.func.count()).select_from(StageEvent)
@@ -95,7 +95,7 @@ def test_transient_failures_retry_with_backoff_then_go_dead_after_max_attempts(j
 
 def test_a_permanent_failure_fails_at_once(jobs_ctx: Context) -> None:
     (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
-    with jobs_ctx.db() as db:
+    with jobs_ctx.system_db() as db:
         claim = claim_next_stage(db, lease_seconds=60)
         status = fail_stage(db, claim, code="corrupt_media", detail="bad data", transient=False,
                             duration_seconds=0.1, retry_base_seconds=1)
@@ -106,7 +106,7 @@ def test_a_permanent_failure_fails_at_once(jobs_ctx: Context) -> None:
 
 def test_only_one_active_job_per_session_is_allowed_by_the_database(jobs_ctx: Context) -> None:
     (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
-    with jobs_ctx.db() as db:
+    with jobs_ctx.system_db() as db:
         db.add(Job(tenant_id=job.tenant_id, session_id=job.session_id, stage="extract", status="queued"))
         with pytest.raises(sa.exc.IntegrityError):
             db.commit()

@@ -67,11 +67,11 @@ def test_upload_and_extraction_work_on_s3(s3_endpoint: str, pg_admin_url: str, t
     ctx = isolated_context(pg_admin_url, tmp_path, object_store_url="s3://vigil-test/pipeline",
                            s3_endpoint_url=s3_endpoint)
     tenant: Tenant = make_tenant(ctx)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, job = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "support-video.webm").read_bytes()),
                                  "v.webm", None)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         claim = claim_next_stage(db, 60)
     assert claim is not None and claim.job_id == job.id
     run_extract(ctx, claim)

@@ -24,14 +24,14 @@ from vigil.transcription.whisper import WhisperTranscriber
 
 
 def _upload_and_claim(ctx: Context, tenant: Tenant, data: bytes, name: str) -> ClaimedStage:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, job = accept_upload(ctx, principal, io.BytesIO(data), name, None)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         claim = claim_next_stage(db, lease_seconds=60)
     # Other tests' queued jobs may exist in the shared database: take ours.
     while claim is not None and claim.job_id != job.id:
-        with ctx.db() as db:
+        with ctx.system_db() as db:
             claim = claim_next_stage(db, lease_seconds=60)
     assert claim is not None
     return claim
@@ -58,7 +58,7 @@ def test_extract_twice_writes_the_audio_once(ctx: Context, tenant_a: Tenant) -> 
     first = path.stat().st_mtime_ns
     run_extract(ctx, claim)
     assert path.stat().st_mtime_ns == first
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == claim.session_id)).all()
     assert sorted(kinds) == ["audio", "original"]
 
@@ -97,7 +97,7 @@ def test_transcribe_keeps_word_timestamps_and_matches_the_reference(ctx: Context
     assert agent.segments[0].start < agent.segments[-1].start
     reference = " ".join(t["text"] for t in json.loads((SAMPLES / "checkin-risk.json").read_text())["turns"])
     assert word_error_rate(reference, " ".join(s.text for s in agent.segments)) < 0.25
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         row = db.scalar(sa.select(Transcript).where(Transcript.session_id == claim.session_id))
     assert row.word_count == agent.metrics.word_count > 50
     assert "killing myself" in row.text
@@ -109,7 +109,7 @@ def test_transcribe_redelivered_does_not_duplicate_the_transcript(ctx: Context, 
     run_extract(ctx, claim)
     run_transcribe(ctx, claim, [whisper])
     run_transcribe(ctx, claim, [whisper])
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         count = db.scalar(sa.select(sa.func.count()).select_from(Transcript)
                           .where(Transcript.session_id == claim.session_id))
     assert count == 1
@@ -153,7 +153,7 @@ def test_two_providers_are_kept_apart_and_reconciled_into_the_agent_transcript(
     assert agent.provider == "reconciled" and agent.providers == ["whisper", "standin"]
     assert agent.reconciliation is not None and set(agent.reconciliation.pairwise_wer) == {"whisper|standin"}
     assert "safety plan" in agent.text.lower(), "the confident, fuller transcript carries the vote"
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         rows = db.scalars(sa.select(Transcript.provider).where(Transcript.session_id == claim.session_id)).all()
     assert sorted(rows) == ["reconciled", "standin", "whisper"]
     for provider in ("whisper", "standin"):

@@ -66,7 +66,7 @@ def env(ctx: Context, tmp_path: Path) -> dict[str, str]:
 
 
 def _tenant_id(ctx: Context, name: str) -> uuid.UUID:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return db.scalar(sa.select(TenantRow.id).where(TenantRow.name == name))
 
 
@@ -75,7 +75,7 @@ def test_dataset_replay_prints_predictions_and_recomputable_metrics(ctx: Context
     dataset = tmp_path / "set.jsonl"
     dataset.write_text("\n".join(json.dumps(row) for row in DATASET) + "\n")
     tenant = make_tenant(ctx)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         analyses_before = db.scalar(sa.select(sa.func.count()).select_from(Analysis))
     done = _run("--candidate", "offline", "--dataset", str(dataset), "--tenant", tenant.name, "--json", env=env)
     assert done.returncode == 0, done.stderr
@@ -95,7 +95,7 @@ def test_dataset_replay_prints_predictions_and_recomputable_metrics(ctx: Context
     assert output["metrics"]["baseline"]["name"].startswith("active (offline")
     assert output["metrics"]["in_sample_artifacts"] == []  # no shipped model was fitted on this file
 
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         run = db.get(ReplayRun, uuid.UUID(output["metrics"]["run_id"]))
         assert db.scalar(sa.select(sa.func.count()).select_from(Analysis)) == analyses_before  # production untouched
     assert run is not None and run.tenant_id == _tenant_id(ctx, tenant.name) and run.session_count == 3
@@ -107,7 +107,7 @@ def test_history_replay_scores_against_supervisor_final_labels(ctx: Context, env
     reviewed, unreviewed = transcribed_session(ctx, tenant), transcribed_session(ctx, tenant)
     for claim in (reviewed, unreviewed):
         run_analyze(ctx, claim, OfflineAnalyzer())
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         supervisor = authenticate(db, tenant.supervisor)
         # The supervisor reads the disclosure as something else: supervisor-final says no ideation, abuse instead.
         create_review(db, supervisor, reviewed.session_id, ReviewIn(field="flag.suicidal_ideation",
@@ -137,7 +137,7 @@ def test_replay_runs_are_readable_by_their_tenant_only(ctx: Context) -> None:
     from serve.app import configure, create_app
 
     mine, theirs = make_tenant(ctx), make_tenant(ctx)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         owner = authenticate(db, mine.lead)
         run = ReplayRun(tenant_id=owner.tenant_id, candidate="offline", baseline="active", source="dataset:x",
                         session_count=1, duration_seconds=0.1, metrics={"candidate": {}}, predictions={"candidate": []})

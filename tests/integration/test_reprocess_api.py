@@ -42,16 +42,16 @@ def _post(live: Live, path: str, role: str = "supervisor", tenant: Tenant | None
 
 
 def _run_active_job(live: Live) -> None:
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         claim = claim_next_stage(db, 60)
     assert claim is not None and claim.stage == "analyze"
     run_analyze(live.ctx, claim, build_analyzer(live.ctx.settings))
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         complete_stage(db, claim, 0.1)
 
 
 def test_a_hundred_concurrent_analyze_calls_make_one_job_and_one_model_run(live: Live) -> None:
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         analyses_before = db.scalar(sa.select(sa.func.count()).select_from(Analysis))
     with ThreadPoolExecutor(max_workers=32) as pool:
         responses = list(pool.map(lambda _: _post(live, f"/api/v1/sessions/{live.session_id}/analyze"), range(100)))
@@ -60,7 +60,7 @@ def test_a_hundred_concurrent_analyze_calls_make_one_job_and_one_model_run(live:
     assert len(job_ids) == 1
     assert sum(not r.json()["coalesced"] for r in responses) == 1
     _run_active_job(live)
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         analyses = db.scalars(sa.select(Analysis).where(Analysis.session_id == uuid.UUID(live.session_id))
                               .order_by(Analysis.analysis_version)).all()
         audits = db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
@@ -83,7 +83,7 @@ def test_reprocess_coalesces_and_is_audited(live: Live) -> None:
     second = _post(live, f"/api/v1/sessions/{live.session_id}/reprocess")
     assert (first.status_code, second.status_code) == (202, 202)
     assert first.json()["job_id"] == second.json()["job_id"] and second.json()["coalesced"]
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         job = db.get(Job, uuid.UUID(first.json()["job_id"]))
         assert (job.kind, job.stage, job.status) == ("pipeline", "extract", "queued")
         db.execute(sa.delete(Job).where(Job.id == job.id))
@@ -98,7 +98,7 @@ def test_leads_and_uploaders_cannot_request_work_and_other_tenants_get_404(live:
 
 
 def test_admin_lists_own_tenant_jobs_with_filters_and_nobody_else_can(live: Live) -> None:
-    with live.ctx.db() as db:
+    with live.ctx.system_db() as db:
         tenant_id = db.scalar(sa.select(Job.tenant_id).where(Job.session_id == uuid.UUID(live.session_id)).limit(1))
     path = f"{live.url}/api/v1/tenants/{tenant_id}/jobs"
     jobs = httpx.get(path, headers=live.tenant.headers("admin"), params={"status": "succeeded"}).json()

@@ -22,7 +22,7 @@ from vigil.services.reviews import create_review
 def test_review_facts(client: TestClient, ctx: Context, tenant_a: Tenant, tenant_b: Tenant) -> None:
     claim = transcribed_session(ctx, tenant_a)
     run_analyze(ctx, claim, OfflineAnalyzer())
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         supervisor = authenticate(db, tenant_a.supervisor)
         ai_risk = db.get(Session, claim.session_id).ai_risk_level
         create_review(db, supervisor, claim.session_id, ReviewIn(field="risk_level", value=ai_risk,
@@ -41,6 +41,6 @@ def test_review_facts(client: TestClient, ctx: Context, tenant_a: Tenant, tenant
     others = client.get("/api/v1/analytics/review-facts", headers=tenant_b.headers("admin")).json()
     assert str(claim.session_id) not in {r["id"] for r in others}
     assert client.get("/api/v1/analytics/review-facts", headers=tenant_a.headers("uploader")).status_code == 403
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(Session)
                          .where(Session.id == claim.session_id)) == 1

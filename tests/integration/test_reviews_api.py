@@ -41,7 +41,7 @@ def _review(w: Reviewed, sid: str, role: str, field: str, value: object, reason:
 
 
 def _review_count(w: Reviewed) -> int:
-    with w.ctx.db() as db:
+    with w.ctx.system_db() as db:
         return db.scalar(sa.select(sa.func.count()).select_from(Review))
 
 
@@ -71,7 +71,7 @@ def test_rubric_override_becomes_the_effective_score_and_is_audited(world: Revie
     assert after["ai"]["rubric"][0]["score"] == item["score"], "the AI value is kept beside the human one"
     reviewed = world.client.get("/api/v1/sessions", params={"reviewed": True}, headers=world.tenant.headers()).json()
     assert world.routine in [s["id"] for s in reviewed]
-    with world.ctx.db() as db:
+    with world.ctx.system_db() as db:
         entry = db.scalar(sa.select(AuditEntry).where(AuditEntry.action == "review.override",
                                                       AuditEntry.entity_id == world.routine))
     assert entry.detail["human_value"] == new_score and entry.detail["reason"] == "Closed questions only"
@@ -129,7 +129,7 @@ def test_a_supervisor_sets_a_segments_speaker_and_the_transcript_shows_it(world:
     assert transcript["segments"][0]["speaker"] == "counselor"
     assert transcript["text"].startswith("counselor: ")
     assert transcript["speaker_overrides"] == {"segment.0.speaker": "counselor"}
-    with world.ctx.db() as db:
+    with world.ctx.system_db() as db:
         entry = db.scalar(sa.select(AuditEntry).where(AuditEntry.entity_id == world.flagged,
                                                       AuditEntry.action == "review.override")
                           .order_by(AuditEntry.created_at.desc()).limit(1))

@@ -55,7 +55,7 @@ def test_nothing_logged_or_stored_carries_a_secret(tmp_path: Path, database_url:
         with pytest.raises(Exception) as failure:  # noqa: PT011 — whichever error, its text is checked below
             analyzer.assess(transcript())
         logging.getLogger("vigil.test").warning("model call failed", exc_info=failure.value)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         stored = " ".join(str(v) for v in db.execute(sa.select(Job.error_detail)).scalars())
     seen = f"{caplog.text} {failure.value!r} {failure.value} {stored}"
     leaked = [name for name, value in {**SECRETS, **{f"token {i}": t for i, t in enumerate(tokens)}}.items()

@@ -16,7 +16,7 @@ from vigil.services.tenants import transcribers_for
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> str:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return str(db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name)))
 
 
@@ -27,7 +27,7 @@ def test_a_tenant_follows_the_deployment_until_its_admin_chooses(client: TestCli
                                                                           "source": "deployment"}
     chosen = client.put(path, headers=tenant_a.headers("admin"), json={"transcribers": ["whisper", "standin"]})
     assert chosen.status_code == 200 and chosen.json() == {"transcribers": ["whisper", "standin"], "source": "tenant"}
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         assert transcribers_for(db, uuid.UUID(_tenant_id(ctx, tenant_a)), ctx.settings) == ["whisper", "standin"]
         entry = db.scalar(sa.select(AuditEntry).where(AuditEntry.action == "tenant.transcribers",
                                                       AuditEntry.entity_id == _tenant_id(ctx, tenant_a)))

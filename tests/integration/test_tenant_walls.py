@@ -41,7 +41,7 @@ def _operations() -> list[tuple[str, str]]:
 
 
 def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         counts = {table.__tablename__: db.scalar(sa.select(sa.func.count()).select_from(table)
                                                  .where(table.tenant_id == tenant_id))
                   for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun)}
@@ -64,7 +64,7 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
 
     claim = transcribed_session(ctx, tenant_a)
     run_analyze(ctx, claim, OfflineAnalyzer())
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         supervisor = authenticate(db, tenant_a.supervisor)
         create_review(db, supervisor, claim.session_id, ReviewIn(field="summary", value="A-only summary",
                                                                  reason="mine"))

@@ -70,10 +70,10 @@ def _configure(ctx: Context, names: str, assemblyai_url: str, google_endpoint: s
 
 
 def _extracted(ctx: Context, tenant: Tenant) -> ClaimedStage:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     _, job = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "c.mp3", None)
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         claim = claim_next_stage(db, 60)
         while claim is not None and claim.job_id != job.id:
             claim = claim_next_stage(db, 60)

@@ -13,7 +13,7 @@ from vigil.db.models import Artifact, AuditEntry, Job, Session
 
 
 def _counts(ctx: Context) -> tuple[int, int, int]:
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         return tuple(db.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Session, Job, Artifact))
 
 
@@ -28,7 +28,7 @@ def test_upload_of_audio_creates_session_job_artifact_and_audit(client: TestClie
                            files={"file": (sample_audio.name, sample_audio.read_bytes())}, data={"title": "t1"})
     assert response.status_code == 202, response.text
     body = response.json()
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, body["session_id"])
         job = db.get(Job, body["job_id"])
         artifact = db.scalar(sa.select(Artifact).where(Artifact.session_id == session.id))
@@ -104,7 +104,7 @@ def test_stream_over_the_limit_without_declared_length_is_cut_off_while_reading(
     from vigil.services.ingest import UploadTooLarge, accept_upload
 
     ctx.settings.max_upload_bytes = 50_000
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         principal = authenticate(db, tenant_a.uploader)
     before = _counts(ctx)
     with pytest.raises(UploadTooLarge):
@@ -141,7 +141,7 @@ def test_a_path_in_the_filename_never_reaches_the_object_store(client: TestClien
                          files={"file": (hostile, (SAMPLES / "checkin-risk.mp3").read_bytes())})
     assert answer.status_code == 202, answer.text
     sid = answer.json()["session_id"]
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, uuid.UUID(sid))
         keys = db.scalars(sa.select(Artifact.key).where(Artifact.session_id == session.id)).all()
     assert session.original_filename == "visit.mp3" and session.title == "visit.mp3"

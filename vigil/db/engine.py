@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -53,6 +54,37 @@ def engine_for(url: str) -> sa.Engine:
 @lru_cache(maxsize=8)
 def sessionmaker_for(url: str) -> sessionmaker[DbSession]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+# The role the application's tenant-scoped work connects as: it owns no table and has no BYPASSRLS, so the
+# row-level security policies of migration 0007 apply to every statement it runs (see `tenant_sessionmaker_for`).
+APP_ROLE = "vigil_app"
+TENANT_SETTING = "vigil.tenant_id"
+
+
+def app_database_url(owner_url: str, explicit: str | None = None) -> str:
+    """The URL tenant-scoped work connects with: DATABASE_APP_URL when set, else the owner's URL with the user
+    switched to `vigil_app` and no password (what the embedded server's local trust authentication accepts)."""
+    if explicit:
+        return explicit
+    url = sa.make_url(sqlalchemy_url(owner_url)).set(username=APP_ROLE, password=None)
+    return url.render_as_string(hide_password=False)
+
+
+def _set_tenant(session: DbSession, _transaction: object, connection: sa.Connection) -> None:
+    # `set_config(..., true)` lasts for this transaction only, so a pooled connection never carries a tenant over.
+    tenant = session.info.get("tenant_id")
+    connection.execute(sa.text("SELECT set_config(:name, :tenant, true)"),
+                       {"name": TENANT_SETTING, "tenant": str(tenant) if tenant else ""})
+
+
+@lru_cache(maxsize=8)
+def tenant_sessionmaker_for(app_url: str) -> sessionmaker[DbSession]:
+    """Sessions as the application role; each transaction first names the session's tenant
+    (`session.info["tenant_id"]`), and the database's policies show and accept that tenant's rows only."""
+    maker = sessionmaker(engine_for(app_url), expire_on_commit=False)
+    event.listen(maker, "after_begin", _set_tenant)
+    return maker
 
 
 def alembic_config(url: str) -> Config:

@@ -43,6 +43,12 @@ class Tenant(Base):
     # Per-day model budget (UTC day); NULL → the deployment's default. Offline analysis costs nothing.
     daily_token_budget: Mapped[int | None] = mapped_column(sa.BigInteger)
     daily_cost_budget_usd: Mapped[float | None] = mapped_column(sa.Float)
+    # Retention (days after upload; NULL → the deployment's default, which may be "keep"): raw media once its
+    # audio is extracted, then audio and transcripts. Applied by the scheduled sweep in services/retention.py.
+    retention_media_days: Mapped[int | None] = mapped_column(sa.Integer)
+    retention_content_days: Mapped[int | None] = mapped_column(sa.Integer)
+    # Names (clients, staff, places) this tenant wants redacted from transcripts, besides the built-in PII kinds.
+    redaction_names: Mapped[list[str]] = mapped_column(ARRAY(sa.String(200)), default=list, server_default="{}")
     created_at: Mapped[datetime] = _created()
 
 
@@ -103,6 +109,11 @@ class Session(Base):
     attention: Mapped[str | None] = mapped_column(sa.String(200))
     # The newest analysis's flag categories (the AI's), for filtering the queue without reading analyses.
     risk_categories: Mapped[list[str]] = mapped_column(ARRAY(sa.String(50)), default=list, server_default="{}")
+    # Retention: when the original upload, and later the audio and transcripts, were deleted by policy.
+    media_purged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    content_purged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Spans of personal data redacted from the transcript analysis and display use (NULL: not redacted yet).
+    redaction_count: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class Artifact(Base):

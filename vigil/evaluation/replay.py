@@ -251,7 +251,7 @@ def replay(ctx: Context, tenant_id: uuid.UUID, candidate_name: str, *, dataset: 
     if (dataset is None) == (since is None):
         raise ValidationFailure("give exactly one of --dataset or --since")
     started = time.perf_counter()
-    with ctx.db() as db:
+    with ctx.tenant_db(tenant_id) as db:
         candidate = resolve_candidate(candidate_name, ctx.settings, db, tenant_id)
         if dataset is not None:
             cases, source = dataset_cases(dataset), f"dataset:{dataset}"
@@ -274,7 +274,7 @@ def replay(ctx: Context, tenant_id: uuid.UUID, candidate_name: str, *, dataset: 
                "in_sample_artifacts": artifacts_fitted_on(dataset) if dataset is not None else []}
     run_id = None
     if store:
-        with ctx.db() as db:
+        with ctx.tenant_db(tenant_id) as db:
             run = ReplayRun(tenant_id=tenant_id, candidate=candidate.label[:200], baseline=baseline_label[:200],
                             source=source[:1000], session_count=len(cases), duration_seconds=metrics["seconds"],
                             metrics=metrics, predictions={"candidate": predictions, "baseline": baseline_predictions})

@@ -23,6 +23,7 @@ from vigil.errors import Deferred, NotFound, ValidationFailure
 from vigil.schemas import ConfigVersionIn, ConfigVersionOut, PromptSet, RubricDefinition, UsageOut
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
+from vigil.services.tenants import own_tenant
 from vigil.settings import Settings
 
 CONTENT_MODELS = {"prompt": PromptSet, "rubric": RubricDefinition}
@@ -40,19 +41,12 @@ class ActiveConfig:
 
 
 # ------------------------------------------------------------------ versions
-def _own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID, action: Action) -> Tenant:
-    principal.require(action)
-    tenant = db.get(Tenant, tenant_id) if tenant_id == principal.tenant_id else None
-    if tenant is None:
-        raise NotFound("tenant not found")
-    return tenant
-
 
 def create_version(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
                    body: ConfigVersionIn) -> ConfigVersionOut:
     """Store a prompt or rubric version (idempotent: the same content is the same version) and optionally
     activate it. Content is validated against its kind's schema first; nothing is stored when it is invalid."""
-    tenant = _own_tenant(db, principal, tenant_id, Action.administer)
+    tenant = own_tenant(db, principal, tenant_id, Action.administer)
     try:
         content = CONTENT_MODELS[body.kind].model_validate(body.content).model_dump(mode="json")
     except ValidationError as exc:
@@ -74,7 +68,7 @@ def create_version(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
 def activate_version(db: DbSession, principal: Principal, tenant_id: uuid.UUID, kind: str,
                      version: str | None) -> ConfigVersionOut | None:
     """Point the tenant at a stored version (None → back to the analyzer's built-in one)."""
-    tenant = _own_tenant(db, principal, tenant_id, Action.administer)
+    tenant = own_tenant(db, principal, tenant_id, Action.administer)
     if kind not in CONTENT_MODELS:
         raise NotFound(f"no such configuration kind {kind!r}")
     if version is not None and _stored(db, tenant.id, kind, version) is None:
@@ -94,7 +88,7 @@ def _activate(db: DbSession, principal: Principal, tenant: Tenant, kind: str, ve
 
 def list_versions(db: DbSession, principal: Principal, tenant_id: uuid.UUID, kind: str | None = None
                   ) -> list[ConfigVersionOut]:
-    tenant = _own_tenant(db, principal, tenant_id, Action.read_content)
+    tenant = own_tenant(db, principal, tenant_id, Action.read_content)
     query = sa.select(ConfigVersion).where(ConfigVersion.tenant_id == tenant.id)
     if kind:
         query = query.where(ConfigVersion.kind == kind)
@@ -186,7 +180,7 @@ def _alert_once(db: DbSession, tenant_id: uuid.UUID, current: UsageOut) -> None:
 
 def set_budget(db: DbSession, principal: Principal, tenant_id: uuid.UUID, tokens: int | None, cost: float | None,
                settings: Settings) -> UsageOut:
-    tenant = _own_tenant(db, principal, tenant_id, Action.administer)
+    tenant = own_tenant(db, principal, tenant_id, Action.administer)
     before = {"tokens": tenant.daily_token_budget, "cost_usd": tenant.daily_cost_budget_usd}
     tenant.daily_token_budget, tenant.daily_cost_budget_usd = tokens, cost
     audit.record(db, tenant_id=tenant.id, actor=principal, action="tenant.budget", entity_type="tenant",
@@ -196,5 +190,5 @@ def set_budget(db: DbSession, principal: Principal, tenant_id: uuid.UUID, tokens
 
 
 def tenant_usage(db: DbSession, principal: Principal, tenant_id: uuid.UUID, settings: Settings) -> UsageOut:
-    tenant = _own_tenant(db, principal, tenant_id, Action.administer)
+    tenant = own_tenant(db, principal, tenant_id, Action.administer)
     return usage(db, tenant.id, settings)

@@ -103,7 +103,7 @@ def accept_upload(ctx: Context, principal: Principal, stream: BinaryIO, filename
         key = artifact_key(principal.tenant_id, session_id, original_name(ext))
         ctx.store.put_file(key, local)
         try:
-            with ctx.db() as db:
+            with ctx.tenant_db(principal.tenant_id) as db:
                 session = Session(
                     id=session_id, tenant_id=principal.tenant_id,
                     title=(title or safe_filename(filename) or "")[:500] or None,

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 
 def _session(ctx: Context, claim: ClaimedStage) -> Session:
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         session = db.get(Session, claim.session_id)
     if session is None or session.tenant_id != claim.tenant_id:
         raise PermanentError("the session no longer exists", code="session_missing")
@@ -69,7 +69,7 @@ def _record_artifact(ctx: Context, claim: ClaimedStage, kind: str, key: str, dat
     values = {"tenant_id": claim.tenant_id, "session_id": claim.session_id, "kind": kind, "key": key,
               "size_bytes": size if size is not None else len(data or b""),
               "sha256": hashlib.sha256(data).hexdigest() if data is not None else None, "created_at": utcnow()}
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         stmt = pg_insert(Artifact).values(**values)
         db.execute(stmt.on_conflict_do_update(
             index_elements=["session_id", "kind"],
@@ -100,7 +100,7 @@ def run_extract(ctx: Context, claim: ClaimedStage) -> None:
         duration = extract_audio(source, target, ctx.settings.ffmpeg_timeout_seconds)
         size = ctx.store.put_file(audio_key, target)
     _record_artifact(ctx, claim, "audio", audio_key, size=size)
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         db.execute(sa.update(Session).where(Session.id == claim.session_id)
                    .values(duration_seconds=round(duration, 3)))
         db.commit()
@@ -138,7 +138,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         source, summary = run.transcripts[0], None
     agent = build_agent_transcript(claim.session_id, source, providers=names, failed_providers=failed,
                                    reconciliation=summary)
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         for result in rows:
             display = agent if result is source else build_agent_transcript(claim.session_id, result)
             stmt = pg_insert(Transcript).values(
@@ -172,7 +172,7 @@ def chunk_audio(ctx: Context, audio: Path, workdir: Path,
 
 
 def _has_transcript(ctx: Context, claim: ClaimedStage) -> bool:
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         return db.scalar(sa.select(sa.func.count()).select_from(Transcript)
                          .where(Transcript.session_id == claim.session_id)) > 0
 
@@ -273,7 +273,7 @@ def builtin_rubric_version(analyzer: Analyzer) -> str | None:
 def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
     """The four post-transcription tasks → a new analysis version for this job (once). Model work first passes
     the tenant's daily budget guard; the tenant's active prompt and rubric versions are used and recorded."""
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
             return
         config = active_config(db, claim.tenant_id)
@@ -292,7 +292,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
     if run.refined is not None:
         _put_json(ctx, claim, "transcript_refined", TRANSCRIPT_REFINED_NAME, run.refined.model_dump_json())
     model_failures = getattr(analyzer, "failures", [])[failures_before:]
-    with ctx.db() as db:
+    with ctx.tenant_db(claim.tenant_id) as db:
         session = db.get(Session, claim.session_id, with_for_update=True)
         if session is None:
             raise PermanentError("the session no longer exists", code="session_missing")

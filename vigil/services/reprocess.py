@@ -19,7 +19,7 @@ from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
 def request_analysis(ctx: Context, principal: Principal, session_id: uuid.UUID) -> JobAccepted:
     """Run the analysis again on the existing transcript: a new analysis version; the old stays."""
     principal.require(Action.reprocess)
-    with ctx.db() as db:
+    with ctx.tenant_db(principal.tenant_id) as db:
         session = owned_session(db, principal, session_id)
         if not ctx.store.exists(artifact_key(session.tenant_id, session.id, TRANSCRIPT_AGENT_NAME)):
             raise Conflict("the session has no transcript yet; reprocess it instead")
@@ -35,7 +35,7 @@ def request_reprocess(ctx: Context, principal: Principal, session_id: uuid.UUID)
     """Run the whole pipeline again. Stages whose outputs exist short-circuit, so a failed or dead
     stage is retried and everything after it runs; the analysis gets a new version."""
     principal.require(Action.reprocess)
-    with ctx.db() as db:
+    with ctx.tenant_db(principal.tenant_id) as db:
         session = owned_session(db, principal, session_id)
         job, created = enqueue_or_join(db, session, "pipeline", ctx.settings.stage_max_attempts)
         if created:

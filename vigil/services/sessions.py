@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.context import Context
 from vigil.db.models import Job, Session, StageEvent, Transcript
-from vigil.errors import NotFound
+from vigil.errors import Gone, NotFound
 from vigil.schemas import AgentTranscript, SessionOut, SessionSummaryOut
 from vigil.services.auth import Action, Principal
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
@@ -29,6 +29,8 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[s
         risk_categories=list(session.risk_categories or []), providers=providers or [],
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
+        media_purged_at=session.media_purged_at, content_purged_at=session.content_purged_at,
+        redaction_count=session.redaction_count,
     )
 
 
@@ -37,6 +39,15 @@ def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) ->
                                                  Session.tenant_id == principal.tenant_id))
     if session is None:
         raise NotFound("session not found")
+    return session
+
+
+def content_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Session:
+    """The caller's session whose content (audio, transcripts) is asked for: 410 once retention deleted it."""
+    session = owned_session(db, principal, session_id)
+    if session.content_purged_at is not None:
+        raise Gone(f"the audio and transcripts were deleted on {session.content_purged_at:%Y-%m-%d} "
+                   "by the tenant's retention policy")
     return session
 
 
@@ -169,8 +180,8 @@ def _require_artifact(ctx: Context, key: str, what: str) -> bytes:
 def stored_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> AgentTranscript | None:
     """The agent transcript as the pipeline wrote it, or None while it is not ready."""
     principal.require(Action.read_content)
-    with ctx.db() as db:
-        owned_session(db, principal, session_id)
+    with ctx.tenant_db(principal.tenant_id) as db:
+        content_session(db, principal, session_id)
     key = artifact_key(principal.tenant_id, session_id, TRANSCRIPT_AGENT_NAME)
     return AgentTranscript.model_validate_json(ctx.store.get_bytes(key)) if ctx.store.exists(key) else None
 
@@ -182,7 +193,7 @@ def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUI
     transcript = stored_transcript(ctx, principal, session_id)
     if transcript is None:
         raise NotFound("the transcript is not ready yet")
-    with ctx.db() as db:
+    with ctx.tenant_db(principal.tenant_id) as db:
         overrides = speaker_overrides(db, principal, session_id)
     return {**relabel_speakers(transcript, overrides).model_dump(mode="json"), "speaker_overrides": overrides}
 
@@ -191,8 +202,8 @@ def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UU
     import json
 
     principal.require(Action.read_content)
-    with ctx.db() as db:
-        owned_session(db, principal, session_id)
+    with ctx.tenant_db(principal.tenant_id) as db:
+        content_session(db, principal, session_id)
         providers = db.scalars(sa.select(Transcript.provider).where(Transcript.session_id == session_id)).all()
     if not providers:
         raise NotFound("the transcript is not ready yet")
@@ -203,8 +214,8 @@ def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UU
 
 def audio_key(ctx: Context, principal: Principal, session_id: uuid.UUID) -> str:
     principal.require(Action.read_content)
-    with ctx.db() as db:
-        owned_session(db, principal, session_id)
+    with ctx.tenant_db(principal.tenant_id) as db:
+        content_session(db, principal, session_id)
     key = artifact_key(principal.tenant_id, session_id, AUDIO_NAME)
     if not ctx.store.exists(key):
         raise NotFound("the audio is not extracted yet")

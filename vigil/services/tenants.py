@@ -16,8 +16,10 @@ from vigil.settings import Settings
 from vigil.transcription.base import unavailable_reason
 
 
-def _own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
-    principal.require(Action.administer)
+def own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
+               action: Action = Action.administer) -> Tenant:
+    """The caller's own tenant, if their role allows `action`; any other tenant is not found."""
+    principal.require(action)
     tenant = db.get(Tenant, tenant_id) if tenant_id == principal.tenant_id else None
     if tenant is None:
         raise NotFound("tenant not found")
@@ -32,7 +34,7 @@ def transcribers_for(db: DbSession, tenant_id: uuid.UUID, settings: Settings) ->
 
 def transcription_config(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
                          settings: Settings) -> TranscriptionConfig:
-    tenant = _own_tenant(db, principal, tenant_id)
+    tenant = own_tenant(db, principal, tenant_id)
     return TranscriptionConfig(transcribers=transcribers_for(db, tenant.id, settings),
                                source="tenant" if tenant.transcribers else "deployment")
 
@@ -41,7 +43,7 @@ def set_transcribers(db: DbSession, principal: Principal, tenant_id: uuid.UUID, 
                      settings: Settings) -> TranscriptionConfig:
     """Choose the tenant's providers (None → follow the deployment). Only providers this deployment
     can actually call are accepted."""
-    tenant = _own_tenant(db, principal, tenant_id)
+    tenant = own_tenant(db, principal, tenant_id)
     if names is not None:
         if not names or len(set(names)) != len(names):
             raise ValidationFailure("name one or more providers, each once")

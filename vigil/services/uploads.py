@@ -54,7 +54,7 @@ def create_direct_upload(ctx: Context, principal: Principal, filename: str, titl
         expires = int(expires_at.timestamp())
         url = (f"{ctx.settings.base_url}/api/v1/uploads/{session_id}/content"
                f"?expires={expires}&signature={_signature(_signing_key(ctx), session_id, expires)}")
-    with ctx.db() as db:
+    with ctx.tenant_db(principal.tenant_id) as db:
         db.add(Session(id=session_id, tenant_id=principal.tenant_id,
                        title=(title or safe_filename(filename) or "")[:500] or None,
                        original_filename=safe_filename(filename), media_ext=ext, status=AWAITING,
@@ -74,7 +74,7 @@ def receive_direct_upload(ctx: Context, session_id: uuid.UUID, expires: int, sig
         raise Forbidden("invalid upload signature")
     if utcnow().timestamp() > expires:
         raise Forbidden("the upload URL has expired")
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         session = db.get(Session, session_id)
     if session is None or session.status != AWAITING:
         raise NotFound("no upload is expected here")
@@ -93,7 +93,7 @@ def submit_upload(ctx: Context, principal: Principal, session_id: uuid.UUID) -> 
     """Check what arrived at the upload URL, as an API upload would be checked, then queue the work.
     Content that is not media is deleted, and the URL may be used again until it expires."""
     principal.require(Action.upload)
-    with ctx.db() as db:
+    with ctx.tenant_db(principal.tenant_id) as db:
         session = owned_session(db, principal, session_id)
     if session.status != AWAITING:
         raise Conflict(f"the session is {session.status}, not awaiting an upload")
@@ -113,7 +113,7 @@ def submit_upload(ctx: Context, principal: Principal, session_id: uuid.UUID) -> 
         raise
     finally:
         local.unlink(missing_ok=True)
-    with ctx.db() as db:
+    with ctx.tenant_db(principal.tenant_id) as db:
         session = db.get(Session, session_id, with_for_update=True)
         if session is None or session.status != AWAITING:
             raise Conflict("the upload was submitted already")
@@ -133,7 +133,7 @@ def submit_upload(ctx: Context, principal: Principal, session_id: uuid.UUID) -> 
 def expire_direct_uploads(ctx: Context, now: datetime | None = None) -> int:
     """Remove sessions whose upload URL expired unsubmitted, with anything sent to it."""
     cutoff = now or utcnow()
-    with ctx.db() as db:
+    with ctx.system_db() as db:
         stale = db.execute(sa.select(Session.id, Session.tenant_id).where(
             Session.status == AWAITING, Session.upload_expires_at < cutoff)).all()
         for session_id, tenant_id in stale:
