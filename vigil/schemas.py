@@ -390,6 +390,27 @@ class TranscriptionConfig(BaseModel):
     source: str = Field("tenant", description="tenant | deployment")
 
 
+class RedactionSettings(BaseModel):
+    names: list[str] = Field(default_factory=list, max_length=5000,
+                             description="Names (clients, staff, places) redacted wherever they are said, besides "
+                                         "emails, phone, national ID and card numbers, and addresses.")
+
+
+class RedactionOut(BaseModel):
+    """One redacted span of a transcript. Never the hidden text: a fingerprint tells equal ones apart."""
+
+    index: int
+    field: str = Field(description="Review field for this finding: POST a review with value redacted | restored.")
+    segment: int
+    kind: str
+    detail: str
+    placeholder: str
+    fingerprint: str
+    decision: str = Field(description="redacted (as detected, or confirmed) | restored (a false positive)")
+    reviewed: bool
+    original: str | None = Field(None, description="The hidden words, only with ?reveal=true (reviewers; audited).")
+
+
 class RetentionPolicy(BaseModel):
     media_days: int | None = Field(None, ge=1, le=36_500, description="Days after upload the original media is "
                                    "kept once its audio is extracted; null → follow the deployment (or keep).")

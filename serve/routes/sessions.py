@@ -17,13 +17,14 @@ from vigil.schemas import (
     AuditOut,
     CustodyOut,
     JobAccepted,
+    RedactionOut,
     ReviewIn,
     ReviewOut,
     SessionOut,
     SessionSummaryOut,
     UploadAccepted,
 )
-from vigil.services import audit, ingest, reprocess, reviews, sessions
+from vigil.services import audit, ingest, redaction, reprocess, reviews, sessions
 from vigil.services.auth import Action
 from vigil.services.sessions import SessionFilter
 
@@ -93,7 +94,8 @@ def get_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalD
     return sessions.reviewed_transcript(ctx, principal, session_id)
 
 
-@router.get("/{session_id}/transcript/raw", description="Each provider's full output, by provider.")
+@router.get("/{session_id}/transcript/raw", description="Each provider's full, unredacted output, by provider "
+                                                       "(supervisors and admins; every read is audited).")
 def get_raw_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     return sessions.raw_transcripts_json(ctx, principal, session_id)
 
@@ -125,10 +127,23 @@ def get_analysis(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> A
 @router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)
 def create_review(session_id: uuid.UUID, body: ReviewIn, ctx: ContextDep, db: DbDep,
                   principal: PrincipalDep) -> ReviewOut:
-    # Only speaker corrections need the transcript; other fields are judged against the analysis alone.
-    needs_transcript = reviews.is_speaker_field(body.field) and principal.can(Action.read_content)
+    # Only speaker corrections need the transcript, and redaction decisions its findings; other fields are judged
+    # against the analysis alone.
+    can_read = principal.can(Action.read_content)
+    needs_transcript = reviews.is_speaker_field(body.field) and can_read
     transcript = sessions.stored_transcript(ctx, principal, session_id) if needs_transcript else None
-    return reviews.create_review(db, principal, session_id, body, transcript)
+    found = (redaction.redaction_values(redaction.stored_findings(ctx, principal.tenant_id, session_id))
+             if redaction.is_redaction_field(body.field) and can_read else None)
+    return reviews.create_review(db, principal, session_id, body, transcript, found)
+
+
+@router.get("/{session_id}/redactions", response_model=list[RedactionOut],
+            description="The personal data redacted from the transcript (kind and place, never the text) and each "
+                        "finding's review: a supervisor restores a false positive with a review of its field.")
+def get_redactions(session_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep,
+                   reveal: Annotated[bool, Query(description="Include the hidden words (reviewers; audited).")]
+                   = False) -> list[RedactionOut]:
+    return redaction.list_redactions(ctx, db, principal, session_id, reveal)
 
 
 @router.get("/{session_id}/audit", response_model=list[AuditOut])

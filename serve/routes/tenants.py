@@ -13,11 +13,12 @@ from vigil.schemas import (
     ConfigVersionIn,
     ConfigVersionOut,
     JobStatusOut,
+    RedactionSettings,
     RetentionPolicy,
     TranscriptionConfig,
     UsageOut,
 )
-from vigil.services import governance, retention, tenants
+from vigil.services import governance, redaction, retention, tenants
 from vigil.services.jobs import list_jobs
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["jobs"])
@@ -96,3 +97,17 @@ def get_retention(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: P
 def put_retention(tenant_id: uuid.UUID, body: RetentionPolicy, ctx: ContextDep, db: DbDep,
                   principal: PrincipalDep) -> RetentionPolicy:
     return retention.set_retention_policy(db, principal, tenant_id, body.media_days, body.content_days, ctx.settings)
+
+
+@router.get("/{tenant_id}/redaction", response_model=RedactionSettings, tags=["tenants"],
+            description="The names this tenant has redacted from transcripts (admin, own tenant).")
+def get_redaction(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> RedactionSettings:
+    return redaction.redaction_settings(db, principal, tenant_id)
+
+
+@router.put("/{tenant_id}/redaction", response_model=RedactionSettings, tags=["tenants"],
+            description="Replace the list of names to redact; it applies to sessions transcribed from now on. "
+                        "Audited by count (the names are personal data themselves).")
+def put_redaction(tenant_id: uuid.UUID, body: RedactionSettings, db: DbDep,
+                  principal: PrincipalDep) -> RedactionSettings:
+    return redaction.set_redaction_names(db, principal, tenant_id, body.names)

@@ -32,6 +32,7 @@ SYSTEM_DB_ALLOWED = {
     "serve/routes/health.py",    # SELECT 1
     "tasks/dispatcher.py",       # claims and finishes jobs of every tenant
     "vigil/services/uploads.py",  # a signed upload URL names a session, not a caller; expiry sweeps all tenants
+    "vigil/services/retention.py",  # lists the tenants to sweep; each tenant's purge is tenant-scoped
 }
 
 

@@ -5,6 +5,7 @@ so a stage delivered twice does its work once. Ray (tasks/) only decides where a
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import time
@@ -36,11 +37,14 @@ from vigil.schemas import (
     SessionSummary,
     TaskOutcome,
 )
+from vigil.services import redaction
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
 from vigil.storage import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
+    TRANSCRIPT_ORIGINAL_NAME,
+    TRANSCRIPT_REDACTIONS_NAME,
     TRANSCRIPT_REFINED_NAME,
     analysis_name,
     artifact_key,
@@ -136,14 +140,18 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         rows.append(source)
     else:
         source, summary = run.transcripts[0], None
-    agent = build_agent_transcript(claim.session_id, source, providers=names, failed_providers=failed,
-                                   reconciliation=summary)
+    original = build_agent_transcript(claim.session_id, source, providers=names, failed_providers=failed,
+                                      reconciliation=summary)
     with ctx.tenant_db(claim.tenant_id) as db:
+        pii_names = redaction.names_for(db, claim.tenant_id)
+    agent, findings = redaction.redact_transcript(original, pii_names)
+    with ctx.tenant_db(claim.tenant_id) as db:
+        db.execute(sa.update(Session).where(Session.id == claim.session_id).values(redaction_count=len(findings)))
         for result in rows:
             display = agent if result is source else build_agent_transcript(claim.session_id, result)
             stmt = pg_insert(Transcript).values(
                 tenant_id=claim.tenant_id, session_id=claim.session_id, provider=result.provider,
-                model=result.model, language=result.language, text=display.text,
+                model=result.model, language=result.language, text=redaction.redact_plain(display.text, pii_names),
                 word_count=display.metrics.word_count, duration_seconds=result.duration,
                 mean_confidence=display.metrics.mean_confidence,
                 metrics={**display.metrics.model_dump(), "failed_providers": failed,
@@ -154,7 +162,9 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
                 set_={c: stmt.excluded[c] for c in ("model", "language", "text", "word_count",
                                                      "duration_seconds", "mean_confidence", "metrics")}))
         db.commit()
-    # The agent transcript is written last: its presence marks the stage as done.
+    _put_json(ctx, claim, "transcript_original", TRANSCRIPT_ORIGINAL_NAME, original.model_dump_json())
+    _put_json(ctx, claim, "transcript_redactions", TRANSCRIPT_REDACTIONS_NAME, json.dumps(findings))
+    # The (redacted) agent transcript is written last: its presence marks the stage as done.
     _put_json(ctx, claim, "transcript_agent", TRANSCRIPT_AGENT_NAME, agent.model_dump_json())
 
 

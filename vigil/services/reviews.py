@@ -15,8 +15,10 @@ from vigil.schemas import AgentTranscript, AnalysisOut, AnalysisResult, ReviewIn
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
 from vigil.services.sessions import owned_session
+from vigil.transcription.agent import transcript_text
 
 FLAG_DECISIONS = ("confirmed", "dismissed")
+REDACTION_DECISIONS = ("redacted", "restored")  # restored: a false positive, shown as spoken
 
 
 def latest_analysis(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Analysis:
@@ -68,8 +70,7 @@ def relabel_speakers(transcript: AgentTranscript, overrides: dict[str, Any]) -> 
         speaker = overrides.get(f"speaker.{seg.speaker}", seg.speaker) if seg.speaker else None
         speaker = overrides.get(f"segment.{seg.index}.speaker", speaker)
         segments.append(seg.model_copy(update={"speaker": speaker}))
-    text = "\n".join(f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments)
-    return transcript.model_copy(update={"segments": segments, "text": text})
+    return transcript.model_copy(update={"segments": segments, "text": transcript_text(segments)})
 
 
 def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
@@ -105,6 +106,10 @@ def validate_value(field: str, value: Any, ai: dict[str, Any], scales: dict[str,
             if value not in FLAG_DECISIONS:
                 raise ValueError("not a decision")
             return value
+        if field.startswith("redaction.") and field in ai:
+            if value not in REDACTION_DECISIONS:
+                raise ValueError("redacted or restored")
+            return value
         if is_speaker_field(field) and field in ai:
             name = TypeAdapter(str).validate_python(value).strip()
             if not 1 <= len(name) <= 100:
@@ -124,19 +129,23 @@ def _review_out(review: Review, email: str) -> ReviewOut:
 
 
 def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, body: ReviewIn,
-                  transcript: AgentTranscript | None = None) -> ReviewOut:
+                  transcript: AgentTranscript | None = None, redactions: dict[str, Any] | None = None) -> ReviewOut:
+    """Record one override. `transcript` makes its speaker fields reviewable, `redactions` its redaction findings
+    (field → the AI's value); a decision on a redaction is not a review of the session's risk, so it leaves the
+    session's place in the review queue alone."""
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
     analysis = latest_analysis(db, principal, session_id)
     result = AnalysisResult.model_validate(analysis.result)
-    ai = ai_values(result) | transcript_values(transcript)
+    ai = ai_values(result) | transcript_values(transcript) | (redactions or {})
     human = validate_value(body.field, body.value, ai, {f"rubric.{r.key}": r.scale_max for r in result.rubric})
     review = Review(tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
                     field=body.field, ai_value={"value": ai[body.field]}, human_value={"value": human},
                     reason=body.reason.strip(), reviewer_id=principal.user_id)
     db.add(review)
     now = utcnow()
-    session.reviewed_at = session.reviewed_at or now
+    if not body.field.startswith("redaction."):
+        session.reviewed_at = session.reviewed_at or now
     if body.field == "risk_level":
         session.risk_level = human
         session.flagged = human != "none"

@@ -188,6 +188,7 @@ def stored_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
 
 def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
     """The transcript with the supervisors' speaker corrections applied, and those corrections."""
+    from vigil.services.redaction import apply_restorations, restored_findings
     from vigil.services.reviews import relabel_speakers, speaker_overrides
 
     transcript = stored_transcript(ctx, principal, session_id)
@@ -195,18 +196,28 @@ def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUI
         raise NotFound("the transcript is not ready yet")
     with ctx.tenant_db(principal.tenant_id) as db:
         overrides = speaker_overrides(db, principal, session_id)
-    return {**relabel_speakers(transcript, overrides).model_dump(mode="json"), "speaker_overrides": overrides}
+        restored = restored_findings(db, principal, session_id)
+    transcript = apply_restorations(ctx, principal, transcript, restored)
+    return {**relabel_speakers(transcript, overrides).model_dump(mode="json"), "speaker_overrides": overrides,
+            "restored_redactions": sorted(restored)}
 
 
 def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    """The providers' own outputs. They are originals, unredacted, so only reviewers may read them, and every
+    read is audited."""
     import json
 
-    principal.require(Action.read_content)
+    from vigil.services import audit
+
+    principal.require(Action.review)
     with ctx.tenant_db(principal.tenant_id) as db:
         content_session(db, principal, session_id)
         providers = db.scalars(sa.select(Transcript.provider).where(Transcript.session_id == session_id)).all()
-    if not providers:
-        raise NotFound("the transcript is not ready yet")
+        if not providers:
+            raise NotFound("the transcript is not ready yet")
+        audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="transcript.original_read",
+                     entity_type="session", entity_id=session_id, detail={"what": "raw", "providers": providers})
+        db.commit()
     return {p: json.loads(_require_artifact(ctx, artifact_key(principal.tenant_id, session_id,
                                                               transcript_raw_name(p)), "the transcript"))
             for p in providers}

@@ -49,6 +49,9 @@ def transcript_raw_name(provider: str) -> str:
 
 TRANSCRIPT_AGENT_NAME = "transcript/agent.json"
 TRANSCRIPT_REFINED_NAME = "transcript/refined.json"
+# Redaction: agent.json holds the redacted transcript; the original and the findings sit beside it.
+TRANSCRIPT_ORIGINAL_NAME = "transcript/original.json"
+TRANSCRIPT_REDACTIONS_NAME = "transcript/redactions.json"
 
 
 def analysis_name(version: int) -> str:

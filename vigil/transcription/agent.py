@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from vigil.schemas import AgentTranscript, ProviderTranscript, ReconciliationSummary, TranscriptMetrics
+from vigil.schemas import AgentTranscript, ProviderTranscript, ReconciliationSummary, Segment, TranscriptMetrics
 
 LOW_CONFIDENCE = 0.5
 
@@ -25,6 +26,11 @@ def transcript_metrics(transcript: ProviderTranscript) -> TranscriptMetrics:
     )
 
 
+def transcript_text(segments: Sequence[Segment]) -> str:
+    """A transcript's text: one line per segment, led by its speaker when known."""
+    return "\n".join(f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments)
+
+
 def build_agent_transcript(session_id: uuid.UUID, transcript: ProviderTranscript, *,
                            providers: list[str] | None = None, failed_providers: dict[str, str] | None = None,
                            reconciliation: ReconciliationSummary | None = None) -> AgentTranscript:
@@ -38,7 +44,7 @@ def build_agent_transcript(session_id: uuid.UUID, transcript: ProviderTranscript
         provider=transcript.provider,
         language=transcript.language,
         duration=transcript.duration,
-        text="\n".join(f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments),
+        text=transcript_text(segments),
         segments=segments,
         metrics=transcript_metrics(transcript),
         providers=providers or [transcript.provider],
