@@ -134,6 +134,11 @@ def forget_transcript(session_id: str) -> None:
     _transcript.clear()
 
 
+def redactions(session_id: str, reveal: bool = False) -> list[dict[str, Any]]:
+    """The transcript's redactions; `reveal` (reviewers) includes the hidden words and is audited by the API."""
+    return client().get_json(f"/api/v1/sessions/{session_id}/redactions", reveal=str(reveal).lower())
+
+
 def analysis(session_id: str) -> dict[str, Any]:
     return client().analysis(session_id)
 

@@ -59,6 +59,9 @@ if session["status"] == "failed":
                 st.success(f"Queued again (job {accepted['job_id'][:8]}).")
 elif session["status"] != "ready":
     st.info("Still processing; this page fills in as each stage finishes.")
+if session.get("content_purged_at"):
+    st.info(f"The audio and transcripts were deleted on {session['content_purged_at'][:10]} by the retention "
+            "policy; the analysis, reviews and audit history remain.")
 
 analysis: dict[str, Any] | None = None
 try:
@@ -81,6 +84,38 @@ def still_to_do(analysis: dict[str, Any], session: dict[str, Any]) -> list[str]:
         if f"flag.{flag['category']}" not in analysis["overrides"]:
             todo.append(f"confirm or dismiss the {label(flag['category'])} flag")
     return todo
+
+
+def show_redactions(sid: str, reviewer: bool) -> None:
+    """What was hidden from the transcript (kind and place, not the words), and for reviewers a way to see the
+    words (audited) and restore a false positive."""
+    st.subheader("Redactions")
+    reveal = reviewer and st.toggle("Show the hidden words (recorded in the audit log)", key="reveal_pii")
+    found = api.redactions(sid, reveal=reveal)
+    rows = [{"#": f["index"], "kind": f["kind"], "segment": f["segment"], "shown as": f["placeholder"],
+             "decision": f["decision"], "fingerprint": f["fingerprint"],
+             **({"hidden words": f["original"] or ""} if reveal else {})} for f in found]
+    table(pl.DataFrame(rows), "redactions")
+    if not reviewer or not found:
+        return
+    with st.form("redaction", clear_on_submit=True):
+        index = st.selectbox("Finding", [f["index"] for f in found],
+                             format_func=lambda n: f"#{n} {found[n]['kind']} in segment {found[n]['segment']}",
+                             key="redaction_finding")
+        value = st.radio("Decision", ["restored", "redacted"], horizontal=True,
+                         help="restored: not personal data, show the words; redacted: keep them hidden")
+        why = st.text_input("Reason (required)", key="redaction_reason")
+        if st.form_submit_button("Save decision"):
+            if len(why.strip()) < 3:
+                st.error("A reason is required.")
+            else:
+                try:
+                    api.submit_review(sid, f"redaction.{index}", value, why.strip())
+                except api.ApiError as exc:
+                    st.error(f"Not saved: {plain(exc.detail)}")
+                else:
+                    api.forget_transcript(sid)
+                    st.rerun()
 
 
 def decide(value: str, reason: str) -> None:
@@ -123,8 +158,8 @@ with st.container(border=True):
 start_key = f"start_{sid}"
 try:
     st.audio(api.audio(sid), format="audio/flac", start_time=int(st.session_state.get(start_key, 0)))
-except api.ApiError:
-    st.caption("Audio not extracted yet.")
+except api.ApiError as exc:
+    st.caption("Audio deleted by the retention policy." if exc.status == 410 else "Audio not extracted yet.")
 
 evidence_segments: set[int] = set()
 if analysis:
@@ -135,9 +170,11 @@ with left:
     st.subheader("Transcript")
     try:
         transcript = api.transcript(sid)
-    except api.ApiError:
+    except api.ApiError as exc:
         transcript = None
-        st.caption("Transcript not ready yet.")
+        st.caption("Transcript deleted by the retention policy." if exc.status == 410 else "Transcript not ready yet.")
+    if transcript and transcript.get("restored_redactions") is not None and session.get("redaction_count"):
+        st.caption(f"{session['redaction_count']} piece(s) of personal data are hidden; see Redactions below.")
     if transcript:
         providers = ", ".join(transcript.get("providers") or [transcript["provider"]])
         note = f"from {providers}"
@@ -288,6 +325,9 @@ if analysis:
                         else:
                             api.forget_transcript(sid)
                             st.rerun()
+
+    if session.get("redaction_count") and not session.get("content_purged_at"):
+        show_redactions(sid, reviewer)
 
     st.subheader("Audit history")
     entries = api.audit(sid)

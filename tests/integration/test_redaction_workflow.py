@@ -162,3 +162,40 @@ def test_reviewers_may_reveal_what_was_hidden_and_each_reveal_is_audited(
         reads = db.scalars(sa.select(AuditEntry.detail).where(AuditEntry.entity_id == str(redacted.session_id),
                                                               AuditEntry.action == "transcript.original_read")).all()
     assert sorted(r["what"] for r in reads) == ["raw", "redactions"]
+
+
+def test_the_session_page_lists_redactions_and_a_supervisor_restores_one(
+        ctx: Context, tenant_a: Tenant, redacted: ClaimedStage, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import api_on_loopback, free_port
+
+    app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+    ctx.settings = ctx.settings.model_copy(update={"api_port": free_port()})
+    with api_on_loopback(ctx) as url:
+        monkeypatch.setenv("API_URL", url)
+        at = AppTest.from_file(app, default_timeout=60)
+        at.session_state["token"] = tenant_a.supervisor
+        at.run()
+        at.session_state["session_id"] = str(redacted.session_id)
+        at.switch_page("pages/session.py").run()
+        assert not at.exception
+        assert "Redactions" in [s.value for s in at.subheader]
+        page = " ".join(str(df.value) for df in at.dataframe)
+        assert "[EMAIL]" in page and PII["email"] not in page
+
+        at.toggle(key="reveal_pii").set_value(True).run()
+        assert PII["email"] in " ".join(str(df.value) for df in at.dataframe)
+
+        email = next(n for n, f in enumerate(json.loads(_object(ctx, redacted, TRANSCRIPT_REDACTIONS_NAME)))
+                     if f["kind"] == "email")
+        at.selectbox(key="redaction_finding").set_value(email)
+        at.text_input(key="redaction_reason").input("the clinic's shared inbox, not the client's")
+        at.button(key="FormSubmitter:redaction-Save decision").click().run()
+        assert not at.exception and not at.error
+    with ctx.system_db() as db:
+        entry = db.scalar(sa.select(AuditEntry.detail).where(AuditEntry.entity_id == str(redacted.session_id),
+                                                             AuditEntry.action == "review.override"))
+    assert entry == {**entry, "field": f"redaction.{email}", "human_value": "restored"}
