@@ -61,6 +61,15 @@ class Settings(BaseSettings):
                                                            "notation (e.g. 20/second, 1200/minute); empty: none.")
     max_upload_bytes: int = 2 * 1024**3
     upload_url_ttl_seconds: int = Field(3600, description="How long a direct-upload URL stays valid.")
+    encryption_keys: str | None = Field(None, repr=False, description="Key-encryption keys for transcripts at rest, "
+                                        "'kid:base64key,…' (the last is active); `vigil up` creates one under "
+                                        "DATA_DIR when unset; `vigil keys rotate` adds one.")
+    secrets_backend: str = Field("env", description="Where secrets come from besides the environment: env | aws "
+                                                    "(AWS Secrets Manager, secret ids PREFIX + variable name).")
+    secrets_prefix: str = "vigil/"
+    secrets_region: str = "us-east-1"
+    secrets_endpoint_url: str | None = Field(None, description="Secrets Manager endpoint override (a stand-in).")
+    secrets_ttl_seconds: float = Field(300.0, description="How long a fetched secret is cached.")
     signing_key: str | None = Field(None, repr=False, description="Secret for the local store's signed upload URLs; "
                                                       "`vigil up` creates one under DATA_DIR when unset.")
     ffmpeg_timeout_seconds: float = 600.0
@@ -96,5 +105,10 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings once at a process's entry point; everything else takes them as an argument."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings once at a process's entry point; everything else takes them as an argument. Secrets the
+    environment leaves unset come from the secrets backend (SECRETS_BACKEND), when there is one."""
+    from vigil.secrets import backend_from_settings, fill_secrets
+
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    backend = backend_from_settings(settings)
+    return fill_secrets(settings, backend) if backend is not None else settings
