@@ -57,8 +57,8 @@ def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) ->
     with ctx.system_db() as db:
         for sid in session_ids:
             kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == sid)).all()
-            assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_raw:whisper",
-                                    "transcript_refined"]
+            assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_original",
+                                    "transcript_raw:whisper", "transcript_redactions", "transcript_refined"]
             for table in (Transcript, Analysis):
                 assert db.scalar(sa.select(sa.func.count()).select_from(table).where(table.session_id == sid)) == 1
             done = db.scalars(sa.select(StageEvent.stage).where(StageEvent.session_id == sid,

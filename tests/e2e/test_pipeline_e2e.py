@@ -104,8 +104,9 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
         assert after["effective"]["risk_level"] == "medium" and after["ai"]["risk_level"] == "high"
         assert http.get(f"/api/v1/sessions/{audio['session_id']}").json()["risk_level"] == "medium"
         audit = http.get(f"/api/v1/sessions/{audio['session_id']}/audit").json()
-        assert [a["action"] for a in audit] == ["session.upload", "review.override"]
-        assert audit[1]["actor_email"].startswith("supervisor@")
+        # Reading the raw (unredacted) provider output above is audited too.
+        assert [a["action"] for a in audit] == ["session.upload", "transcript.original_read", "review.override"]
+        assert audit[2]["actor_email"].startswith("supervisor@")
         assert audit[1]["detail"]["reason"].startswith("Plan disclosed")
 
     with stack.ctx.system_db() as db:
