@@ -229,7 +229,7 @@ def _analysed(out: TenantRows, rng: random.Random, results: Results, session: di
             metrics["agreement_rate"] = round(rng.uniform(0.8, 0.97), 4)
         out.add(Transcript, session_id=session["id"], provider=provider,
                 model="rover:assemblyai+whisper" if provider == "reconciled" else f"{provider}-bench",
-                language="en", text=result["summary"], word_count=words, duration_seconds=seconds,
+                language="en", word_count=words, duration_seconds=seconds,
                 mean_confidence=confidence, metrics=metrics, created_at=at)
     session.update(status="ready", analysis_ready_at=at, updated_at=at, ai_risk_level=level,
                    risk_categories=list(categories), attention=RISK_FAILED if level == "unknown" else None)

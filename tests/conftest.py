@@ -23,6 +23,8 @@ from vigil.services.auth import issue_token
 from vigil.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# Every test runs with transcripts sealed at rest, as `vigil up` does (a fixed key: tests must be repeatable).
+TEST_KEYS = "test1:" + "dGVzdC1rZXktZW5jcnlwdGlvbi0zMi1ieXRlcyEhISE="
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +50,8 @@ def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context
     url = create_database(admin_url)
     settings = Settings(**{"data_dir": root / "data", "database_url": url,
                            "object_store_url": f"file://{root / 'objects'}", "api_port": free_port(),
-                           "signing_key": "test-signing-key", "_env_file": None, **overrides})
+                           "signing_key": "test-signing-key", "encryption_keys": TEST_KEYS, "_env_file": None,
+                           **overrides})
     return Context.build(settings, url)
 
 
@@ -71,7 +74,8 @@ def database_url(pg_admin_url: str) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url,
-                    object_store_url=f"file://{tmp_path / 'objects'}", signing_key="test-signing-key", _env_file=None)
+                    object_store_url=f"file://{tmp_path / 'objects'}", signing_key="test-signing-key",
+                    encryption_keys=TEST_KEYS, _env_file=None)
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 retention_app = typer.Typer(help="Retention of media, audio and transcripts.", no_args_is_help=True)
 app.add_typer(retention_app, name="retention")
+keys_app = typer.Typer(help="Keys that seal transcripts at rest.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _database_url() -> str:
@@ -72,7 +74,7 @@ def retention_run() -> None:
     from vigil.context import Context
     from vigil.services.retention import apply_retention
 
-    report = apply_retention(Context.build(load_settings(), _database_url()))
+    report = apply_retention(Context.build(local_settings(), _database_url()))
     typer.echo(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in report.as_json().items()))
 
 
@@ -186,7 +188,7 @@ def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, op
 
     if (dataset is None) == (since is None):
         raise typer.BadParameter("give exactly one of --dataset or --since")
-    ctx = Context.build(load_settings(), _database_url())
+    ctx = Context.build(local_settings(), _database_url())
     with ctx.system_db() as db:
         tenant_id = db.scalar(sa.select(Tenant.id).where(Tenant.name == tenant))
         if tenant_id is None:
@@ -258,7 +260,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = _with_signing_key(load_settings())
+    settings = local_settings()
     typer.echo("starting the database…")
     url = _database_url()
     with sessionmaker_for(url)() as db:
@@ -293,18 +295,81 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
         typer.echo("stopped")
 
 
-def _with_signing_key(settings):  # type: ignore[no-untyped-def]
-    """The local store's upload URLs need a secret; keep one under DATA_DIR unless SIGNING_KEY is set."""
+def local_settings():  # type: ignore[no-untyped-def]
+    """Settings for a process of this machine's deployment: secrets the environment (or secrets backend) does not
+    give are kept in files under DATA_DIR, made on first use: the local store's signing key, and the keyring that
+    seals transcripts (a file, so `vigil keys rotate` can add a key that running processes pick up)."""
     import secrets
 
+    from vigil.crypto import Keyring
+
+    settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.signing_key:
-        return settings
-    key_file = settings.data_dir / "signing-key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(32))
-        key_file.chmod(0o600)
-    return settings.model_copy(update={"signing_key": key_file.read_text().strip()})
+    updates: dict[str, object] = {}
+    if not settings.signing_key:
+        updates["signing_key"] = _local_secret(settings.data_dir / "signing-key", lambda: secrets.token_urlsafe(32))
+    if not settings.encryption_keys and not settings.encryption_keys_file:
+        keys_file = settings.data_dir / "encryption-keys"
+        _local_secret(keys_file, lambda: f"k1:{Keyring.generate_key()}")
+        updates["encryption_keys_file"] = keys_file.resolve()
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _local_secret(path: Path, make) -> str:  # type: ignore[no-untyped-def]
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+@keys_app.command("new")
+def keys_new(kid: Annotated[str, typer.Option(help="Id of the new key.")]) -> None:
+    """Print a new key-encryption key as `kid:base64key`, to add to ENCRYPTION_KEYS (or the secrets backend)."""
+    from vigil.crypto import Keyring
+
+    typer.echo(f"{kid}:{Keyring.generate_key()}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key to the local keyring file and make it active (running processes pick it up at once), then
+    re-wrap every sealed object under it. With ENCRYPTION_KEYS set instead: add a key there (`vigil keys new`),
+    roll it out, set ENCRYPTION_ACTIVE_KEY, then run `vigil keys rewrap`."""
+    from datetime import UTC, datetime
+
+    from vigil.crypto import Keyring
+
+    settings = local_settings()
+    if settings.encryption_keys or not settings.encryption_keys_file:
+        typer.secho("ENCRYPTION_KEYS comes from the environment or secrets backend: add a key there "
+                    "(vigil keys new), set ENCRYPTION_ACTIVE_KEY to it everywhere, then run vigil keys rewrap.",
+                    fg="yellow")
+        raise typer.Exit(2)
+    path = settings.encryption_keys_file
+    old = Keyring.from_spec(path.read_text().strip(), settings.encryption_active_key)
+    kid = "k" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(old.with_new_active(kid).spec())
+    tmp.replace(path)  # atomic: a reader sees the old keyring or the new one, never half of one
+    typer.echo(f"new active key {kid} (keys: {', '.join([*old.ids, kid])})")
+    keys_rewrap()
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """Re-wrap every sealed object's data key under the active key (and seal any transcript still in plaintext).
+    Safe while Vigil runs; run it again if it reports objects that changed meanwhile."""
+    from vigil.context import Context
+    from vigil.storage.encrypted import EncryptedStore
+
+    ctx = Context.build(local_settings(), _database_url())
+    if not isinstance(ctx.store, EncryptedStore):
+        typer.secho("no keyring configured: nothing is encrypted", fg="yellow")
+        raise typer.Exit(2)
+    report = ctx.store.rewrap_prefix()
+    typer.echo(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in report.__dict__.items())
+               + f" (active key {ctx.store.keyring.active_id})")
 
 
 def _raise_interrupt(*_: object) -> None:

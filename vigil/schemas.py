@@ -431,6 +431,8 @@ class DirectUploadOut(BaseModel):
     upload_url: str = Field(description="PUT the file's bytes here, then POST /sessions/{id}/submit.")
     method: str
     expires_at: datetime
+    upload_headers: dict[str, str] = Field(default_factory=dict, description="Headers the PUT must send (S3: the "
+                                           "server-side encryption the URL was signed with).")
 
 
 class JobAccepted(BaseModel):

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     object_store_url: str = Field("file://./data/objects", description="file://DIR or s3://bucket/prefix")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, a stand-in).")
     s3_region: str = "us-east-1"
+    s3_sse: str = Field("AES256", description="Server-side encryption S3 is asked for on every write: AES256 "
+                                              "(SSE-S3) | aws:kms | empty for none (a store without SSE).")
+    s3_sse_kms_key_id: str | None = Field(None, description="KMS key for S3_SSE=aws:kms.")
     ray_address: str | None = Field(None, description="Ray cluster address; unset → local Ray.")
     transcribers: str = Field("whisper", description="Comma-separated speech providers.")
     analyzer: str = Field("offline", description="Analysis provider: offline | openai.")
@@ -62,8 +65,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 2 * 1024**3
     upload_url_ttl_seconds: int = Field(3600, description="How long a direct-upload URL stays valid.")
     encryption_keys: str | None = Field(None, repr=False, description="Key-encryption keys for transcripts at rest, "
-                                        "'kid:base64key,…' (the last is active); `vigil up` creates one under "
-                                        "DATA_DIR when unset; `vigil keys rotate` adds one.")
+                                        "'kid:base64key,…' (the last is active unless ENCRYPTION_ACTIVE_KEY).")
+    encryption_active_key: str | None = Field(None, description="Key id new data is sealed under; default: the last.")
+    encryption_keys_file: Path | None = Field(None, description="A keyring file (same format), re-read when it "
+                                              "changes; `vigil up` keeps one under DATA_DIR when ENCRYPTION_KEYS is "
+                                              "unset, and `vigil keys rotate` adds a key to it.")
     secrets_backend: str = Field("env", description="Where secrets come from besides the environment: env | aws "
                                                     "(AWS Secrets Manager, secret ids PREFIX + variable name).")
     secrets_prefix: str = "vigil/"

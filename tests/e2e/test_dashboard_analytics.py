@@ -93,7 +93,7 @@ def _transcribed_by(ctx: Context, session_id: str, confidences: dict[str, float]
         session = db.get(Session, uuid.UUID(session_id))
         for provider, confidence in confidences.items():
             db.add(Transcript(tenant_id=session.tenant_id, session_id=session.id, provider=provider, model=provider,
-                              language="en", text="…", word_count=30, duration_seconds=15.0,
+                              language="en", word_count=30, duration_seconds=15.0,
                               mean_confidence=confidence,
                               metrics={} if provider != "reconciled" else {"agreement_rate": agreement}))
         db.commit()

@@ -107,7 +107,7 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
         # Reading the raw (unredacted) provider output above is audited too.
         assert [a["action"] for a in audit] == ["session.upload", "transcript.original_read", "review.override"]
         assert audit[2]["actor_email"].startswith("supervisor@")
-        assert audit[1]["detail"]["reason"].startswith("Plan disclosed")
+        assert audit[2]["detail"]["reason"].startswith("Plan disclosed")
 
     with stack.ctx.system_db() as db:
         stages = db.execute(sa.select(StageEvent.stage, StageEvent.event)

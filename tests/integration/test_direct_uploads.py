@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import boto3
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -124,10 +125,18 @@ def test_s3_presigned_put_then_submit(s3_endpoint: str, ctx: Context, tenant_a: 
     with TestClient(configure(create_app(), s3_ctx)) as s3_client:
         upload = _create(s3_client, tenant_a, "video.webm")
         assert upload["upload_url"].startswith(s3_endpoint)
-        put = httpx.put(upload["upload_url"], content=(SAMPLES / "support-video.webm").read_bytes())
+        assert upload["upload_headers"] == {"x-amz-server-side-encryption": "AES256"}
+        # Signed with the header, so S3 refuses a PUT without it (moto does not check signatures; AWS does).
+        assert "x-amz-server-side-encryption" in upload["upload_url"].lower()
+        put = httpx.put(upload["upload_url"], content=(SAMPLES / "support-video.webm").read_bytes(),
+                        headers=upload["upload_headers"])
         assert put.status_code == 200, put.text
         submitted = s3_client.post(f"/api/v1/sessions/{upload['session_id']}/submit",
                                    headers=tenant_a.headers("uploader"))
         assert submitted.status_code == 202, submitted.text
     with ctx.system_db() as db:
         assert db.get(Session, upload["session_id"]).media_type == "video"
+        tenant_id = db.get(Session, upload["session_id"]).tenant_id
+    head = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").head_object(
+        Bucket="vigil-test", Key=f"direct/{tenant_id}/{upload['session_id']}/original.webm")
+    assert head["ServerSideEncryption"] == "AES256"

@@ -178,7 +178,7 @@ class StageEvent(Base):
 
 
 class Transcript(Base):
-    """Display text and metrics of one provider's transcript (the JSON forms live in the store)."""
+    """Metrics of one provider's transcript. Its text lives only in the object store (sealed at rest)."""
 
     __tablename__ = "transcripts"
     __table_args__ = (sa.UniqueConstraint("session_id", "provider"),)
@@ -188,7 +188,6 @@ class Transcript(Base):
     provider: Mapped[str] = mapped_column(sa.String(50))
     model: Mapped[str] = mapped_column(sa.String(200))
     language: Mapped[str | None] = mapped_column(sa.String(20))
-    text: Mapped[str] = mapped_column(sa.Text)
     word_count: Mapped[int] = mapped_column(sa.Integer)
     duration_seconds: Mapped[float] = mapped_column(sa.Float)
     mean_confidence: Mapped[float | None] = mapped_column(sa.Float)

@@ -151,7 +151,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
             display = agent if result is source else build_agent_transcript(claim.session_id, result)
             stmt = pg_insert(Transcript).values(
                 tenant_id=claim.tenant_id, session_id=claim.session_id, provider=result.provider,
-                model=result.model, language=result.language, text=redaction.redact_plain(display.text, pii_names),
+                model=result.model, language=result.language,
                 word_count=display.metrics.word_count, duration_seconds=result.duration,
                 mean_confidence=display.metrics.mean_confidence,
                 metrics={**display.metrics.model_dump(), "failed_providers": failed,
@@ -159,7 +159,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
                 created_at=utcnow())
             db.execute(stmt.on_conflict_do_update(
                 index_elements=["session_id", "provider"],
-                set_={c: stmt.excluded[c] for c in ("model", "language", "text", "word_count",
+                set_={c: stmt.excluded[c] for c in ("model", "language", "word_count",
                                                      "duration_seconds", "mean_confidence", "metrics")}))
         db.commit()
     _put_json(ctx, claim, "transcript_original", TRANSCRIPT_ORIGINAL_NAME, original.model_dump_json())

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Review, Tenant
 from vigil.errors import ValidationFailure
-from vigil.redaction import PiiKind, PiiSpan, detect_pii, redact_segments, redact_text
+from vigil.redaction import PiiKind, PiiSpan, redact_segments, redact_text
 from vigil.schemas import AgentTranscript, RedactionOut, RedactionSettings
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
@@ -48,10 +48,6 @@ def redact_transcript(transcript: AgentTranscript, names: list[str]) -> tuple[Ag
     redacted = [segment.model_copy(update={"text": copy["text"]})
                 for segment, copy in zip(transcript.segments, segments, strict=True)]
     return transcript.model_copy(update={"segments": redacted, "text": transcript_text(redacted)}), findings
-
-
-def redact_plain(text: str, names: list[str]) -> str:
-    return redact_text(text, detect_pii(text, names))
 
 
 def is_redaction_field(field: str) -> bool:

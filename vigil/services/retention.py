@@ -2,8 +2,8 @@
 
 Two periods, in days after upload, per tenant (NULL → the deployment's default; no period → keep):
 - **media**: the original upload is deleted once its audio has been extracted and the period has passed;
-- **content**: the audio and every transcript artifact are deleted, and the transcript text in the database is
-  cleared. A session that is flagged and still awaiting review is *held*: its content stays until a supervisor
+- **content**: the audio and every transcript artifact are deleted (transcript text lives only in the store).
+  A session that is flagged and still awaiting review is *held*: its content stays until a supervisor
   has reviewed it, because deleting what a reviewer must read would defeat the review.
 
 What stays: the session row, analyses (the AI's verdict), reviews and the audit trail, so the record of what was
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.context import Context
-from vigil.db.models import Artifact, Session, Tenant, Transcript, utcnow
+from vigil.db.models import Artifact, Session, Tenant, utcnow
 from vigil.errors import ValidationFailure
 from vigil.schemas import RetentionPolicy
 from vigil.services import audit
@@ -151,8 +151,6 @@ def _purge(ctx: Context, session: Session, now: datetime, what: str, days: int, 
     with ctx.tenant_db(session.tenant_id) as db:
         db.execute(sa.delete(Artifact).where(Artifact.session_id == session.id,
                                              sa.or_(*(Artifact.kind.like(kind) for kind in kinds))))
-        if what == "content":
-            db.execute(sa.update(Transcript).where(Transcript.session_id == session.id).values(text=""))
         if what == "media":
             values = {"media_purged_at": now}
         else:  # content goes with whatever media was still there

@@ -63,7 +63,8 @@ def create_direct_upload(ctx: Context, principal: Principal, filename: str, titl
         audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="session.upload_url",
                      entity_type="session", entity_id=session_id, detail={"filename": filename})
         db.commit()
-    return DirectUploadOut(session_id=session_id, upload_url=url, method="PUT", expires_at=expires_at)
+    return DirectUploadOut(session_id=session_id, upload_url=url, method="PUT", expires_at=expires_at,
+                           upload_headers=ctx.store.upload_headers())
 
 
 def receive_direct_upload(ctx: Context, session_id: uuid.UUID, expires: int, signature: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
@@ -20,8 +21,12 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def list_keys(self, prefix: str = "") -> Iterator[str]: ...
     def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
         """A URL a client can PUT the object to directly, or None when the store has no such thing."""
+        ...
+    def upload_headers(self) -> dict[str, str]:
+        """Headers a PUT to a presigned URL must send (e.g. the server-side encryption it was signed with)."""
         ...
 
 
@@ -61,17 +66,31 @@ def analysis_name(version: int) -> str:
 def open_store(settings: Settings) -> ObjectStore:
     """Choose the implementation from OBJECT_STORE_URL: file://DIR or s3://bucket/prefix."""
     parsed = urlparse(settings.object_store_url)
+    store: ObjectStore
     if parsed.scheme == "file":
         from vigil.storage.local import LocalObjectStore
 
-        return LocalObjectStore(Path(parsed.netloc + parsed.path))
-    if parsed.scheme == "s3":
+        store = LocalObjectStore(Path(parsed.netloc + parsed.path))
+    elif parsed.scheme == "s3":
         from vigil.storage.s3 import S3ObjectStore
 
-        return S3ObjectStore(
+        store = S3ObjectStore(
             bucket=parsed.netloc,
             prefix=parsed.path.lstrip("/"),
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
+            sse=settings.s3_sse,
+            sse_kms_key_id=settings.s3_sse_kms_key_id,
         )
-    raise ValueError(f"unsupported OBJECT_STORE_URL scheme: {settings.object_store_url!r}")
+    else:
+        raise ValueError(f"unsupported OBJECT_STORE_URL scheme: {settings.object_store_url!r}")
+    return with_encryption(store, settings)
+
+
+def with_encryption(store: ObjectStore, settings: Settings) -> ObjectStore:
+    """Transcripts and what is derived from them are sealed with envelope keys when a keyring is configured
+    (ENCRYPTION_KEYS, or a keyring file)."""
+    from vigil.storage.encrypted import EncryptedStore, keyring_source
+
+    source = keyring_source(settings)
+    return EncryptedStore(store, source) if source is not None else store

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -70,5 +71,14 @@ class LocalObjectStore:
         shutil.rmtree(base)
         return count
 
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix) if prefix else self.root
+        for path in sorted(base.rglob("*")) if base.is_dir() else []:
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                yield path.relative_to(self.root).as_posix()
+
     def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
         return None  # the API serves signed one-time upload URLs for the local store instead
+
+    def upload_headers(self) -> dict[str, str]:
+        return {}

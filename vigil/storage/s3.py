@@ -1,8 +1,11 @@
-"""Object store on S3 or any S3-compatible endpoint, through boto3."""
+"""Object store on S3 or any S3-compatible endpoint, through boto3. Every write asks for server-side encryption
+(SSE-S3 `AES256` by default, or `aws:kms` with a key id), presigned uploads included: the URL is signed with the
+encryption header, so the uploader must send it (the API returns it in `upload_headers`)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,8 +15,11 @@ from botocore.exceptions import ClientError
 
 class S3ObjectStore:
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
-                 region: str = "us-east-1") -> None:
+                 region: str = "us-east-1", sse: str = "AES256", sse_kms_key_id: str | None = None) -> None:
         self.bucket = bucket
+        self.encryption = {"ServerSideEncryption": sse} if sse else {}
+        if sse == "aws:kms" and sse_kms_key_id:
+            self.encryption["SSEKMSKeyId"] = sse_kms_key_id
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
 
@@ -23,7 +29,7 @@ class S3ObjectStore:
     def put_stream(self, key: str, stream: BinaryIO) -> int:
         counted = _CountingReader(stream)
         # upload_fileobj streams in multipart chunks: the file is never held whole in memory.
-        self.client.upload_fileobj(counted, self.bucket, self._key(key))
+        self.client.upload_fileobj(counted, self.bucket, self._key(key), ExtraArgs=self.encryption)
         return counted.count
 
     def put_file(self, key: str, path: Path) -> int:
@@ -31,7 +37,7 @@ class S3ObjectStore:
             return self.put_stream(key, src)
 
     def put_bytes(self, key: str, data: bytes) -> int:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self.encryption)
         return len(data)
 
     def get_bytes(self, key: str) -> bytes:
@@ -65,10 +71,21 @@ class S3ObjectStore:
                 deleted += len(keys)
         return deleted
 
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][len(self.prefix):]
 
     def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
-        return self.client.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
-                                                  ExpiresIn=expires_seconds)
+        params = {"Bucket": self.bucket, "Key": self._key(key), **self.encryption}
+        return self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_seconds)
+
+    def upload_headers(self) -> dict[str, str]:
+        """Headers a presigned PUT must carry: the encryption it was signed with."""
+        headers = {"x-amz-server-side-encryption": self.encryption["ServerSideEncryption"]} if self.encryption else {}
+        if "SSEKMSKeyId" in self.encryption:
+            headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.encryption["SSEKMSKeyId"]
+        return headers
 
 
 class _CountingReader(io.RawIOBase):
