@@ -38,6 +38,11 @@ def create_database(admin_url: str) -> str:
     return engine.create_database(admin_url, f"vigil_test_{uuid.uuid4().hex[:8]}")
 
 
+def objects_root(ctx: Context) -> Path:
+    """Where a test's local object store keeps its files (what is on disk, sealed or not)."""
+    return Path(ctx.settings.object_store_url.removeprefix("file://"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -133,6 +133,7 @@ def app_env(pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str],
     ctx = _context(pg_admin_url, tmp_path, job_lease_seconds=3.0)
     env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(tmp_path / "data"),
            "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}", "JOB_LEASE_SECONDS": "3",
+           "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
            "API_PORT": str(free_port()), "DASHBOARD_PORT": str(free_port()),
            "RAY_DASHBOARD_PORT": str(free_port())}
     env.pop("RAY_ADDRESS", None)

@@ -81,7 +81,7 @@ def test_queue_filters_order_and_counts_stay_inside_the_tenant(client: TestClien
     with ctx.system_db() as db:
         for sid, provider in ((high_old, "whisper"), (high_old, "assemblyai"), (calm, "whisper")):
             db.add(Transcript(tenant_id=db.get(Session, sid).tenant_id, session_id=sid, provider=provider,
-                              model="m", text="t", word_count=1, duration_seconds=1.0, metrics={}))
+                              model="m", word_count=1, duration_seconds=1.0, metrics={}))
         db.commit()
     _upload(ctx, tenant_b, "theirs", "Dana", "North", risk_level="high", flagged=True, status="ready",
             risk_categories=["suicidal_ideation"])
@@ -169,7 +169,7 @@ def test_review_facts_carry_the_trend_columns(client: TestClient, ctx: Context, 
         for provider, confidence, metrics in (("whisper", 0.8, {}), ("assemblyai", 0.9, {}),
                                               ("reconciled", 0.85, {"agreement_rate": 0.93})):
             db.add(Transcript(tenant_id=claim.tenant_id, session_id=claim.session_id, provider=provider, model="m",
-                              text="t", word_count=1, duration_seconds=1.0, mean_confidence=confidence,
+                              word_count=1, duration_seconds=1.0, mean_confidence=confidence,
                               metrics=metrics))
         db.commit()
     run_analyze(ctx, claim, OfflineAnalyzer())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Tenant, garbled_m4a
+from tests.conftest import SAMPLES, Tenant, garbled_m4a, objects_root
 from vigil.context import Context
 from vigil.db.models import Artifact, Transcript
 from vigil.errors import PermanentError
@@ -54,7 +54,7 @@ def test_extract_turns_video_into_16k_mono_flac(ctx: Context, tenant_a: Tenant) 
 def test_extract_twice_writes_the_audio_once(ctx: Context, tenant_a: Tenant) -> None:
     claim = _upload_and_claim(ctx, tenant_a, (SAMPLES / "routine-coaching.m4a").read_bytes(), "r.m4a")
     run_extract(ctx, claim)
-    path = Path(ctx.store.root) / artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)  # type: ignore[attr-defined]
+    path = objects_root(ctx) / artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
     first = path.stat().st_mtime_ns
     run_extract(ctx, claim)
     assert path.stat().st_mtime_ns == first
@@ -100,7 +100,7 @@ def test_transcribe_keeps_word_timestamps_and_matches_the_reference(ctx: Context
     with ctx.system_db() as db:
         row = db.scalar(sa.select(Transcript).where(Transcript.session_id == claim.session_id))
     assert row.word_count == agent.metrics.word_count > 50
-    assert "killing myself" in row.text
+    assert "killing myself" in agent.text
 
 
 def test_transcribe_redelivered_does_not_duplicate_the_transcript(ctx: Context, tenant_a: Tenant,

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.conftest import isolated_context, make_tenant
+from tests.conftest import TEST_KEYS, isolated_context, make_tenant
 from tests.integration.test_analysis_tasks import transcribed_session
 from vigil.analysis.offline import OfflineAnalyzer
 from vigil.context import Context
@@ -62,7 +62,7 @@ def ctx(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Context:
 @pytest.fixture
 def env(ctx: Context, tmp_path: Path) -> dict[str, str]:
     return {"DATABASE_URL": ctx.database_url, "DATA_DIR": str(tmp_path),
-            "OBJECT_STORE_URL": ctx.settings.object_store_url}
+            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": TEST_KEYS}
 
 
 def _tenant_id(ctx: Context, name: str) -> uuid.UUID:

@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, objects_root
 from vigil.context import Context
 from vigil.db.models import Artifact, AuditEntry, Job, Session
 
@@ -18,7 +18,7 @@ def _counts(ctx: Context) -> tuple[int, int, int]:
 
 
 def _stored_files(ctx: Context) -> list[Path]:
-    root = Path(ctx.store.root)  # type: ignore[attr-defined]
+    root = objects_root(ctx)
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
