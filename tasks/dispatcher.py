@@ -18,6 +18,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from tasks import stages
+from vigil import logcontext
 from vigil.errors import Deferred, PermanentError, TransientError
 from vigil.services.jobs import (
     STAGES,
@@ -141,16 +142,19 @@ class Dispatcher:
         with self.ctx.system_db() as db:
             complete_stage(db, item.claim, time.perf_counter() - item.started)
         self.completed += 1
+        with logcontext.bind(**item.claim.log_ids()):
+            log.info("stage done", extra={"stage": item.claim.stage, "attempt": item.claim.attempt,
+                                          "duration_s": round(time.perf_counter() - item.started, 3)})
 
     def _finish_failed(self, item: InFlight, exc: BaseException) -> None:
         status, code = record_failure(self.ctx, item.claim, exc, time.perf_counter() - item.started,
                                       self.settings.retry_base_seconds)
-        if status == "waiting":
-            log.info("stage deferred", extra={"job_id": str(item.claim.job_id), "code": code})
-            return
-        self.failed += 1
-        log.warning("stage failed", extra={"job_id": str(item.claim.job_id), "session_id": str(item.claim.session_id),
-                                           "stage": item.claim.stage, "code": code, "job_status": status})
+        with logcontext.bind(**item.claim.log_ids()):
+            if status == "waiting":
+                log.info("stage deferred", extra={"stage": item.claim.stage, "code": code})
+                return
+            self.failed += 1
+            log.warning("stage failed", extra={"stage": item.claim.stage, "code": code, "job_status": status})
 
     def _cancel_overdue(self) -> None:
         """A stage past its timeout is cancelled and counted as a transient failure (retried, then dead)."""

@@ -15,14 +15,19 @@ NAMESPACE = "vigil"
 DISPATCHER_NAME = "vigil-dispatcher"
 
 
+# Every Ray worker process (Serve replicas, the dispatcher, stage tasks) logs JSON lines with the bound ids.
+RUNTIME_ENV = {"worker_process_setup_hook": "vigil.logcontext.configure_logging"}
+
+
 def start_ray(settings: Settings) -> None:
     if ray.is_initialized():
         return
     if settings.ray_address:
-        ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False)
+        ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False, runtime_env=RUNTIME_ENV)
         return
     ray.init(
         namespace=NAMESPACE,
+        runtime_env=RUNTIME_ENV,
         _node_ip_address="127.0.0.1",
         # Logical slots, not cores: the transcription actor holds one for its lifetime, so a
         # 2-core laptop still needs room for extraction and analysis tasks beside it.

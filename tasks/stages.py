@@ -5,15 +5,19 @@ attempt), not to Ray, so a stage is never re-run behind the database's back."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import ray
 from ray.exceptions import RayError, RayTaskError
 
+from vigil import logcontext
 from vigil.analysis.base import Analyzer
 from vigil.analysis.registry import build_analyzer
 from vigil.context import Context
@@ -27,6 +31,16 @@ from vigil.transcription.base import Transcriber, build_transcriber
 from vigil.transcription.chunking import Chunk
 from vigil.transcription.providers import ChunkMap, call_provider
 
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def stage_logging(claim: ClaimedStage) -> Iterator[None]:
+    """The stage's log lines, on whichever node runs it, carry its request, session and job ids."""
+    with logcontext.bind(**claim.log_ids()):
+        log.info("stage started", extra={"stage": claim.stage, "attempt": claim.attempt})
+        yield
+
 
 @ray.remote(num_cpus=0, max_retries=0)
 def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
@@ -38,7 +52,8 @@ def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
 
 @ray.remote(num_cpus=1, max_retries=0)
 def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
-    run_extract(Context.build(settings, database_url), claim)
+    with stage_logging(claim):
+        run_extract(Context.build(settings, database_url), claim)
 
 
 @lru_cache(maxsize=2)
@@ -49,7 +64,8 @@ def _analyzer(settings_json: str) -> Analyzer:
 
 @ray.remote(num_cpus=0.5, max_retries=0)
 def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
-    run_analyze(Context.build(settings, database_url), claim, _analyzer(settings.model_dump_json()))
+    with stage_logging(claim):
+        run_analyze(Context.build(settings, database_url), claim, _analyzer(settings.model_dump_json()))
 
 
 @lru_cache(maxsize=4)
@@ -119,7 +135,8 @@ class Transcription:
             return self._providers[name]
 
     def transcribe(self, claim: ClaimedStage) -> None:
-        with self.ctx.tenant_db(claim.tenant_id) as db:
-            names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
-        transcribers = [self._provider(name) for name in names]
-        run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings))
+        with stage_logging(claim):
+            with self.ctx.tenant_db(claim.tenant_id) as db:
+                names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
+            transcribers = [self._provider(name) for name in names]
+            run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import subprocess
 import sys
@@ -257,9 +256,9 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     """Run everything on embedded defaults until Ctrl-C: PostgreSQL, Ray, the API, the pipeline, the dashboard."""
     from vigil.db.engine import sessionmaker_for
     from vigil.demo import ensure_demo_tokens
+    from vigil.logcontext import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     settings = local_settings()
     typer.echo("starting the database…")
     url = _database_url()

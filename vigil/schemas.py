@@ -498,6 +498,8 @@ class JobStatusOut(BaseModel):
     error_detail: str | None
     updated_at: datetime
     created_at: datetime | None = None
+    request_id: str | None = Field(None, description="The API request that created the job (X-Request-ID); "
+                                                     "its stages' log lines carry it.")
 
 
 class JobCountOut(BaseModel):

@@ -248,3 +248,32 @@ def test_a_tenants_own_providers_are_used_for_its_sessions(stack: Stack) -> None
     with stack.http("supervisor", tenant) as http:
         transcript = http.get(f"/api/v1/sessions/{accepted.json()['session_id']}/transcript").json()
     assert transcript["providers"] == ["whisper", "standin"] and transcript["provider"] == "reconciled"
+
+
+def test_one_request_id_follows_an_upload_through_every_stage_on_the_ray_workers(stack: Stack) -> None:
+    import json
+
+    import ray
+
+    trace = f"e2e-{uuid.uuid4().hex[:12]}"
+    with stack.http("uploader") as http:
+        accepted = http.post("/api/v1/sessions", headers={"X-Request-ID": trace},
+                             files={"file": ("r.m4a", (SAMPLES / "routine-coaching.m4a").read_bytes())})
+    assert accepted.status_code == 202 and accepted.headers["x-request-id"] == trace
+    assert _wait(stack, accepted.json()["job_id"])["status"] == "succeeded"
+    logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
+    lines: list[dict] = []
+    deadline = time.monotonic() + 30  # worker log files are flushed by Ray's log monitor, not at once
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for path in logs.glob("worker-*") for line in path.read_text(errors="replace")
+                 .splitlines() if trace in line and line.startswith("{")]
+        if {"extract", "transcribe", "analyze"} <= {line.get("stage") for line in lines
+                                                   if line["message"] == "stage started"}:
+            break
+        time.sleep(1)
+    stage_lines = [line for line in lines if line["message"].startswith("stage ")]
+    assert {line["stage"] for line in stage_lines if line["message"] == "stage started"} == {
+        "extract", "transcribe", "analyze"}, lines
+    assert {line["session_id"] for line in stage_lines} == {accepted.json()["session_id"]}
+    assert {line["job_id"] for line in stage_lines} == {accepted.json()["job_id"]}
+    assert any(line["message"] == "request" and line["route"] == "/api/v1/sessions" for line in lines)

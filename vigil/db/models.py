@@ -155,6 +155,8 @@ class Job(Base):
     not_before: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     error_code: Mapped[str | None] = mapped_column(sa.String(100))
     error_detail: Mapped[str | None] = mapped_column(sa.Text)
+    # The API request that created the job (X-Request-ID): its stages log under the same id.
+    request_id: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
+from vigil import logcontext
 from vigil.db.models import Job, Session, StageEvent, utcnow
 from vigil.errors import NotFound
 from vigil.schemas import JobCountOut, JobStatusOut
@@ -43,11 +44,16 @@ class ClaimedStage:
     stage: str
     attempt: int
     claim_token: uuid.UUID
+    request_id: str | None = None
+
+    def log_ids(self) -> dict[str, object]:
+        """The ids a stage's logs carry (see vigil.logcontext.bind)."""
+        return {"request_id": self.request_id, "session_id": self.session_id, "job_id": self.job_id}
 
 
 def enqueue_pipeline(db: DbSession, session: Session, max_attempts: int) -> Job:
     job = Job(tenant_id=session.tenant_id, session_id=session.id, stage=STAGES[0], status="queued",
-              max_attempts=max_attempts)
+              max_attempts=max_attempts, request_id=logcontext.current("request_id"))
     db.add(job)
     db.flush()
     return job
@@ -62,7 +68,8 @@ def enqueue_or_join(db: DbSession, session: Session, kind: str, max_attempts: in
         pg_insert(Job)
         .values(id=uuid.uuid4(), tenant_id=session.tenant_id, session_id=session.id, kind=kind,
                 stage=KIND_STAGES[kind][0], status="queued", attempt=0, max_attempts=max_attempts,
-                not_before=utcnow(), created_at=utcnow(), updated_at=utcnow())
+                not_before=utcnow(), created_at=utcnow(), updated_at=utcnow(),
+                request_id=logcontext.current("request_id"))
         .on_conflict_do_nothing(index_elements=["session_id"], index_where=sa.text(ACTIVE_PREDICATE))
         .returning(Job.id)
     ).scalar_one_or_none()
@@ -97,7 +104,8 @@ def claim_stages(db: DbSession, lease_seconds: float, stages: Sequence[str] = ST
         .values(status="running", attempt=Job.attempt + 1, claim_token=token,
                 lease_until=now + timedelta(seconds=lease_seconds),
                 started_at=sa.func.coalesce(Job.started_at, now), updated_at=now)
-        .returning(Job.id, Job.session_id, Job.tenant_id, Job.stage, Job.attempt, Job.not_before, Job.created_at)
+        .returning(Job.id, Job.session_id, Job.tenant_id, Job.stage, Job.attempt, Job.not_before, Job.created_at,
+                   Job.request_id)
     ).all()
     if not rows:
         db.commit()
@@ -109,7 +117,7 @@ def claim_stages(db: DbSession, lease_seconds: float, stages: Sequence[str] = ST
                            event="started", attempt=r.attempt) for r in rows])
     db.commit()
     return [ClaimedStage(job_id=r.id, session_id=r.session_id, tenant_id=r.tenant_id, stage=r.stage,
-                         attempt=r.attempt, claim_token=token) for r in rows]
+                         attempt=r.attempt, claim_token=token, request_id=r.request_id) for r in rows]
 
 
 def claim_next_stage(db: DbSession, lease_seconds: float, stages: Sequence[str] = STAGES) -> ClaimedStage | None:
@@ -219,7 +227,7 @@ def _status_out(job: Job) -> JobStatusOut:
         status="waiting" if job.status == "queued" and job.error_code in WAITING_CODES else job.status,
         progress_percent=round(100 * done / len(stages)), attempt=job.attempt, max_attempts=job.max_attempts,
         error_code=job.error_code, error_detail=job.error_detail, updated_at=job.updated_at,
-        created_at=job.created_at,
+        created_at=job.created_at, request_id=job.request_id,
     )
 
 
