@@ -12,7 +12,7 @@ from typing import Any
 
 from ray.serve.context import _get_serve_request_context
 
-from vigil import logcontext
+from vigil import logcontext, telemetry
 
 log = logging.getLogger("vigil.access")
 
@@ -47,6 +47,8 @@ class RequestIdMiddleware:
                 await self.app(scope, receive, send_with_id)
             finally:
                 route = getattr(scope.get("route"), "path", None) or "unmatched"
+                seconds = time.perf_counter() - started
+                telemetry.current().api_request(scope["method"], route, status["code"], seconds)
                 log.info("request", extra={"request_id": request_id, "method": scope["method"], "route": route,
                                            "status": status["code"],
-                                           "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+                                           "duration_ms": round(seconds * 1000, 2)})

@@ -18,7 +18,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from tasks import stages
-from vigil import logcontext
+from vigil import logcontext, telemetry
 from vigil.errors import Deferred, PermanentError, TransientError
 from vigil.services.jobs import (
     STAGES,
@@ -28,6 +28,7 @@ from vigil.services.jobs import (
     defer_stage,
     fail_stage,
     renew_lease,
+    waiting_by_stage,
 )
 from vigil.settings import Settings
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vigil.dispatcher")
 TRANSCRIPTION_NAME = "vigil-transcription"
 MAINTENANCE_SECONDS = 60.0
+GAUGE_SECONDS = 5.0
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Dispatcher:
         with self.ctx.system_db() as db:
             complete_stage(db, item.claim, time.perf_counter() - item.started)
         self.completed += 1
+        telemetry.current().stage_finished(item.claim.stage, "done", time.perf_counter() - item.started)
         with logcontext.bind(**item.claim.log_ids()):
             log.info("stage done", extra={"stage": item.claim.stage, "attempt": item.claim.attempt,
                                           "duration_s": round(time.perf_counter() - item.started, 3)})
@@ -149,6 +152,10 @@ class Dispatcher:
     def _finish_failed(self, item: InFlight, exc: BaseException) -> None:
         status, code = record_failure(self.ctx, item.claim, exc, time.perf_counter() - item.started,
                                       self.settings.retry_base_seconds)
+        outcome = "deferred" if status == "waiting" else "failed"
+        telemetry.current().stage_finished(item.claim.stage, outcome, time.perf_counter() - item.started)
+        if outcome == "failed":
+            telemetry.current().stage_failed(item.claim.stage, code)
         with logcontext.bind(**item.claim.log_ids()):
             if status == "waiting":
                 log.info("stage deferred", extra={"stage": item.claim.stage, "code": code})
@@ -180,6 +187,15 @@ class Dispatcher:
         if expired:
             log.info("expired direct uploads", extra={"count": expired})
 
+    def _gauges(self) -> None:
+        """Queue depth (runnable stages waiting in the database, every tenant) and work in flight, per stage."""
+        with self.ctx.system_db() as db:
+            waiting = waiting_by_stage(db)
+        running = Counter(item.claim.stage for item in self.in_flight.values())
+        for stage in STAGES:
+            telemetry.current().jobs_waiting(stage, waiting.get(stage, 0))
+            telemetry.current().jobs_in_flight(stage, running[stage])
+
     def _schedule_retention(self) -> None:
         """Start the retention sweep as its own Ray task every RETENTION_INTERVAL_SECONDS, one at a time; the
         dispatch loop never waits for it."""
@@ -202,6 +218,7 @@ class Dispatcher:
 
     def _loop(self) -> None:
         last_beat = last_maintenance = time.monotonic()
+        last_gauges = -math.inf
         while not self._stop.is_set():
             try:
                 self._fill()
@@ -215,6 +232,9 @@ class Dispatcher:
                     self._cancel_overdue()
                 else:
                     self._stop.wait(self.settings.dispatcher_poll_seconds)
+                if time.monotonic() - last_gauges > GAUGE_SECONDS:
+                    self._gauges()
+                    last_gauges = time.monotonic()
                 if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
                     self._heartbeat()
                     last_beat = time.monotonic()

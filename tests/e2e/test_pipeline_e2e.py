@@ -277,3 +277,27 @@ def test_one_request_id_follows_an_upload_through_every_stage_on_the_ray_workers
     assert {line["session_id"] for line in stage_lines} == {accepted.json()["session_id"]}
     assert {line["job_id"] for line in stage_lines} == {accepted.json()["job_id"]}
     assert any(line["message"] == "request" and line["route"] == "/api/v1/sessions" for line in lines)
+
+
+def test_the_pipeline_and_api_metrics_reach_rays_prometheus_endpoint(stack: Stack) -> None:
+    import ray
+
+    accepted = _upload(stack, SAMPLES / "routine-coaching.m4a")
+    assert _wait(stack, accepted["job_id"])["status"] == "succeeded"
+    port = ray._private.worker._global_node.metrics_export_port
+    wanted = ['vigil_stage_seconds_count{', 'stage="extract"', 'stage="transcribe"', 'stage="analyze"',
+              'vigil_api_request_seconds_count{', 'route="/api/v1/sessions"', 'vigil_provider_seconds_count{',
+              'provider="whisper"', 'vigil_jobs_waiting{', 'vigil_jobs_in_flight{']
+    text, deadline = "", time.monotonic() + 90  # Ray exports application metrics every few seconds
+    while time.monotonic() < deadline:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        if all(w in text for w in wanted):
+            break
+        time.sleep(2)
+    missing = [w for w in wanted if w not in text]
+    assert not missing, f"not exported: {missing}"
+    # Ray names application metrics ray_<name> on its endpoint.
+    done = [line for line in text.splitlines()
+            if line.startswith("ray_vigil_stage_seconds_count{") and 'outcome="done"' in line]
+    assert {s for s in ("extract", "transcribe", "analyze") if any(f'stage="{s}"' in line for line in done)} == {
+        "extract", "transcribe", "analyze"}

@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
+from vigil import telemetry
 from vigil.analysis.base import Analyzer, CombinedAnalysis
 from vigil.analysis.evidence import quote_in_text
 from vigil.analysis.rubric import load_default_rubric
@@ -224,8 +225,9 @@ class OpenAIAnalyzer(CombinedAnalysis):
                 self._note(model, "invalid_output", str(exc))
                 continue
             usage = getattr(response, "usage", None)
-            return (output, getattr(response, "model", None) or model,
-                    usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+            tokens_in, tokens_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+            telemetry.current().model_call(model, "ok", tokens_in, tokens_out, self.cost(model, tokens_in, tokens_out))
+            return output, getattr(response, "model", None) or model, tokens_in, tokens_out
         raise _InvalidOutput(model)
 
     def _call(self, model: str, messages: list[dict[str, str]], temperature: float) -> object:
@@ -255,6 +257,7 @@ class OpenAIAnalyzer(CombinedAnalysis):
         raise _TransportFailure(detail)
 
     def _note(self, model: str, kind: FailureKind, detail: str) -> None:
+        telemetry.current().model_call(model, kind, 0, 0, 0.0)
         with self._lock:
             self.failures.append((model, kind, detail))
 

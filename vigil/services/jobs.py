@@ -248,6 +248,13 @@ def work_jobs(db: DbSession, principal: Principal, *, status: str | None = None,
     return _jobs(db, principal.tenant_id, status=status, stage=stage, since=since, limit=limit, offset=offset)
 
 
+def waiting_by_stage(db: DbSession) -> dict[str, int]:
+    """Runnable stages waiting to be claimed, across every tenant (the dispatcher's queue depth)."""
+    rows = db.execute(sa.select(Job.stage, sa.func.count()).where(Job.status == "queued", Job.not_before <= utcnow())
+                      .group_by(Job.stage)).all()
+    return {stage: count for stage, count in rows}
+
+
 def job_counts(db: DbSession, principal: Principal) -> list[JobCountOut]:
     """How many of the tenant's jobs are in each status at each stage ("waiting" kept apart from "queued")."""
     principal.require(Action.reprocess)

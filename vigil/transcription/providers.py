@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from vigil import telemetry
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError, VigilError
 from vigil.schemas import ProviderTranscript
@@ -68,10 +70,20 @@ class ChunkedAudio:
 
 def call_provider(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
     """One provider call behind its breaker; an open breaker is a transient `circuit_open`."""
+    started, outcome = time.perf_counter(), "ok"
     try:
         return breaker_for(transcriber.name).call(lambda: transcriber.transcribe(audio))
     except CircuitOpen as exc:
+        outcome = "circuit_open"
         raise TransientError(f"{transcriber.name} is failing; skipped for now", code="circuit_open") from exc
+    except VigilError as exc:
+        outcome = exc.code
+        raise
+    except Exception:
+        outcome = "provider_error"
+        raise
+    finally:
+        telemetry.current().provider_call(transcriber.name, outcome, time.perf_counter() - started)
 
 
 def _call_chunked(transcriber: Transcriber, chunked: ChunkedAudio) -> ProviderTranscript:
