@@ -67,6 +67,29 @@ def audit_verify(tenant: Annotated[list[str] | None, typer.Option(help="Tenant n
         raise typer.Exit(1)
 
 
+@app.command()
+def slo(hours: Annotated[float, typer.Option(help="Window, in hours back from now.")] = 24.0) -> None:
+    """Each service level objective's current value against its target, from the database. Exit 1 if one is
+    missed."""
+    from datetime import timedelta
+
+    from vigil.db.engine import sessionmaker_for
+    from vigil.db.models import utcnow
+    from vigil.services.slo import objectives
+
+    settings = load_settings()
+    with sessionmaker_for(_database_url())() as db:
+        found = objectives(db, settings, utcnow() - timedelta(hours=hours))
+    typer.echo(f"{'objective':<40} {'value':>10} {'target':>10} {'samples':>8}  status")
+    for o in found:
+        shown = "—" if o.value is None else (f"{o.value:.1%}" if o.unit == "share" else f"{o.value:.2f} s")
+        target = f"{o.target:.1%}" if o.unit == "share" else f"{'≤' if not o.higher_is_better else '≥'}{o.target:g} s"
+        status = {True: "met", False: "MISSED", None: "no data"}[o.met]
+        typer.echo(f"{o.name:<40} {shown:>10} {target:>10} {o.samples:>8}  {status}")
+    if any(o.met is False for o in found):
+        raise typer.Exit(1)
+
+
 @retention_app.command("run")
 def retention_run() -> None:
     """Apply every tenant's retention policy now (the dispatcher also does this on a schedule) and report."""

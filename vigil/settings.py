@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         default_factory=lambda: {"extract": 900.0, "transcribe": 3600.0, "analyze": 600.0},
         description="Seconds a stage may run before it is cancelled and retried (JSON).")
     retry_base_seconds: float = 2.0
+    slo_api_p95_seconds: float = Field(0.5, description="SLO: API p95 latency (`vigil slo`).")
+    slo_task_success_rate: float = Field(0.99, description="SLO: share of stage attempts that succeed.")
+    slo_queue_p95_seconds: float = Field(600.0, description="SLO: p95 of upload → analysis ready.")
+    slo_failover_p95_seconds: float = Field(60.0, description="SLO: p95 duration of work that failed over to "
+                                                              "another model or speech provider.")
     retention_media_days: int | None = Field(None, description="Default days an original upload is kept after its "
                                              "audio is extracted (tenants may set their own); empty = keep.")
     retention_content_days: int | None = Field(None, description="Default days audio and transcripts are kept; "

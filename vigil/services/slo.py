@@ -1,0 +1,74 @@
+"""Service level objectives, computed from what the database already records (request timings, stage events,
+sessions, analyses) over a window, across every tenant: an operator's view, not a tenant's. The same signals are
+live in Prometheus (tasks/metrics.py, cluster/grafana-vigil.json); the database answers for any past window.
+
+- API latency: p95 of request durations (`request_timings`, written by the API's timing middleware);
+- task success: share of finished stage attempts that succeeded (`stage_events` ready vs failed);
+- queue processing: p95 of upload → analysis ready (`sessions`);
+- provider failover: p95 duration of the analyses that failed over from a model to the next one or to the offline
+  analyzer, and of the transcribe stages that went on after a speech provider failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as DbSession
+
+from vigil.db.models import Analysis, RequestTiming, Session, StageEvent, Transcript, utcnow
+from vigil.settings import Settings
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    value: float | None  # None: nothing happened in the window to measure
+    target: float
+    unit: str
+    higher_is_better: bool
+    samples: int
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+
+
+def _p95(db: DbSession, column: sa.ColumnElement[float], *where: sa.ColumnElement[bool]) -> tuple[float | None, int]:
+    row = db.execute(sa.select(sa.func.percentile_cont(0.95).within_group(column), sa.func.count(column))
+                     .where(*where)).one()
+    return (float(row[0]) if row[0] is not None else None), int(row[1])
+
+
+def objectives(db: DbSession, settings: Settings, since: datetime | None = None) -> list[Objective]:
+    since = since or utcnow() - timedelta(hours=24)
+    api, api_n = _p95(db, RequestTiming.duration_ms / 1000.0, RequestTiming.created_at >= since)
+
+    outcomes = db.execute(sa.select(StageEvent.event, sa.func.count()).where(
+        StageEvent.created_at >= since, StageEvent.event.in_(("ready", "failed"))).group_by(StageEvent.event)).all()
+    counts = dict(outcomes)
+    finished = counts.get("ready", 0) + counts.get("failed", 0)
+    success = counts.get("ready", 0) / finished if finished else None
+
+    ready_seconds = sa.extract("epoch", Session.analysis_ready_at - Session.created_at)
+    queue, queue_n = _p95(db, ready_seconds, Session.created_at >= since, Session.analysis_ready_at.is_not(None))
+
+    failed_over_analyses = sa.select(Analysis.latency_seconds.label("seconds")).where(
+        Analysis.created_at >= since, Analysis.model.like("%(after:%"), Analysis.latency_seconds.is_not(None))
+    a_provider_failed = sa.exists().where(Transcript.session_id == StageEvent.session_id,
+                                          Transcript.metrics["failed_providers"].as_string() != "{}")
+    failed_over_transcripts = sa.select(StageEvent.duration_seconds.label("seconds")).where(
+        StageEvent.created_at >= since, StageEvent.stage == "transcribe", StageEvent.event == "ready",
+        a_provider_failed)
+    failovers = sa.union_all(failed_over_analyses, failed_over_transcripts).subquery()
+    failover, failover_n = _p95(db, failovers.c.seconds)
+
+    return [
+        Objective("API latency p95", api, settings.slo_api_p95_seconds, "s", False, api_n),
+        Objective("task success rate", success, settings.slo_task_success_rate, "share", True, finished),
+        Objective("queue processing p95 (upload → ready)", queue, settings.slo_queue_p95_seconds, "s", False, queue_n),
+        Objective("provider failover p95", failover, settings.slo_failover_p95_seconds, "s", False, failover_n),
+    ]
