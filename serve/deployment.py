@@ -1,4 +1,5 @@
-"""Ray Serve composition: the FastAPI ingress as a deployment. Scaling lives in cluster/serve_config.yaml."""
+"""Ray Serve composition: the FastAPI ingress as a deployment. Scaling lives in cluster/serve-config.yaml
+(`serve deploy cluster/serve-config.yaml`), which builds the app with `app_from_environment`."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ def build_app(settings: Settings, database_url: str) -> ray_serve.Application:
         max_queued_requests=settings.api_max_queued_requests,
         backpressure_config=BackpressureConfig(status_code=429, retry_after_s=settings.api_retry_after_seconds),
     ).bind(settings, database_url)
+
+
+def app_from_environment(args: dict[str, str]) -> ray_serve.Application:
+    """The Serve config's application builder: settings from the environment of the cluster (DATABASE_URL, an
+    s3:// OBJECT_STORE_URL, keys from the secrets backend), so any node can serve. `args` override settings."""
+    from vigil.db.engine import resolve_database_url, run_migrations
+    from vigil.settings import load_settings
+
+    settings = load_settings(**args)
+    if not settings.database_url:
+        raise ValueError("on a cluster, set DATABASE_URL: the embedded database lives on one machine only")
+    url = resolve_database_url(settings)
+    run_migrations(url)
+    return build_app(settings, url)

@@ -275,6 +275,23 @@ def _fmt(value: object) -> str:
 
 
 @app.command()
+def dispatcher() -> None:
+    """On a cluster (RAY_ADDRESS): start the pipeline's dispatcher as a detached, named actor that outlives this
+    command, next to the Serve app deployed with cluster/serve-config.yaml. Running it again is a no-op."""
+    from tasks import runtime
+
+    settings = local_settings()
+    if not settings.ray_address or not settings.database_url:
+        typer.secho("set RAY_ADDRESS and DATABASE_URL: this is for a cluster (vigil up runs everything locally)",
+                    fg="red")
+        raise typer.Exit(2)
+    url = _database_url()
+    runtime.start_ray(settings)
+    runtime.start_dispatcher(settings, url, detached=True)
+    typer.echo(f"dispatcher '{runtime.DISPATCHER_NAME}' running in namespace '{runtime.NAMESPACE}'")
+
+
+@app.command()
 def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample sessions.")] = True) -> None:
     """Run everything on embedded defaults until Ctrl-C: PostgreSQL, Ray, the API, the pipeline, the dashboard."""
     from vigil.db.engine import sessionmaker_for

@@ -1,0 +1,64 @@
+"""The cluster files stay runnable: the Serve config's builder and deployments exist in the code, the KubeRay
+RayService serves the same application, and the cluster launcher installs the project on every node."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def _resolve(path: str) -> object:
+    module, _, attr = path.partition(":") if ":" in path else path.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def test_the_serve_config_names_a_builder_and_deployments_the_code_has() -> None:
+    from serve import deployment
+
+    config = _load("cluster/serve-config.yaml")
+    (application,) = config["applications"]
+    assert callable(_resolve(application["import_path"]))
+    assert callable(_resolve(application["runtime_env"]["worker_process_setup_hook"]))
+    names = {d["name"] for d in application["deployments"]}
+    assert names == {deployment.VigilIngress.name}
+    ingress = application["deployments"][0]
+    assert ingress["autoscaling_config"]["min_replicas"] >= 2 and ingress["max_ongoing_requests"] > 0
+
+
+def test_the_rayservice_serves_the_same_application() -> None:
+    service = _load("cluster/rayservice.yaml")
+    inline = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"][0]
+    config = _load("cluster/serve-config.yaml")["applications"][0]
+    for key in ("name", "route_prefix", "import_path"):
+        assert inline[key] == config[key], key
+    for ours, theirs in zip(inline["deployments"], config["deployments"], strict=True):
+        assert (ours["name"], ours["max_ongoing_requests"], ours["autoscaling_config"]["max_replicas"]) == (
+            theirs["name"], theirs["max_ongoing_requests"], theirs["autoscaling_config"]["max_replicas"])
+    workers = service["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    assert workers and workers[0]["maxReplicas"] > workers[0]["minReplicas"]
+
+
+def test_the_cluster_launcher_installs_vigil_on_every_node() -> None:
+    cluster = _load("ray-cluster.yaml")
+    assert set(cluster["available_node_types"]) == {"head", "cpu_worker"}
+    assert cluster["available_node_types"]["cpu_worker"]["max_workers"] > cluster["available_node_types"][
+        "cpu_worker"]["min_workers"]
+    assert any("pip install" in command and "-e ." in command for command in cluster["setup_commands"])
+    assert any("ray start --head" in c for c in cluster["head_start_ray_commands"])
+
+
+def test_the_serve_builder_refuses_a_machine_local_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serve.deployment import app_from_environment
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        app_from_environment({"_env_file": None})
