@@ -40,6 +40,9 @@ def app_from_environment(args: dict[str, str]) -> ray_serve.Application:
     settings = load_settings(**args)
     if not settings.database_url:
         raise ValueError("on a cluster, set DATABASE_URL: the embedded database lives on one machine only")
+    if not settings.encryption_keys:
+        raise ValueError("on a cluster, set ENCRYPTION_KEYS (or keep it in the secrets backend): a keyring file "
+                         "lives on one machine only")
     url = resolve_database_url(settings)
     run_migrations(url)
     return build_app(settings, url)

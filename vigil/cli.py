@@ -280,9 +280,10 @@ def dispatcher() -> None:
     command, next to the Serve app deployed with cluster/serve-config.yaml. Running it again is a no-op."""
     from tasks import runtime
 
-    settings = local_settings()
-    if not settings.ray_address or not settings.database_url:
-        typer.secho("set RAY_ADDRESS and DATABASE_URL: this is for a cluster (vigil up runs everything locally)",
+    settings = load_settings()
+    if not settings.ray_address or not settings.database_url or not settings.encryption_keys:
+        typer.secho("set RAY_ADDRESS, DATABASE_URL and ENCRYPTION_KEYS (environment or secrets backend): this is "
+                    "for a cluster, where nothing may live on one machine (vigil up runs everything locally)",
                     fg="red")
         raise typer.Exit(2)
     url = _database_url()

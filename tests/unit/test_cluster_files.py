@@ -56,9 +56,12 @@ def test_the_cluster_launcher_installs_vigil_on_every_node() -> None:
     assert any("ray start --head" in c for c in cluster["head_start_ray_commands"])
 
 
-def test_the_serve_builder_refuses_a_machine_local_database(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_serve_builder_refuses_machine_local_state(monkeypatch: pytest.MonkeyPatch) -> None:
     from serve.deployment import app_from_environment
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
     with pytest.raises(ValueError, match="DATABASE_URL"):
         app_from_environment({"_env_file": None})
+    with pytest.raises(ValueError, match="ENCRYPTION_KEYS"):
+        app_from_environment({"_env_file": None, "database_url": "postgresql://db.example/vigil"})
