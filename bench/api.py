@@ -1,0 +1,178 @@
+"""API latency and upload throughput through the real deployment: Ray Serve (the VigilIngress replica with its
+max_ongoing/max_queued limits), the real dispatcher processing a sample with Whisper, an embedded PostgreSQL,
+all on 127.0.0.1. Clients are threads with their own HTTP connection.
+
+- reads: `GET /jobs/{id}/status` and `GET /sessions/{id}/transcript` (a sealed transcript, decrypted and
+  relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, and
+  how many were shed with 429 (Serve's backpressure: past max_ongoing + max_queued, clients are told to retry);
+- uploads: the 0.5 MB sample posted by 4 concurrent clients (ffprobe check, store, rows, audit): uploads/s, MB/s.
+
+The per-token rate limit is off for the run (one token would otherwise be throttled by design).
+
+    .venv/bin/python bench/api.py [--requests 300] [--uploads 12] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.conftest import SAMPLES, free_port, isolated_context, make_tenant  # noqa: E402
+from vigil.db.engine import start_embedded_postgres  # noqa: E402
+
+LEVELS = (1, 10, 50)
+SAMPLE = SAMPLES / "checkin-risk.mp3"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def hammer(base: str, token: str, path: str, clients: int, total: int) -> dict[str, Any]:
+    """`total` GETs of `path` spread over `clients` threads; latency of the answered ones, and the 429s."""
+    latencies: list[float] = []
+    shed, errors = [0], [0]
+    lock = threading.Lock()
+    per_client = max(1, total // clients)
+
+    def client() -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            for _ in range(per_client):
+                started = time.perf_counter()
+                status = http.get(path).status_code
+                took = time.perf_counter() - started
+                with lock:
+                    if status == 200:
+                        latencies.append(took)
+                    elif status == 429:
+                        shed[0] += 1
+                    else:
+                        errors[0] += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result()
+    wall = time.perf_counter() - started
+    ms = [x * 1000 for x in latencies]
+    return {"clients": clients, "requests": per_client * clients, "ok": len(ms), "shed_429": shed[0],
+            "errors": errors[0], "p50_ms": round(percentile(ms, 0.5), 1), "p95_ms": round(percentile(ms, 0.95), 1),
+            "p99_ms": round(percentile(ms, 0.99), 1), "mean_ms": round(statistics.fmean(ms), 1),
+            "per_second": round(len(ms) / wall, 1)}
+
+
+def uploads(base: str, token: str, count: int, clients: int = 4) -> dict[str, Any]:
+    data = SAMPLE.read_bytes()
+    statuses: list[int] = []
+
+    def one(_: int) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+            statuses.append(http.post("/api/v1/sessions", files={"file": (SAMPLE.name, data)}).status_code)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(count)))
+    wall = time.perf_counter() - started
+    accepted = statuses.count(202)
+    return {"uploads": count, "clients": clients, "accepted": accepted, "seconds": round(wall, 2),
+            "per_second": round(accepted / wall, 2), "mb_per_second": round(accepted * len(data) / wall / 1e6, 2)}
+
+
+def wait_ready(base: str, token: str, job_id: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        while time.monotonic() < deadline:
+            if http.get(f"/api/v1/jobs/{job_id}/status").json()["status"] == "succeeded":
+                return
+            time.sleep(0.5)
+    raise RuntimeError("the sample was not processed in time")
+
+
+def run(requests: int, upload_count: int, report: Callable[[str], None]) -> dict[str, Any]:
+    import ray
+
+    from tasks import runtime
+
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-api-") as tmp:
+        server = start_embedded_postgres(Path(tmp) / "pg")
+        ctx = isolated_context(server, Path(tmp), api_rate_limit="", ray_dashboard_port=free_port())
+        tenant = make_tenant(ctx)
+        report("starting Ray, Serve and the dispatcher…")
+        os.environ.pop("RAY_ADDRESS", None)
+        runtime.start_ray(ctx.settings)
+        try:
+            runtime.start_api(ctx.settings, ctx.database_url)
+            dispatcher = runtime.start_dispatcher(ctx.settings, ctx.database_url)
+            base = ctx.settings.base_url
+            for _ in range(120):
+                try:
+                    if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            with httpx.Client(base_url=base, headers=tenant.headers("uploader"), timeout=120) as http:
+                accepted = http.post("/api/v1/sessions", files={"file": (SAMPLE.name, SAMPLE.read_bytes())}).json()
+            wait_ready(base, tenant.supervisor, accepted["job_id"])
+            ray.kill(dispatcher)  # nothing else to process: the reads get the machine to themselves
+            reads: dict[str, list[dict[str, Any]]] = {}
+            for name, path in (("job status", f"/api/v1/jobs/{accepted['job_id']}/status"),
+                               ("transcript", f"/api/v1/sessions/{accepted['session_id']}/transcript")):
+                hammer(base, tenant.supervisor, path, 2, 20)  # warm the replica and the connection pools
+                reads[name] = []
+                for clients in LEVELS:
+                    report(f"{name}: {clients} client(s)…")
+                    reads[name].append(hammer(base, tenant.supervisor, path, clients, max(requests, clients)))
+            report("uploads…")
+            up = uploads(base, tenant.uploader, upload_count)
+        finally:
+            runtime.stop_all()
+    return {"reads": reads, "uploads": up, "serve": {"max_ongoing_requests": ctx.settings.api_max_ongoing_requests,
+                                                     "max_queued_requests": ctx.settings.api_max_queued_requests}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="GETs per endpoint and concurrency level")
+    parser.add_argument("--uploads", type=int, default=12)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = run(args.requests, args.uploads, lambda line: print(line, file=sys.stderr))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"Serve replica: max_ongoing_requests {result['serve']['max_ongoing_requests']}, "
+          f"max_queued_requests {result['serve']['max_queued_requests']}")
+    header = ("endpoint", "clients", "ok", "429", "p50 ms", "p95 ms", "p99 ms", "req/s")
+    print(f"{header[0]:<12} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (7, 5, 5, 8, 8, 8, 7), strict=True)))
+    for name, rows in result["reads"].items():
+        for r in rows:
+            print(f"{name:<12} {r['clients']:>7} {r['ok']:>5} {r['shed_429']:>5} {r['p50_ms']:>8} {r['p95_ms']:>8} "
+                  f"{r['p99_ms']:>8} {r['per_second']:>7}")
+        one, fifty = rows[0], rows[-1]
+        print(f"{name:<12} p95 at {fifty['clients']} clients / at 1: {fifty['p95_ms'] / one['p95_ms']:.1f}×; "
+              f"throughput {fifty['per_second'] / one['per_second']:.1f}×")
+    u = result["uploads"]
+    print(f"uploads: {u['accepted']}/{u['uploads']} accepted by {u['clients']} clients in {u['seconds']} s: "
+          f"{u['per_second']} uploads/s, {u['mb_per_second']} MB/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
