@@ -105,11 +105,13 @@ class Dispatcher:
     def _submit(self, claim: ClaimedStage) -> ray.ObjectRef:
         name = f"{claim.stage}:{str(claim.session_id)[:8]}"
         if claim.stage == "extract":
-            return stages.extract_audio.options(name=name).remote(self.settings, self.database_url, claim)
+            return stages.extract_audio.options(name=name, scheduling_strategy="SPREAD").remote(
+                self.settings, self.database_url, claim)
         if claim.stage == "transcribe":
             return self.transcription.transcribe.options(name=name).remote(claim)
         if claim.stage == "analyze":
-            return stages.analyze.options(name=name).remote(self.settings, self.database_url, claim)
+            return stages.analyze.options(name=name, scheduling_strategy="SPREAD").remote(
+                self.settings, self.database_url, claim)
         raise PermanentError(f"unknown stage {claim.stage!r}", code="unknown_stage")
 
     def _room(self) -> dict[str, int]:
@@ -137,12 +139,12 @@ class Dispatcher:
     def _finish(self, ref: ray.ObjectRef) -> None:
         item = self.in_flight.pop(ref)
         try:
-            ray.get(ref)
+            node = ray.get(ref)
         except Exception as exc:  # classified and recorded on the job: never swallowed
             self._finish_failed(item, exc)
             return
         with self.ctx.system_db() as db:
-            complete_stage(db, item.claim, time.perf_counter() - item.started)
+            complete_stage(db, item.claim, time.perf_counter() - item.started, where=node)
         self.completed += 1
         telemetry.current().stage_finished(item.claim.stage, "done", time.perf_counter() - item.started)
         with logcontext.bind(**item.claim.log_ids()):

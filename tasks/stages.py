@@ -34,11 +34,15 @@ from vigil.transcription.providers import ChunkMap, call_provider
 log = logging.getLogger(__name__)
 
 
+def this_node() -> str:
+    return f"node {ray.get_runtime_context().get_node_id()}"
+
+
 @contextmanager
 def stage_logging(claim: ClaimedStage) -> Iterator[None]:
     """The stage's log lines, on whichever node runs it, carry its request, session and job ids."""
     with logcontext.bind(**claim.log_ids()):
-        log.info("stage started", extra={"stage": claim.stage, "attempt": claim.attempt})
+        log.info("stage started", extra={"stage": claim.stage, "attempt": claim.attempt, "node": this_node()})
         yield
 
 
@@ -51,9 +55,11 @@ def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
 
 
 @ray.remote(num_cpus=1, max_retries=0)
-def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
+def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> str:
+    """Returns the node it ran on, recorded with the stage's completion."""
     with stage_logging(claim):
         run_extract(Context.build(settings, database_url), claim)
+    return this_node()
 
 
 @lru_cache(maxsize=2)
@@ -63,9 +69,10 @@ def _analyzer(settings_json: str) -> Analyzer:
 
 
 @ray.remote(num_cpus=0.5, max_retries=0)
-def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> None:
+def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> str:
     with stage_logging(claim):
         run_analyze(Context.build(settings, database_url), claim, _analyzer(settings.model_dump_json()))
+    return this_node()
 
 
 @lru_cache(maxsize=4)
@@ -134,9 +141,10 @@ class Transcription:
                 self._providers[name] = build_transcriber(name, self.ctx.settings)
             return self._providers[name]
 
-    def transcribe(self, claim: ClaimedStage) -> None:
+    def transcribe(self, claim: ClaimedStage) -> str:
         with stage_logging(claim):
             with self.ctx.tenant_db(claim.tenant_id) as db:
                 names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
             transcribers = [self._provider(name) for name in names]
             run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings))
+        return this_node()

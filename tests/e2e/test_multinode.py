@@ -1,0 +1,154 @@
+"""A Ray cluster of three nodes on this machine (`ray start`: a head that runs no stages, and two workers with
+custom resources of their own), the pipeline's dispatcher started on it with `vigil dispatcher`, a batch of
+uploads: stages run on both workers; then one worker node is killed mid-batch and the batch still completes,
+every session once, nothing lost or done twice. Everything binds to 127.0.0.1 and is stopped by the test."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import SAMPLES, free_port, isolated_context, make_tenant
+from tests.e2e.test_durability import assert_each_done_exactly_once
+from vigil.context import Context
+from vigil.db.models import Job, StageEvent
+from vigil.services.auth import authenticate
+from vigil.services.ingest import accept_upload
+
+BIN = Path(sys.executable).parent
+SESSIONS = 6
+
+
+class LocalCluster:
+    """`ray start` nodes sharing a temp dir of their own, so they (and only they) can be found and stopped."""
+
+    def __init__(self) -> None:
+        self.temp = Path(f"/tmp/vigil-mn-{uuid.uuid4().hex[:6]}")  # Ray's socket paths must stay short
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        # Loopback only, stopped by the test: no token authentication between the nodes.
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+        self.env.pop("RAY_ADDRESS", None)
+
+    def _start(self, *args: str) -> None:
+        ports = ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
+                 "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+                 "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())]
+        subprocess.run([str(BIN / "ray"), "start", "--node-ip-address", "127.0.0.1", *ports, *args],
+                       env=self.env, check=True, capture_output=True, timeout=180)
+
+    def start(self) -> None:
+        self._start("--head", "--port", str(self.port), "--num-cpus", "0", "--include-dashboard", "false",
+                    "--temp-dir", str(self.temp), "--resources", json.dumps({"head": 1}))
+        for name in ("node_a", "node_b"):
+            self._start("--address", self.address, "--num-cpus", "2", "--resources", json.dumps({name: 1}))
+
+    def processes(self) -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if any(str(self.temp) in part for part in proc.info["cmdline"] or []):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
+    def raylet_of(self, resource: str) -> psutil.Process:
+        for proc in self.processes():
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if "raylet" in proc.info["cmdline"][0] and resource in cmdline:
+                return proc
+        raise AssertionError(f"no raylet with resource {resource}")
+
+    def kill_node(self, resource: str) -> None:
+        """The node dies as a machine would: its raylet and every worker under it, at once."""
+        raylet = self.raylet_of(resource)
+        for proc in [*raylet.children(recursive=True), raylet]:
+            try:
+                proc.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+
+    def stop(self) -> None:
+        for proc in self.processes():
+            try:
+                proc.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+
+
+@pytest.fixture
+def cluster() -> Iterator[LocalCluster]:
+    nodes = LocalCluster()
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+def _stage_nodes(ctx: Context) -> dict[str, set[str]]:
+    with ctx.system_db() as db:
+        rows = db.execute(sa.select(StageEvent.stage, StageEvent.detail).where(StageEvent.event == "ready")).all()
+    nodes: dict[str, set[str]] = {}
+    for stage, where in rows:
+        nodes.setdefault(stage, set()).add(where)
+    return nodes
+
+
+def _statuses(ctx: Context) -> list[str]:
+    with ctx.system_db() as db:
+        return list(db.scalars(sa.select(Job.status)))
+
+
+def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(cluster: LocalCluster, pg_admin_url: str,
+                                                                         tmp_path: Path) -> None:
+    ctx = isolated_context(pg_admin_url, tmp_path, job_lease_seconds=10.0, retry_base_seconds=1.0)
+    tenant = make_tenant(ctx)
+    with ctx.system_db() as db:
+        uploader = authenticate(db, tenant.uploader)
+    ids = [accept_upload(ctx, uploader, io.BytesIO((SAMPLES / "routine-coaching.m4a").read_bytes()), "r.m4a",
+                         f"batch {i}")[0].id for i in range(SESSIONS)]
+    env = {**cluster.env, "RAY_ADDRESS": cluster.address, "DATABASE_URL": ctx.database_url,
+           "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
+           "DATA_DIR": str(tmp_path / "data"), "JOB_LEASE_SECONDS": "10", "RETRY_BASE_SECONDS": "1",
+           "STAGE_LIMITS": json.dumps({"extract": 4, "transcribe": 2, "analyze": 4})}
+    started = subprocess.run([str(BIN / "vigil"), "dispatcher"], env=env, capture_output=True, text=True,
+                             timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(_stage_nodes(ctx).get("extract", set())) < 2:
+        time.sleep(0.5)
+    before = _stage_nodes(ctx)
+    assert len(before.get("extract", set())) == 2, f"extraction ran on {before}: expected both worker nodes"
+    assert "succeeded" not in _statuses(ctx) or _statuses(ctx).count("succeeded") < SESSIONS, \
+        "the kill must land mid-batch for this test to mean anything"
+
+    victim = cluster.raylet_of("node_b")
+    cluster.kill_node("node_b")
+    with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+        victim.wait(timeout=10)  # a daemon nobody reaps stays a zombie: dead all the same
+    assert not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE
+
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline and set(_statuses(ctx)) != {"succeeded"}:
+        time.sleep(1)
+    assert _statuses(ctx) == ["succeeded"] * SESSIONS, _statuses(ctx)
+    assert_each_done_exactly_once(ctx, ids)
+    after = _stage_nodes(ctx)
+    print(f"\nmulti-node: stages by node before the kill {({k: len(v) for k, v in before.items()})}, "
+          f"after {({k: len(v) for k, v in after.items()})}")
