@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -35,7 +35,8 @@ SESSIONS = 6
 class LocalCluster:
     """`ray start` nodes sharing a temp dir of their own, so they (and only they) can be found and stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: Sequence[str] = ("node_a", "node_b"), cpus_per_worker: int = 2) -> None:
+        self.workers, self.cpus_per_worker = list(workers), cpus_per_worker
         self.temp = Path(f"/tmp/vigil-mn-{uuid.uuid4().hex[:6]}")  # Ray's socket paths must stay short
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -53,8 +54,9 @@ class LocalCluster:
     def start(self) -> None:
         self._start("--head", "--port", str(self.port), "--num-cpus", "0", "--include-dashboard", "false",
                     "--temp-dir", str(self.temp), "--resources", json.dumps({"head": 1}))
-        for name in ("node_a", "node_b"):
-            self._start("--address", self.address, "--num-cpus", "2", "--resources", json.dumps({name: 1}))
+        for name in self.workers:
+            self._start("--address", self.address, "--num-cpus", str(self.cpus_per_worker),
+                        "--resources", json.dumps({name: 1}))
 
     def processes(self) -> list[psutil.Process]:
         found = []
@@ -114,21 +116,30 @@ def _statuses(ctx: Context) -> list[str]:
         return list(db.scalars(sa.select(Job.status)))
 
 
-def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(cluster: LocalCluster, pg_admin_url: str,
-                                                                         tmp_path: Path) -> None:
-    ctx = isolated_context(pg_admin_url, tmp_path, job_lease_seconds=10.0, retry_base_seconds=1.0)
+def upload_batch(ctx: Context, count: int) -> list[uuid.UUID]:
     tenant = make_tenant(ctx)
     with ctx.system_db() as db:
         uploader = authenticate(db, tenant.uploader)
-    ids = [accept_upload(ctx, uploader, io.BytesIO((SAMPLES / "routine-coaching.m4a").read_bytes()), "r.m4a",
-                         f"batch {i}")[0].id for i in range(SESSIONS)]
+    return [accept_upload(ctx, uploader, io.BytesIO((SAMPLES / "routine-coaching.m4a").read_bytes()), "r.m4a",
+                          f"batch {i}")[0].id for i in range(count)]
+
+
+def start_dispatcher_on(cluster: LocalCluster, ctx: Context, data_dir: Path, **settings: str) -> None:
+    """`vigil dispatcher` against the cluster: the pipeline's settings come from the environment, as in production."""
     env = {**cluster.env, "RAY_ADDRESS": cluster.address, "DATABASE_URL": ctx.database_url,
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
-           "DATA_DIR": str(tmp_path / "data"), "JOB_LEASE_SECONDS": "10", "RETRY_BASE_SECONDS": "1",
-           "STAGE_LIMITS": json.dumps({"extract": 4, "transcribe": 2, "analyze": 4})}
+           "DATA_DIR": str(data_dir), **settings}
     started = subprocess.run([str(BIN / "vigil"), "dispatcher"], env=env, capture_output=True, text=True,
                              timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
+
+
+def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(cluster: LocalCluster, pg_admin_url: str,
+                                                                         tmp_path: Path) -> None:
+    ctx = isolated_context(pg_admin_url, tmp_path, job_lease_seconds=10.0, retry_base_seconds=1.0)
+    ids = upload_batch(ctx, SESSIONS)
+    start_dispatcher_on(cluster, ctx, tmp_path / "data", JOB_LEASE_SECONDS="10", RETRY_BASE_SECONDS="1",
+                        STAGE_LIMITS=json.dumps({"extract": 4, "transcribe": 2, "analyze": 4}))
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(_stage_nodes(ctx).get("extract", set())) < 2:
