@@ -84,7 +84,11 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def ctx(settings: Settings, database_url: str) -> Context:
+def ctx(request: pytest.FixtureRequest, settings: Settings, database_url: str) -> Context:
+    """On the shared database; a test marked `own_database` (it claims stages by hand, and must claim only its own
+    jobs, leaving no other test's claimed and waiting for a lease to run out) gets a database of its own."""
+    if request.node.get_closest_marker("own_database"):
+        return isolated_context(request.getfixturevalue("pg_admin_url"), settings.data_dir.parent)
     return Context.build(settings, database_url)
 
 

@@ -22,6 +22,8 @@ from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.transcription.quality import word_error_rate
 from vigil.transcription.whisper import WhisperTranscriber
 
+pytestmark = pytest.mark.own_database  # claims stages by hand
+
 
 def _upload_and_claim(ctx: Context, tenant: Tenant, data: bytes, name: str) -> ClaimedStage:
     with ctx.system_db() as db:
@@ -29,11 +31,7 @@ def _upload_and_claim(ctx: Context, tenant: Tenant, data: bytes, name: str) -> C
     session, job = accept_upload(ctx, principal, io.BytesIO(data), name, None)
     with ctx.system_db() as db:
         claim = claim_next_stage(db, lease_seconds=60)
-    # Other tests' queued jobs may exist in the shared database: take ours.
-    while claim is not None and claim.job_id != job.id:
-        with ctx.system_db() as db:
-            claim = claim_next_stage(db, lease_seconds=60)
-    assert claim is not None
+    assert claim is not None and claim.job_id == job.id
     return claim
 
 

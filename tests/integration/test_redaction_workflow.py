@@ -26,6 +26,8 @@ from vigil.services.redaction import set_redaction_names
 from vigil.storage import TRANSCRIPT_AGENT_NAME, TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
 from vigil.transcription.base import build_transcriber
 
+pytestmark = pytest.mark.own_database  # claims stages by hand
+
 KEY = "stand-in-key"
 PII = {"phone": "(202) 456-1111", "email": "jane.doe@example.com", "address": "1600 Pennsylvania Avenue",
        "card": "4111 1111 1111 1111", "national_id": "123-45-6789", "name": "Maria Lopez"}

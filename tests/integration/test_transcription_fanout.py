@@ -26,6 +26,8 @@ from vigil.transcription import providers
 from vigil.transcription.base import build_transcriber
 from vigil.transcription.quality import word_error_rate
 
+pytestmark = pytest.mark.own_database  # claims stages by hand
+
 REFERENCE = json.loads((SAMPLES / "checkin-risk.json").read_text())["turns"]
 REFERENCE_TEXT = " ".join(t["text"] for t in REFERENCE)
 KEY = "stand-in-key"
