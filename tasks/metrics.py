@@ -25,6 +25,9 @@ class RayTelemetry:
         self.in_flight = Gauge("vigil_jobs_in_flight", "Stages the dispatcher is running.", tag_keys=("stage",))
         self.provider_seconds = Histogram("vigil_provider_seconds", "Speech provider call latency by outcome.",
                                           boundaries=STAGE_BUCKETS, tag_keys=("provider", "outcome"))
+        self.parse_errors = Counter("vigil_parse_errors_total", "Provider answers that broke their documented shape, "
+                                    "by source (speech, model) and provider (a speech provider, a model).",
+                                    tag_keys=("source", "provider"))
         self.model_calls = Counter("vigil_model_calls_total", "Analysis model calls by outcome (ok, invalid_output, "
                                    "transport).", tag_keys=("model", "outcome"))
         self.tokens = Counter("vigil_model_tokens_total", "Model tokens by direction.", tag_keys=("model", "direction"))
@@ -47,6 +50,9 @@ class RayTelemetry:
 
     def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
         self.provider_seconds.observe(seconds, {"provider": provider, "outcome": outcome})
+
+    def parse_error(self, source: str, provider: str) -> None:
+        self.parse_errors.inc(1, {"source": source, "provider": provider})
 
     def model_call(self, model: str, outcome: str, tokens_in: int, tokens_out: int, cost_usd: float) -> None:
         self.model_calls.inc(1, {"model": model, "outcome": outcome})

@@ -15,12 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serve.app import configure, create_app
+from vigil import telemetry
 from vigil.context import Context
 from vigil.db import engine
 from vigil.db.engine import start_embedded_postgres
 from vigil.schemas import Role
 from vigil.services.auth import issue_token
 from vigil.settings import Settings
+from vigil.telemetry import NoTelemetry
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # Every test runs with transcripts sealed at rest, as `vigil up` does (a fixed key: tests must be repeatable).
@@ -231,3 +233,27 @@ def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
     mp = pytest.MonkeyPatch()
     yield mp
     mp.undo()
+
+
+class RecordedTelemetry(NoTelemetry):
+    """The telemetry events a test cares about, as they were emitted in this process."""
+
+    def __init__(self) -> None:
+        self.provider_calls: list[tuple[str, str]] = []
+        self.parse_errors: list[tuple[str, str]] = []
+
+    def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
+        self.provider_calls.append((provider, outcome))
+
+    def parse_error(self, source: str, provider: str) -> None:
+        self.parse_errors.append((source, provider))
+
+
+@pytest.fixture
+def recorded_telemetry() -> Iterator[RecordedTelemetry]:
+    recorded = RecordedTelemetry()
+    telemetry.install(recorded)
+    try:
+        yield recorded
+    finally:
+        telemetry.install(NoTelemetry())

@@ -45,6 +45,14 @@ class TransientError(VigilError):
     code = "transient"
 
 
+class InvalidProviderOutput(TransientError):
+    """A provider answered, but not in its documented shape: a body that is not JSON, a field of the wrong type, a
+    time below zero or a confidence above one. Counted per provider as a parse error (the `parse_error` metric);
+    transient, since the same request usually gets a well-formed answer, and the other providers still count."""
+
+    code = "provider_invalid_output"
+
+
 class ValidationFailure(VigilError):
     """Input rejected at the boundary (an upload, a review); nothing is written."""
 

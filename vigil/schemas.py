@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -40,21 +40,26 @@ class RiskLevel(StrEnum):
 
 
 # ---------------------------------------------------------------- transcripts
+# What every provider's answer must satisfy; an answer that does not is the provider's parse error.
+Seconds = Annotated[float, Field(ge=0)]
+Confidence = Annotated[float, Field(ge=0, le=1)]
+
+
 class Word(BaseModel):
     text: str
-    start: float
-    end: float
-    confidence: float | None = None
+    start: Seconds
+    end: Seconds
+    confidence: Confidence | None = None
     speaker: str | None = None
 
 
 class Segment(BaseModel):
     index: int
-    start: float
-    end: float
+    start: Seconds
+    end: Seconds
     text: str
     speaker: str | None = None
-    confidence: float | None = None
+    confidence: Confidence | None = None
 
 
 class ProviderTranscript(BaseModel):
@@ -63,7 +68,7 @@ class ProviderTranscript(BaseModel):
     provider: str
     model: str
     language: str | None = None
-    duration: float
+    duration: Seconds
     words: list[Word]
     segments: list[Segment]
     raw: dict[str, Any] = Field(default_factory=dict, description="Provider-specific extras.")

@@ -17,6 +17,7 @@ class Telemetry(Protocol):
     def jobs_waiting(self, stage: str, count: int) -> None: ...
     def jobs_in_flight(self, stage: str, count: int) -> None: ...
     def provider_call(self, provider: str, outcome: str, seconds: float) -> None: ...
+    def parse_error(self, source: str, provider: str) -> None: ...
     def model_call(self, model: str, outcome: str, tokens_in: int, tokens_out: int, cost_usd: float) -> None: ...
 
 
@@ -37,6 +38,9 @@ class NoTelemetry:
         pass
 
     def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def parse_error(self, source: str, provider: str) -> None:
         pass
 
     def model_call(self, model: str, outcome: str, tokens_in: int, tokens_out: int, cost_usd: float) -> None:

@@ -16,9 +16,12 @@ from pathlib import Path
 import assemblyai as aai
 import pytest
 
-from tests.standins.assemblyai_server import AssemblyAIStandin, serve_standin
-from vigil.errors import PermanentError, TransientError, VigilError
+from tests.conftest import RecordedTelemetry
+from tests.standins.assemblyai_server import DEFAULT_SCRIPT, AssemblyAIStandin, completed_transcript, serve_standin
+from vigil.errors import InvalidProviderOutput, PermanentError, TransientError, VigilError
+from vigil.transcription import providers
 from vigil.transcription.assemblyai_provider import AssemblyAITranscriber
+from vigil.transcription.providers import call_provider
 
 AUDIO = Path(__file__).resolve().parents[2] / "samples" / "checkin-risk.mp3"
 # Distinctive, so that a leak into any message is unmistakable.
@@ -190,6 +193,55 @@ def test_polling_errors_that_outlast_the_budget_are_a_provider_timeout_naming_th
     assert f"transcript {_submitted_id(standin)}" in caught.value.message
 
 
+# ---------------------------------------------------------------- answers that break the contract
+def test_a_finished_transcript_that_is_not_json_is_transient_invalid_output(standin: AssemblyAIStandin,
+                                                                             base_url: str) -> None:
+    standin.complete_transcripts_with("<html>502 Bad Gateway</html>")
+
+    with pytest.raises(InvalidProviderOutput) as caught:
+        transcriber(base_url).transcribe(AUDIO)
+
+    assert isinstance(caught.value, TransientError) and caught.value.code == "provider_invalid_output"
+    assert "JSONDecodeError" in caught.value.message
+    assert len(standin.uploads) == 1 and len(standin.submissions) == 1
+
+
+def test_a_field_of_the_wrong_type_is_invalid_output_naming_the_field_but_not_its_value(
+        standin: AssemblyAIStandin, base_url: str) -> None:
+    standin.complete_transcripts_with({"words": [{"text": "hello", "start": "soon-ish", "end": 800,
+                                                  "confidence": 0.9, "speaker": "A"}]})
+
+    with pytest.raises(InvalidProviderOutput) as caught:
+        transcriber(base_url).transcribe(AUDIO)
+
+    assert "words.0.start" in caught.value.message
+    assert "soon-ish" not in caught.value.message
+
+
+def test_a_confidence_above_one_passes_the_sdk_but_not_vigils_contract(standin: AssemblyAIStandin,
+                                                                       base_url: str) -> None:
+    words = completed_transcript(DEFAULT_SCRIPT)["words"]
+    standin.complete_transcripts_with({"words": [{**words[0], "confidence": 1.7}, *words[1:]]})
+
+    with pytest.raises(InvalidProviderOutput) as caught:
+        transcriber(base_url).transcribe(AUDIO)
+
+    assert "words.0.confidence" in caught.value.message
+
+
+def test_a_broken_answer_is_counted_as_a_parse_error_of_assemblyai(standin: AssemblyAIStandin, base_url: str,
+                                                                   recorded_telemetry: RecordedTelemetry) -> None:
+    providers._breakers.clear()  # a breaker opened by another test's failures would skip the calls
+    standin.complete_transcripts_with("not json")
+    with pytest.raises(InvalidProviderOutput):
+        call_provider(transcriber(base_url), AUDIO)
+    standin.completed_body = None
+    call_provider(transcriber(base_url), AUDIO)
+
+    assert recorded_telemetry.parse_errors == [("speech", "assemblyai")]
+    assert recorded_telemetry.provider_calls == [("assemblyai", "provider_invalid_output"), ("assemblyai", "ok")]
+
+
 # ---------------------------------------------------------------- the overall deadline
 def test_a_server_slower_than_the_timeout_is_a_provider_timeout_raised_on_time(standin: AssemblyAIStandin,
                                                                                base_url: str) -> None:
@@ -223,6 +275,7 @@ SCRIPTED_FAILURES: dict[str, tuple[Callable[[AssemblyAIStandin], None], str]] = 
     "server error": (lambda s: s.fail_next(1, 503), API_KEY),
     "transcript error": (lambda s: s.finish_transcripts_with_error(f"bad audio; key was {API_KEY}"), API_KEY),
     "slow server": (lambda s: s.delay_responses(5.0), API_KEY),
+    "broken answer": (lambda s: s.complete_transcripts_with(f"not json; key was {API_KEY}"), API_KEY),
 }
 
 

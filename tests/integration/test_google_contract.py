@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from tests.standins.google_speech_server import GoogleSpeechStandin, SpokenWord, running_standin
-from vigil.errors import PermanentError, TransientError
+from vigil.errors import InvalidProviderOutput, PermanentError, TransientError
 from vigil.media import audio_duration, extract_audio
 from vigil.schemas import Segment, Word
 from vigil.transcription.google_provider import INLINE_AUDIO_LIMIT_BYTES, GoogleSpeechTranscriber
@@ -209,3 +209,23 @@ def test_audio_over_the_inline_limit_is_refused_before_calling_google(
 
     assert caught.value.code == "audio_too_large"
     assert standin.calls == []
+
+
+# ------------------------------------------------------------------ answers that break the contract
+def test_an_operation_result_of_another_message_type_is_transient_invalid_output(
+        standin: GoogleSpeechStandin, endpoint: str, flac: Path) -> None:
+    standin.label_results_as("type.googleapis.com/google.cloud.speech.v1.RecognizeResponse")
+
+    with pytest.raises(InvalidProviderOutput) as caught:
+        transcriber(endpoint).transcribe(flac)
+
+    assert isinstance(caught.value, TransientError) and caught.value.code == "provider_invalid_output"
+    assert standin.calls.count("LongRunningRecognize") == 1
+
+
+def test_a_word_confidence_above_one_is_invalid_output_naming_the_field(flac: Path) -> None:
+    broken = GoogleSpeechStandin(words=(*WORDS[:-1], SpokenWord("great.", 2.75, 3.25, 1.5, speaker=2)))
+    with running_standin(broken) as broken_endpoint, pytest.raises(InvalidProviderOutput) as caught:
+        transcriber(broken_endpoint).transcribe(flac)
+
+    assert "confidence" in caught.value.message and "less than or equal to 1" in caught.value.message

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import RecordedTelemetry
 from tests.standins.openai_server import OpenAIStandin, serve_openai_standin
 from vigil.analysis.offline import OfflineAnalyzer
 from vigil.analysis.openai_analyzer import PROMPT_VERSION, OpenAIAnalyzer
@@ -100,6 +101,16 @@ def test_schema_invalid_output_is_retried(standin: OpenAIStandin, base_url: str)
     assert len(standin.requests) == 2
     assert subject.failures[0][:2] == ("model-a", "invalid_output")
     assert subject.failures[0][2].startswith("schema_invalid")
+
+
+def test_each_unusable_answer_is_a_parse_error_of_its_model_and_transport_faults_are_not(
+        standin: OpenAIStandin, base_url: str, recorded_telemetry: RecordedTelemetry) -> None:
+    standin.reply("not json at all", times=2)
+    standin.reply({**VALID, "risk_level": "catastrophic"})  # model-a: first try and both retries unusable
+    standin.fail(500)  # model-b: a transport fault, not a parse error
+    standin.reply(VALID)
+    analyzer(base_url, models=("model-a", "model-b", "model-c")).assess(transcript())
+    assert recorded_telemetry.parse_errors == [("model", "model-a")] * 3
 
 
 def test_invented_evidence_quote_is_invalid_and_retried(standin: OpenAIStandin, base_url: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from tests.conftest import SAMPLES, Tenant
+from tests.conftest import SAMPLES, RecordedTelemetry, Tenant
 from tests.standins.assemblyai_server import AssemblyAIStandin, serve_standin
 from tests.standins.google_speech_server import GoogleSpeechStandin, SpokenWord, running_standin
 from vigil.context import Context
@@ -77,9 +77,7 @@ def _extracted(ctx: Context, tenant: Tenant) -> ClaimedStage:
     _, job = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "c.mp3", None)
     with ctx.system_db() as db:
         claim = claim_next_stage(db, 60)
-        while claim is not None and claim.job_id != job.id:
-            claim = claim_next_stage(db, 60)
-    assert claim is not None
+    assert claim is not None and claim.job_id == job.id
     run_extract(ctx, claim)
     return claim
 
@@ -119,6 +117,21 @@ def test_a_failing_provider_is_recorded_and_the_others_carry_the_transcript(ctx:
     assert agent.providers == ["whisper", "google"]
     assert agent.failed_providers["assemblyai"].startswith("provider_unavailable")
     assert not ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, "transcript/raw/assemblyai.json"))
+
+
+def test_a_provider_answering_out_of_contract_is_a_parse_error_and_the_others_carry_the_transcript(  # type: ignore[no-untyped-def]
+        ctx: Context, tenant_a: Tenant, assemblyai, google, recorded_telemetry: RecordedTelemetry) -> None:
+    assemblyai[0].complete_transcripts_with({"utterances": [{"speaker": "A", "start": 0, "end": 500, "text": "hi",
+                                                             "confidence": 3.0, "words": []}]})
+    claim = _extracted(ctx, tenant_a)
+    run_transcribe(ctx, claim, _configure(ctx, "assemblyai,google", assemblyai[1], google[1]))
+    agent = _agent(ctx, claim)
+    assert agent.providers == ["google"]
+    assert agent.failed_providers["assemblyai"].startswith("provider_invalid_output")
+    assert "segments.0.confidence" in agent.failed_providers["assemblyai"]
+    assert recorded_telemetry.parse_errors == [("speech", "assemblyai")]
+    assert not ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, "transcript/raw/assemblyai.json"))
+    assert ctx.store.exists(artifact_key(claim.tenant_id, claim.session_id, "transcript/raw/google.json"))
 
 
 def test_when_every_provider_fails_the_stage_fails_transiently_and_writes_no_transcript(  # type: ignore[no-untyped-def]

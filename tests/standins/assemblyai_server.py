@@ -56,6 +56,7 @@ class AssemblyAIStandin:
     processing_polls: int = 1
     delay_seconds: float = 0.0
     transcript_error: str | None = None
+    completed_body: str | dict[str, Any] | None = None
     uploads: list[bytes] = field(default_factory=list)
     submissions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
@@ -75,6 +76,11 @@ class AssemblyAIStandin:
 
     def finish_transcripts_with_error(self, message: str) -> None:
         self.transcript_error = message
+
+    def complete_transcripts_with(self, body: str | dict[str, Any]) -> None:
+        """A finished transcript answers with `body`: raw text as it is (say, not JSON at all), or fields laid
+        over the transcript's own (say, a word whose `start` is not a number)."""
+        self.completed_body = body
 
     def keep_transcripts_processing(self) -> None:
         self.processing_polls = 10**9
@@ -141,7 +147,9 @@ class AssemblyAIStandin:
             return JSONResponse({**base, "status": "processing"})
         if self.transcript_error is not None:
             return JSONResponse({**base, "status": "error", "error": self.transcript_error})
-        return JSONResponse({**base, **completed_transcript(self.script)})
+        if isinstance(self.completed_body, str):
+            return Response(self.completed_body, media_type="application/json")
+        return JSONResponse({**base, **completed_transcript(self.script), **(self.completed_body or {})})
 
 
 def completed_transcript(script: Sequence[tuple[str, str]]) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class GoogleSpeechStandin:
     words: Sequence[SpokenWord] = DEFAULT_WORDS
     pending_polls: int = 0
     operation_error: status_pb2.Status | None = None
+    result_type_url: str | None = None
     requests: list[speech_v1.LongRunningRecognizeRequest | speech_v1.RecognizeRequest] = field(default_factory=list)
     calls: list[Method] = field(default_factory=list)
     _faults: list[_Fault] = field(default_factory=list)
@@ -96,6 +97,11 @@ class GoogleSpeechStandin:
 
     def finish_operations_with_error(self, code: grpc.StatusCode, message: str) -> None:
         self.operation_error = status_pb2.Status(code=code.value[0], message=message)
+
+    def label_results_as(self, type_url: str) -> None:
+        """Finished operations carry their result under another message type's name, as a server with a
+        mismatched API version would."""
+        self.result_type_url = type_url
 
     # ------------------------------------------------------------ handlers
     def recognize(self, request: speech_v1.RecognizeRequest, context: grpc.ServicerContext
@@ -152,6 +158,8 @@ class GoogleSpeechStandin:
         else:
             response = any_pb2.Any()
             response.Pack(speech_v1.LongRunningRecognizeResponse.pb(operation.outcome))
+            if self.result_type_url:
+                response.type_url = self.result_type_url
             message.response.CopyFrom(response)
         return message
 

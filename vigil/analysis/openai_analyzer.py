@@ -258,6 +258,8 @@ class OpenAIAnalyzer(CombinedAnalysis):
 
     def _note(self, model: str, kind: FailureKind, detail: str) -> None:
         telemetry.current().model_call(model, kind, 0, 0, 0.0)
+        if kind == "invalid_output":
+            telemetry.current().parse_error("model", model)
         with self._lock:
             self.failures.append((model, kind, detail))
 

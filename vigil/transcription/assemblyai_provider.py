@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 
 import assemblyai as aai
 import httpx
+import pydantic
 
 from vigil.errors import PermanentError, TransientError, VigilError
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas import ProviderTranscript
+from vigil.transcription.base import broken_answer
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"
 _FINISHED = (aai.TranscriptStatus.completed, aai.TranscriptStatus.error)
@@ -58,7 +60,10 @@ class AssemblyAITranscriber:
         if finished.status == aai.TranscriptStatus.error:
             raise PermanentError(self._redact(f"AssemblyAI could not transcribe the audio: {finished.error}"),
                                  code="provider_transcript_error")
-        return self._to_provider_transcript(finished)
+        try:
+            return self._to_provider_transcript(finished)
+        except pydantic.ValidationError as exc:
+            raise broken_answer(f"AssemblyAI transcript {finished.id}", exc) from exc
 
     def _await_finished(self, client: aai.Client, transcript_id: str, deadline: float) -> aai.Transcript:
         last_seen = "queued"
@@ -91,6 +96,8 @@ class AssemblyAITranscriber:
                                               f"{type(exc).__name__}: {exc}"), code="provider_unreachable") from exc
         except aai.types.AssemblyAIError as exc:
             raise self._http_error(what, exc) from exc
+        except ValueError as exc:  # the SDK parses each answer: a body that is not JSON, or not its schema
+            raise broken_answer(self._redact(f"AssemblyAI {what}"), exc) from exc
 
     def _timeout(self, what: str) -> TransientError:
         return TransientError(self._redact(f"AssemblyAI did not finish within {self.timeout_seconds:g}s "
@@ -112,16 +119,19 @@ class AssemblyAITranscriber:
         return text.replace(self._api_key, "[redacted]")
 
     def _to_provider_transcript(self, transcript: aai.Transcript) -> ProviderTranscript:
-        words = [Word(text=w.text, start=_seconds(w.start), end=_seconds(w.end), confidence=w.confidence,
-                      speaker=w.speaker) for w in transcript.words or []]
-        segments = [Segment(index=i, start=_seconds(u.start), end=_seconds(u.end), text=u.text, speaker=u.speaker,
-                            confidence=u.confidence) for i, u in enumerate(transcript.utterances or [])]
+        """Validated as one document, so a broken field is named by its place (`words.3.confidence`)."""
+        words = [{"text": w.text, "start": _seconds(w.start), "end": _seconds(w.end), "confidence": w.confidence,
+                  "speaker": w.speaker} for w in transcript.words or []]
+        segments = [{"index": i, "start": _seconds(u.start), "end": _seconds(u.end), "text": u.text,
+                     "speaker": u.speaker, "confidence": u.confidence}
+                    for i, u in enumerate(transcript.utterances or [])]
         # audio_duration is whole seconds; the last word's end is finer and must not fall outside the duration.
-        duration = max(float(transcript.audio_duration or 0), words[-1].end if words else 0.0)
+        duration = max(float(transcript.audio_duration or 0), words[-1]["end"] if words else 0.0)
         response = transcript.json_response or {}
         model = response.get("speech_model_used") or _plain(response.get("speech_model")) or "unknown"
-        return ProviderTranscript(provider=self.name, model=str(model), language=_plain(transcript.language_code),
-                                  duration=duration, words=words, segments=segments, raw=response)
+        return ProviderTranscript.model_validate({
+            "provider": self.name, "model": str(model), "language": _plain(transcript.language_code),
+            "duration": duration, "words": words, "segments": segments, "raw": response})
 
 
 def _seconds(milliseconds: int) -> float:

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import pydantic
+
+from vigil.errors import InvalidProviderOutput
 from vigil.schemas import ProviderTranscript
 from vigil.settings import Settings
 
@@ -14,6 +17,18 @@ class Transcriber(Protocol):
     name: str
 
     def transcribe(self, audio_path: Path) -> ProviderTranscript: ...
+
+
+def broken_answer(what: str, exc: Exception) -> InvalidProviderOutput:
+    """The error for a provider answer that broke its contract: where and what, never the offending value (it may
+    be transcript text)."""
+    if isinstance(exc, pydantic.ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        detail = f"{where}: {error['msg']} ({exc.error_count()} error(s))"
+    else:
+        detail = type(exc).__name__
+    return InvalidProviderOutput(f"{what}: the answer broke its contract: {detail}")
 
 
 def _whisper(settings: Settings) -> Transcriber:

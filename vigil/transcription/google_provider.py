@@ -13,15 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pydantic
 from google.api_core import exceptions, retry
 from google.api_core.operation import Operation
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import speech_v1
 from google.cloud.speech_v1.services.speech.transports import SpeechGrpcTransport
+from google.protobuf.message import DecodeError
 
 from vigil.errors import PermanentError, TransientError, VigilError
 from vigil.media import audio_duration
 from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.transcription.base import broken_answer
 
 # Google's inline limit is 10 MB for the whole request; a little headroom covers the config around the audio.
 INLINE_AUDIO_LIMIT_BYTES = 10_000_000
@@ -78,7 +81,12 @@ class GoogleSpeechTranscriber:
                 raise PermanentError(f"Google Speech recognition failed: {exc.message}",
                                      code="recognition_failed") from exc
             raise typed_error(exc) from exc
-        return self._transcript(response, operation.operation.name, duration)
+        except (TypeError, DecodeError) as exc:  # the operation's result is not a LongRunningRecognizeResponse
+            raise broken_answer("Google Speech operation result", exc) from exc
+        try:
+            return self._transcript(response, operation.operation.name, duration)
+        except pydantic.ValidationError as exc:
+            raise broken_answer(f"Google Speech operation {operation.operation.name}", exc) from exc
 
     def _recognition_config(self) -> speech_v1.RecognitionConfig:
         return speech_v1.RecognitionConfig(

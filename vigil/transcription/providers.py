@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from vigil import telemetry
 from vigil.breaker import Breaker, CircuitOpen
-from vigil.errors import PermanentError, TransientError, VigilError
+from vigil.errors import InvalidProviderOutput, PermanentError, TransientError, VigilError
 from vigil.schemas import ProviderTranscript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import Chunk, stitch
@@ -78,6 +78,8 @@ def call_provider(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
         raise TransientError(f"{transcriber.name} is failing; skipped for now", code="circuit_open") from exc
     except VigilError as exc:
         outcome = exc.code
+        if isinstance(exc, InvalidProviderOutput):
+            telemetry.current().parse_error("speech", transcriber.name)
         raise
     except Exception:
         outcome = "provider_error"

@@ -1,0 +1,51 @@
+"""Every telemetry event, emitted through `RayTelemetry` inside a Ray worker, reaches Ray's Prometheus endpoint as
+a `ray_vigil_*` series with its tags: a metric whose tag keys do not match what the domain passes would raise in
+the worker (inside a provider's error path, replacing the error), and a metric never exported leaves a Grafana
+panel empty."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.ray
+
+EXPECTED = ['ray_vigil_api_request_seconds_count{', 'route="/probe"', 'ray_vigil_stage_seconds_count{',
+            'ray_vigil_stage_failures_total{', 'code="probe_code"', 'ray_vigil_jobs_waiting{',
+            'ray_vigil_jobs_in_flight{', 'ray_vigil_provider_seconds_count{', 'provider="probe-speech"',
+            'ray_vigil_parse_errors_total{', 'source="speech"', 'source="model"', 'provider="probe-model"',
+            'ray_vigil_model_calls_total{', 'ray_vigil_model_tokens_total{', 'ray_vigil_model_cost_usd_total{']
+
+
+def test_every_event_reaches_rays_prometheus_endpoint_with_its_tags(ray_runtime: None) -> None:
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def emit_each_event() -> None:
+        from vigil import telemetry
+
+        events = telemetry.current()
+        events.api_request("GET", "/probe", 200, 0.01)
+        events.stage_finished("probe", "done", 1.0)
+        events.stage_failed("probe", "probe_code")
+        events.jobs_waiting("probe", 3)
+        events.jobs_in_flight("probe", 1)
+        events.provider_call("probe-speech", "provider_invalid_output", 0.5)
+        events.parse_error("speech", "probe-speech")
+        events.parse_error("model", "probe-model")
+        events.model_call("probe-model", "ok", 10, 5, 0.001)
+
+    ray.get(emit_each_event.remote())  # the worker's setup hook installed RayTelemetry; a bad tag raises here
+    port = ray._private.worker._global_node.metrics_export_port
+    text, deadline = "", time.monotonic() + 90  # Ray exports application metrics every few seconds
+    while time.monotonic() < deadline:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        if all(w in text for w in EXPECTED):
+            break
+        time.sleep(2)
+    assert [w for w in EXPECTED if w not in text] == []
+    parse_lines = [line for line in text.splitlines() if line.startswith("ray_vigil_parse_errors_total{")]
+    assert any('source="speech"' in line and 'provider="probe-speech"' in line and line.endswith(" 1.0")
+               for line in parse_lines), parse_lines
