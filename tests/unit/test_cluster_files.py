@@ -65,3 +65,16 @@ def test_the_serve_builder_refuses_machine_local_state(monkeypatch: pytest.Monke
         app_from_environment({"_env_file": None})
     with pytest.raises(ValueError, match="ENCRYPTION_KEYS"):
         app_from_environment({"_env_file": None, "database_url": "postgresql://db.example/vigil"})
+
+
+def test_every_node_of_both_cluster_files_runs_with_token_authentication() -> None:
+    cluster = _load("ray-cluster.yaml")
+    starts = cluster["head_start_ray_commands"] + cluster["worker_start_ray_commands"]
+    assert all("RAY_AUTH_MODE=token" in command for command in starts if "ray start" in command)
+    assert "/home/ubuntu/.ray/auth_token" in cluster["file_mounts"]
+    service = _load("cluster/rayservice.yaml")["spec"]["rayClusterConfig"]
+    pods = [service["headGroupSpec"]] + service["workerGroupSpecs"]
+    for pod in pods:
+        env = {e["name"]: e for container in pod["template"]["spec"]["containers"] for e in container["env"]}
+        assert env["RAY_AUTH_MODE"]["value"] == "token"
+        assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "auth_token"
