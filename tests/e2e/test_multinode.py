@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import boto3
 import psutil
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from tests.conftest import SAMPLES, free_port, isolated_context, make_tenant
 from tests.e2e.test_durability import assert_each_done_exactly_once
 from vigil.context import Context
-from vigil.db.models import Job, StageEvent
+from vigil.db.models import Artifact, Job, StageEvent
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 
@@ -129,17 +130,23 @@ def start_dispatcher_on(cluster: LocalCluster, ctx: Context, data_dir: Path, **s
     env = {**cluster.env, "RAY_ADDRESS": cluster.address, "DATABASE_URL": ctx.database_url,
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
            "DATA_DIR": str(data_dir), **settings}
+    if ctx.settings.s3_endpoint_url:
+        env["S3_ENDPOINT_URL"] = ctx.settings.s3_endpoint_url
     started = subprocess.run([str(BIN / "vigil"), "dispatcher"], env=env, capture_output=True, text=True,
                              timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
 
 
-def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(cluster: LocalCluster, pg_admin_url: str,
-                                                                         tmp_path: Path) -> None:
-    ctx = isolated_context(pg_admin_url, tmp_path, job_lease_seconds=10.0, retry_base_seconds=1.0)
+def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(s3_endpoint: str, cluster: LocalCluster,
+                                                                         pg_admin_url: str, tmp_path: Path) -> None:
+    """Media and artifacts move through S3 (a local server speaking its API) and nothing else: the workers' data
+    directory is one that cannot exist (under /proc), so a stage that kept state on a node's disk would fail."""
+    prefix = f"multinode-{uuid.uuid4().hex[:8]}"
+    ctx = isolated_context(pg_admin_url, tmp_path, job_lease_seconds=10.0, retry_base_seconds=1.0,
+                           object_store_url=f"s3://vigil-test/{prefix}", s3_endpoint_url=s3_endpoint)
     ids = upload_batch(ctx, SESSIONS)
-    start_dispatcher_on(cluster, ctx, tmp_path / "data", JOB_LEASE_SECONDS="10", RETRY_BASE_SECONDS="1",
-                        STAGE_LIMITS=json.dumps({"extract": 4, "transcribe": 2, "analyze": 4}))
+    start_dispatcher_on(cluster, ctx, Path("/proc/vigil-workers-keep-nothing-here"), JOB_LEASE_SECONDS="10",
+                        RETRY_BASE_SECONDS="1", STAGE_LIMITS=json.dumps({"extract": 4, "transcribe": 2, "analyze": 4}))
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(_stage_nodes(ctx).get("extract", set())) < 2:
@@ -160,6 +167,12 @@ def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(cluster
         time.sleep(1)
     assert _statuses(ctx) == ["succeeded"] * SESSIONS, _statuses(ctx)
     assert_each_done_exactly_once(ctx, ids)
+    with ctx.system_db() as db:
+        keys = set(db.scalars(sa.select(Artifact.key)))
+    stored = {item["Key"].removeprefix(f"{prefix}/") for page in boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1").get_paginator("list_objects_v2").paginate(
+        Bucket="vigil-test", Prefix=f"{prefix}/") for item in page.get("Contents", [])}
+    assert keys and keys <= stored, f"artifacts missing from S3: {sorted(keys - stored)[:5]}"
     after = _stage_nodes(ctx)
     print(f"\nmulti-node: stages by node before the kill {({k: len(v) for k, v in before.items()})}, "
           f"after {({k: len(v) for k, v in after.items()})}")
