@@ -40,9 +40,11 @@ def this_node() -> str:
 
 @contextmanager
 def stage_logging(claim: ClaimedStage) -> Iterator[None]:
-    """The stage's log lines, on whichever node runs it, carry its request, session and job ids."""
+    """The stage's log lines, on whichever node runs it, carry its request, session and job ids; the first names
+    the Ray task, as the Ray dashboard lists it (`extract:<session>`), so an operator can go from one to the other."""
     with logcontext.bind(**claim.log_ids()):
-        log.info("stage started", extra={"stage": claim.stage, "attempt": claim.attempt, "node": this_node()})
+        log.info("stage started", extra={"stage": claim.stage, "attempt": claim.attempt, "node": this_node(),
+                                         "ray_task": ray.get_runtime_context().get_task_name()})
         yield
 
 

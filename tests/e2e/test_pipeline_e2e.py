@@ -275,6 +275,10 @@ def test_one_request_id_follows_an_upload_through_every_stage_on_the_ray_workers
     assert {line["stage"] for line in stage_lines if line["message"] == "stage started"} == {
         "extract", "transcribe", "analyze"}, lines
     assert {line["session_id"] for line in stage_lines} == {accepted.json()["session_id"]}
+    # Named for the Ray dashboard: the stage and the session it works on.
+    short = accepted.json()["session_id"][:8]
+    assert {line["ray_task"] for line in stage_lines if line["message"] == "stage started"} == {
+        f"extract:{short}", f"transcribe:{short}", f"analyze:{short}"}
     assert {line["job_id"] for line in stage_lines} == {accepted.json()["job_id"]}
     assert any(line["message"] == "request" and line["route"] == "/api/v1/sessions" for line in lines)
 
