@@ -1,11 +1,16 @@
 """Batch throughput with 1 worker node and with 2, side by side in one run: a Ray cluster started on this
-machine with `ray start` (a head that runs no stages, then N worker nodes of the same size), the dispatcher
-started on it with `vigil dispatcher`, a batch of the coaching sample through the real stages (ffmpeg extraction,
-transcription, analysis). Transcription uses the `standin` provider, which waits a fixed latency without using
-the CPU, as a remote provider would; so what adding a node adds is slots for extraction and analysis.
+machine with `ray start` (a head that runs no stages, then worker nodes), the dispatcher started on it with
+`vigil dispatcher`, a batch of the coaching sample through the real stages (ffmpeg extraction, transcription,
+analysis). Transcription uses the `standin` provider, which waits a fixed latency without using the CPU, as a
+remote provider would; so what adding a node adds is slots for extraction and analysis.
 
-Both nodes live on this one machine: a second node adds Ray slots, not cores. The ratio says how much the
-pipeline gains from more slots on the cores it has (on separate machines it would also gain their cores).
+All nodes live on this one machine: a second node adds Ray slots and processes, not cores. So besides the issue's
+comparison (1 node of N slots, then 2 of N) the bench runs 1 node of 2N slots, which has the 2-node cluster's
+slots on one node, and splits the ratio in two:
+  - more slots on the same cores:      1 node x 2N  /  1 node x N
+  - the same slots over two nodes:      2 nodes x N  /  1 node x 2N
+For each run it also measures CPU time per session: the whole machine's (every process: Ray, PostgreSQL, ffmpeg,
+and anything else this machine runs) and the Ray worker processes' alone (the stages' Python side).
 
 Each run first processes a warm-up batch (worker processes start and import Vigil on every node), then times a
 batch uploaded at once, from the first upload to the last session done.
@@ -26,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from tests.conftest import isolated_context  # noqa: E402
@@ -45,6 +51,36 @@ def wait_for_batch(ctx: Any, started: float) -> list[str]:
         time.sleep(0.25)
 
 
+def busy_cpu_seconds() -> float:
+    times = psutil.cpu_times()
+    return times.user + times.nice + times.system + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
+
+
+def ray_workers(cluster: LocalCluster) -> list[psutil.Process]:
+    """Worker processes under the cluster's raylets (a worker renames itself `ray::<what it runs>`)."""
+    raylets = [proc for proc in cluster.processes() if "raylet" in (proc.info["cmdline"] or [""])[0]]
+    found = []
+    for raylet in raylets:
+        for child in raylet.children(recursive=True):
+            try:
+                if " ".join(child.cmdline()).startswith("ray::"):
+                    found.append(child)
+            except psutil.NoSuchProcess:
+                continue
+    return found
+
+
+def cpu_seconds_of(processes: list[psutil.Process]) -> dict[int, float]:
+    seconds = {}
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+            seconds[proc.pid] = times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return seconds
+
+
 def one_run(server: str, root: Path, workers: int, sessions: int, latency: float, cpus: int) -> dict[str, Any]:
     cluster = LocalCluster(workers=[f"node_{i}" for i in range(workers)], cpus_per_worker=cpus)
     ctx = isolated_context(server, root)
@@ -60,18 +96,34 @@ def one_run(server: str, root: Path, workers: int, sessions: int, latency: float
             db.execute(sa.delete(StageEvent))
             db.execute(sa.delete(Job))
             db.commit()
-        started = time.perf_counter()
+        workers_before = cpu_seconds_of(ray_workers(cluster))
+        cpu_before, started = busy_cpu_seconds(), time.perf_counter()
         upload_batch(ctx, sessions)
         statuses = wait_for_batch(ctx, started)
         seconds = time.perf_counter() - started
+        cpu_seconds = busy_cpu_seconds() - cpu_before
+        workers_after = cpu_seconds_of(ray_workers(cluster))
+        worker_seconds = sum(t - workers_before.get(pid, 0.0) for pid, t in workers_after.items())
         with ctx.system_db() as db:
+            ready = StageEvent.event == "ready"
             nodes = db.execute(sa.select(StageEvent.stage, sa.func.count(sa.distinct(StageEvent.detail)))
-                               .where(StageEvent.event == "ready").group_by(StageEvent.stage)).all()
+                               .where(ready).group_by(StageEvent.stage)).all()
+            # From submission to the result, as the dispatcher saw it: waiting for a Ray slot included.
+            stage_seconds = db.execute(sa.select(StageEvent.stage, sa.func.avg(StageEvent.duration_seconds),
+                                                 sa.func.max(StageEvent.duration_seconds))
+                                       .where(ready).group_by(StageEvent.stage)).all()
     finally:
         cluster.stop()
-    return {"workers": workers, "sessions": sessions, "succeeded": statuses.count("succeeded"),
+    return {"workers": workers, "slots_per_node": cpus, "sessions": sessions, "succeeded": statuses.count("succeeded"),
             "seconds": round(seconds, 2), "sessions_per_minute": round(60 * sessions / seconds, 2),
-            "nodes_used": dict(nodes)}
+            "nodes_used": dict(nodes),
+            # The whole machine's busy CPU time per session and as cores kept busy; the Ray worker processes' CPU
+            # time per session; and how many worker processes there were before and after the timed batch.
+            "cpu_seconds_per_session": round(cpu_seconds / sessions, 3), "cores_busy": round(cpu_seconds / seconds, 2),
+            "worker_cpu_seconds_per_session": round(worker_seconds / sessions, 3),
+            "ray_workers": [len(workers_before), len(workers_after)],
+            "stage_seconds": {stage: {"mean": round(mean, 2), "max": round(top, 2)}
+                              for stage, mean, top in stage_seconds}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,22 +134,30 @@ def main(argv: list[str] | None = None) -> int:
                         "the transcription actor holds one of them on its node")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    n = args.cpus_per_node
+    shapes = {"1 node": (1, n), "1 node, 2x slots": (1, 2 * n), "2 nodes": (2, n)}
+    runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="vigil-bench-scale-") as tmp:
         server = start_embedded_postgres(Path(tmp) / "pg")
-        runs = []
-        for workers in (1, 2):
-            print(f"{workers} worker node(s)…", file=sys.stderr)
-            runs.append(one_run(server, Path(tmp) / f"w{workers}", workers, args.sessions, args.latency,
-                                args.cpus_per_node))
-    ratio = runs[1]["sessions_per_minute"] / runs[0]["sessions_per_minute"]
+        for i, (name, (workers, cpus)) in enumerate(shapes.items()):
+            print(f"{name}: {workers} worker node(s) of {cpus} slots…", file=sys.stderr)
+            runs[name] = one_run(server, Path(tmp) / f"run{i}", workers, args.sessions, args.latency, cpus)
+    rate = {name: run["sessions_per_minute"] for name, run in runs.items()}
+    ratios = {"2 nodes / 1 node": rate["2 nodes"] / rate["1 node"],
+              "more slots, same cores (1 node 2x slots / 1 node)": rate["1 node, 2x slots"] / rate["1 node"],
+              "same slots, two nodes (2 nodes / 1 node 2x slots)": rate["2 nodes"] / rate["1 node, 2x slots"]}
     if args.json:
-        print(json.dumps({"runs": runs, "ratio": round(ratio, 2)}, indent=2))
+        print(json.dumps({"runs": runs, "ratios": {k: round(v, 2) for k, v in ratios.items()}}, indent=2))
         return 0
-    print(f"{'worker nodes':>12} {'sessions':>8} {'ok':>4} {'seconds':>8} {'sessions/min':>12}  nodes used by stage")
-    for r in runs:
-        print(f"{r['workers']:>12} {r['sessions']:>8} {r['succeeded']:>4} {r['seconds']:>8} "
-              f"{r['sessions_per_minute']:>12}  {r['nodes_used']}")
-    print(f"throughput, 2 nodes / 1 node: {ratio:.2f}×")
+    print(f"{'cluster':<18} {'slots':>5} {'ok':>4} {'seconds':>8} {'sess/min':>8} {'CPU-s/sess':>10} "
+          f"{'workers CPU-s/sess':>18} {'cores busy':>10} {'workers':>7}  mean seconds per stage (submitted to done)")
+    for name, r in runs.items():
+        stages = ", ".join(f"{stage} {times['mean']}" for stage, times in sorted(r["stage_seconds"].items()))
+        print(f"{name:<18} {r['workers'] * r['slots_per_node']:>5} {r['succeeded']:>4} {r['seconds']:>8} "
+              f"{r['sessions_per_minute']:>8} {r['cpu_seconds_per_session']:>10} "
+              f"{r['worker_cpu_seconds_per_session']:>18} {r['cores_busy']:>10} {r['ray_workers'][1]:>7}  {stages}")
+    for name, ratio in ratios.items():
+        print(f"throughput, {name}: {ratio:.2f}×")
     return 0
 
 
