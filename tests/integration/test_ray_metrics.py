@@ -10,6 +10,8 @@ import time
 import httpx
 import pytest
 
+from vigil.services.slo_metrics import live_objectives
+
 pytestmark = pytest.mark.ray
 
 EXPECTED = ['ray_vigil_api_request_seconds_count{', 'route="/probe"', 'ray_vigil_stage_seconds_count{',
@@ -49,3 +51,6 @@ def test_every_event_reaches_rays_prometheus_endpoint_with_its_tags(ray_runtime:
     parse_lines = [line for line in text.splitlines() if line.startswith("ray_vigil_parse_errors_total{")]
     assert any('source="speech"' in line and 'provider="probe-speech"' in line and line.endswith(" 1.0")
                for line in parse_lines), parse_lines
+    # `vigil slo --metrics-url` reads this very exposition: it finds the histogram's buckets and the outcomes.
+    live = live_objectives([text])
+    assert live.api_requests >= 1 and live.api_p95_seconds is not None and live.stage_attempts >= 1

@@ -1,6 +1,7 @@
 """Service level objectives, computed from what the database already records (request timings, stage events,
 sessions, analyses) over a window, across every tenant: an operator's view, not a tenant's. The same signals are
-live in Prometheus (tasks/metrics.py, cluster/grafana-vigil.json); the database answers for any past window.
+live in Prometheus (tasks/metrics.py, cluster/grafana-vigil.json); the database answers for any past window, and
+`live_values` reads the two that the metrics answer (API p95, task success) from the nodes' exposition.
 
 - API latency: p95 of request durations (`request_timings`, written by the API's timing middleware);
 - task success: share of finished stage attempts that succeeded (`stage_events` ready vs failed);
@@ -18,7 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Analysis, RequestTiming, Session, StageEvent, Transcript, utcnow
+from vigil.services.slo_metrics import live_objectives
 from vigil.settings import Settings
+
+API_P95 = "API latency p95"
+TASK_SUCCESS = "task success rate"
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,13 @@ class Objective:
 
     @property
     def met(self) -> bool | None:
-        if self.value is None:
+        return self.judge(self.value)
+
+    def judge(self, value: float | None) -> bool | None:
+        """Whether `value` meets the target; None when there is nothing to judge."""
+        if value is None:
             return None
-        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+        return value >= self.target if self.higher_is_better else value <= self.target
 
 
 def _p95(db: DbSession, column: sa.ColumnElement[float], *where: sa.ColumnElement[bool]) -> tuple[float | None, int]:
@@ -67,8 +76,14 @@ def objectives(db: DbSession, settings: Settings, since: datetime | None = None)
     failover, failover_n = _p95(db, failovers.c.seconds)
 
     return [
-        Objective("API latency p95", api, settings.slo_api_p95_seconds, "s", False, api_n),
-        Objective("task success rate", success, settings.slo_task_success_rate, "share", True, finished),
+        Objective(API_P95, api, settings.slo_api_p95_seconds, "s", False, api_n),
+        Objective(TASK_SUCCESS, success, settings.slo_task_success_rate, "share", True, finished),
         Objective("queue processing p95 (upload → ready)", queue, settings.slo_queue_p95_seconds, "s", False, queue_n),
         Objective("provider failover p95", failover, settings.slo_failover_p95_seconds, "s", False, failover_n),
     ]
+
+
+def live_values(expositions: list[str]) -> dict[str, float | None]:
+    """The objectives the live metrics answer, by objective name (see vigil.services.slo_metrics)."""
+    live = live_objectives(expositions)
+    return {API_P95: live.api_p95_seconds, TASK_SUCCESS: live.task_success_rate}
