@@ -257,3 +257,21 @@ def recorded_telemetry() -> Iterator[RecordedTelemetry]:
         yield recorded
     finally:
         telemetry.install(NoTelemetry())
+
+
+def scrape_ray_metrics(wanted: list[str], timeout: float = 90.0) -> str:
+    """This process's Ray node's Prometheus exposition, once every `wanted` fragment is in it (Ray exports
+    application metrics every few seconds) or `timeout` has passed; the caller asserts on what it holds."""
+    import time
+
+    import httpx
+    import ray
+
+    port = ray._private.worker._global_node.metrics_export_port
+    text, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        if all(w in text for w in wanted):
+            break
+        time.sleep(2)
+    return text

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Tenant, garbled_m4a, isolated_context, make_tenant
+from tests.conftest import SAMPLES, Tenant, garbled_m4a, isolated_context, make_tenant, scrape_ray_metrics
 from vigil.client import wait_until_healthy
 from vigil.context import Context
 from vigil.db.models import Analysis, Job, StageEvent, Transcript
@@ -284,20 +284,12 @@ def test_one_request_id_follows_an_upload_through_every_stage_on_the_ray_workers
 
 
 def test_the_pipeline_and_api_metrics_reach_rays_prometheus_endpoint(stack: Stack) -> None:
-    import ray
-
     accepted = _upload(stack, SAMPLES / "routine-coaching.m4a")
     assert _wait(stack, accepted["job_id"])["status"] == "succeeded"
-    port = ray._private.worker._global_node.metrics_export_port
     wanted = ['vigil_stage_seconds_count{', 'stage="extract"', 'stage="transcribe"', 'stage="analyze"',
               'vigil_api_request_seconds_count{', 'route="/api/v1/sessions"', 'vigil_provider_seconds_count{',
               'provider="whisper"', 'vigil_jobs_waiting{', 'vigil_jobs_in_flight{']
-    text, deadline = "", time.monotonic() + 90  # Ray exports application metrics every few seconds
-    while time.monotonic() < deadline:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        if all(w in text for w in wanted):
-            break
-        time.sleep(2)
+    text = scrape_ray_metrics(wanted)
     missing = [w for w in wanted if w not in text]
     assert not missing, f"not exported: {missing}"
     # Ray names application metrics ray_<name> on its endpoint.

@@ -5,11 +5,9 @@ panel empty."""
 
 from __future__ import annotations
 
-import time
-
-import httpx
 import pytest
 
+from tests.conftest import scrape_ray_metrics
 from vigil.services.slo_metrics import live_objectives
 
 pytestmark = pytest.mark.ray
@@ -40,13 +38,7 @@ def test_every_event_reaches_rays_prometheus_endpoint_with_its_tags(ray_runtime:
         events.model_call("probe-model", "ok", 10, 5, 0.001)
 
     ray.get(emit_each_event.remote())  # the worker's setup hook installed RayTelemetry; a bad tag raises here
-    port = ray._private.worker._global_node.metrics_export_port
-    text, deadline = "", time.monotonic() + 90  # Ray exports application metrics every few seconds
-    while time.monotonic() < deadline:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        if all(w in text for w in EXPECTED):
-            break
-        time.sleep(2)
+    text = scrape_ray_metrics(EXPECTED)
     assert [w for w in EXPECTED if w not in text] == []
     parse_lines = [line for line in text.splitlines() if line.startswith("ray_vigil_parse_errors_total{")]
     assert any('source="speech"' in line and 'provider="probe-speech"' in line and line.endswith(" 1.0")
