@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,8 @@ from vigil.db.models import Artifact, Job, StageEvent
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 
-BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = [sys.executable, "-m", "tests.ray_loopback"]  # `ray` and `vigil` that keep 127.0.0.1 as given
 SESSIONS = 6
 
 
@@ -49,8 +51,9 @@ class LocalCluster:
         ports = ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
                  "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
                  "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())]
-        subprocess.run([str(BIN / "ray"), "start", "--node-ip-address", "127.0.0.1", *ports, *args],
-                       env=self.env, check=True, capture_output=True, timeout=180)
+        # Every node registers on 127.0.0.1, so the nodes talk to each other over loopback only.
+        subprocess.run([*LOOPBACK, "ray", "start", "--node-ip-address", "127.0.0.1",
+                        *ports, *args], env=self.env, check=True, capture_output=True, timeout=180, cwd=ROOT)
 
     def start(self) -> None:
         self._start("--head", "--port", str(self.port), "--num-cpus", "0", "--include-dashboard", "false",
@@ -58,6 +61,11 @@ class LocalCluster:
         for name in self.workers:
             self._start("--address", self.address, "--num-cpus", str(self.cpus_per_worker),
                         "--resources", json.dumps({name: 1}))
+
+    def node_addresses(self) -> list[str]:
+        """The address each node registered with, as the cluster's GCS logged it."""
+        log = (self.temp / "session_latest" / "logs" / "gcs_server.out").read_text()
+        return re.findall(r"Registering new node\..* node_address=(\S+)", log)
 
     def processes(self) -> list[psutil.Process]:
         found = []
@@ -132,8 +140,8 @@ def start_dispatcher_on(cluster: LocalCluster, ctx: Context, data_dir: Path, **s
            "DATA_DIR": str(data_dir), **settings}
     if ctx.settings.s3_endpoint_url:
         env["S3_ENDPOINT_URL"] = ctx.settings.s3_endpoint_url
-    started = subprocess.run([str(BIN / "vigil"), "dispatcher"], env=env, capture_output=True, text=True,
-                             timeout=180)
+    started = subprocess.run([*LOOPBACK, "vigil", "dispatcher"], env=env, capture_output=True, text=True,
+                             timeout=180, cwd=ROOT)
     assert started.returncode == 0, started.stdout + started.stderr
 
 
@@ -141,6 +149,7 @@ def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(s3_endp
                                                                          pg_admin_url: str, tmp_path: Path) -> None:
     """Media and artifacts move through S3 (a local server speaking its API) and nothing else: the workers' data
     directory is one that cannot exist (under /proc), so a stage that kept state on a node's disk would fail."""
+    assert cluster.node_addresses() == ["127.0.0.1"] * 3, "every node must stay on loopback"
     prefix = f"multinode-{uuid.uuid4().hex[:8]}"
     ctx = isolated_context(pg_admin_url, tmp_path, job_lease_seconds=10.0, retry_base_seconds=1.0,
                            object_store_url=f"s3://vigil-test/{prefix}", s3_endpoint_url=s3_endpoint)
