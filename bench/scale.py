@@ -9,6 +9,9 @@ comparison (1 node of N slots, then 2 of N) the bench runs 1 node of 2N slots, w
 slots on one node, and splits the ratio in two:
   - more slots on the same cores:      1 node x 2N  /  1 node x N
   - the same slots over two nodes:      2 nodes x N  /  1 node x 2N
+A fourth run repeats the first with the dispatcher as a detached actor whose driver has exited (how `vigil
+dispatcher` used to leave it): Ray then ends each idle worker process of that finished job, so stages keep starting
+fresh workers; the ratio shows what keeping the driver alive is worth.
 For each run it also measures CPU time per session: the whole machine's (every process: Ray, PostgreSQL, ffmpeg,
 and anything else this machine runs) and the Ray worker processes' alone (the stages' Python side).
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +39,7 @@ import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from tests.conftest import isolated_context  # noqa: E402
-from tests.e2e.test_multinode import LocalCluster, start_dispatcher_on, upload_batch  # noqa: E402
+from tests.e2e.test_multinode import LocalCluster, dispatcher_env, start_dispatcher_on, upload_batch  # noqa: E402
 from vigil.db.engine import start_embedded_postgres  # noqa: E402
 from vigil.db.models import Job, StageEvent  # noqa: E402
 
@@ -81,14 +85,38 @@ def cpu_seconds_of(processes: list[psutil.Process]) -> dict[int, float]:
     return seconds
 
 
-def one_run(server: str, root: Path, workers: int, sessions: int, latency: float, cpus: int) -> dict[str, Any]:
+# A dispatcher as `vigil dispatcher` started it before it stayed in the foreground: a detached actor whose driver
+# has exited. Kept here only to measure what that cost.
+DETACHED_DRIVER = """
+from ray._private import services
+from tests.ray_loopback import _keep_as_given
+services.resolve_ip_for_localhost = _keep_as_given
+import ray
+from tasks import runtime
+from tasks.dispatcher import Dispatcher
+from vigil.cli import _database_url
+from vigil.settings import load_settings
+settings = load_settings()
+runtime.start_ray(settings)
+handle = Dispatcher.options(name=runtime.DISPATCHER_NAME, lifetime="detached").remote(settings, _database_url())
+ray.get(handle.stats.remote())
+"""
+
+
+def one_run(server: str, root: Path, workers: int, sessions: int, latency: float, cpus: int,
+            detached: bool = False) -> dict[str, Any]:
     cluster = LocalCluster(workers=[f"node_{i}" for i in range(workers)], cpus_per_worker=cpus)
     ctx = isolated_context(server, root)
     try:
         cluster.start()
-        start_dispatcher_on(cluster, ctx, root / "data", TRANSCRIBERS="standin", STANDIN_LATENCY_SECONDS=str(latency),
-                            MAX_JOBS_IN_FLIGHT="32",
-                            STAGE_LIMITS=json.dumps({"extract": 16, "transcribe": 16, "analyze": 16}))
+        settings = {"TRANSCRIBERS": "standin", "STANDIN_LATENCY_SECONDS": str(latency), "MAX_JOBS_IN_FLIGHT": "32",
+                    "STAGE_LIMITS": json.dumps({"extract": 16, "transcribe": 16, "analyze": 16})}
+        if detached:
+            subprocess.run([sys.executable, "-c", DETACHED_DRIVER], env=dispatcher_env(cluster, ctx, root / "data",
+                                                                                        **settings),
+                           cwd=ROOT, check=True, capture_output=True, timeout=180)
+        else:
+            start_dispatcher_on(cluster, ctx, root / "data", **settings)
         # A warm-up batch first, one session per slot: worker processes start, and import Vigil, on every node.
         upload_batch(ctx, 2 * workers * cpus)
         wait_for_batch(ctx, time.perf_counter())
@@ -135,17 +163,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     n = args.cpus_per_node
-    shapes = {"1 node": (1, n), "1 node, 2x slots": (1, 2 * n), "2 nodes": (2, n)}
+    shapes = {"1 node": (1, n, False), "1 node, 2x slots": (1, 2 * n, False), "2 nodes": (2, n, False),
+              "1 node, detached": (1, n, True)}
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="vigil-bench-scale-") as tmp:
         server = start_embedded_postgres(Path(tmp) / "pg")
-        for i, (name, (workers, cpus)) in enumerate(shapes.items()):
+        for i, (name, (workers, cpus, detached)) in enumerate(shapes.items()):
             print(f"{name}: {workers} worker node(s) of {cpus} slots…", file=sys.stderr)
-            runs[name] = one_run(server, Path(tmp) / f"run{i}", workers, args.sessions, args.latency, cpus)
+            runs[name] = one_run(server, Path(tmp) / f"run{i}", workers, args.sessions, args.latency, cpus, detached)
     rate = {name: run["sessions_per_minute"] for name, run in runs.items()}
     ratios = {"2 nodes / 1 node": rate["2 nodes"] / rate["1 node"],
               "more slots, same cores (1 node 2x slots / 1 node)": rate["1 node, 2x slots"] / rate["1 node"],
-              "same slots, two nodes (2 nodes / 1 node 2x slots)": rate["2 nodes"] / rate["1 node, 2x slots"]}
+              "same slots, two nodes (2 nodes / 1 node 2x slots)": rate["2 nodes"] / rate["1 node, 2x slots"],
+              "dispatcher owned by a running driver / detached, driver exited": rate["1 node"] / rate[
+                  "1 node, detached"]}
     if args.json:
         print(json.dumps({"runs": runs, "ratios": {k: round(v, 2) for k, v in ratios.items()}}, indent=2))
         return 0

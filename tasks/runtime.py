@@ -47,11 +47,11 @@ def start_api(settings: Settings, database_url: str, name: str = "vigil", route_
     ray_serve.run(build_app(settings, database_url), name=name, route_prefix=route_prefix, blocking=False)
 
 
-def start_dispatcher(settings: Settings, database_url: str, detached: bool = False) -> ray.actor.ActorHandle:
+def start_dispatcher(settings: Settings, database_url: str) -> ray.actor.ActorHandle:
+    """The dispatcher, owned by this driver: it lives as long as the driver does (see `vigil dispatcher`)."""
     from tasks.dispatcher import Dispatcher
 
-    options = {"lifetime": "detached"} if detached else {}
-    return Dispatcher.options(name=DISPATCHER_NAME, get_if_exists=True, **options).remote(settings, database_url)
+    return Dispatcher.options(name=DISPATCHER_NAME, get_if_exists=True).remote(settings, database_url)
 
 
 def stop_all() -> None:

@@ -304,8 +304,16 @@ def _fmt(value: object) -> str:
 
 @app.command()
 def dispatcher() -> None:
-    """On a cluster (RAY_ADDRESS): start the pipeline's dispatcher as a detached, named actor that outlives this
-    command, next to the Serve app deployed with cluster/serve-config.yaml. Running it again is a no-op."""
+    """On a cluster (RAY_ADDRESS): run the pipeline's dispatcher, a named actor owned by this command, until SIGTERM
+    or Ctrl-C; then it stops claiming work and the command exits. Keep it running under a supervisor (systemd, a
+    Kubernetes Deployment, a Ray Job). Not detached on purpose: Ray ends the worker processes of a job whose driver
+    has exited as soon as they fall idle, so a dispatcher that outlived this command would have nearly every stage
+    start a fresh worker process and import Vigil again. If this command dies, so does the dispatcher; the stages it
+    had in flight are reclaimed by the next one when their leases run out."""
+    import threading
+
+    import ray
+
     from tasks import runtime
 
     settings = load_settings()
@@ -316,8 +324,17 @@ def dispatcher() -> None:
         raise typer.Exit(2)
     url = _database_url()
     runtime.start_ray(settings)
-    runtime.start_dispatcher(settings, url, detached=True)
-    typer.echo(f"dispatcher '{runtime.DISPATCHER_NAME}' running in namespace '{runtime.NAMESPACE}'")
+    handle = runtime.start_dispatcher(settings, url)
+    ray.get(handle.stats.remote())  # constructed: its loop is claiming work
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo(f"dispatcher '{runtime.DISPATCHER_NAME}' running in namespace '{runtime.NAMESPACE}'; "
+               "SIGTERM or Ctrl-C stops it")
+    stop.wait()
+    ray.get(handle.stop.remote())
+    ray.kill(handle)
+    typer.echo("dispatcher stopped")
 
 
 @app.command()

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ class LocalCluster:
         # Loopback only, stopped by the test: no token authentication between the nodes.
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
         self.env.pop("RAY_ADDRESS", None)
+        self.dispatcher: subprocess.Popen[str] | None = None  # `vigil dispatcher`, once started on the cluster
 
     def _start(self, *args: str) -> None:
         ports = ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
@@ -93,7 +95,18 @@ class LocalCluster:
             except psutil.NoSuchProcess:
                 pass
 
+    def stop_dispatcher(self) -> tuple[int, str]:
+        """SIGTERM to `vigil dispatcher`, as a supervisor stops it: its exit code and what it printed."""
+        assert self.dispatcher is not None
+        self.dispatcher.send_signal(signal.SIGTERM)
+        out, err = self.dispatcher.communicate(timeout=60)
+        code, self.dispatcher = self.dispatcher.returncode, None
+        return code, out + err
+
     def stop(self) -> None:
+        if self.dispatcher is not None and self.dispatcher.poll() is None:
+            self.dispatcher.kill()
+            self.dispatcher.wait(timeout=30)
         for proc in self.processes():
             try:
                 proc.send_signal(signal.SIGKILL)
@@ -133,16 +146,26 @@ def upload_batch(ctx: Context, count: int) -> list[uuid.UUID]:
                           f"batch {i}")[0].id for i in range(count)]
 
 
-def start_dispatcher_on(cluster: LocalCluster, ctx: Context, data_dir: Path, **settings: str) -> None:
-    """`vigil dispatcher` against the cluster: the pipeline's settings come from the environment, as in production."""
+def dispatcher_env(cluster: LocalCluster, ctx: Context, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment a dispatcher on the cluster reads its settings from, as in production."""
     env = {**cluster.env, "RAY_ADDRESS": cluster.address, "DATABASE_URL": ctx.database_url,
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
            "DATA_DIR": str(data_dir), **settings}
     if ctx.settings.s3_endpoint_url:
         env["S3_ENDPOINT_URL"] = ctx.settings.s3_endpoint_url
-    started = subprocess.run([*LOOPBACK, "vigil", "dispatcher"], env=env, capture_output=True, text=True,
-                             timeout=180, cwd=ROOT)
-    assert started.returncode == 0, started.stdout + started.stderr
+    return env
+
+
+def start_dispatcher_on(cluster: LocalCluster, ctx: Context, data_dir: Path, **settings: str) -> None:
+    """`vigil dispatcher` against the cluster, in the background as in production (it runs until SIGTERM; the
+    cluster's `stop` sends it): the pipeline's settings come from the environment."""
+    process = subprocess.Popen([*LOOPBACK, "vigil", "dispatcher"], env=dispatcher_env(cluster, ctx, data_dir,
+                                                                                       **settings),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    cluster.dispatcher = process
+    ready, _, _ = select.select([process.stdout], [], [], 180)
+    line = process.stdout.readline() if ready else ""  # type: ignore[union-attr]
+    assert "running" in line, f"vigil dispatcher did not start: {line!r} {process.poll()}"
 
 
 def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(s3_endpoint: str, cluster: LocalCluster,
@@ -183,5 +206,7 @@ def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(s3_endp
         Bucket="vigil-test", Prefix=f"{prefix}/") for item in page.get("Contents", [])}
     assert keys and keys <= stored, f"artifacts missing from S3: {sorted(keys - stored)[:5]}"
     after = _stage_nodes(ctx)
+    code, output = cluster.stop_dispatcher()
+    assert code == 0 and "dispatcher stopped" in output, output
     print(f"\nmulti-node: stages by node before the kill {({k: len(v) for k, v in before.items()})}, "
           f"after {({k: len(v) for k, v in after.items()})}")
