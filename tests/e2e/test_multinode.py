@@ -48,6 +48,7 @@ class LocalCluster:
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
         self.env.pop("RAY_ADDRESS", None)
         self.dispatcher: subprocess.Popen[str] | None = None  # `vigil dispatcher`, once started on the cluster
+        self.dispatcher_log = self.temp / "vigil-dispatcher.err"
 
     def _start(self, *args: str) -> None:
         ports = ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
@@ -99,9 +100,9 @@ class LocalCluster:
         """SIGTERM to `vigil dispatcher`, as a supervisor stops it: its exit code and what it printed."""
         assert self.dispatcher is not None
         self.dispatcher.send_signal(signal.SIGTERM)
-        out, err = self.dispatcher.communicate(timeout=60)
+        out, _ = self.dispatcher.communicate(timeout=60)
         code, self.dispatcher = self.dispatcher.returncode, None
-        return code, out + err
+        return code, out + self.dispatcher_log.read_text()
 
     def stop(self) -> None:
         if self.dispatcher is not None and self.dispatcher.poll() is None:
@@ -161,7 +162,8 @@ def start_dispatcher_on(cluster: LocalCluster, ctx: Context, data_dir: Path, **s
     cluster's `stop` sends it): the pipeline's settings come from the environment."""
     process = subprocess.Popen([*LOOPBACK, "vigil", "dispatcher"], env=dispatcher_env(cluster, ctx, data_dir,
                                                                                        **settings),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                               stdout=subprocess.PIPE, stderr=cluster.dispatcher_log.open("w"), text=True,
+                               cwd=ROOT)  # stderr to a file: a pipe nobody reads would stall it once full
     cluster.dispatcher = process
     ready, _, _ = select.select([process.stdout], [], [], 180)
     line = process.stdout.readline() if ready else ""  # type: ignore[union-attr]
