@@ -478,7 +478,8 @@ def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-
         "Vigil is running.",
         f"  API        {settings.base_url}   (OpenAPI: {settings.base_url}/docs)",
         f"  Dashboard  http://127.0.0.1:{settings.dashboard_port}",
-        f"  Ray        http://127.0.0.1:{settings.ray_dashboard_port}",
+        f"  Ray        http://127.0.0.1:{settings.ray_dashboard_port}   (Ray asks for its token: "
+        f"{Path(sys.executable).parent / 'ray'} get-auth-token)",
         "  Sign-in tokens (tenant 'demo'):",
         *[f"    {role:<10} {token}" for role, token in tokens.items()],
         "  Ctrl-C stops everything; data stays under " + str(settings.data_dir),
