@@ -48,10 +48,11 @@ def start_api(settings: Settings, database_url: str, name: str = "vigil", route_
 
 
 def start_dispatcher(settings: Settings, database_url: str) -> ray.actor.ActorHandle:
-    """The dispatcher, owned by this driver: it lives as long as the driver does (see `vigil dispatcher`)."""
+    """The dispatcher, owned by this driver: it lives as long as the driver does (see `vigil dispatcher`). Raises
+    ValueError when the cluster already has one."""
     from tasks.dispatcher import Dispatcher
 
-    return Dispatcher.options(name=DISPATCHER_NAME, get_if_exists=True).remote(settings, database_url)
+    return Dispatcher.options(name=DISPATCHER_NAME).remote(settings, database_url)
 
 
 def stop_all() -> None:

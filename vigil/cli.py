@@ -324,7 +324,12 @@ def dispatcher() -> None:
         raise typer.Exit(2)
     url = _database_url()
     runtime.start_ray(settings)
-    handle = runtime.start_dispatcher(settings, url)
+    try:
+        handle = runtime.start_dispatcher(settings, url)
+    except ValueError as exc:  # Ray refuses a second actor of the same name
+        typer.secho(f"a dispatcher is already running in namespace '{runtime.NAMESPACE}' ({exc}); one per cluster "
+                    "is enough: it fills the whole cluster, up to MAX_JOBS_IN_FLIGHT", fg="red")
+        raise typer.Exit(1) from exc
     ray.get(handle.stats.remote())  # constructed: its loop is claiming work
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -208,6 +208,10 @@ def test_stages_spread_over_worker_nodes_and_a_batch_survives_losing_one(s3_endp
         Bucket="vigil-test", Prefix=f"{prefix}/") for item in page.get("Contents", [])}
     assert keys and keys <= stored, f"artifacts missing from S3: {sorted(keys - stored)[:5]}"
     after = _stage_nodes(ctx)
+    # One dispatcher per cluster: a second `vigil dispatcher` says so and leaves the running one alone.
+    second = subprocess.run([*LOOPBACK, "vigil", "dispatcher"], env=dispatcher_env(cluster, ctx, tmp_path),
+                            capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert second.returncode == 1 and "already running" in second.stdout, second.stdout + second.stderr
     code, output = cluster.stop_dispatcher()
     assert code == 0 and "dispatcher stopped" in output, output
     print(f"\nmulti-node: stages by node before the kill {({k: len(v) for k, v in before.items()})}, "
