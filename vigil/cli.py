@@ -305,8 +305,8 @@ def _fmt(value: object) -> str:
 @app.command()
 def dispatcher() -> None:
     """On a cluster (RAY_ADDRESS): run the pipeline's dispatcher, a named actor owned by this command, until SIGTERM
-    or Ctrl-C; then it stops claiming work and the command exits. Keep it running under a supervisor (systemd, a
-    Kubernetes Deployment, a Ray Job). Not detached on purpose: Ray ends the worker processes of a job whose driver
+    or Ctrl-C; then it stops claiming work and the command exits. Keep it running under a supervisor (systemd on
+    the head node, or a Ray Job). Not detached on purpose: Ray ends the worker processes of a job whose driver
     has exited as soon as they fall idle, so a dispatcher that outlived this command would have nearly every stage
     start a fresh worker process and import Vigil again. If this command dies, so does the dispatcher; the stages it
     had in flight are reclaimed by the next one when their leases run out."""
