@@ -62,9 +62,8 @@ def busy_cpu_seconds() -> float:
 
 def ray_workers(cluster: LocalCluster) -> list[psutil.Process]:
     """Worker processes under the cluster's raylets (a worker renames itself `ray::<what it runs>`)."""
-    raylets = [proc for proc in cluster.processes() if "raylet" in (proc.info["cmdline"] or [""])[0]]
     found = []
-    for raylet in raylets:
+    for raylet in cluster.raylets():
         for child in raylet.children(recursive=True):
             try:
                 if " ".join(child.cmdline()).startswith("ray::"):
@@ -88,9 +87,8 @@ def cpu_seconds_of(processes: list[psutil.Process]) -> dict[int, float]:
 # A dispatcher as `vigil dispatcher` started it before it stayed in the foreground: a detached actor whose driver
 # has exited. Kept here only to measure what that cost.
 DETACHED_DRIVER = """
-from ray._private import services
-from tests.ray_loopback import _keep_as_given
-services.resolve_ip_for_localhost = _keep_as_given
+from tests.ray_loopback import keep_loopback
+keep_loopback()
 import ray
 from tasks import runtime
 from tasks.dispatcher import Dispatcher

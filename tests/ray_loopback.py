@@ -12,12 +12,13 @@ import sys
 from ray._private import services
 
 
-def _keep_as_given(host: str) -> str:
-    return host
+def keep_loopback() -> None:
+    """From now on, in this process, Ray keeps a loopback address as given."""
+    services.resolve_ip_for_localhost = lambda host: host
 
 
 if __name__ == "__main__":
-    services.resolve_ip_for_localhost = _keep_as_given
+    keep_loopback()
     program = sys.argv.pop(1)
     if program == "ray":
         from ray.scripts.scripts import main

@@ -80,10 +80,13 @@ class LocalCluster:
                 continue
         return found
 
+    def raylets(self) -> list[psutil.Process]:
+        """One per node: the process each node's workers run under."""
+        return [proc for proc in self.processes() if "raylet" in (proc.info["cmdline"] or [""])[0]]
+
     def raylet_of(self, resource: str) -> psutil.Process:
-        for proc in self.processes():
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if "raylet" in proc.info["cmdline"][0] and resource in cmdline:
+        for proc in self.raylets():
+            if resource in " ".join(proc.info["cmdline"]):
                 return proc
         raise AssertionError(f"no raylet with resource {resource}")
 
