@@ -211,9 +211,12 @@ def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fal
     raise typer.Exit(1 if failures else 0)
 
 
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
 @app.command()
 def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, openai), a stored prompt or rubric "
-                                                     "version of the tenant, or 'active'.")],
+                                                     "version of the tenant, or 'active'.")] = "offline",
            dataset: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
                                                         help="Labelled-session JSONL to score against.")] = None,
            since: Annotated[datetime | None, typer.Option(help="Replay the tenant's reviewed sessions analysed "
@@ -224,9 +227,18 @@ def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, op
            as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: metrics and predictions.")]
            = False,
            workers: Annotated[int, typer.Option(min=1, max=64, help="Sessions analysed at once.")] = 4,
-           store: Annotated[bool, typer.Option(help="Store the run (viewable in the dashboard).")] = True) -> None:
+           store: Annotated[bool, typer.Option(help="Store the run (viewable in the dashboard).")] = True,
+           report: Annotated[bool, typer.Option("--report", help="Risk detection's three evaluations in one run: "
+                                                "development CV, the locked part of --data-dir, the hard cases.")]
+           = False,
+           data_dir: Annotated[Path, typer.Option(help="The shared labelled data (for --report).")]
+           = SHARED_DATA) -> None:
     """Re-run a candidate on history or a labelled set beside the active configuration; production is untouched."""
     import json
+
+    if report:
+        _judgment_report(candidate, data_dir, as_json, workers)
+        return
 
     import sqlalchemy as sa
     from tqdm import tqdm
@@ -383,6 +395,22 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
             dashboard.kill()
         runtime.stop_all()
         typer.echo("stopped")
+
+
+def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int) -> None:
+    import json
+
+    from tqdm import tqdm
+
+    from vigil.analysis.registry import ANALYZERS
+    from vigil.evaluation.judgment import judgment_report, report_lines
+
+    if candidate not in ANALYZERS:
+        raise typer.BadParameter(f"--report takes an analyzer: {sorted(ANALYZERS)}")
+    analyzer = ANALYZERS[candidate](local_settings())
+    with tqdm(desc=f"report {candidate}", unit="session", file=sys.stderr) as bar:
+        outcome = judgment_report(analyzer, data_dir, workers=workers, progress=bar.update)
+    typer.echo(json.dumps(outcome, indent=1) if as_json else "\n".join(report_lines(outcome)))
 
 
 def local_settings():  # type: ignore[no-untyped-def]

@@ -12,11 +12,11 @@ from vigil.analysis.action_items import list_action_items
 from vigil.analysis.base import CombinedAnalysis
 from vigil.analysis.measures import score_rubric
 from vigil.analysis.miti import shipped_models
-from vigil.analysis.risk_detection import detect_risks
+from vigil.analysis.risk_detection import detect_risks, detect_risks_by_sentence
 from vigil.analysis.rubric import load_default_rubric
 from vigil.analysis.summary import summarize
-from vigil.analysis.turns import read_turns
-from vigil.schemas import AgentTranscript, RiskAssessment, RiskLevel, RubricDefinition, SessionSummary
+from vigil.analysis.turns import Turn, read_turns
+from vigil.schemas import AgentTranscript, RiskAssessment, RiskFlag, RiskLevel, RubricDefinition, SessionSummary
 
 PROMPT_VERSION = "offline-v3"
 MODEL = "vigil-offline-rules"
@@ -28,9 +28,13 @@ class OfflineAnalyzer(CombinedAnalysis):
     prompt_version = PROMPT_VERSION
     default_rubric = load_default_rubric()  # what `assess` scores unless given another; the pipeline records it
 
+    def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
+        return detect_risks(turns)
+
+
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
         turns = read_turns(transcript.segments)
-        flags = detect_risks(turns)
+        flags = self._risks(turns)
         risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
         codes, miti = shipped_models().assess(turns)
         return RiskAssessment(risk_level=risk_level, flags=flags,
@@ -43,8 +47,19 @@ class OfflineAnalyzer(CombinedAnalysis):
         # itself: the offline stage does that work twice (see the issue 5 note; a shared per-transcript reading
         # would halve the offline stage's CPU).
         turns = read_turns(transcript.segments)
-        flags = detect_risks(turns)
+        flags = self._risks(turns)
         rubric = score_rubric(self.default_rubric, turns, shipped_models().coder.code(turns), flags)
         return SessionSummary(summary=summarize(turns, flags, transcript.duration),
                               action_items=list_action_items(turns, flags, rubric),
                               model=self.model, prompt_version=self.prompt_version)
+
+
+class SentenceModelAnalyzer(OfflineAnalyzer):
+    """The offline analyzer with the candidate sentence model in place of the TF-IDF stack (`offline-sentences`):
+    evaluated by `vigil replay --report --candidate offline-sentences`, not yet the default."""
+
+    name = "offline-sentences"
+    prompt_version = "offline-sentences-v1"
+
+    def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
+        return detect_risks_by_sentence(turns)

@@ -14,6 +14,12 @@ def _offline(settings: Settings) -> Analyzer:
     return OfflineAnalyzer()
 
 
+def _offline_sentences(settings: Settings) -> Analyzer:
+    from vigil.analysis.offline import SentenceModelAnalyzer
+
+    return SentenceModelAnalyzer()
+
+
 def _openai(settings: Settings) -> Analyzer:
     """The model chain, then the offline analyzer, so a model outage never leaves a session unanalysed."""
     from vigil.analysis.offline import OfflineAnalyzer
@@ -27,7 +33,8 @@ def _openai(settings: Settings) -> Analyzer:
                           prices=settings.openai_prices)
 
 
-ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {"offline": _offline, "openai": _openai}
+ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {"offline": _offline, "offline-sentences": _offline_sentences,
+                                                        "openai": _openai}
 
 
 def build_analyzer(settings: Settings) -> Analyzer:

@@ -3,15 +3,19 @@
 Who says a phrase decides whether it counts:
 - a client's own words are read in the first person ("I want to die");
 - a counselor's words are read in the second person, as a reflection of what the client said
-  ("you've been cutting"), and count less; a closed question ("Are you having thoughts of
-  ending your life?") only asks, so it never counts on its own;
+  ("you've been cutting", "So you've been cutting?"), and count less; a question put to the client
+  ("Are you having thoughts of ending your life?", "Where did you cut yourself?") only asks, so it
+  never counts;
 - a turn whose speaker was guessed to be the counselor is also read in the first person, at
   reduced confidence, so a wrong guess cannot hide a client's disclosure.
 
-The rules are joined by a fitted model of the client's own words (`risk_model`), which catches
-suicide risk said in ways no rule spells out. The two are combined by recall: a rule's flag always
-stands; the model adds suicidal ideation or self-harm where the rules found none, quoting the
-client sentences it scored highest.
+The rules are joined by a fitted model of the client's own words, which catches risk said in ways no rule
+spells out, combined by recall: a rule's flag always stands, and the model adds what the rules did not find,
+quoting the client sentences it scored highest. Two models exist while the second is evaluated:
+- the active one (`risk_model`): a TF-IDF stack over the whole session, adding suicidal ideation or self-harm;
+- the candidate (`sentence_risk`, analyzer `offline-sentences`): a pretrained encoder and a head per category
+  scoring each client sentence that is not a question. Where both it and the rules flag a category, the
+  rules' severity stands (they read tense, denial and time frames).
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule, compil
 from vigil.analysis.rules_interpersonal import INTERPERSONAL_RULES
 from vigil.analysis.rules_self_directed import SELF_DIRECTED_RULES
 from vigil.analysis.rules_substance import SUBSTANCE_RULES
+from vigil.analysis.sentence_risk import (
+    DEFAULT_SENSITIVITY,
+    LocalScorer,
+    SentenceFinding,
+    SentenceScorer,
+    find_sentence_risks,
+    shipped_sentence_model,
+)
 from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.schemas import Evidence, RiskCategory, RiskFlag, RiskLevel
@@ -103,30 +115,47 @@ def flags_from_hits(hits: Sequence[RiskHit]) -> list[RiskFlag]:
 
 def _model_flag(finding: ModelFinding, model_name: str) -> RiskFlag:
     quoted = sorted(finding.quotes, key=lambda s: (s.sentence.segment_index, s.sentence.start))
-    evidence = [
-        Evidence(
-            quote=evidence_quote(item.sentence),
-            segment_index=item.turn.segment.index,
-            start=item.turn.segment.start,
-            end=item.turn.segment.end,
-        )
-        for item in quoted
-    ]
+    evidence = [_evidence(evidence_quote(item.sentence), item.turn) for item in quoted]
     rationale = (
         f"Text model {model_name}: probability {finding.probability:.2f} (flags from {finding.threshold:.2f}) "
         f"from the client's own words; no rule matched. Quoted: the client sentences it scored highest."
     )
-    return RiskFlag(
-        category=finding.category,
-        severity=finding.severity,
-        confidence=finding.confidence,
-        evidence=evidence,
-        rationale=rationale,
+    return RiskFlag(category=finding.category, severity=finding.severity, confidence=finding.confidence,
+                    evidence=evidence, rationale=rationale)
+
+
+def _sentence_flag(finding: SentenceFinding, model_name: str) -> RiskFlag:
+    evidence = [_evidence(quote_around(item.sentence, 0, 0), item.turn) for item in finding.evidence]
+    rationale = (
+        f"Sentence model {model_name}: probability {finding.probability:.2f} (flags from {finding.threshold:.2f}) "
+        f"from the client's own words; no rule matched. Quoted: the sentences that carried the score."
     )
+    return RiskFlag(category=finding.category, severity=finding.severity, confidence=finding.confidence,
+                    evidence=evidence, rationale=rationale)
+
+
+def _evidence(quote: str, turn: Turn) -> Evidence:
+    return Evidence(quote=quote, segment_index=turn.segment.index, start=turn.segment.start, end=turn.segment.end)
 
 
 def detect_risks(turns: Sequence[Turn]) -> list[RiskFlag]:
     return combine_flags(turns, find_risk_hits(turns), shipped_model())
+
+
+def detect_risks_by_sentence(turns: Sequence[Turn], scorer: SentenceScorer | None = None,
+                             sensitivity: str = DEFAULT_SENSITIVITY) -> list[RiskFlag]:
+    """The candidate: rules and the sentence model; `scorer` defaults to the encoder in this process."""
+    model = shipped_sentence_model()
+    findings = find_sentence_risks(model, turns, scorer or LocalScorer(model), sensitivity)
+    flags = {flag.category: flag for flag in flags_from_hits(find_risk_hits(turns))}
+    for finding in findings:
+        ruled = flags.get(finding.category)
+        if ruled is None:
+            flags[finding.category] = _sentence_flag(finding, model.name)
+        else:  # the rules' severity stands: they read tense, denial and time frames, which the model does not
+            agreement = f" The sentence model agrees (p={finding.probability:.2f})."
+            flags[finding.category] = ruled.model_copy(update={"rationale": ruled.rationale + agreement})
+    return _ordered(flags)
 
 
 def combine_flags(turns: Sequence[Turn], hits: Sequence[RiskHit], model: RiskModel) -> list[RiskFlag]:
@@ -139,14 +168,30 @@ def combine_flags(turns: Sequence[Turn], hits: Sequence[RiskHit], model: RiskMod
         else:
             agreement = f" The text model agrees (p={finding.probability:.2f})."
             flags[finding.category] = ruled.model_copy(update={"rationale": ruled.rationale + agreement})
+    return _ordered(flags)
+
+
+def _ordered(flags: dict[RiskCategory, RiskFlag]) -> list[RiskFlag]:
+    _raise_behaviour_with_intent(flags)
     return sorted(flags.values(), key=lambda f: (-f.severity.rank, _CATEGORY_ORDER.index(f.category)))
+
+
+def _raise_behaviour_with_intent(flags: dict[RiskCategory, RiskFlag]) -> None:
+    """Recent or medically serious self-harm alongside suicidal thinking is high (C-SSRS: behaviour with intent)."""
+    harm = flags.get(RiskCategory.self_harm)
+    if harm is None or harm.severity is RiskLevel.high or RiskCategory.suicidal_ideation not in flags:
+        return
+    if any(speaks_of_recent_act(e.quote) or speaks_of_medical_harm(e.quote) for e in harm.evidence):
+        note = " Recent or serious self-harm alongside suicidal thinking: high (behaviour with intent)."
+        flags[RiskCategory.self_harm] = harm.model_copy(update={"severity": RiskLevel.high,
+                                                                "rationale": harm.rationale + note})
 
 
 def _readings(turn: Turn, sentence: Sentence) -> list[_Reading]:
     if turn.role is SpeakerRole.client:
         return [_Reading(Person.first, _GUESSED_CLIENT_WEIGHT if turn.role_inferred else 1.0)]
     readings: list[_Reading] = []
-    if question_form(sentence) is not QuestionForm.closed:
+    if question_form(sentence) in (None, QuestionForm.declarative):  # a question put to the client only asks
         readings.append(_Reading(Person.second, _REFLECTION_WEIGHT, "reflected by the counselor"))
     if turn.role_inferred:
         readings.append(_Reading(Person.first, _GUESSED_COUNSELOR_WEIGHT))

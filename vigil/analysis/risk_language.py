@@ -77,7 +77,8 @@ _RECOVERY = re.compile(
 _RECENT = re.compile(
     r"\b(?:last night|yesterday|today|this (?:morning|afternoon|evening|week|weekend)|tonight|earlier|"
     r"just now|an hour ago|hours ago|last (?:week|weekend)|the other (?:day|night)|again|recently|"
-    r"right now|still|every (?:day|night)|daily)\b",
+    r"right now|still|every (?:day|night)|daily|(?:on |last |this )?(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+    r"(?: night| morning| evening)?|(?:a few|two|three|couple of) days ago|days ago)\b",
     re.IGNORECASE,
 )
 _IMMINENT = re.compile(
@@ -88,7 +89,8 @@ _IMMINENT = re.compile(
     re.IGNORECASE,
 )
 _MEDICAL_SEVERITY = re.compile(
-    r"\b(?:stitches|hospital|a&e|emergency|ambulance|icu|too deep|so deep|deep cuts?|bled|bleeding|blood everywhere|"
+    r"\b(?:stitches|hospital|a&e|emergency|ambulance|icu|too deep|so deep|deep cuts?|deeply|bled|bleeding|"
+    r"blood everywhere|"
     r"passed out|unconscious|stomach pumped|resuscitat\w*|narcan|naloxone)\b",
     re.IGNORECASE,
 )

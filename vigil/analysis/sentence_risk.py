@@ -1,0 +1,216 @@
+"""Risk read sentence by sentence: every client sentence that is not a question is encoded (all-MiniLM-L6-v2)
+and scored by one linear head per category; a session's score is the mean of its `top_k` highest sentence
+scores, turned into a calibrated probability (Platt scaling fitted on out-of-fold development scores), and
+flagged from the threshold of the tenant's sensitivity. The evidence is the sentences that carried the score,
+so a quote is always the client's own words.
+
+Severity follows the C-SSRS ladder: passive wish (low) → active thoughts (medium) → method, plan, intent or
+preparation (high); self-harm is medium, or high when the sentence is nearest the written examples of
+serious acts (`risk_detection` also raises recent self-harm alongside suicidal thinking to high). Each level
+is the evidence sentence's nearest level centroid of the written development examples
+(`scripts/data/risk_seeds.py`).
+
+The artifact (`models/risk-sentences.json.gz`) is built by `scripts/fit_risk_sentences.py`, which chooses
+every setting by nested cross-validation inside the development part of the data; its `meta` records how.
+Scoring sentences (the encoder and the heads) sits behind `SentenceScorer`, so the pipeline can send it to
+the Ray Serve deployment (`serve/risk_model.py`) and replay can run it in-process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from vigil.analysis.sentences import Sentence
+from vigil.analysis.textmodel import read_artifact, rounded, write_artifact
+from vigil.analysis.turns import SpeakerRole, Turn
+from vigil.schemas import RiskCategory, RiskLevel
+
+MODEL_PATH = Path(__file__).parent / "models" / "risk-sentences.json.gz"
+FORMAT = "vigil-sentence-risk/1"
+SENSITIVITIES = ("high", "balanced")
+DEFAULT_SENSITIVITY = "high"
+_MAX_EVIDENCE = 3
+_MAX_CONFIDENCE = 0.99
+_LEVELS = {level.value: level for level in RiskLevel}
+
+
+@dataclass(frozen=True)
+class Head:
+    """One category: a linear sentence scorer and a linear head on the session's mean sentence vector; the
+    session's probability is a logistic calibration (fitted on out-of-fold development sessions) of the mean of
+    its `top_k` best sentence logits, the document logit and log(1 + sentences), since a long session's best
+    sentence scores higher by chance alone. Thresholds on that probability, per sensitivity."""
+
+    weights: np.ndarray  # (384,)
+    bias: float
+    top_k: int
+    calibration: tuple[float, ...]  # coefficients of (sentence score, document logit, log1p(n)), intercept
+    thresholds: dict[str, float]
+    document_weights: np.ndarray
+    document_bias: float
+
+    def document_logit(self, vectors: np.ndarray) -> float:
+        return float(vectors.mean(axis=0) @ self.document_weights + self.document_bias) if len(vectors) else 0.0
+
+    def session_probability(self, logits: np.ndarray, document: float) -> float:
+        """`logits`: this head's score of each sentence; `document`: its `document_logit` of the session."""
+        if not len(logits):
+            return 0.0
+        sentence = float(np.sort(logits)[::-1][: self.top_k].mean())
+        a, b, c, intercept = self.calibration
+        z = a * sentence + b * document + c * math.log1p(len(logits)) + intercept
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"weights": rounded(self.weights), "bias": self.bias, "top_k": self.top_k,
+                "calibration": list(self.calibration), "thresholds": self.thresholds,
+                "document_weights": rounded(self.document_weights), "document_bias": self.document_bias}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Head:
+        return cls(np.asarray(data["weights"], dtype=np.float32), float(data["bias"]), int(data["top_k"]),
+                   tuple(float(v) for v in data["calibration"]),
+                   {key: float(value) for key, value in data["thresholds"].items()},
+                   np.asarray(data["document_weights"], dtype=np.float32), float(data["document_bias"]))
+
+
+@dataclass(frozen=True)
+class SentenceScores:
+    """What the scorer says of one session's sentences: a logit per sentence and category, the document logit
+    per category (of all the sentences together), and per sentence and category the severity level whose
+    written examples the sentence is nearest."""
+
+    logits: np.ndarray  # (sentences, categories) in `SentenceRiskModel.categories` order
+    document: np.ndarray  # (categories,)
+    levels: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class SentenceRiskModel:
+    heads: dict[RiskCategory, Head]
+    centroids: dict[RiskCategory, dict[str, np.ndarray]]  # category → level → unit vector
+    meta: dict[str, Any]
+
+    @property
+    def categories(self) -> list[RiskCategory]:
+        return list(self.heads)
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", "risk-sentences"))
+
+    def score_vectors(self, vectors: np.ndarray) -> SentenceScores:
+        """Heads and severity centroids applied to one session's encoded sentences (what the Serve deployment
+        runs)."""
+        weights = np.stack([head.weights for head in self.heads.values()], axis=1)
+        document = np.array([head.document_logit(vectors) for head in self.heads.values()], dtype=np.float32)
+        logits = vectors @ weights + np.array([head.bias for head in self.heads.values()], dtype=np.float32)
+        levels: list[dict[str, str]] = [{} for _ in range(len(vectors))]
+        for category, by_level in self.centroids.items():
+            names = list(by_level)
+            nearest = (vectors @ np.stack([by_level[n] for n in names], axis=1)).argmax(axis=1)
+            for row, index in enumerate(nearest):
+                levels[row][category.value] = names[index]
+        return SentenceScores(logits.astype(np.float32), document, levels)
+
+    def save(self, path: Path) -> None:
+        write_artifact(path, {"format": FORMAT, "meta": self.meta,
+                              "heads": {c.value: h.as_json() for c, h in self.heads.items()},
+                              "centroids": {c.value: {level: rounded(v) for level, v in by_level.items()}
+                                            for c, by_level in self.centroids.items()}})
+
+    @classmethod
+    def load(cls, path: Path) -> SentenceRiskModel:
+        payload = read_artifact(path, FORMAT)
+        heads = {RiskCategory(c): Head.from_json(data) for c, data in payload["heads"].items()}
+        centroids = {RiskCategory(c): {level: np.asarray(v, dtype=np.float32) for level, v in by_level.items()}
+                     for c, by_level in payload["centroids"].items()}
+        return cls(heads, centroids, payload["meta"])
+
+
+@lru_cache(maxsize=1)
+def shipped_sentence_model() -> SentenceRiskModel:
+    return SentenceRiskModel.load(MODEL_PATH)
+
+
+class SentenceScorer(Protocol):
+    """Texts in, `SentenceScores` out: in-process (`LocalScorer`) or through Ray Serve."""
+
+    def __call__(self, texts: Sequence[str]) -> SentenceScores: ...
+
+
+class LocalScorer:
+    """The encoder and the heads in this process (replay, tests, and the pipeline when Serve is not running)."""
+
+    def __init__(self, model: SentenceRiskModel | None = None) -> None:
+        from vigil.analysis.encoder import shipped_encoder
+
+        self.model = model or shipped_sentence_model()
+        self._encoder = shipped_encoder()
+
+    def __call__(self, texts: Sequence[str]) -> SentenceScores:
+        return self.model.score_vectors(self._encoder.encode(texts))
+
+
+# ---------------------------------------------------------------- from sentences to findings
+@dataclass(frozen=True)
+class ClientSentence:
+    turn: Turn
+    sentence: Sentence
+
+
+@dataclass(frozen=True)
+class SentenceFinding:
+    """One category the model flags in a session, with the sentences that carried it (best first)."""
+
+    category: RiskCategory
+    probability: float
+    threshold: float
+    severity: RiskLevel
+    evidence: tuple[ClientSentence, ...]
+
+    @property
+    def confidence(self) -> float:
+        return round(min(self.probability, _MAX_CONFIDENCE), 2)
+
+
+def scored_sentences(turns: Sequence[Turn]) -> list[ClientSentence]:
+    """What the model reads: sentences of turns that are (or may be) the client's, questions excepted. A turn
+    whose role was only guessed is read too, so a wrong guess cannot hide a disclosure."""
+    return [ClientSentence(turn, sentence) for turn in turns
+            if turn.role is SpeakerRole.client or turn.role_inferred
+            for sentence in turn.sentences if not sentence.is_question]
+
+
+def find_sentence_risks(model: SentenceRiskModel, turns: Sequence[Turn], scorer: SentenceScorer,
+                        sensitivity: str = DEFAULT_SENSITIVITY) -> list[SentenceFinding]:
+    sentences = scored_sentences(turns)
+    if not sentences:
+        return []
+    scores = scorer([s.sentence.text for s in sentences])
+    return findings_from_scores(model, sentences, scores, sensitivity)
+
+
+def findings_from_scores(model: SentenceRiskModel, sentences: Sequence[ClientSentence], scores: SentenceScores,
+                         sensitivity: str = DEFAULT_SENSITIVITY) -> list[SentenceFinding]:
+    findings: dict[RiskCategory, SentenceFinding] = {}
+    for column, (category, head) in enumerate(model.heads.items()):
+        logits = scores.logits[:, column]
+        probability = head.session_probability(logits, float(scores.document[column]))
+        threshold = head.thresholds[sensitivity]
+        if probability < threshold:
+            continue
+        ranked = sorted(range(len(sentences)), key=lambda i: (-logits[i], i))[:_MAX_EVIDENCE]
+        carried = [i for i in ranked if logits[i] >= logits[ranked[0]] - 2.0] or ranked[:1]
+        level = _LEVELS[scores.levels[carried[0]].get(category.value, RiskLevel.medium.value)]
+        findings[category] = SentenceFinding(category, probability, threshold, level,
+                                             tuple(sentences[i] for i in carried))
+    return sorted(findings.values(), key=lambda f: (-f.severity.rank, list(RiskCategory).index(f.category)))
+
