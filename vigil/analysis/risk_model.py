@@ -43,6 +43,7 @@ from vigil.analysis.risk_language import (
     subject_person,
 )
 from vigil.analysis.rules_self_directed import NOT_FIGURATIVE_KILL
+from vigil.analysis.sentence_risk import ClientSentence
 from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.textmodel import StandardizedLogistic, TextModel
 from vigil.analysis.turns import SpeakerRole, Turn
@@ -91,12 +92,6 @@ _MEDIUM_FROM = 0.8
 
 
 # ---------------------------------------------------------------- what the model reads
-@dataclass(frozen=True)
-class ClientSentence:
-    turn: Turn
-    sentence: Sentence
-
-
 @dataclass(frozen=True)
 class RuleSummary:
     """What the rules found, per category, as the stackers read it."""
