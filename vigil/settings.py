@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# How the OpenAI analyzer asks for JSON: structured outputs (a strict JSON schema as the response format) with JSON
+# mode as the fallback for a server that refuses them, only structured outputs, or only JSON mode.
+StructuredOutputs = Literal["auto", "json_schema", "json_object"]
 
 
 class Settings(BaseSettings):
@@ -30,6 +35,9 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(None, repr=False, description="Key for ANALYZER=openai.")
     openai_base_url: str | None = Field(None, description="Any OpenAI-compatible server (vLLM, Ray Serve LLM).")
     openai_models: str = Field("gpt-4o-mini", description="Comma-separated failover chain of models.")
+    openai_structured_outputs: StructuredOutputs = Field(
+        "auto", description="auto: a strict JSON schema as the response format, and JSON mode with the schema in the "
+                            "prompt for a model whose server refuses it | json_schema | json_object.")
     analysis_timeout_seconds: float = Field(60.0, description="Bound on one model call.")
     daily_token_budget: int | None = Field(None, description="Default per-tenant model tokens per UTC day "
                                                             "(tenants may set their own); empty = unlimited.")

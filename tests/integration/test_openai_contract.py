@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 
 from tests.conftest import RecordedTelemetry
 from tests.standins.openai_server import OpenAIStandin, serve_openai_standin
 from vigil.analysis.offline import OfflineAnalyzer
-from vigil.analysis.openai_analyzer import PROMPT_VERSION, OpenAIAnalyzer
+from vigil.analysis.openai_analyzer import PROMPT_VERSION, AssessOutput, OpenAIAnalyzer, SummaryOutput
+from vigil.analysis.strict_schema import strict_json_schema
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas import AgentTranscript, RiskCategory, RiskLevel, Segment, TranscriptMetrics
 
@@ -79,9 +81,11 @@ def test_valid_output_becomes_a_result_with_times_from_the_segment(standin: Open
     assert flag.category is RiskCategory.suicidal_ideation
     assert (flag.evidence[0].start, flag.evidence[0].end) == (3.5, 8.0)
     request = standin.requests[0]
-    assert request["response_format"] == {"type": "json_object"}
+    assert request["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "assess", "schema": strict_json_schema(AssessOutput), "strict": True}}
     assert "[1] client: Honestly not great." in request["messages"][1]["content"]
-    assert '"risk_level"' in request["messages"][0]["content"]
+    system = request["messages"][0]["content"]
+    assert '"risk_level"' not in system and '(sent as the response format "assess")' in system  # no schema text
 
 
 def test_malformed_json_is_retried_on_the_same_model_at_lower_temperature(standin: OpenAIStandin,
@@ -215,8 +219,9 @@ def test_summary_task_is_its_own_call_with_its_own_schema(standin: OpenAIStandin
     summary = subject.summarize(transcript())
     assert summary.summary.startswith("The client disclosed") and summary.action_items == ["Safety plan."]
     assert [(r["model"], r["temperature"]) for r in standin.requests] == [("model-a", 0.2), ("model-a", 0.0)]
-    assert '"action_items"' in standin.requests[0]["messages"][0]["content"]
-    assert '"flags"' not in standin.requests[0]["messages"][0]["content"]
+    asked = standin.requests[0]["response_format"]["json_schema"]
+    assert asked["name"] == "summary" and asked["schema"] == strict_json_schema(SummaryOutput)
+    assert '"flags"' not in json.dumps(asked)
     assert subject.failures[0][2].startswith("schema_invalid")
 
 
@@ -275,5 +280,112 @@ def test_a_tenant_prompt_version_is_what_the_model_is_sent(standin: OpenAIStandi
     standin.reply(SUMMARY)
     result = subject.analyze(transcript())
     assert result.prompt_version == "prompt-0123456789ab"
-    assert standin.requests[0]["messages"][0]["content"].startswith("Crisis-line reviewer. Schema {")
+    assert standin.requests[0]["messages"][0]["content"].startswith(
+        'Crisis-line reviewer. Schema (sent as the response format "assess").')
     assert standin.requests[1]["messages"][0]["content"].startswith("Crisis-line summariser.")
+
+
+# ------------------------------------------------------------------ structured outputs and JSON mode
+def response_formats(standin: OpenAIStandin) -> list[str]:
+    return [request["response_format"]["type"] for request in standin.requests]
+
+
+def test_the_standin_refuses_a_schema_strict_mode_would_refuse(standin: OpenAIStandin, base_url: str) -> None:
+    """So the stand-in's acceptance of the analyzer's requests means something: pydantic's own schema is refused."""
+    client = openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0)
+
+    def ask(json_schema: dict[str, Any]) -> None:
+        client.chat.completions.create(  # type: ignore[call-overload]  # deliberately off the SDK's types
+            model="model-a", messages=[{"role": "user", "content": "hi"}],
+            response_format={"type": "json_schema", "json_schema": json_schema})
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask({"name": "assess", "schema": AssessOutput.model_json_schema(), "strict": True})
+    assert refused.value.status_code == 400 and "additionalProperties" in refused.value.message
+    with pytest.raises(openai.BadRequestError) as nameless:
+        ask({"schema": strict_json_schema(AssessOutput), "strict": True})
+    assert "json_schema.name" in nameless.value.message
+    assert standin.requests and not standin._script, "refused before any scripted behaviour was taken"
+
+
+def test_a_server_without_structured_outputs_gets_json_mode_with_the_schema_in_the_prompt(
+        standin: OpenAIStandin, base_url: str) -> None:
+    standin.accepts_json_schema = False
+    standin.reply(VALID)
+    subject = analyzer(base_url)
+    result = subject.assess(transcript())
+    assert result.model == "model-a" and result.risk_level is RiskLevel.high
+    assert [(r["model"], r["temperature"]) for r in standin.requests] == [("model-a", 0.2), ("model-a", 0.2)]
+    assert response_formats(standin) == ["json_schema", "json_object"]
+    assert '"risk_level"' in standin.requests[1]["messages"][0]["content"]  # the schema, in the prompt
+    assert subject.failures == []  # a refused format is not the model failing
+
+
+def test_a_model_whose_server_refused_structured_outputs_is_asked_in_json_mode_from_then_on(
+        standin: OpenAIStandin, base_url: str) -> None:
+    standin.accepts_json_schema = False
+    standin.reply(VALID)
+    standin.reply(SUMMARY)
+    subject = analyzer(base_url)
+    subject.assess(transcript())
+    subject.summarize(transcript())
+    assert response_formats(standin) == ["json_schema", "json_object", "json_object"]
+    assert '"action_items"' in standin.requests[2]["messages"][0]["content"]
+    assert subject.json_mode_models == {"model-a"}
+
+
+def test_a_400_that_json_mode_gets_too_is_a_transport_failure_and_not_remembered(standin: OpenAIStandin,
+                                                                                   base_url: str) -> None:
+    standin.fail(400, times=2)  # model-a refuses the request whatever its response format
+    standin.reply(VALID)
+    subject = analyzer(base_url)
+    assert subject.assess(transcript()).model == "model-b"
+    assert [(r["model"], r["response_format"]["type"]) for r in standin.requests] == [
+        ("model-a", "json_schema"), ("model-a", "json_object"), ("model-b", "json_schema")]
+    assert subject.failures == [("model-a", "transport", "http_400")]
+    assert subject.json_mode_models == set()
+
+
+def test_json_object_setting_sends_json_mode_with_the_schema_in_the_prompt(standin: OpenAIStandin,
+                                                                          base_url: str) -> None:
+    standin.reply(VALID)
+    assert analyzer(base_url, structured_outputs="json_object").assess(transcript()).model == "model-a"
+    [request] = standin.requests
+    assert request["response_format"] == {"type": "json_object"}
+    assert '"risk_level"' in request["messages"][0]["content"]
+
+
+def test_json_schema_setting_never_falls_back_to_json_mode(standin: OpenAIStandin, base_url: str) -> None:
+    standin.accepts_json_schema = False
+    subject = analyzer(base_url, structured_outputs="json_schema")
+    with pytest.raises(TransientError):
+        subject.assess(transcript())
+    assert response_formats(standin) == ["json_schema", "json_schema"]
+    assert subject.failures == [("model-a", "transport", "http_400"), ("model-b", "transport", "http_400")]
+
+
+def test_malformed_json_in_json_mode_is_retried_in_json_mode(standin: OpenAIStandin, base_url: str) -> None:
+    standin.accepts_json_schema = False
+    standin.reply("{not json")
+    standin.reply(VALID)
+    subject = analyzer(base_url)
+    assert subject.assess(transcript()).model == "model-a"
+    assert [(r["response_format"]["type"], r["temperature"]) for r in standin.requests] == [
+        ("json_schema", 0.2), ("json_object", 0.2), ("json_object", 0.0)]
+    assert [(model, kind) for model, kind, _ in subject.failures] == [("model-a", "invalid_output")]
+
+
+def test_structured_outputs_setting_is_auto_unless_set_to_one_of_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from vigil.settings import Settings
+
+    monkeypatch.delenv("OPENAI_STRUCTURED_OUTPUTS", raising=False)
+    assert Settings(_env_file=None).openai_structured_outputs == "auto"  # type: ignore[call-arg]
+    monkeypatch.setenv("OPENAI_STRUCTURED_OUTPUTS", "json_object")
+    assert Settings(_env_file=None).openai_structured_outputs == "json_object"  # type: ignore[call-arg]
+    monkeypatch.setenv("OPENAI_STRUCTURED_OUTPUTS", "grammar")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="structured_outputs"):
+        OpenAIAnalyzer(["model-a"], api_key=API_KEY, structured_outputs="grammar")  # type: ignore[arg-type]

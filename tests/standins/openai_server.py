@@ -5,12 +5,19 @@ Each request takes the next behaviour off the queue: answer with given content (
 string verbatim, so malformed JSON can be scripted), optionally after a delay (a model's latency), answer with an
 HTTP error status, or stall for a while before answering. An empty queue answers 503, so a test that under-scripts
 fails loudly. Every request that passed the key check is recorded (model, temperature, messages, response_format).
+
+`response_format` is checked as the real API checks it, before any behaviour is taken off the queue: a
+`json_schema` format needs `json_schema.name` (letters, digits, _ and -, up to 64) and `json_schema.schema`, and with
+`strict: true` every object in the schema must have `additionalProperties: false` and list every property in
+`required`; otherwise 400 with an `invalid_request_error` body. `accepts_json_schema=False` answers every
+`json_schema` format 400, as an OpenAI-compatible server without structured outputs (older vLLM, llama.cpp) does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import uuid
@@ -35,6 +42,7 @@ class _Behaviour:
 @dataclass
 class OpenAIStandin:
     api_key: str
+    accepts_json_schema: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
     _script: list[_Behaviour] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +84,9 @@ class OpenAIStandin:
         body = await request.json()
         self.requests.append({"model": body.get("model"), "temperature": body.get("temperature"),
                               "messages": body.get("messages"), "response_format": body.get("response_format")})
+        refused = self._refuse_response_format(body.get("response_format"))
+        if refused is not None:
+            return refused
         behaviour = self._next()
         await self._hold(behaviour.hold_seconds)
         if behaviour.status != 200:
@@ -88,6 +99,42 @@ class OpenAIStandin:
             "usage": {"prompt_tokens": 120, "completion_tokens": 45, "total_tokens": 165},
         })
 
+    def _refuse_response_format(self, response_format: Any) -> JSONResponse | None:
+        if response_format is None:
+            return None
+        if not isinstance(response_format, dict):
+            return _invalid("Invalid type for 'response_format': expected an object.", "response_format",
+                            "invalid_type")
+        if response_format.get("type") in ("text", "json_object"):
+            return None
+        if response_format.get("type") != "json_schema":
+            return _invalid(f"Invalid value: '{response_format.get('type')}'. Supported values are: 'text', "
+                            "'json_object' and 'json_schema'.", "response_format.type", "invalid_value")
+        if not self.accepts_json_schema:  # the words of an older vLLM server
+            return _invalid("1 validation error for ChatCompletionRequest\nresponse_format.type\n  Input should be "
+                            "'text' or 'json_object'", "response_format.type", None)
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict):
+            return _invalid("Missing required parameter: 'response_format.json_schema'.",
+                            "response_format.json_schema", "missing_required_parameter")
+        name = spec.get("name")
+        if not isinstance(name, str):
+            return _invalid("Missing required parameter: 'response_format.json_schema.name'.",
+                            "response_format.json_schema.name", "missing_required_parameter")
+        if not NAME.fullmatch(name):
+            return _invalid(f"Invalid 'response_format.json_schema.name': string does not match pattern. Expected a "
+                            f"string that matches the pattern '{NAME.pattern}'.", "response_format.json_schema.name",
+                            "invalid_value")
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            return _invalid("Missing required parameter: 'response_format.json_schema.schema'.",
+                            "response_format.json_schema.schema", "missing_required_parameter")
+        if spec.get("strict") is True:
+            problem = _strict_schema_problem(schema, ())
+            if problem is not None:
+                return _invalid(f"Invalid schema for response_format '{name}': {problem}", "response_format", None)
+        return None
+
     async def _hold(self, seconds: float) -> None:
         # In short steps, so that stopping the server lets held requests go instead of waiting them out.
         until = time.monotonic() + seconds
@@ -95,9 +142,44 @@ class OpenAIStandin:
             await asyncio.sleep(0.02)
 
 
-def _error(status: int, message: str, kind: str, code: str | None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}},
+NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _strict_schema_problem(node: Any, context: tuple[str, ...]) -> str | None:
+    """What strict mode refuses in `node` (the first thing found), or None: an object must be closed with
+    `additionalProperties: false` and must list every property in `required`."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            if (problem := _strict_schema_problem(item, (*context, str(index)))) is not None:
+                return problem
+        return None
+    if not isinstance(node, dict):
+        return None
+    where = f"In context=({', '.join(repr(part) for part in context)})"
+    if node.get("type") == "object" or "properties" in node:
+        if node.get("additionalProperties") is not False:
+            return f"{where}, 'additionalProperties' is required to be supplied and to be false."
+        missing = [name for name in node.get("properties", {}) if name not in node.get("required", [])]
+        if missing:
+            return f"{where}, 'required' is required to be supplied and to be an array including every key in " \
+                   f"properties. Missing '{missing[0]}'."
+    for key in ("properties", "$defs"):
+        for name, sub in node.get(key, {}).items():
+            if (problem := _strict_schema_problem(sub, (*context, key, name))) is not None:
+                return problem
+    for key in ("items", "anyOf"):
+        if key in node and (problem := _strict_schema_problem(node[key], (*context, key))) is not None:
+            return problem
+    return None
+
+
+def _error(status: int, message: str, kind: str, code: str | None, param: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}},
                         status_code=status)
+
+
+def _invalid(message: str, param: str, code: str | None) -> JSONResponse:
+    return _error(400, message, "invalid_request_error", code, param)
 
 
 @contextmanager

@@ -8,6 +8,12 @@ connection) and other HTTP errors move on to the next model at once, and a per-m
 that keeps failing. When every model has failed the `fallback` analyzer (the offline rules) answers, its `model`
 naming what failed before it; without one the failure is raised.
 
+JSON is asked for with structured outputs: the output model's schema, made strict (`strict_schema`), as a
+`json_schema` response format. A server that refuses that format (400 or 422, as OpenAI-compatible servers without
+structured outputs do) is asked again at once in JSON mode with the schema in the prompt; once JSON mode gets through,
+that model stays in JSON mode for the analyzer's life. `structured_outputs` ("auto", the default; "json_schema";
+"json_object") sets this per deployment.
+
 Every failure is appended to `self.failures` as (model, kind, detail), kind "invalid_output" or "transport", so
 parse-error rates per model can be read off a long-lived analyzer; the pipeline stores them on the analysis.
 """
@@ -15,19 +21,25 @@ parse-error rates per model can be read off a long-lived analyzer; the pipeline 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat as ResponseFormatParam
+from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, Field, ValidationError
 
 from vigil import telemetry
 from vigil.analysis.base import Analyzer, CombinedAnalysis
 from vigil.analysis.evidence import quote_in_text
 from vigil.analysis.rubric import load_default_rubric
+from vigil.analysis.strict_schema import strict_json_schema
 from vigil.analysis.versions import content_version
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError
@@ -44,12 +56,16 @@ from vigil.schemas import (
     Segment,
     SessionSummary,
 )
+from vigil.settings import StructuredOutputs
 
 log = logging.getLogger(__name__)
 
 FIRST_TEMPERATURE = 0.2
 RETRY_TEMPERATURE = 0.0
 FailureKind = Literal["invalid_output", "transport"]
+ResponseFormat = Literal["json_schema", "json_object"]
+# What a compatible server without structured outputs answers a `json_schema` response format with.
+FORMAT_REFUSED_STATUSES = frozenset({400, 422})
 Output = TypeVar("Output", bound=BaseModel)
 Result = TypeVar("Result", RiskAssessment, SessionSummary)
 # USD per million tokens (input, output) for models we know; others cost what OPENAI_PRICES says, else 0.
@@ -117,6 +133,20 @@ class _TransportFailure(Exception):
     """The call itself failed; the next model is tried."""
 
 
+class _FormatRefused(Exception):
+    """The server refused the `json_schema` response format; JSON mode may still work. Not a breaker failure."""
+
+
+@dataclass(frozen=True)
+class _Task(Generic[Output]):
+    """One of the two calls for one transcript, whichever response format a model gets."""
+
+    name: str  # names the json_schema response format
+    output: type[Output]
+    system: Callable[[str], str]  # the system prompt, given what fills its {schema}
+    transcript: AgentTranscript
+
+
 class OpenAIAnalyzer(CombinedAnalysis):
     name = "openai"
     prompt_version = PROMPT_VERSION
@@ -124,11 +154,16 @@ class OpenAIAnalyzer(CombinedAnalysis):
 
     def __init__(self, models: list[str], api_key: str, base_url: str | None = None, timeout_seconds: float = 60.0,
                  max_validation_retries: int = 2, fallback: Analyzer | None = None,
-                 prices: dict[str, tuple[float, float]] | None = None) -> None:
+                 prices: dict[str, tuple[float, float]] | None = None,
+                 structured_outputs: StructuredOutputs = "auto") -> None:
         if not models:
             raise ValueError("OpenAIAnalyzer needs at least one model")
         if not api_key:
             raise ValueError("OpenAIAnalyzer needs an API key")
+        if structured_outputs not in ("auto", "json_schema", "json_object"):
+            raise ValueError(f"unknown structured_outputs {structured_outputs!r}: auto | json_schema | json_object")
+        self.structured_outputs = structured_outputs
+        self.json_mode_models: set[str] = set()  # models whose server refused json_schema (auto only)
         self.models = list(models)
         self.max_validation_retries = max_validation_retries
         self.fallback = fallback
@@ -161,7 +196,8 @@ class OpenAIAnalyzer(CombinedAnalysis):
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
         rubric = rubric or self.default_rubric
         items = "\n".join(f"- {i.key} ({i.label}, {i.scale_min}..{i.scale_max}): {i.description}" for i in rubric.items)
-        system = self.prompts.assess.format(schema=_schema(AssessOutput), rubric_name=rubric.name, rubric_items=items)
+        task = _Task("assess", AssessOutput, transcript=transcript, system=lambda schema: self.prompts.assess.format(
+            schema=schema, rubric_name=rubric.name, rubric_items=items))
 
         def build(output: AssessOutput, model: str, tokens_in: int, tokens_out: int) -> RiskAssessment:
             scales = {item.key: item.scale_max for item in rubric.items}
@@ -172,30 +208,29 @@ class OpenAIAnalyzer(CombinedAnalysis):
                 model=model, prompt_version=self.prompt_version, tokens_in=tokens_in, tokens_out=tokens_out,
                 cost_usd=self.cost(model, tokens_in, tokens_out))
 
-        return self._chain(transcript, system, AssessOutput, _check_evidence, build,
-                           lambda fallback: fallback.assess(transcript, rubric))
+        return self._chain(task, _check_evidence, build, lambda fallback: fallback.assess(transcript, rubric))
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
-        system = self.prompts.summary.format(schema=_schema(SummaryOutput))
+        task = _Task("summary", SummaryOutput, transcript=transcript,
+                     system=lambda schema: self.prompts.summary.format(schema=schema))
 
         def build(output: SummaryOutput, model: str, tokens_in: int, tokens_out: int) -> SessionSummary:
             return SessionSummary(summary=output.summary, action_items=output.action_items, model=model,
                                   prompt_version=self.prompt_version, tokens_in=tokens_in, tokens_out=tokens_out,
                                   cost_usd=self.cost(model, tokens_in, tokens_out))
 
-        return self._chain(transcript, system, SummaryOutput, lambda output, transcript: None, build,
+        return self._chain(task, lambda output, transcript: None, build,
                            lambda fallback: fallback.summarize(transcript))
 
     # ------------------------------------------------------------------ failover
-    def _chain(self, transcript: AgentTranscript, system: str, schema: type[Output],
-               check: Callable[[Output, AgentTranscript], None],
+    def _chain(self, task: _Task[Output], check: Callable[[Output, AgentTranscript], None],
                build: Callable[[Output, str, int, int], Result],
                fall_back: Callable[[Analyzer], Result]) -> Result:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": _segments_text(transcript)}]
+        transcript = task.transcript
         outcomes: list[tuple[str, FailureKind, str]] = []  # one per model that failed, this call only
         for model in self.models:
             try:
-                output, answered_by, tokens_in, tokens_out = self._ask(model, messages, schema, check, transcript)
+                output, answered_by, tokens_in, tokens_out = self._ask(model, task, check)
                 return build(output, answered_by, tokens_in, tokens_out)
             except _TransportFailure as exc:
                 outcomes.append((model, "transport", str(exc)))
@@ -211,16 +246,15 @@ class OpenAIAnalyzer(CombinedAnalysis):
             raise PermanentError(f"no model gave usable output ({after})", code="all_models_invalid_output")
         raise TransientError(f"every analysis model failed ({after})", code="all_models_failed")
 
-    def _ask(self, model: str, messages: list[dict[str, str]], schema: type[Output],
-             check: Callable[[Output, AgentTranscript], None],
-             transcript: AgentTranscript) -> tuple[Output, str, int, int]:
+    def _ask(self, model: str, task: _Task[Output],
+             check: Callable[[Output, AgentTranscript], None]) -> tuple[Output, str, int, int]:
         """One model: its first answer plus up to `max_validation_retries` more when the answer is unusable."""
         for attempt in range(self.max_validation_retries + 1):
             temperature = FIRST_TEMPERATURE if attempt == 0 else RETRY_TEMPERATURE
-            response = self._call(model, messages, temperature)
+            response = self._call(model, task, temperature)
             try:
-                output = parse_output(response, schema)
-                check(output, transcript)
+                output = parse_output(response, task.output)
+                check(output, task.transcript)
             except _InvalidOutput as exc:
                 self._note(model, "invalid_output", str(exc))
                 continue
@@ -230,12 +264,36 @@ class OpenAIAnalyzer(CombinedAnalysis):
             return output, getattr(response, "model", None) or model, tokens_in, tokens_out
         raise _InvalidOutput(model)
 
-    def _call(self, model: str, messages: list[dict[str, str]], temperature: float) -> object:
+    def _call(self, model: str, task: _Task[Output], temperature: float) -> object:
+        """One request to `model` in the response format it takes; a refused `json_schema` is asked again in JSON
+        mode, and once JSON mode got through, the model keeps it."""
+        json_mode = self.structured_outputs == "json_object" or model in self.json_mode_models
+        response_format: ResponseFormat = "json_object" if json_mode else "json_schema"
+        try:
+            return self._request(model, task, temperature, response_format)
+        except _FormatRefused as exc:
+            log.warning("model server refused structured outputs; using JSON mode for this model",
+                        extra={"session_id": str(task.transcript.session_id), "model": model, "detail": str(exc)})
+        response = self._request(model, task, temperature, "json_object")
+        with self._lock:
+            self.json_mode_models.add(model)
+        return response
+
+    def _request(self, model: str, task: _Task[Output], temperature: float, response_format: ResponseFormat) -> object:
+        # The schema is in the prompt only when the response format does not carry it.
+        if response_format == "json_schema":
+            schema_text = f'(sent as the response format "{task.name}")'
+            format_param: ResponseFormatParam = _json_schema_format(task.name, task.output)
+        else:
+            schema_text, format_param = _schema(task.output), {"type": "json_object"}
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": task.system(schema_text)},
+            {"role": "user", "content": _segments_text(task.transcript)}]
+
         def call() -> object:
             try:
-                return self._client.chat.completions.create(model=model, messages=messages,  # type: ignore[arg-type]
-                                                            temperature=temperature,
-                                                            response_format={"type": "json_object"})
+                return self._client.chat.completions.create(model=model, messages=messages, temperature=temperature,
+                                                            response_format=format_param)
             except openai.APITimeoutError:
                 detail = "timeout"
             except openai.APIConnectionError:
@@ -243,6 +301,9 @@ class OpenAIAnalyzer(CombinedAnalysis):
             except openai.RateLimitError:
                 detail = "rate_limited"
             except openai.APIStatusError as exc:
+                if (response_format == "json_schema" and self.structured_outputs == "auto"
+                        and exc.status_code in FORMAT_REFUSED_STATUSES):
+                    raise _FormatRefused(f"http_{exc.status_code}") from exc
                 # 5xx is the provider's trouble; another 4xx (bad key, unknown model) is ours, noted as such.
                 detail = f"server_error_{exc.status_code}" if exc.status_code >= 500 else f"http_{exc.status_code}"
             raise TransientError(detail, code=detail)
@@ -266,6 +327,11 @@ class OpenAIAnalyzer(CombinedAnalysis):
 
 def _schema(model: type[BaseModel]) -> str:
     return json.dumps(model.model_json_schema(), separators=(",", ":"))
+
+
+@functools.cache
+def _json_schema_format(name: str, model: type[BaseModel]) -> ResponseFormatJSONSchema:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": strict_json_schema(model), "strict": True}}
 
 
 def _segments_text(transcript: AgentTranscript) -> str:
