@@ -47,6 +47,15 @@ def start_api(settings: Settings, database_url: str, name: str = "vigil", route_
     ray_serve.run(build_app(settings, database_url), name=name, route_prefix=route_prefix, blocking=False)
 
 
+def start_encoder() -> None:
+    """The risk model's sentence encoder beside the API (no HTTP route: the analyze stage calls it by handle).
+    Locally one replica with the deployment's default batching; on a cluster, cluster/serve-config.yaml."""
+    from serve.sentence_encoder import app
+    from tasks.risk_scoring import APP_NAME
+
+    ray_serve.run(app(), name=APP_NAME, route_prefix=None, blocking=False)
+
+
 def start_dispatcher(settings: Settings, database_url: str) -> ray.actor.ActorHandle:
     """The dispatcher, owned by this driver: it lives as long as the driver does (see `vigil dispatcher`). Raises
     ValueError when the cluster already has one."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import ray
 from ray.exceptions import RayError, RayTaskError
 
+from tasks.risk_scoring import ServeEncoder
 from vigil import logcontext
 from vigil.analysis.base import Analyzer
 from vigil.analysis.registry import build_analyzer
@@ -66,8 +67,9 @@ def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) ->
 
 @lru_cache(maxsize=2)
 def _analyzer(settings_json: str) -> Analyzer:
-    """One analyzer per worker process, so its circuit breakers remember a model that keeps failing."""
-    return build_analyzer(Settings.model_validate_json(settings_json))
+    """One analyzer per worker process, so its circuit breakers remember a model that keeps failing; the sentence
+    encoder is the Serve deployment's, with this process's as the fallback."""
+    return build_analyzer(Settings.model_validate_json(settings_json), ServeEncoder())
 
 
 @ray.remote(num_cpus=0.5, max_retries=0)

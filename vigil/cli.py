@@ -373,6 +373,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     typer.echo("starting Ray, the API and the pipeline…")
     runtime.start_ray(settings)
     runtime.start_api(settings, url)
+    runtime.start_encoder()
     dispatcher = runtime.start_dispatcher(settings, url)  # noqa: F841 — holding the handle keeps it alive
     dashboard = _start_dashboard(settings)
     signal.signal(signal.SIGINT, _raise_interrupt)  # also when started in the background with SIGINT ignored
@@ -407,7 +408,7 @@ def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int
 
     if candidate not in ANALYZERS:
         raise typer.BadParameter(f"--report takes an analyzer: {sorted(ANALYZERS)}")
-    analyzer = ANALYZERS[candidate](local_settings())
+    analyzer = ANALYZERS[candidate](local_settings(), None)
     with tqdm(desc=f"report {candidate}", unit="session", file=sys.stderr) as bar:
         outcome = judgment_report(analyzer, data_dir, workers=workers, progress=bar.update)
     typer.echo(json.dumps(outcome, indent=1) if as_json else "\n".join(report_lines(outcome)))

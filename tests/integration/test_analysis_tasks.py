@@ -89,6 +89,7 @@ class Rendezvous(OfflineAnalyzer):
     """assess and summarize each wait for the other at a barrier: they only pass if they run at the same time."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.barrier = threading.Barrier(2, timeout=20)
 
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:

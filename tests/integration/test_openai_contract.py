@@ -209,6 +209,16 @@ def test_analyzer_openai_is_built_from_settings_with_the_offline_analyzer_last()
     assert "sk-secret-value" not in shown and "openai_api_key" not in shown
 
 
+def test_the_structured_outputs_setting_reaches_the_analyzer() -> None:
+    from vigil.analysis.registry import build_analyzer
+    from vigil.settings import Settings
+
+    for mode in ("auto", "json_schema", "json_object"):
+        analyzer = build_analyzer(Settings(analyzer="openai", openai_api_key="k", openai_structured_outputs=mode,
+                                           _env_file=None))
+        assert analyzer.structured_outputs == mode  # type: ignore[attr-defined]
+
+
 SUMMARY = {"summary": "The client disclosed suicidal thoughts; safety was checked.", "action_items": ["Safety plan."]}
 
 

@@ -25,7 +25,7 @@ def test_the_serve_config_names_a_builder_and_deployments_the_code_has() -> None
     from serve import deployment
 
     config = _load("cluster/serve-config.yaml")
-    (application,) = config["applications"]
+    application, encoder = config["applications"]
     assert callable(_resolve(application["import_path"]))
     assert callable(_resolve(application["runtime_env"]["worker_process_setup_hook"]))
     names = {d["name"] for d in application["deployments"]}
@@ -34,15 +34,32 @@ def test_the_serve_config_names_a_builder_and_deployments_the_code_has() -> None
     assert ingress["autoscaling_config"]["min_replicas"] >= 2 and ingress["max_ongoing_requests"] > 0
 
 
+def test_the_serve_config_runs_the_sentence_encoder_where_the_analyze_stage_looks_for_it() -> None:
+    from serve import sentence_encoder
+    from tasks import risk_scoring
+
+    encoder = _load("cluster/serve-config.yaml")["applications"][1]
+    assert (encoder["name"], encoder["route_prefix"]) == (risk_scoring.APP_NAME, None)
+    assert callable(_resolve(encoder["import_path"]))
+    (declared,) = encoder["deployments"]
+    assert declared["name"] == sentence_encoder.SentenceEncoder.name == risk_scoring.DEPLOYMENT_NAME
+    # A caller's part must fit in one batch, or Serve rejects it ("Size of item is greater than max_batch_size").
+    assert declared["user_config"]["max_batch_sentences"] >= risk_scoring.PART_SENTENCES
+    assert declared["num_replicas"] >= 1
+
+
 def test_the_rayservice_serves_the_same_application() -> None:
     service = _load("cluster/rayservice.yaml")
-    inline = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"][0]
-    config = _load("cluster/serve-config.yaml")["applications"][0]
-    for key in ("name", "route_prefix", "import_path"):
-        assert inline[key] == config[key], key
-    for ours, theirs in zip(inline["deployments"], config["deployments"], strict=True):
+    inline_apps = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
+    config_apps = _load("cluster/serve-config.yaml")["applications"]
+    assert [a["name"] for a in inline_apps] == [a["name"] for a in config_apps]
+    for inline, config in zip(inline_apps, config_apps, strict=True):
+        for key in ("name", "route_prefix", "import_path"):
+            assert inline[key] == config[key], key
+    for ours, theirs in zip(inline_apps[0]["deployments"], config_apps[0]["deployments"], strict=True):
         assert (ours["name"], ours["max_ongoing_requests"], ours["autoscaling_config"]["max_replicas"]) == (
             theirs["name"], theirs["max_ongoing_requests"], theirs["autoscaling_config"]["max_replicas"])
+    assert inline_apps[1]["deployments"] == config_apps[1]["deployments"]
     workers = service["spec"]["rayClusterConfig"]["workerGroupSpecs"]
     assert workers and workers[0]["maxReplicas"] > workers[0]["minReplicas"]
 

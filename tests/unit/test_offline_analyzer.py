@@ -409,3 +409,29 @@ def test_empty_transcript_gives_a_valid_result_without_risk() -> None:
     assert result.risk_level is RiskLevel.none
     assert result.flags == []
     assert all(1 <= score.score <= 5 for score in result.rubric)
+
+
+class CountingAnalyzer(OfflineAnalyzer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.readings = 0
+
+    def _risks(self, turns):  # type: ignore[no-untyped-def]
+        self.readings += 1
+        return super()._risks(turns)
+
+
+def test_assess_and_summarize_at_once_read_the_risks_once_and_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    analyzer = CountingAnalyzer()
+    session = transcript(("counselor", "How have things been?"), ("client", "I keep thinking about killing myself."))
+    with ThreadPoolExecutor(2) as pool:
+        assessed = pool.submit(analyzer.assess, session)
+        summarized = pool.submit(analyzer.summarize, session)
+        assessment, summary = assessed.result(), summarized.result()
+    assert analyzer.readings == 1
+    assert RiskCategory.suicidal_ideation in {flag.category for flag in assessment.flags}
+    assert "suicid" in summary.summary.lower() or "risk" in summary.summary.lower()
+    other = transcript(("client", "Work has been fine and I slept well."))
+    assert analyzer.assess(other).flags == [] and analyzer.readings == 2  # another transcript is read anew

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vigil.analysis.encoder import shipped_encoder
 from vigil.analysis.risk_detection import detect_risks_by_sentence
 from vigil.analysis.sentence_risk import (
     MODEL_PATH,
     SENSITIVITIES,
-    LocalScorer,
     SentenceRiskModel,
     find_sentence_risks,
     scored_sentences,
@@ -65,7 +65,7 @@ def test_self_harm_told_by_its_method_is_flagged_from_the_sentence_that_carried_
         ("counselor", "That sounds like a good distraction."),
         ("client", "It is. I took a razor to my thighs again last night."),
     )
-    findings = find_sentence_risks(shipped_sentence_model(), turns, LocalScorer())
+    findings = find_sentence_risks(shipped_sentence_model(), turns, shipped_encoder())
     harm = next((f for f in findings if f.category is RiskCategory.self_harm), None)
     assert harm is not None
     assert "razor" in harm.evidence[0].sentence.text
@@ -75,7 +75,7 @@ def test_self_harm_told_by_its_method_is_flagged_from_the_sentence_that_carried_
 def test_a_counselors_words_never_make_a_model_flag():
     turns = turns_of(("counselor", "Some people feel everyone would be better off without them."),
                      ("client", "Work has been busy but fine. I'm looking forward to the weekend."))
-    assert find_sentence_risks(shipped_sentence_model(), turns, LocalScorer()) == []
+    assert find_sentence_risks(shipped_sentence_model(), turns, shipped_encoder()) == []
 
 
 def test_the_balanced_setting_flags_no_more_than_the_recall_first_one():

@@ -8,12 +8,16 @@ extracted from the transcript. Same transcript in, same result out; tokens and c
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
+
 from vigil.analysis.action_items import list_action_items
 from vigil.analysis.base import CombinedAnalysis
 from vigil.analysis.measures import score_rubric
 from vigil.analysis.miti import shipped_models
 from vigil.analysis.risk_detection import detect_risks, detect_risks_by_sentence
 from vigil.analysis.rubric import load_default_rubric
+from vigil.analysis.sentence_risk import SentenceEncoder
 from vigil.analysis.summary import summarize
 from vigil.analysis.turns import Turn, read_turns
 from vigil.schemas import AgentTranscript, RiskAssessment, RiskFlag, RiskLevel, RubricDefinition, SessionSummary
@@ -28,13 +32,37 @@ class OfflineAnalyzer(CombinedAnalysis):
     prompt_version = PROMPT_VERSION
     default_rubric = load_default_rubric()  # what `assess` scores unless given another; the pipeline records it
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: dict[tuple[object, ...], Future[list[RiskFlag]]] = {}
+
     def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
         return detect_risks(turns)
 
+    def _flags(self, transcript: AgentTranscript, turns: list[Turn]) -> list[RiskFlag]:
+        """The risk flags of this transcript, computed once: `assess` and `summarize` both need them and the
+        pipeline runs them at the same time, so the second waits for the first instead of reading it again."""
+        key = (transcript.session_id, tuple((s.speaker, s.text) for s in transcript.segments))
+        with self._lock:
+            future = self._recent.get(key)
+            owner = future is None
+            if future is None:
+                future = self._recent[key] = Future()
+                while len(self._recent) > 8:
+                    self._recent.pop(next(iter(self._recent)))
+        if owner:
+            try:
+                future.set_result(self._risks(turns))
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    self._recent.pop(key, None)
+                raise
+        return future.result()
 
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
         turns = read_turns(transcript.segments)
-        flags = self._risks(turns)
+        flags = self._flags(transcript, turns)
         risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
         codes, miti = shipped_models().assess(turns)
         return RiskAssessment(risk_level=risk_level, flags=flags,
@@ -43,11 +71,10 @@ class OfflineAnalyzer(CombinedAnalysis):
                               model=self.model, prompt_version=self.prompt_version)
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
-        # The summary task runs beside the risk task, not after it, so it reads the risks and codes the turns
-        # itself: the offline stage does that work twice (see the issue 5 note; a shared per-transcript reading
-        # would halve the offline stage's CPU).
+        # The summary task runs beside the risk task, not after it: it waits for the same flags (`_flags`), and
+        # codes the turns itself.
         turns = read_turns(transcript.segments)
-        flags = self._risks(turns)
+        flags = self._flags(transcript, turns)
         rubric = score_rubric(self.default_rubric, turns, shipped_models().coder.code(turns), flags)
         return SessionSummary(summary=summarize(turns, flags, transcript.duration),
                               action_items=list_action_items(turns, flags, rubric),
@@ -61,5 +88,9 @@ class SentenceModelAnalyzer(OfflineAnalyzer):
     name = "offline-sentences"
     prompt_version = "offline-sentences-v1"
 
+    def __init__(self, encoder: SentenceEncoder | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder  # None: the encoder in this process
+
     def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
-        return detect_risks_by_sentence(turns)
+        return detect_risks_by_sentence(turns, self.encoder)

@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vigil.analysis.base import Analyzer
+from vigil.analysis.sentence_risk import SentenceEncoder
 from vigil.settings import Settings
 
 
-def _offline(settings: Settings) -> Analyzer:
+def _offline(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
     from vigil.analysis.offline import OfflineAnalyzer
 
     return OfflineAnalyzer()
 
 
-def _offline_sentences(settings: Settings) -> Analyzer:
+def _offline_sentences(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
     from vigil.analysis.offline import SentenceModelAnalyzer
 
-    return SentenceModelAnalyzer()
+    return SentenceModelAnalyzer(encoder)
 
 
-def _openai(settings: Settings) -> Analyzer:
+def _openai(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
     """The model chain, then the offline analyzer, so a model outage never leaves a session unanalysed."""
     from vigil.analysis.offline import OfflineAnalyzer
     from vigil.analysis.openai_analyzer import OpenAIAnalyzer
@@ -30,15 +31,17 @@ def _openai(settings: Settings) -> Analyzer:
     models = [m.strip() for m in settings.openai_models.split(",") if m.strip()]
     return OpenAIAnalyzer(models=models, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                           timeout_seconds=settings.analysis_timeout_seconds, fallback=OfflineAnalyzer(),
-                          prices=settings.openai_prices)
+                          prices=settings.openai_prices, structured_outputs=settings.openai_structured_outputs)
 
 
-ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {"offline": _offline, "offline-sentences": _offline_sentences,
-                                                        "openai": _openai}
+ANALYZERS: dict[str, Callable[[Settings, SentenceEncoder | None], Analyzer]] = {
+    "offline": _offline, "offline-sentences": _offline_sentences, "openai": _openai}
 
 
-def build_analyzer(settings: Settings) -> Analyzer:
+def build_analyzer(settings: Settings, encoder: SentenceEncoder | None = None) -> Analyzer:
+    """`encoder`: where the sentence model's encoder runs (the Ray Serve deployment, from the analyze stage);
+    None runs it in this process."""
     try:
-        return ANALYZERS[settings.analyzer](settings)
+        return ANALYZERS[settings.analyzer](settings, encoder)
     except KeyError:
         raise ValueError(f"unknown analyzer {settings.analyzer!r}; known: {sorted(ANALYZERS)}") from None

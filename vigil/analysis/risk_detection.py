@@ -47,9 +47,8 @@ from vigil.analysis.rules_self_directed import SELF_DIRECTED_RULES
 from vigil.analysis.rules_substance import SUBSTANCE_RULES
 from vigil.analysis.sentence_risk import (
     DEFAULT_SENSITIVITY,
-    LocalScorer,
+    SentenceEncoder,
     SentenceFinding,
-    SentenceScorer,
     find_sentence_risks,
     shipped_sentence_model,
 )
@@ -142,11 +141,13 @@ def detect_risks(turns: Sequence[Turn]) -> list[RiskFlag]:
     return combine_flags(turns, find_risk_hits(turns), shipped_model())
 
 
-def detect_risks_by_sentence(turns: Sequence[Turn], scorer: SentenceScorer | None = None,
+def detect_risks_by_sentence(turns: Sequence[Turn], encoder: SentenceEncoder | None = None,
                              sensitivity: str = DEFAULT_SENSITIVITY) -> list[RiskFlag]:
-    """The candidate: rules and the sentence model; `scorer` defaults to the encoder in this process."""
+    """The candidate: rules and the sentence model; `encoder` defaults to the one in this process."""
+    from vigil.analysis.encoder import shipped_encoder
+
     model = shipped_sentence_model()
-    findings = find_sentence_risks(model, turns, scorer or LocalScorer(model), sensitivity)
+    findings = find_sentence_risks(model, turns, encoder or shipped_encoder(), sensitivity)
     flags = {flag.category: flag for flag in flags_from_hits(find_risk_hits(turns))}
     for finding in findings:
         ruled = flags.get(finding.category)

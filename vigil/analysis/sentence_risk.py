@@ -12,8 +12,9 @@ is the evidence sentence's nearest level centroid of the written development exa
 
 The artifact (`models/risk-sentences.json.gz`) is built by `scripts/fit_risk_sentences.py`, which chooses
 every setting by nested cross-validation inside the development part of the data; its `meta` records how.
-Scoring sentences (the encoder and the heads) sits behind `SentenceScorer`, so the pipeline can send it to
-the Ray Serve deployment (`serve/risk_model.py`) and replay can run it in-process.
+Encoding sentences, nearly all of the cost, sits behind `SentenceEncoder`, so the pipeline can send it to the
+Ray Serve deployment (`serve/sentence_encoder.py`, batched) and replay can run it in-process; the heads, a
+few dot products per sentence, run where the session's model is known.
 """
 
 from __future__ import annotations
@@ -140,23 +141,10 @@ def shipped_sentence_model() -> SentenceRiskModel:
     return SentenceRiskModel.load(MODEL_PATH)
 
 
-class SentenceScorer(Protocol):
-    """Texts in, `SentenceScores` out: in-process (`LocalScorer`) or through Ray Serve."""
+class SentenceEncoder(Protocol):
+    """Texts in, unit vectors out (`vigil.analysis.encoder` in this process, or the Ray Serve deployment)."""
 
-    def __call__(self, texts: Sequence[str]) -> SentenceScores: ...
-
-
-class LocalScorer:
-    """The encoder and the heads in this process (replay, tests, and the pipeline when Serve is not running)."""
-
-    def __init__(self, model: SentenceRiskModel | None = None) -> None:
-        from vigil.analysis.encoder import shipped_encoder
-
-        self.model = model or shipped_sentence_model()
-        self._encoder = shipped_encoder()
-
-    def __call__(self, texts: Sequence[str]) -> SentenceScores:
-        return self.model.score_vectors(self._encoder.encode(texts))
+    def encode(self, sentences: Sequence[str]) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------- from sentences to findings
@@ -189,12 +177,12 @@ def scored_sentences(turns: Sequence[Turn]) -> list[ClientSentence]:
             for sentence in turn.sentences if not sentence.is_question]
 
 
-def find_sentence_risks(model: SentenceRiskModel, turns: Sequence[Turn], scorer: SentenceScorer,
+def find_sentence_risks(model: SentenceRiskModel, turns: Sequence[Turn], encoder: SentenceEncoder,
                         sensitivity: str = DEFAULT_SENSITIVITY) -> list[SentenceFinding]:
     sentences = scored_sentences(turns)
     if not sentences:
         return []
-    scores = scorer([s.sentence.text for s in sentences])
+    scores = model.score_vectors(encoder.encode([s.sentence.text for s in sentences]))
     return findings_from_scores(model, sentences, scores, sensitivity)
 
 
