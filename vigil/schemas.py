@@ -223,6 +223,9 @@ class MitiScores(BaseModel):
     mi_quality_confidence: float | None = Field(None, ge=0.0, le=1.0)
 
 
+Sensitivity = Literal["high", "balanced"]
+
+
 class ModelWork(BaseModel):
     """Who produced an output and what it cost: every analyzer output carries these."""
 
@@ -241,6 +244,9 @@ class RiskAssessment(ModelWork):
     rubric: list[RubricScore]
     turn_codes: list[TurnCode] = Field(default_factory=list)
     miti: MitiScores | None = None
+    sensitivity: Sensitivity | None = Field(
+        None, description="The risk model's operating point the flags come from (high: recall first, balanced); "
+                          "None when no threshold model set the flags (a chat model).")
 
 
 class SessionSummary(ModelWork):
@@ -271,12 +277,25 @@ class AnalysisResult(ModelWork):
     miti: MitiScores | None = None
     risk_status: Literal["analysed", "failed"] = Field(
         "analysed", description="'failed' when the risk task failed: the session must be reviewed by hand.")
+    sensitivity: Sensitivity | None = Field(None, description="The risk model's operating point (high, balanced).")
     rubric_version: str | None = None
     analytics: dict[str, Any] | None = Field(None, description="Talk time, pace, fillers, silences, interruptions.")
     tasks: dict[str, TaskOutcome] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- HTTP
+class RiskSettingsIn(BaseModel):
+    sensitivity: Sensitivity | None = Field(description="high: recall first, the default; balanced: fewer false flags "
+                                                        "at some cost in recall; null: back to the default.")
+
+
+class RiskSettingsOut(BaseModel):
+    sensitivity: Sensitivity
+    source: Literal["tenant", "default"]
+    model_version: str | None = Field(description="The active risk model fitted from this tenant's reviews "
+                                                  "(a config version of kind risk_model); null: the shipped model.")
+
+
 class ConfigVersionIn(BaseModel):
     kind: Literal["prompt", "rubric"]
     name: str = Field(min_length=1, max_length=200)

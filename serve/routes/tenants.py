@@ -15,6 +15,8 @@ from vigil.schemas import (
     JobStatusOut,
     RedactionSettings,
     RetentionPolicy,
+    RiskSettingsIn,
+    RiskSettingsOut,
     TranscriptionConfig,
     UsageOut,
 )
@@ -44,6 +46,20 @@ def get_transcription(tenant_id: uuid.UUID, ctx: ContextDep, db: DbDep, principa
 def put_transcription(tenant_id: uuid.UUID, body: TranscriptionConfig, ctx: ContextDep, db: DbDep,
                       principal: PrincipalDep) -> TranscriptionConfig:
     return tenants.set_transcribers(db, principal, tenant_id, body.transcribers, ctx.settings)
+
+
+@router.get("/{tenant_id}/risk", response_model=RiskSettingsOut, tags=["tenants"],
+            description="The risk model's sensitivity and the active fitted risk model (admin, own tenant).")
+def get_risk(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> RiskSettingsOut:
+    return tenants.risk_config(db, principal, tenant_id)
+
+
+@router.put("/{tenant_id}/risk", response_model=RiskSettingsOut, tags=["tenants"],
+            description="Choose the risk model's sensitivity for this tenant's next analyses: high (recall first, "
+                        "the default) or balanced (fewer false flags); null → the default. Admin, own tenant; "
+                        "audited. Each analysis records the sensitivity it used.")
+def put_risk(tenant_id: uuid.UUID, body: RiskSettingsIn, db: DbDep, principal: PrincipalDep) -> RiskSettingsOut:
+    return tenants.set_risk_sensitivity(db, principal, tenant_id, body.sensitivity)
 
 
 @router.get("/{tenant_id}/config-versions", response_model=list[ConfigVersionOut], tags=["governance"],

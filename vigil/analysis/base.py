@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from vigil.analysis.sentence_risk import RiskSettings
 from vigil.schemas import (
     AgentTranscript,
     AnalysisResult,
@@ -32,6 +33,10 @@ class Analyzer(Protocol):
         """This analyzer with a tenant's prompt version instead of its built-in prompts."""
         ...
 
+    def with_risk_settings(self, risk: RiskSettings) -> Analyzer:
+        """This analyzer with a tenant's risk model and sensitivity (analyzers without a risk model ignore them)."""
+        ...
+
 
 def combine(assessment: RiskAssessment, summary: SessionSummary, **extra: object) -> AnalysisResult:
     """One `AnalysisResult` from the two model tasks' outputs (model names joined when they differ)."""
@@ -41,15 +46,20 @@ def combine(assessment: RiskAssessment, summary: SessionSummary, **extra: object
         risk_level=assessment.risk_level, flags=assessment.flags, rubric=assessment.rubric,
         turn_codes=assessment.turn_codes, miti=assessment.miti, summary=summary.summary,
         action_items=summary.action_items, model=" + ".join(models), prompt_version=" + ".join(prompts),
+        sensitivity=assessment.sensitivity,
         tokens_in=assessment.tokens_in + summary.tokens_in, tokens_out=assessment.tokens_out + summary.tokens_out,
         cost_usd=round(assessment.cost_usd + summary.cost_usd, 6), **extra)  # type: ignore[arg-type]
 
 
 class CombinedAnalysis:
     """Mixin: `analyze` = `assess` then `summarize`, combined, for callers that want one result; and
-    `with_prompts`, which analyzers without prompts (the offline rules) answer with themselves."""
+    `with_prompts` and `with_risk_settings`, which analyzers without prompts or a risk model answer with
+    themselves."""
 
     def with_prompts(self, prompts: PromptSet, version: str) -> Analyzer:
+        return self  # type: ignore[return-value]
+
+    def with_risk_settings(self, risk: RiskSettings) -> Analyzer:
         return self  # type: ignore[return-value]
 
     def analyze(self: Analyzer, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> AnalysisResult:

@@ -17,7 +17,7 @@ from vigil.analysis.measures import score_rubric
 from vigil.analysis.miti import shipped_models
 from vigil.analysis.risk_detection import detect_risks, detect_risks_by_sentence
 from vigil.analysis.rubric import load_default_rubric
-from vigil.analysis.sentence_risk import SentenceEncoder
+from vigil.analysis.sentence_risk import RiskSettings, SentenceEncoder, shipped_sentence_model
 from vigil.analysis.summary import summarize
 from vigil.analysis.turns import Turn, read_turns
 from vigil.schemas import AgentTranscript, RiskAssessment, RiskFlag, RiskLevel, RubricDefinition, SessionSummary
@@ -82,15 +82,26 @@ class OfflineAnalyzer(CombinedAnalysis):
 
 
 class SentenceModelAnalyzer(OfflineAnalyzer):
-    """The offline analyzer with the candidate sentence model in place of the TF-IDF stack (`offline-sentences`):
-    evaluated by `vigil replay --report --candidate offline-sentences`, not yet the default."""
+    """The offline analyzer with the sentence model in place of the TF-IDF stack (`offline-sentences`): rules plus
+    the sentence encoder and the tenant's risk heads at the tenant's sensitivity (`with_risk_settings`)."""
 
     name = "offline-sentences"
     prompt_version = "offline-sentences-v1"
 
-    def __init__(self, encoder: SentenceEncoder | None = None) -> None:
+    def __init__(self, encoder: SentenceEncoder | None = None, risk: RiskSettings | None = None) -> None:
         super().__init__()
         self.encoder = encoder  # None: the encoder in this process
+        self.risk = risk or RiskSettings()
+
+    @property
+    def model(self) -> str:  # type: ignore[override]
+        return f"{MODEL} + {(self.risk.model or shipped_sentence_model()).name}"
+
+    def with_risk_settings(self, risk: RiskSettings) -> SentenceModelAnalyzer:
+        return SentenceModelAnalyzer(self.encoder, risk)
 
     def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
-        return detect_risks_by_sentence(turns, self.encoder)
+        return detect_risks_by_sentence(turns, self.encoder, self.risk.model, self.risk.sensitivity)
+
+    def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
+        return super().assess(transcript, rubric).model_copy(update={"sensitivity": self.risk.sensitivity})

@@ -39,6 +39,7 @@ from vigil import telemetry
 from vigil.analysis.base import Analyzer, CombinedAnalysis
 from vigil.analysis.evidence import quote_in_text
 from vigil.analysis.rubric import load_default_rubric
+from vigil.analysis.sentence_risk import RiskSettings
 from vigil.analysis.strict_schema import strict_json_schema
 from vigil.analysis.versions import content_version
 from vigil.breaker import Breaker, CircuitOpen
@@ -186,6 +187,14 @@ class OpenAIAnalyzer(CombinedAnalysis):
         """A view of this analyzer with other prompts; client, breakers and failure record are shared."""
         view = copy.copy(self)
         view.prompts, view.prompt_version = prompts, version
+        return view
+
+    def with_risk_settings(self, risk: RiskSettings) -> OpenAIAnalyzer:
+        """The chat model has no thresholds; its offline fallback takes the tenant's risk model and sensitivity."""
+        if self.fallback is None:
+            return self
+        view = copy.copy(self)
+        view.fallback = self.fallback.with_risk_settings(risk)
         return view
 
     def cost(self, model: str, tokens_in: int, tokens_out: int) -> float:

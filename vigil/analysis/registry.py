@@ -38,6 +38,9 @@ ANALYZERS: dict[str, Callable[[Settings, SentenceEncoder | None], Analyzer]] = {
     "offline": _offline, "offline-sentences": _offline_sentences, "openai": _openai}
 
 
+FREE_ANALYZERS = frozenset({"offline", "offline-sentences"})  # no model calls, no cost: never held by the budget
+
+
 def build_analyzer(settings: Settings, encoder: SentenceEncoder | None = None) -> Analyzer:
     """`encoder`: where the sentence model's encoder runs (the Ray Serve deployment, from the analyze stage);
     None runs it in this process."""

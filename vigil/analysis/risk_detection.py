@@ -49,6 +49,7 @@ from vigil.analysis.sentence_risk import (
     DEFAULT_SENSITIVITY,
     SentenceEncoder,
     SentenceFinding,
+    SentenceRiskModel,
     find_sentence_risks,
     shipped_sentence_model,
 )
@@ -142,11 +143,13 @@ def detect_risks(turns: Sequence[Turn]) -> list[RiskFlag]:
 
 
 def detect_risks_by_sentence(turns: Sequence[Turn], encoder: SentenceEncoder | None = None,
+                             model: SentenceRiskModel | None = None,
                              sensitivity: str = DEFAULT_SENSITIVITY) -> list[RiskFlag]:
-    """The candidate: rules and the sentence model; `encoder` defaults to the one in this process."""
+    """Rules and the sentence model (`model`, default the shipped one); `encoder` defaults to the one in this
+    process."""
     from vigil.analysis.encoder import shipped_encoder
 
-    model = shipped_sentence_model()
+    model = model or shipped_sentence_model()
     findings = find_sentence_risks(model, turns, encoder or shipped_encoder(), sensitivity)
     flags = {flag.category: flag for flag in flags_from_hits(find_risk_hits(turns))}
     for finding in findings:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vigil.analysis.encoder import DIMENSIONS
 from vigil.analysis.sentences import Sentence
 from vigil.analysis.textmodel import read_artifact, rounded, write_artifact
 from vigil.analysis.turns import SpeakerRole, Turn
@@ -122,18 +123,45 @@ class SentenceRiskModel:
         return SentenceScores(logits.astype(np.float32), document, levels)
 
     def save(self, path: Path) -> None:
-        write_artifact(path, {"format": FORMAT, "meta": self.meta,
-                              "heads": {c.value: h.as_json() for c, h in self.heads.items()},
-                              "centroids": {c.value: {level: rounded(v) for level, v in by_level.items()}
-                                            for c, by_level in self.centroids.items()}})
+        write_artifact(path, self.payload())
+
+    def payload(self) -> dict[str, Any]:
+        """The artifact as JSON (what `save` writes, and a tenant's fitted model stores as a config version)."""
+        return {"format": FORMAT, "meta": self.meta, "heads": {c.value: h.as_json() for c, h in self.heads.items()},
+                "centroids": {c.value: {level: rounded(v) for level, v in by_level.items()}
+                              for c, by_level in self.centroids.items()}}
 
     @classmethod
     def load(cls, path: Path) -> SentenceRiskModel:
-        payload = read_artifact(path, FORMAT)
+        return cls.from_payload(read_artifact(path, FORMAT))
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> SentenceRiskModel:
+        if payload.get("format") != FORMAT:
+            raise ValueError(f"not a sentence risk model (format {payload.get('format')!r}, expected {FORMAT!r})")
         heads = {RiskCategory(c): Head.from_json(data) for c, data in payload["heads"].items()}
         centroids = {RiskCategory(c): {level: np.asarray(v, dtype=np.float32) for level, v in by_level.items()}
                      for c, by_level in payload["centroids"].items()}
+        widths = {len(h.weights) for h in heads.values()} | {len(h.document_weights) for h in heads.values()} | \
+            {len(v) for by_level in centroids.values() for v in by_level.values()}
+        if widths != {DIMENSIONS}:
+            raise ValueError(f"a sentence risk model's vectors are {DIMENSIONS} wide, not {sorted(widths)}")
+        if any(set(h.thresholds) != set(SENSITIVITIES) for h in heads.values()):
+            raise ValueError(f"every head needs a threshold for each of {', '.join(SENSITIVITIES)}")
         return cls(heads, centroids, payload["meta"])
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """A tenant's choice: which fitted model (None → the shipped one) and which operating point."""
+
+    model: SentenceRiskModel | None = None
+    model_version: str | None = None
+    sensitivity: str = DEFAULT_SENSITIVITY
+
+    def __post_init__(self) -> None:
+        if self.sensitivity not in SENSITIVITIES:
+            raise ValueError(f"unknown sensitivity {self.sensitivity!r}: {' | '.join(SENSITIVITIES)}")
 
 
 @lru_cache(maxsize=1)

@@ -49,6 +49,10 @@ class Tenant(Base):
     retention_content_days: Mapped[int | None] = mapped_column(sa.Integer)
     # Names (clients, staff, places) this tenant wants redacted from transcripts, besides the built-in PII kinds.
     redaction_names: Mapped[list[str]] = mapped_column(ARRAY(sa.String(200)), default=list, server_default="{}")
+    # The risk model's operating point (high: recall first, balanced) and a risk model fitted from this tenant's
+    # reviews (a config version of kind risk_model); NULL → high and the shipped model.
+    risk_sensitivity: Mapped[str | None] = mapped_column(sa.String(20))
+    active_risk_model_version: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = _created()
 
 
@@ -274,7 +278,7 @@ class ConfigVersion(Base):
     __table_args__ = (sa.UniqueConstraint("tenant_id", "kind", "version"),)
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
-    kind: Mapped[str] = mapped_column(sa.String(20))  # prompt | rubric
+    kind: Mapped[str] = mapped_column(sa.String(20))  # prompt | rubric | risk_model
     version: Mapped[str] = mapped_column(sa.String(100))
     name: Mapped[str] = mapped_column(sa.String(200))
     content: Mapped[dict[str, Any]] = mapped_column()

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY, RiskSettings, SentenceRiskModel
 from vigil.analysis.versions import content_version
 from vigil.db.models import Analysis, AuditEntry, ConfigVersion, Tenant, utcnow
 from vigil.errors import Deferred, NotFound, ValidationFailure
@@ -32,12 +33,14 @@ ACTIVE_COLUMN = {"prompt": "active_prompt_version", "rubric": "active_rubric_ver
 
 @dataclass(frozen=True)
 class ActiveConfig:
-    """What a tenant's analyses use; None → the analyzer's built-in prompt or rubric."""
+    """What a tenant's analyses use; None → the analyzer's built-in prompt or rubric; the risk model and
+    sensitivity (the shipped model at `high` unless the tenant chose otherwise)."""
 
     prompts: PromptSet | None = None
     prompt_version: str | None = None
     rubric: RubricDefinition | None = None
     rubric_version: str | None = None
+    risk: RiskSettings = RiskSettings()
 
 
 # ------------------------------------------------------------------ versions
@@ -124,7 +127,18 @@ def active_config(db: DbSession, tenant_id: uuid.UUID) -> ActiveConfig:
     if tenant.active_rubric_version and (row := _stored(db, tenant_id, "rubric", tenant.active_rubric_version)):
         rubric = RubricDefinition.model_validate(row.content)
     return ActiveConfig(prompts=prompts, prompt_version=tenant.active_prompt_version if prompts else None,
-                        rubric=rubric, rubric_version=tenant.active_rubric_version if rubric else None)
+                        rubric=rubric, rubric_version=tenant.active_rubric_version if rubric else None,
+                        risk=risk_settings_of(db, tenant))
+
+
+def risk_settings_of(db: DbSession, tenant: Tenant) -> RiskSettings:
+    """The tenant's risk model (its active fitted one, else the shipped one) and sensitivity (else `high`)."""
+    model = None
+    version = tenant.active_risk_model_version
+    if version and (row := _stored(db, tenant.id, "risk_model", version)):
+        model = SentenceRiskModel.from_payload(row.content)
+    return RiskSettings(model=model, model_version=version if model else None,
+                        sensitivity=tenant.risk_sensitivity or DEFAULT_SENSITIVITY)
 
 
 # ------------------------------------------------------------------ budget

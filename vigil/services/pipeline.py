@@ -22,6 +22,7 @@ from vigil.analysis.analytics import conversation_analytics
 from vigil.analysis.base import Analyzer, combine
 from vigil.analysis.evidence import quote_in_text
 from vigil.analysis.refinement import refine_transcript
+from vigil.analysis.registry import FREE_ANALYZERS
 from vigil.analysis.versions import content_version
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Transcript, utcnow
@@ -287,10 +288,11 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
             return
         config = active_config(db, claim.tenant_id)
-        if analyzer.name != "offline":
+        if analyzer.name not in FREE_ANALYZERS:
             guard_model_budget(db, claim.tenant_id, ctx.settings)
     if config.prompts is not None and config.prompt_version is not None:
         analyzer = analyzer.with_prompts(config.prompts, config.prompt_version)
+    analyzer = analyzer.with_risk_settings(config.risk)
     rubric = config.rubric  # None → the analyzer's built-in rubric
     rubric_version = config.rubric_version or builtin_rubric_version(analyzer)
     transcript = load_agent_transcript(ctx, claim)

@@ -7,9 +7,10 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Tenant
 from vigil.errors import NotFound, ValidationFailure
-from vigil.schemas import TranscriptionConfig
+from vigil.schemas import RiskSettingsOut, TranscriptionConfig
 from vigil.services import audit
 from vigil.services.auth import Action, Principal
 from vigil.settings import Settings
@@ -56,3 +57,23 @@ def set_transcribers(db: DbSession, principal: Principal, tenant_id: uuid.UUID, 
                  entity_id=tenant.id, detail={"before": before, "after": tenant.transcribers})
     db.commit()
     return transcription_config(db, principal, tenant_id, settings)
+
+
+def risk_config(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> RiskSettingsOut:
+    tenant = own_tenant(db, principal, tenant_id)
+    return RiskSettingsOut(sensitivity=tenant.risk_sensitivity or DEFAULT_SENSITIVITY,  # type: ignore[arg-type]
+                           source="tenant" if tenant.risk_sensitivity else "default",
+                           model_version=tenant.active_risk_model_version)
+
+
+def set_risk_sensitivity(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
+                         sensitivity: str | None) -> RiskSettingsOut:
+    """The risk model's operating point for this tenant's next analyses (None → the default, `high`); audited.
+    Analyses already made keep the sensitivity they record."""
+    tenant = own_tenant(db, principal, tenant_id)
+    before = tenant.risk_sensitivity
+    tenant.risk_sensitivity = sensitivity
+    audit.record(db, tenant_id=tenant.id, actor=principal, action="tenant.risk_sensitivity", entity_type="tenant",
+                 entity_id=tenant.id, detail={"before": before, "after": sensitivity})
+    db.commit()
+    return risk_config(db, principal, tenant_id)
