@@ -215,8 +215,35 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @app.command()
-def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, openai), a stored prompt or rubric "
-                                                     "version of the tenant, or 'active'.")] = "offline",
+def fit(from_reviews: Annotated[bool, typer.Option("--from-reviews", help="Fit from the tenant's reviewed sessions "
+                                                   "(supervisor-final labels) plus the shipped data.")] = False,
+        tenant: Annotated[str, typer.Option(help="Tenant whose reviews teach the model.")] = "demo",
+        data_dir: Annotated[Path, typer.Option(help="The shared labelled data; its development part is used when "
+                                                    "present.")] = SHARED_DATA) -> None:
+    """Fit new risk heads and store them as a candidate risk-model version; it never activates itself."""
+    from vigil.context import Context
+    from vigil.errors import VigilError
+    from vigil.services.risk_training import fit_from_reviews
+
+    if not from_reviews:
+        raise typer.BadParameter("only --from-reviews is supported here; the shipped model is rebuilt by "
+                                 "scripts/fit_risk_sentences.py")
+    ctx = Context.build(local_settings(), _database_url())
+    try:
+        fitted = fit_from_reviews(ctx, tenant, data_dir if data_dir.exists() else None)
+    except VigilError as exc:
+        typer.secho(f"fit: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"stored risk model {fitted.version} ({fitted.name}), a candidate, not active\n"
+               f"  learned from {fitted.reviewed_sessions} reviewed sessions (at risk: {fitted.at_risk}) and "
+               f"{fitted.training_sessions - fitted.reviewed_sessions} shipped ones\n"
+               f"next: vigil replay --candidate {fitted.version} --tenant {tenant} --since <date> (or --dataset), "
+               f"then an admin activates it: PUT /api/v1/tenants/<id>/config-versions/risk_model/active")
+
+
+@app.command()
+def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, openai), a stored prompt, rubric or "
+                                                     "risk-model version of the tenant, or 'active'.")] = "offline",
            dataset: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
                                                         help="Labelled-session JSONL to score against.")] = None,
            since: Annotated[datetime | None, typer.Option(help="Replay the tenant's reviewed sessions analysed "

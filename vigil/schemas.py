@@ -297,9 +297,11 @@ class RiskSettingsOut(BaseModel):
 
 
 class ConfigVersionIn(BaseModel):
-    kind: Literal["prompt", "rubric"]
+    kind: Literal["prompt", "rubric", "risk_model"]
     name: str = Field(min_length=1, max_length=200)
-    content: dict[str, Any] = Field(description="A RubricDefinition (kind rubric) or a PromptSet (kind prompt).")
+    content: dict[str, Any] = Field(description="A RubricDefinition (kind rubric), a PromptSet (kind prompt) or a "
+                                                "fitted sentence risk model (kind risk_model; made by "
+                                                "`vigil fit --from-reviews`).")
     activate: bool = Field(False, description="Make it the tenant's active version of its kind at once.")
 
 

@@ -58,23 +58,25 @@ def tenant(ctx: Context) -> Tenant:
     return make_tenant(ctx)
 
 
-def transcript(session_id: uuid.UUID) -> AgentTranscript:
-    text = " ".join(s.text for s in SEGMENTS)
+def transcript(session_id: uuid.UUID, segments: list[Segment] | None = None) -> AgentTranscript:
+    segments = segments or SEGMENTS
+    text = " ".join(s.text for s in segments)
     return AgentTranscript(session_id=session_id, provider="test", language="en", duration=19.0, text=text,
-                           segments=SEGMENTS, metrics=TranscriptMetrics(word_count=len(text.split()),
+                           segments=segments, metrics=TranscriptMetrics(word_count=len(text.split()),
                                                                         duration_seconds=19.0, speaking_rate_wpm=100,
                                                                         mean_confidence=None,
                                                                         low_confidence_share=None))
 
 
-def transcribed_session(ctx: Context, tenant: Tenant) -> ClaimedStage:
-    """A session whose agent transcript is in the store, and a running analyze job claimed for it."""
+def transcribed_session(ctx: Context, tenant: Tenant, segments: list[Segment] | None = None) -> ClaimedStage:
+    """A session whose agent transcript (`segments`, default SEGMENTS) is in the store, and a running analyze job
+    claimed for it."""
     with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)
     session, job = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "a.mp3",
                                  None)
     ctx.store.put_bytes(artifact_key(session.tenant_id, session.id, TRANSCRIPT_AGENT_NAME),
-                        transcript(session.id).model_dump_json().encode())
+                        transcript(session.id, segments).model_dump_json().encode())
     token = uuid.uuid4()
     with ctx.system_db() as db:
         db.execute(sa.update(Job).where(Job.id == job.id).values(kind="analyze", stage="analyze", status="running",

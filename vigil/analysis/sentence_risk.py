@@ -8,7 +8,7 @@ Severity follows the C-SSRS ladder: passive wish (low) → active thoughts (medi
 preparation (high); self-harm is medium, or high when the sentence is nearest the written examples of
 serious acts (`risk_detection` also raises recent self-harm alongside suicidal thinking to high). Each level
 is the evidence sentence's nearest level centroid of the written development examples
-(`scripts/data/risk_seeds.py`).
+(`training/risk_seeds.py`).
 
 The artifact (`models/risk-sentences.json.gz`) is built by `scripts/fit_risk_sentences.py`, which chooses
 every setting by nested cross-validation inside the development part of the data; its `meta` records how.

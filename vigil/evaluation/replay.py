@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.analysis.base import Analyzer
 from vigil.analysis.registry import ANALYZERS, build_analyzer
+from vigil.analysis.sentence_risk import RiskSettings, SentenceRiskModel
 from vigil.context import Context
 from vigil.db.models import Analysis, ConfigVersion, ReplayRun, Review, Session
 from vigil.errors import NotFound, ValidationFailure
@@ -180,14 +181,15 @@ def history_cases(ctx: Context, db: DbSession, tenant_id: uuid.UUID, since: date
 # ------------------------------------------------------------------ candidates
 def resolve_candidate(name: str, settings: Settings, db: DbSession, tenant_id: uuid.UUID) -> Candidate:
     """`active` (the tenant's configuration), an analyzer name (offline, openai) with the tenant's active rubric,
-    or a stored prompt or rubric version of the tenant's."""
+    or a stored prompt, rubric or risk-model version of the tenant's (a risk model at the tenant's sensitivity)."""
     config = active_config(db, tenant_id)
     if name == "active":
-        analyzer = build_analyzer(settings)
+        analyzer = build_analyzer(settings).with_risk_settings(config.risk)
         if config.prompts is not None and config.prompt_version:
             analyzer = analyzer.with_prompts(config.prompts, config.prompt_version)
         label = f"active ({settings.analyzer}, {config.prompt_version or 'built-in prompt'}, " \
-                f"{config.rubric_version or 'built-in rubric'})"
+                f"{config.rubric_version or 'built-in rubric'}, {config.risk.model_version or 'shipped risk model'}" \
+                f" at {config.risk.sensitivity})"
         return Candidate(label, analyzer, config.rubric)
     if name in ANALYZERS:
         return Candidate(name, build_analyzer(settings.model_copy(update={"analyzer": name})), config.rubric)
@@ -198,16 +200,22 @@ def resolve_candidate(name: str, settings: Settings, db: DbSession, tenant_id: u
                        "versions: see GET /api/v1/tenants/{id}/config-versions)")
     if row.kind == "rubric":
         return Candidate(name, build_analyzer(settings), RubricDefinition.model_validate(row.content))
+    if row.kind == "risk_model":
+        risk = RiskSettings(SentenceRiskModel.from_payload(row.content), name, config.risk.sensitivity)
+        analyzer = build_analyzer(settings).with_risk_settings(risk)
+        return Candidate(f"{name} (risk model at {risk.sensitivity})", analyzer, config.rubric)
     if settings.analyzer == "offline":
         raise ValidationFailure(f"{name} is a prompt version; prompts need a model analyzer (ANALYZER=openai)")
     return Candidate(name, build_analyzer(settings).with_prompts(PromptSet.model_validate(row.content), name),
                      config.rubric)
 
 
-def _identity(candidate: Candidate) -> tuple[str, str | None, str | None]:
-    """What decides a candidate's predictions: analyzer, prompt version, rubric content."""
+def _identity(candidate: Candidate) -> tuple[str, str | None, str | None, str | None, str | None]:
+    """What decides a candidate's predictions: analyzer, prompt version, rubric content, risk model and sensitivity."""
     rubric = candidate.rubric.model_dump_json() if candidate.rubric else None
-    return candidate.analyzer.name, getattr(candidate.analyzer, "prompt_version", None), rubric
+    risk = getattr(candidate.analyzer, "risk", None)
+    return (candidate.analyzer.name, getattr(candidate.analyzer, "prompt_version", None), rubric,
+            getattr(risk, "model_version", None), getattr(risk, "sensitivity", None))
 
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "analysis" / "models"

@@ -1,4 +1,5 @@
-"""Analysis governance: immutable prompt and rubric versions with one active per tenant, and the daily model budget.
+"""Analysis governance: immutable prompt, rubric and risk-model versions with one active per tenant, and the daily
+model budget.
 
 A version is stored once per tenant and content (`content_version`); the database refuses to change a stored row.
 Activating a version is an audited pointer move on the tenant. The budget guard runs before model work: at
@@ -11,9 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
@@ -27,8 +29,29 @@ from vigil.services.auth import Action, Principal
 from vigil.services.tenants import own_tenant
 from vigil.settings import Settings
 
-CONTENT_MODELS = {"prompt": PromptSet, "rubric": RubricDefinition}
-ACTIVE_COLUMN = {"prompt": "active_prompt_version", "rubric": "active_rubric_version"}
+
+class RiskModelContent(BaseModel):
+    """A fitted sentence risk model's artifact (`SentenceRiskModel.payload`), accepted only if it loads."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str
+    meta: dict[str, Any]
+    heads: dict[str, dict[str, Any]]
+    centroids: dict[str, dict[str, list[float]]]
+
+    @model_validator(mode="after")
+    def _loads(self) -> RiskModelContent:
+        try:
+            SentenceRiskModel.from_payload(self.model_dump())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a usable sentence risk model: {exc}") from exc
+        return self
+
+
+CONTENT_MODELS: dict[str, type[BaseModel]] = {"prompt": PromptSet, "rubric": RubricDefinition,
+                                              "risk_model": RiskModelContent}
+ACTIVE_COLUMN = {"prompt": "active_prompt_version", "rubric": "active_rubric_version",
+                 "risk_model": "active_risk_model_version"}
 
 
 @dataclass(frozen=True)
@@ -50,22 +73,31 @@ def create_version(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
     """Store a prompt or rubric version (idempotent: the same content is the same version) and optionally
     activate it. Content is validated against its kind's schema first; nothing is stored when it is invalid."""
     tenant = own_tenant(db, principal, tenant_id, Action.administer)
-    try:
-        content = CONTENT_MODELS[body.kind].model_validate(body.content).model_dump(mode="json")
-    except ValidationError as exc:
-        raise ValidationFailure(f"not a valid {body.kind}: {exc.errors()[0]['msg']} at "
-                                f"{'.'.join(str(p) for p in exc.errors()[0]['loc'])}") from exc
-    version = content_version(body.kind, content)
-    inserted = db.scalar(pg_insert(ConfigVersion).values(
-        id=uuid.uuid4(), tenant_id=tenant.id, kind=body.kind, version=version, name=body.name, content=content,
-        created_by=principal.user_id, created_at=utcnow()).on_conflict_do_nothing().returning(ConfigVersion.id))
-    if inserted is not None:
-        audit.record(db, tenant_id=tenant.id, actor=principal, action=f"{body.kind}.version_created",
-                     entity_type=body.kind, entity_id=version, detail={"name": body.name})
+    version = store_version(db, tenant.id, body.kind, body.name, body.content, principal)
     if body.activate:
         _activate(db, principal, tenant, body.kind, version)
     db.commit()
     return _version_out(db, tenant.id, body.kind, version)
+
+
+def store_version(db: DbSession, tenant_id: uuid.UUID, kind: str, name: str, content: dict[str, Any],
+                  actor: Principal | None) -> str:
+    """Validate and store a version (not activated; the caller commits); returns its version. `actor` None: the
+    system (e.g. `vigil fit --from-reviews`). Audited when new."""
+    try:
+        content = CONTENT_MODELS[kind].model_validate(content).model_dump(mode="json")
+    except ValidationError as exc:
+        raise ValidationFailure(f"not a valid {kind}: {exc.errors()[0]['msg']} at "
+                                f"{'.'.join(str(p) for p in exc.errors()[0]['loc'])}") from exc
+    version = content_version(kind, content)
+    inserted = db.scalar(pg_insert(ConfigVersion).values(
+        id=uuid.uuid4(), tenant_id=tenant_id, kind=kind, version=version, name=name, content=content,
+        created_by=actor.user_id if actor else None, created_at=utcnow()).on_conflict_do_nothing()
+        .returning(ConfigVersion.id))
+    if inserted is not None:
+        audit.record(db, tenant_id=tenant_id, actor=actor, action=f"{kind}.version_created", entity_type=kind,
+                     entity_id=version, detail={"name": name})
+    return version
 
 
 def activate_version(db: DbSession, principal: Principal, tenant_id: uuid.UUID, kind: str,
