@@ -127,7 +127,6 @@ _NEGATIVE = ["Work was busy again today.", "I went for a long walk with the dog.
 
 @pytest.mark.timeout(900)
 def test_the_fit_script_chooses_inside_the_development_part_and_writes_a_loadable_artifact(tmp_path):
-    pytest.importorskip("sklearn")
     data = tmp_path / "data"
     rng = np.random.default_rng(3)
     users = []
