@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from tasks.risk_scoring import APP_NAME, DEPLOYMENT_NAME, ServeEncoder  # noqa: E402
 from vigil.analysis.encoder import shipped_encoder  # noqa: E402
-from vigil.analysis.offline import SentenceModelAnalyzer  # noqa: E402
+from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
 from vigil.evaluation.dataset import LabelledSession, LabelledTurn, read_dataset  # noqa: E402
 from vigil.schemas import AgentTranscript  # noqa: E402
 from vigil.services.pipeline import run_analysis_tasks  # noqa: E402
@@ -104,7 +104,7 @@ def throughput(handle: Any, sentences: list[str], in_flight: int = 32) -> dict[s
 
 
 def analyze_stage(transcript: AgentTranscript) -> dict[str, Any]:
-    analyzer = SentenceModelAnalyzer(ServeEncoder())
+    analyzer = OfflineAnalyzer(ServeEncoder())
     started = time.perf_counter()
     run = run_analysis_tasks(transcript, analyzer)
     seconds = time.perf_counter() - started

@@ -259,12 +259,14 @@ def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, op
                                                 "development CV, the locked part of --data-dir, the hard cases.")]
            = False,
            data_dir: Annotated[Path, typer.Option(help="The shared labelled data (for --report).")]
-           = SHARED_DATA) -> None:
+           = SHARED_DATA,
+           sensitivity: Annotated[str, typer.Option(help="The risk model's operating point for --report: high "
+                                                         "or balanced.")] = "high") -> None:
     """Re-run a candidate on history or a labelled set beside the active configuration; production is untouched."""
     import json
 
     if report:
-        _judgment_report(candidate, data_dir, as_json, workers)
+        _judgment_report(candidate, data_dir, as_json, workers, sensitivity)
         return
 
     import sqlalchemy as sa
@@ -425,17 +427,18 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
         typer.echo("stopped")
 
 
-def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int) -> None:
+def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int, sensitivity: str) -> None:
     import json
 
     from tqdm import tqdm
 
     from vigil.analysis.registry import ANALYZERS
+    from vigil.analysis.sentence_risk import RiskSettings
     from vigil.evaluation.judgment import judgment_report, report_lines
 
     if candidate not in ANALYZERS:
         raise typer.BadParameter(f"--report takes an analyzer: {sorted(ANALYZERS)}")
-    analyzer = ANALYZERS[candidate](local_settings(), None)
+    analyzer = ANALYZERS[candidate](local_settings(), None).with_risk_settings(RiskSettings(sensitivity=sensitivity))
     with tqdm(desc=f"report {candidate}", unit="session", file=sys.stderr) as bar:
         outcome = judgment_report(analyzer, data_dir, workers=workers, progress=bar.update)
     typer.echo(json.dumps(outcome, indent=1) if as_json else "\n".join(report_lines(outcome)))

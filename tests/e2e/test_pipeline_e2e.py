@@ -34,11 +34,12 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from tasks import runtime
+    from tasks import risk_scoring, runtime
 
     ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("stack"), retry_base_seconds=1.0)
     settings, url = ctx.settings, ctx.database_url
     runtime.start_api(settings, url)
+    runtime.start_encoder()
     dispatcher = runtime.start_dispatcher(settings, url)
     base = settings.base_url
     assert wait_until_healthy(base, timeout=60), "the API did not come up"
@@ -49,6 +50,7 @@ def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPat
     ray.get(dispatcher.stop.remote())
     ray.kill(dispatcher)
     serve.delete("vigil")
+    serve.delete(risk_scoring.APP_NAME)
 
 
 def _upload(stack: Stack, path: Path, data: bytes | None = None) -> dict:
@@ -109,6 +111,13 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
         assert audit[2]["actor_email"].startswith("supervisor@")
         assert audit[2]["detail"]["reason"].startswith("Plan disclosed")
 
+    # The analyze stages encoded their sentences through the Serve deployment, not in their own processes.
+    from ray import serve
+
+    from tasks import risk_scoring
+
+    encoder = serve.get_deployment_handle(risk_scoring.DEPLOYMENT_NAME, app_name=risk_scoring.APP_NAME)
+    assert sum(encoder.recent_batches.remote().result(timeout_s=30)) > 0
     with stack.ctx.system_db() as db:
         stages = db.execute(sa.select(StageEvent.stage, StageEvent.event)
                             .where(StageEvent.session_id == uuid.UUID(audio["session_id"]))).all()

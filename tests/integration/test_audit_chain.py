@@ -199,7 +199,8 @@ def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant
     assert [e["what"] for e in events] == ["session.upload", "analysis v1", "analyze ready", "review.override"]
     upload, analysis, stage, override = events
     assert upload["actor_email"].startswith("uploader@") and override["actor_email"].startswith("supervisor@")
-    assert analysis["detail"]["model"] == "vigil-offline-rules" and analysis["detail"]["prompt_version"]
+    assert analysis["detail"]["model"].startswith("vigil-offline-rules + risk-sentences")
+    assert analysis["detail"]["prompt_version"]
     assert stage["detail"]["duration_seconds"] == 1.25
     with ctx.system_db() as db:
         head = db.get(AuditHead, claim.tenant_id)

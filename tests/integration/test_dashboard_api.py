@@ -178,7 +178,7 @@ def test_review_facts_carry_the_trend_columns(client: TestClient, ctx: Context, 
     assert (row["counselor"], row["team"]) == ("Dana", "North")
     assert row["providers"] == ["assemblyai", "whisper"]
     assert (row["transcription_confidence"], row["provider_agreement"]) == (0.85, 0.93), "the reconciled transcript"
-    assert row["model"] == "vigil-offline-rules" and row["cost_usd"] == 0.0
+    assert row["model"].startswith("vigil-offline-rules") and row["cost_usd"] == 0.0
     assert row["risk_categories"] == ["suicidal_ideation"]
     assert row["rubric"] and all(1 <= score <= 5 for score in row["rubric"].values())
     assert row["time_to_ready_seconds"] is not None and row["time_to_ready_seconds"] >= 0

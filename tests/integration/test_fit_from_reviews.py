@@ -41,13 +41,13 @@ def _segments(*client_lines: str) -> list[Segment]:
 
 @pytest.fixture(scope="module")
 def ctx(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Context:
-    return isolated_context(pg_admin_url, tmp_path_factory.mktemp("fit-reviews"), analyzer="offline-sentences")
+    return isolated_context(pg_admin_url, tmp_path_factory.mktemp("fit-reviews"), analyzer="offline")
 
 
 def _cli(ctx: Context, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(tmp_path),
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": TEST_KEYS,
-           "ANALYZER": "offline-sentences"}
+           "ANALYZER": "offline"}
     return subprocess.run([VIGIL, *args], capture_output=True, text=True, timeout=900, env=env)
 
 

@@ -164,8 +164,8 @@ def test_all_models_failing_falls_back_to_offline_rules(standin: OpenAIStandin, 
     standin.stall(3.0)
     standin.reply("{oops", times=3)
     result = analyzer(base_url, fallback=OfflineAnalyzer()).assess(transcript())
-    assert result.model == "vigil-offline-rules (after: model-a: timeout; model-b: invalid_output)"
-    assert result.prompt_version == "offline-v3"
+    assert result.model == f"{OfflineAnalyzer().model} (after: model-a: timeout; model-b: invalid_output)"
+    assert result.prompt_version == "offline-v4"
     assert RiskCategory.suicidal_ideation in {flag.category for flag in result.flags}
 
 

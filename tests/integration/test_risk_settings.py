@@ -61,7 +61,7 @@ def test_only_an_admin_of_that_tenant_may_see_or_change_it(client: TestClient, c
 
 @pytest.fixture
 def sentence_ctx(pg_admin_url: str, tmp_path) -> Context:  # type: ignore[no-untyped-def]
-    return isolated_context(pg_admin_url, tmp_path, analyzer="offline-sentences")
+    return isolated_context(pg_admin_url, tmp_path, analyzer="offline")
 
 
 def test_each_analysis_records_the_sensitivity_it_used(sentence_ctx: Context, whisper) -> None:  # type: ignore[no-untyped-def]

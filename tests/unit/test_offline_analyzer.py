@@ -129,23 +129,48 @@ def test_client_question_about_killing_themself_is_a_disclosure() -> None:
 
 
 # ---------------------------------------------------------------- harmless language is left alone
-@pytest.mark.parametrize(
-    "harmless",
-    [
-        "My boss would kill me if I missed another deadline.",
-        "My parents would kill me.",
-        "I'm cutting back on drinking.",
-        "This traffic is killing me.",
-        "I could kill for a coffee.",
-        "I'm dying to see it.",
-        "I'm killing myself trying to finish this project.",
-        "I hurt myself at the gym.",
-        "It hit me that I need to change.",
-        "I'm not sure if I want to live with my auntie and uncle.",
-        "Please don't kill yourself, your family would miss you.",
-        "I know how it feels to want to die.",
-    ],
-)
+HARMLESS = [
+    "My boss would kill me if I missed another deadline.",
+    "My parents would kill me.",
+    "I'm cutting back on drinking.",
+    "This traffic is killing me.",
+    "I could kill for a coffee.",
+    "I'm dying to see it.",
+    "I'm killing myself trying to finish this project.",
+    "I hurt myself at the gym.",
+    "It hit me that I need to change.",
+    "I'm not sure if I want to live with my auntie and uncle.",
+    "Please don't kill yourself, your family would miss you.",
+    "I know how it feels to want to die.",
+]
+# Said alone, as the whole of a session, these one-liners are flagged by the sentence model at the recall-first
+# `high` sensitivity (docs/risk-detection.md, "What it gets wrong"): known false flags, kept visible here. Strict,
+# so a model that stops flagging one fails this list until it is updated.
+KNOWN_MODEL_FALSE_FLAGS = {
+    "I'm killing myself trying to finish this project.", "I hurt myself at the gym.",
+    "It hit me that I need to change.", "I'm not sure if I want to live with my auntie and uncle.",
+    "Please don't kill yourself, your family would miss you.", "I know how it feels to want to die.",
+    "I would never hurt myself.",
+}
+
+
+def _known(text: str):  # type: ignore[no-untyped-def]
+    reason = "the sentence model at `high` flags this one-liner (a known false flag)"
+    return pytest.param(text, marks=pytest.mark.xfail(strict=True, reason=reason)) if text in \
+        KNOWN_MODEL_FALSE_FLAGS else text
+
+
+@pytest.mark.parametrize("harmless", [*HARMLESS, "I would never hurt myself."])
+def test_the_rules_read_figures_of_speech_and_denials_as_harmless(harmless: str) -> None:
+    from vigil.analysis.risk_detection import find_risk_hits
+    from vigil.analysis.turns import read_turns
+
+    turns = read_turns(transcript(("counselor", "What has this week been like for you?"),
+                                  ("client", harmless)).segments)
+    assert find_risk_hits(turns) == []
+
+
+@pytest.mark.parametrize("harmless", [_known(text) for text in HARMLESS])
 def test_figure_of_speech_raises_no_flag(harmless: str) -> None:
     result = client_says(harmless)
 
@@ -153,8 +178,9 @@ def test_figure_of_speech_raises_no_flag(harmless: str) -> None:
     assert result.risk_level is RiskLevel.none
 
 
-def test_denial_raises_no_flag() -> None:
-    result = client_says("I would never hurt myself.")
+@pytest.mark.parametrize("denial", [_known("I would never hurt myself.")])
+def test_denial_raises_no_flag(denial: str) -> None:
+    result = client_says(denial)
 
     assert result.flags == []
 
@@ -392,8 +418,10 @@ def test_offline_analyzer_satisfies_the_analyzer_protocol() -> None:
 def test_result_names_model_and_prompt_version_and_costs_nothing() -> None:
     result = client_says("Things are fine.")
 
-    assert result.model == "vigil-offline-rules"
-    assert result.prompt_version == PROMPT_VERSION == "offline-v3"
+    from vigil.analysis.sentence_risk import shipped_sentence_model
+
+    assert result.model == f"vigil-offline-rules + {shipped_sentence_model().name}"  # the risk model is named
+    assert result.prompt_version == PROMPT_VERSION == "offline-v4"
     assert (result.tokens_in, result.tokens_out, result.cost_usd) == (0, 0, 0.0)
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from vigil.analysis.encoder import shipped_encoder
-from vigil.analysis.risk_detection import detect_risks_by_sentence
+from vigil.analysis.plain_reading import model_sentences
+from vigil.analysis.risk_detection import detect_risks
 from vigil.analysis.sentence_risk import (
     MODEL_PATH,
     SENSITIVITIES,
     SentenceRiskModel,
     find_sentence_risks,
-    scored_sentences,
     shipped_sentence_model,
 )
 from vigil.analysis.turns import read_turns
@@ -44,14 +44,14 @@ def flag(flags, category):
 
 
 def test_questions_put_to_the_client_are_not_read():
-    read = [s.sentence.text for s in scored_sentences(CUT_WHILE_THINKING_OF_DYING)]
+    read = [s.text for s in model_sentences(CUT_WHILE_THINKING_OF_DYING)]
     assert "Where did you cut yourself?" not in read
     assert "How have things been since we last spoke?" not in read
     assert "On my arm." in read
 
 
 def test_recent_self_harm_with_suicidal_thinking_is_high_and_quotes_the_client():
-    flags = detect_risks_by_sentence(CUT_WHILE_THINKING_OF_DYING)
+    flags = detect_risks(CUT_WHILE_THINKING_OF_DYING)
     harm = flag(flags, RiskCategory.self_harm)
     assert harm is not None and harm.severity is RiskLevel.high
     assert harm.evidence[0].quote.startswith("Not good.") or "cut myself" in harm.evidence[0].quote
@@ -65,7 +65,7 @@ def test_self_harm_told_by_its_method_is_flagged_from_the_sentence_that_carried_
         ("counselor", "That sounds like a good distraction."),
         ("client", "It is. I took a razor to my thighs again last night."),
     )
-    findings = find_sentence_risks(shipped_sentence_model(), turns, shipped_encoder())
+    findings = find_sentence_risks(shipped_sentence_model(), model_sentences(turns), shipped_encoder())
     harm = next((f for f in findings if f.category is RiskCategory.self_harm), None)
     assert harm is not None
     assert "razor" in harm.evidence[0].sentence.text
@@ -75,7 +75,7 @@ def test_self_harm_told_by_its_method_is_flagged_from_the_sentence_that_carried_
 def test_a_counselors_words_never_make_a_model_flag():
     turns = turns_of(("counselor", "Some people feel everyone would be better off without them."),
                      ("client", "Work has been busy but fine. I'm looking forward to the weekend."))
-    assert find_sentence_risks(shipped_sentence_model(), turns, shipped_encoder()) == []
+    assert find_sentence_risks(shipped_sentence_model(), model_sentences(turns), shipped_encoder()) == []
 
 
 def test_the_balanced_setting_flags_no_more_than_the_recall_first_one():

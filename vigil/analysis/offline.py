@@ -1,6 +1,7 @@
 """The offline analyzer: deterministic rules and small shipped models, no network, no model download.
 
-It is the embedded default behind the `Analyzer` protocol. Risk flags come from `risk_detection`;
+It is the embedded default behind the `Analyzer` protocol. Risk flags come from `risk_detection` (rules and
+the sentence model, at the tenant's model and sensitivity: `with_risk_settings`);
 counselor turns are coded MITI-style and summarised by `miti`; the rubric (the shipped MITI 4.2.1
 definition unless the caller gives another) is scored by `measures`; the summary and action items are
 extracted from the transcript. Same transcript in, same result out; tokens and cost are always zero.
@@ -8,6 +9,7 @@ extracted from the transcript. Same transcript in, same result out; tokens and c
 
 from __future__ import annotations
 
+import copy
 import threading
 from concurrent.futures import Future
 
@@ -15,29 +17,41 @@ from vigil.analysis.action_items import list_action_items
 from vigil.analysis.base import CombinedAnalysis
 from vigil.analysis.measures import score_rubric
 from vigil.analysis.miti import shipped_models
-from vigil.analysis.risk_detection import detect_risks, detect_risks_by_sentence
+from vigil.analysis.risk_detection import detect_risks
 from vigil.analysis.rubric import load_default_rubric
 from vigil.analysis.sentence_risk import RiskSettings, SentenceEncoder, shipped_sentence_model
 from vigil.analysis.summary import summarize
 from vigil.analysis.turns import Turn, read_turns
 from vigil.schemas import AgentTranscript, RiskAssessment, RiskFlag, RiskLevel, RubricDefinition, SessionSummary
 
-PROMPT_VERSION = "offline-v3"
+PROMPT_VERSION = "offline-v4"  # v4: the sentence model in place of the TF-IDF stack
 MODEL = "vigil-offline-rules"
 
 
 class OfflineAnalyzer(CombinedAnalysis):
     name = "offline"
-    model = MODEL
     prompt_version = PROMPT_VERSION
     default_rubric = load_default_rubric()  # what `assess` scores unless given another; the pipeline records it
 
-    def __init__(self) -> None:
+    def __init__(self, encoder: SentenceEncoder | None = None, risk: RiskSettings | None = None) -> None:
+        self.encoder = encoder  # None: the encoder in this process (else e.g. the Ray Serve deployment)
+        self.risk = risk or RiskSettings()
         self._lock = threading.Lock()
         self._recent: dict[tuple[object, ...], Future[list[RiskFlag]]] = {}
 
+    @property
+    def model(self) -> str:
+        return f"{MODEL} + {(self.risk.model or shipped_sentence_model()).name}"
+
+    def with_risk_settings(self, risk: RiskSettings) -> OfflineAnalyzer:
+        """The tenant's risk model and sensitivity; a new analyzer sharing the encoder (and nothing cached)."""
+        view = copy.copy(self)
+        view.risk = risk
+        view._lock, view._recent = threading.Lock(), {}
+        return view
+
     def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
-        return detect_risks(turns)
+        return detect_risks(turns, self.encoder, self.risk.model, self.risk.sensitivity)
 
     def _flags(self, transcript: AgentTranscript, turns: list[Turn]) -> list[RiskFlag]:
         """The risk flags of this transcript, computed once: `assess` and `summarize` both need them and the
@@ -67,7 +81,7 @@ class OfflineAnalyzer(CombinedAnalysis):
         codes, miti = shipped_models().assess(turns)
         return RiskAssessment(risk_level=risk_level, flags=flags,
                               rubric=score_rubric(rubric or self.default_rubric, turns, codes, flags),
-                              turn_codes=codes, miti=miti,
+                              turn_codes=codes, miti=miti, sensitivity=self.risk.sensitivity,  # type: ignore[arg-type]
                               model=self.model, prompt_version=self.prompt_version)
 
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
@@ -79,29 +93,3 @@ class OfflineAnalyzer(CombinedAnalysis):
         return SessionSummary(summary=summarize(turns, flags, transcript.duration),
                               action_items=list_action_items(turns, flags, rubric),
                               model=self.model, prompt_version=self.prompt_version)
-
-
-class SentenceModelAnalyzer(OfflineAnalyzer):
-    """The offline analyzer with the sentence model in place of the TF-IDF stack (`offline-sentences`): rules plus
-    the sentence encoder and the tenant's risk heads at the tenant's sensitivity (`with_risk_settings`)."""
-
-    name = "offline-sentences"
-    prompt_version = "offline-sentences-v1"
-
-    def __init__(self, encoder: SentenceEncoder | None = None, risk: RiskSettings | None = None) -> None:
-        super().__init__()
-        self.encoder = encoder  # None: the encoder in this process
-        self.risk = risk or RiskSettings()
-
-    @property
-    def model(self) -> str:  # type: ignore[override]
-        return f"{MODEL} + {(self.risk.model or shipped_sentence_model()).name}"
-
-    def with_risk_settings(self, risk: RiskSettings) -> SentenceModelAnalyzer:
-        return SentenceModelAnalyzer(self.encoder, risk)
-
-    def _risks(self, turns: list[Turn]) -> list[RiskFlag]:
-        return detect_risks_by_sentence(turns, self.encoder, self.risk.model, self.risk.sensitivity)
-
-    def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
-        return super().assess(transcript, rubric).model_copy(update={"sensitivity": self.risk.sensitivity})

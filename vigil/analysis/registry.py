@@ -12,13 +12,7 @@ from vigil.settings import Settings
 def _offline(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
     from vigil.analysis.offline import OfflineAnalyzer
 
-    return OfflineAnalyzer()
-
-
-def _offline_sentences(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
-    from vigil.analysis.offline import SentenceModelAnalyzer
-
-    return SentenceModelAnalyzer(encoder)
+    return OfflineAnalyzer(encoder)
 
 
 def _openai(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
@@ -30,15 +24,15 @@ def _openai(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
         raise ValueError("ANALYZER=openai needs OPENAI_API_KEY")
     models = [m.strip() for m in settings.openai_models.split(",") if m.strip()]
     return OpenAIAnalyzer(models=models, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
-                          timeout_seconds=settings.analysis_timeout_seconds, fallback=OfflineAnalyzer(),
+                          timeout_seconds=settings.analysis_timeout_seconds, fallback=OfflineAnalyzer(encoder),
                           prices=settings.openai_prices, structured_outputs=settings.openai_structured_outputs)
 
 
 ANALYZERS: dict[str, Callable[[Settings, SentenceEncoder | None], Analyzer]] = {
-    "offline": _offline, "offline-sentences": _offline_sentences, "openai": _openai}
+    "offline": _offline, "openai": _openai}
 
 
-FREE_ANALYZERS = frozenset({"offline", "offline-sentences"})  # no model calls, no cost: never held by the budget
+FREE_ANALYZERS = frozenset({"offline"})  # no model calls, no cost: never held by the budget
 
 
 def build_analyzer(settings: Settings, encoder: SentenceEncoder | None = None) -> Analyzer:

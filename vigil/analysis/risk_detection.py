@@ -9,13 +9,11 @@ Who says a phrase decides whether it counts:
 - a turn whose speaker was guessed to be the counselor is also read in the first person, at
   reduced confidence, so a wrong guess cannot hide a client's disclosure.
 
-The rules are joined by a fitted model of the client's own words, which catches risk said in ways no rule
-spells out, combined by recall: a rule's flag always stands, and the model adds what the rules did not find,
-quoting the client sentences it scored highest. Two models exist while the second is evaluated:
-- the active one (`risk_model`): a TF-IDF stack over the whole session, adding suicidal ideation or self-harm;
-- the candidate (`sentence_risk`, analyzer `offline-sentences`): a pretrained encoder and a head per category
-  scoring each client sentence that is not a question. Where both it and the rules flag a category, the
-  rules' severity stands (they read tense, denial and time frames).
+The rules are joined by the sentence model (`sentence_risk`: a pretrained encoder and a head per category
+scoring each client sentence that is not a question), which catches risk said in ways no rule spells out,
+combined by recall: a rule's flag always stands, and the model adds the categories the rules did not find,
+quoting the sentences that carried its score. Where both flag a category, the rules' severity stands (they
+read tense, denial and time frames).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vigil.analysis.counselor_moves import QuestionForm, question_form
+from vigil.analysis.plain_reading import model_sentences
 from vigil.analysis.risk_language import (
     Person,
     addresses_listener,
@@ -40,11 +39,8 @@ from vigil.analysis.risk_language import (
     speaks_of_the_past,
     subject_person,
 )
-from vigil.analysis.risk_model import ModelFinding, RiskModel, evidence_quote, model_findings, shipped_model
-from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule, compile_rule
-from vigil.analysis.rules_interpersonal import INTERPERSONAL_RULES
-from vigil.analysis.rules_self_directed import SELF_DIRECTED_RULES
-from vigil.analysis.rules_substance import SUBSTANCE_RULES
+from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule
+from vigil.analysis.rule_set import COMPILED_RULES
 from vigil.analysis.sentence_risk import (
     DEFAULT_SENSITIVITY,
     SentenceEncoder,
@@ -57,9 +53,6 @@ from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.schemas import Evidence, RiskCategory, RiskFlag, RiskLevel
 
-COMPILED_RULES: tuple[CompiledRule, ...] = tuple(
-    compile_rule(rule) for rule in (*SELF_DIRECTED_RULES, *INTERPERSONAL_RULES, *SUBSTANCE_RULES)
-)
 _MAX_EVIDENCE = 3
 _MAX_CONFIDENCE = 0.99
 _REFLECTION_WEIGHT = 0.6
@@ -113,17 +106,6 @@ def flags_from_hits(hits: Sequence[RiskHit]) -> list[RiskFlag]:
     return sorted(flags, key=lambda f: (-f.severity.rank, _CATEGORY_ORDER.index(f.category)))
 
 
-def _model_flag(finding: ModelFinding, model_name: str) -> RiskFlag:
-    quoted = sorted(finding.quotes, key=lambda s: (s.sentence.segment_index, s.sentence.start))
-    evidence = [_evidence(evidence_quote(item.sentence), item.turn) for item in quoted]
-    rationale = (
-        f"Text model {model_name}: probability {finding.probability:.2f} (flags from {finding.threshold:.2f}) "
-        f"from the client's own words; no rule matched. Quoted: the client sentences it scored highest."
-    )
-    return RiskFlag(category=finding.category, severity=finding.severity, confidence=finding.confidence,
-                    evidence=evidence, rationale=rationale)
-
-
 def _sentence_flag(finding: SentenceFinding, model_name: str) -> RiskFlag:
     evidence = [_evidence(quote_around(item.sentence, 0, 0), item.turn) for item in finding.evidence]
     rationale = (
@@ -138,11 +120,7 @@ def _evidence(quote: str, turn: Turn) -> Evidence:
     return Evidence(quote=quote, segment_index=turn.segment.index, start=turn.segment.start, end=turn.segment.end)
 
 
-def detect_risks(turns: Sequence[Turn]) -> list[RiskFlag]:
-    return combine_flags(turns, find_risk_hits(turns), shipped_model())
-
-
-def detect_risks_by_sentence(turns: Sequence[Turn], encoder: SentenceEncoder | None = None,
+def detect_risks(turns: Sequence[Turn], encoder: SentenceEncoder | None = None,
                              model: SentenceRiskModel | None = None,
                              sensitivity: str = DEFAULT_SENSITIVITY) -> list[RiskFlag]:
     """Rules and the sentence model (`model`, default the shipped one); `encoder` defaults to the one in this
@@ -150,7 +128,7 @@ def detect_risks_by_sentence(turns: Sequence[Turn], encoder: SentenceEncoder | N
     from vigil.analysis.encoder import shipped_encoder
 
     model = model or shipped_sentence_model()
-    findings = find_sentence_risks(model, turns, encoder or shipped_encoder(), sensitivity)
+    findings = find_sentence_risks(model, model_sentences(turns), encoder or shipped_encoder(), sensitivity)
     flags = {flag.category: flag for flag in flags_from_hits(find_risk_hits(turns))}
     for finding in findings:
         ruled = flags.get(finding.category)
@@ -158,19 +136,6 @@ def detect_risks_by_sentence(turns: Sequence[Turn], encoder: SentenceEncoder | N
             flags[finding.category] = _sentence_flag(finding, model.name)
         else:  # the rules' severity stands: they read tense, denial and time frames, which the model does not
             agreement = f" The sentence model agrees (p={finding.probability:.2f})."
-            flags[finding.category] = ruled.model_copy(update={"rationale": ruled.rationale + agreement})
-    return _ordered(flags)
-
-
-def combine_flags(turns: Sequence[Turn], hits: Sequence[RiskHit], model: RiskModel) -> list[RiskFlag]:
-    """The rules' flags, plus the model's in categories where the rules found nothing."""
-    flags = {flag.category: flag for flag in flags_from_hits(hits)}
-    for finding in model_findings(model, turns, hits):
-        ruled = flags.get(finding.category)
-        if ruled is None:
-            flags[finding.category] = _model_flag(finding, model.name)
-        else:
-            agreement = f" The text model agrees (p={finding.probability:.2f})."
             flags[finding.category] = ruled.model_copy(update={"rationale": ruled.rationale + agreement})
     return _ordered(flags)
 

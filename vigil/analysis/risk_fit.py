@@ -6,9 +6,8 @@ session's label, each session weighs 1 in all, a written sentence `SEED_WEIGHT`)
 in each at-risk session, only the sentences the first pass scored highest (multiple-instance refinement). A
 session's score is the mean of its `top_k` best sentence logits. An inner cross-validation picks C, refinement
 and top_k by average precision, fits the Platt calibration on out-of-fold session scores, and sets the
-thresholds there: `high` (recall first) is the highest that keeps recall >= 0.95 of at-risk sessions, whatever
-it costs in false flags; `balanced` maximises F1 and flags at most 5 % of the counseling sessions without risk
-(AnnoMI and the written hard negatives). `outer_cv` wraps that in an outer cross-validation for the figures.
+thresholds there (`choose_thresholds`): recall first within a false-flag budget on counseling sessions without
+risk. `outer_cv` wraps that in an outer cross-validation for the figures.
 
 Used by `scripts/fit_risk_sentences.py` (the shipped model, on the development part of ../shared/data and the
 written sets in `training/`) and `vigil fit --from-reviews` (a tenant's model, adding its reviewed sessions).
@@ -30,8 +29,9 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
 from vigil.analysis.encoder import shipped_encoder
+from vigil.analysis.plain_reading import model_sentences
 from vigil.analysis.risk_detection import find_risk_hits, flags_from_hits
-from vigil.analysis.sentence_risk import Head, SentenceEncoder, SentenceRiskModel, scored_sentences
+from vigil.analysis.sentence_risk import NEVER, Head, SentenceEncoder, SentenceRiskModel, top_k_mean
 from vigil.analysis.training.risk_seeds import SEEDS
 from vigil.analysis.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession, read_dataset
@@ -45,12 +45,16 @@ COUNSELING_SOURCES = ("annomi", "written", "reviews")  # sessions like the produ
 CATEGORIES = [RiskCategory.suicidal_ideation, RiskCategory.self_harm, RiskCategory.harm_to_others,
               RiskCategory.abuse_disclosure, RiskCategory.substance_crisis]
 GRID = [{"c": c, "refine": refine} for c in (0.5, 4.0) for refine in (False, True)]
-TOP_KS = (1, 3)
+# One sentence is enough: a session is scored by its best sentence, since a single disclosure among ordinary talk
+# must flag. (Letting CV choose the mean of the best three favoured long Reddit posts full of risk talk, and missed
+# a single "I took a razor to my thighs again" among talk of the garden.)
+TOP_KS = (1,)
 SEED_WEIGHT = 3.0
 RECALL_TARGET = 0.95
-MIN_POSITIVES_FOR_RECALL = 5  # fewer at-risk sessions than this: thresholds from the false-flag rate instead
-FALSE_FLAG_RATE = {"high": 0.03, "balanced": 0.01}
-BALANCED_FALSE_FLAGS = 0.05  # of counseling sessions without risk, at most, under `balanced`
+# Fewer at-risk sessions than this and recall cannot be measured, so no threshold is set: the model does not flag
+# the category on its own (the rules still do), until a tenant's reviews bring enough (`vigil fit --from-reviews`).
+MIN_POSITIVES_FOR_RECALL = 30
+COUNSELING_FALSE_FLAGS = {"high": 0.05, "balanced": 0.01}  # of counseling sessions without risk, at most
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def session_of(transcript: AgentTranscript, session_id: str, source: str, labels
     """A session as the fit sees it: its scored sentences' vectors (what the product scores), its labels, and the
     categories the rules flag (for the figures)."""
     turns = read_turns(transcript.segments)
-    texts = [s.sentence.text for s in scored_sentences(turns)]
+    texts = [s.text for s in model_sentences(turns)]
     rules = frozenset(flag.category for flag in flags_from_hits(find_risk_hits(turns)))
     return FitSession(session_id, source, frozenset(labels), encoder.encode(texts), rules)
 
@@ -146,13 +150,19 @@ def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> Logistic
     return LogisticRegression(C=c, max_iter=2000).fit(x, y, sample_weight=balanced)
 
 
-def session_scores(sessions: Sequence[FitSession], coef: np.ndarray, bias: float, top_k: int) -> np.ndarray:
+def session_scores(sessions: Sequence[FitSession], coef: np.ndarray, bias: float, top_k: int,
+                   pad: float) -> np.ndarray:
     out = np.full(len(sessions), -20.0)
     for i, session in enumerate(sessions):
         if len(session.vectors):
-            logits = np.sort(session.vectors @ coef + bias)[::-1][:top_k]
-            out[i] = logits.mean()
+            out[i] = top_k_mean(session.vectors @ coef + bias, top_k, pad)
     return out
+
+
+def pad_logit(sessions: Sequence[FitSession], category: RiskCategory, coef: np.ndarray, bias: float) -> float:
+    """The median sentence logit of the sessions without this risk: what an ordinary sentence scores."""
+    rows = [s.vectors for s in sessions if category not in s.labels and len(s.vectors)]
+    return float(np.median(np.concatenate(rows) @ coef + bias)) if rows else float(bias)
 
 
 def session_means(sessions: Sequence[FitSession]) -> np.ndarray:
@@ -198,8 +208,9 @@ def fit_head(sessions: Sequence[FitSession], category: RiskCategory, seeds: tupl
         document[test] = session_means(held) @ doc_coef + doc_bias
         for i, params in enumerate(GRID):
             coef, bias = fit_weights([sessions[j] for j in train], category, seeds, **params)
+            pad = pad_logit([sessions[j] for j in train], category, coef, bias)
             for k in TOP_KS:
-                oof[(i, k)][test] = session_scores(held, coef, bias, k)
+                oof[(i, k)][test] = session_scores(held, coef, bias, k, pad)
     features = {key: calibration_features(sessions, scores, document) for key, scores in oof.items()}
     calibrations = {key: platt(f, truth) for key, f in features.items()}
     probabilities = {key: calibrated(features[key], calibrations[key]) for key in oof}
@@ -211,8 +222,10 @@ def fit_head(sessions: Sequence[FitSession], category: RiskCategory, seeds: tupl
     thresholds = choose_thresholds(probabilities[best], truth, counseling_negatives)
     coef, bias = fit_weights(sessions, category, seeds, **GRID[best_i])
     doc_coef, doc_bias = fit_document_head(sessions, category, seeds)
-    chosen = {**GRID[best_i], "top_k": best_k, "inner_average_precision": round(ap[best], 4)}
-    return Head(coef, bias, best_k, calibrations[best], thresholds, doc_coef, doc_bias), chosen
+    pad = round(pad_logit(sessions, category, coef, bias), 6)
+    chosen = {**GRID[best_i], "top_k": best_k, "inner_average_precision": round(ap[best], 4),
+              "at_risk_sessions": int(truth.sum()), "flags_alone": thresholds["high"] < NEVER}
+    return Head(coef, bias, best_k, calibrations[best], thresholds, doc_coef, doc_bias, pad), chosen
 
 
 def platt(features: np.ndarray, truth: np.ndarray) -> tuple[float, ...]:
@@ -229,21 +242,20 @@ def calibrated(features: np.ndarray, calibration: tuple[float, ...]) -> np.ndarr
 
 def choose_thresholds(probabilities: np.ndarray, truth: np.ndarray,
                       counseling_negatives: np.ndarray) -> dict[str, float]:
-    """`high`: recall first, whatever it costs in false flags (a supervisor dismisses one in seconds; a missed
-    disclosure may cost a life). `balanced`: the F1-best threshold, no lower than `high`'s, raised until it flags
-    at most 5 % of the counseling sessions without risk."""
-    thresholds = _recall_thresholds(probabilities, truth)
-    if counseling_negatives.any():
-        floor = float(np.quantile(probabilities[counseling_negatives], 1.0 - BALANCED_FALSE_FLAGS)) + 1e-6
-        thresholds["balanced"] = max(thresholds["balanced"], floor)
-    return thresholds
+    """Recall first, within a false-flag budget on counseling sessions without risk (AnnoMI, the written hard
+    negatives, a tenant's dismissed sessions): `high` keeps recall >= 0.95 of at-risk sessions unless that flags
+    more than 5 % of them, `balanced` maximises F1 and flags at most 1 %. Without the budget, recall-first flags
+    two thirds of ordinary counseling sessions (measured on the development part: 52 of 78 AnnoMI sessions and 84
+    of 100 written hard negatives), and a queue where everything is flagged protects nobody."""
+    floor = {name: float(np.quantile(probabilities[counseling_negatives], 1.0 - rate)) + 1e-6
+             for name, rate in COUNSELING_FALSE_FLAGS.items()} if counseling_negatives.any() else \
+        dict.fromkeys(COUNSELING_FALSE_FLAGS, 0.0)
+    return {name: max(value, floor[name]) for name, value in _recall_thresholds(probabilities, truth).items()}
 
 
 def _recall_thresholds(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    negatives = np.sort(probabilities[~truth])
     if truth.sum() < MIN_POSITIVES_FOR_RECALL:
-        return {name: float(np.quantile(negatives, 1.0 - rate)) + 1e-6 if len(negatives) else 0.5
-                for name, rate in FALSE_FLAG_RATE.items()}
+        return dict.fromkeys(("high", "balanced"), NEVER)
     positives = np.sort(probabilities[truth])
     allowed_misses = int(np.floor((1.0 - RECALL_TARGET) * len(positives)))
     high = float(positives[allowed_misses]) - 1e-6

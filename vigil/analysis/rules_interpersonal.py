@@ -77,12 +77,6 @@ INTERPERSONAL_RULES: tuple[RiskRule, ...] = (
         r"domestic violence|beating)|<MY>\s+(?:violence|violent (?:behaviou?r|outbursts?|temper))\b",
         "violent behaviour towards others",
     ),
-    RiskRule(
-        "others_could", _OTHERS, _LOW, 0.35,
-        rf"<I>\s+could\s+(?:\w+\s+)?(?:kill|murder|strangle|hurt)\s+{VICTIM}",
-        "angry talk of harming someone (often figurative)",
-        subject_led=False,
-    ),
     # ------------------------------------------------------------ abuse disclosure
     RiskRule(
         "abuse_ongoing", _ABUSE, _HIGH, 0.7,

@@ -37,13 +37,6 @@ _ACCIDENTAL = (
     r"in (?:the|a|an|this|that) (?:gym|game|match|accident|kitchen|fall|crash)|on (?:the|a|an|some|my|your)\b|"
     r"lifting|running|training|skiing|cooking|chopping|shaving|falling|by accident|accidentally|during))"
 )
-PILL_OVERDOSE_ACT = (
-    rf"(?:took|swallowed|taken|downed|swallow)\s+(?:a\s+|the\s+|an?\s+)?(?:whole\s+|entire\s+|full\s+)?"
-    rf"(?:bottle|handful|bunch|box|pack|packet|load|strip|sheet)\s+of\s+(?:\w+\s+)?{PILLS}"
-    rf"|took\s+too\s+(?:many|much)\s+(?:of\s+(?:my|the)\s+)?(?:\w+\s+)?{PILLS}"
-    rf"|took\s+all\s+(?:of\s+)?(?:my|the)\s+(?:\w+\s+)?{PILLS}"
-)
-
 SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
     # ------------------------------------------------------------ suicidal ideation: high
     RiskRule(
@@ -96,10 +89,6 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"tak(?:e|ing)\s+<MY>\s+(?:own\s+)?life|hang(?:ing)?\s+<MYSELF>|overdos(?:e|ing)|OD|suicide)\b"
         r"|suicid(?:e|al)\s+attempts?|attempt(?:s|ed)?\s+on\s+<MY>\s+(?:own\s+)?life",
         "a suicide attempt",
-    ),
-    RiskRule(
-        "si_pill_overdose", _SI, _HIGH, 0.55, PILL_OVERDOSE_ACT,
-        "took a large amount of pills (possible attempt)",
     ),
     # ------------------------------------------------------------ suicidal ideation: medium
     RiskRule(
@@ -174,14 +163,6 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"(?:miss\s+<ME>\b|(?:notice|care)\s+(?:if|when)\s+<I>\s+(?:was|were|'m|am)?\s*(?:gone|dead|died|"
         r"disappeared|killed <MYSELF>))",
         "belief that others would be better off if they were dead",
-        subject_led=False, escalation=Escalation.imminence,
-    ),
-    RiskRule(
-        "si_only_reason_not", _SI, _MEDIUM, 0.7,
-        r"(?:only|one|main)\s+(?:thing|reason|person|people)s?\s+(?:why\s+|that\s+)?<I>\s+(?:haven't|havent|have not|"
-        r"didn't|didnt|did not|don't|dont|do not|hasn't|won't|wont)\s+(?:\w+\s+){0,2}?(?:kill(?:ed)?\s+<MYSELF>|"
-        r"commit(?:ted)?\s+suicide|end(?:ed)?\s+(?:it|<MY>\s+(?:own\s+)?life)|take(?:n)?\s+<MY>\s+(?:own\s+)?life)",
-        "someone or something is all that keeps them from suicide",
         subject_led=False, escalation=Escalation.imminence,
     ),
     RiskRule(
@@ -266,13 +247,6 @@ SELF_DIRECTED_RULES: tuple[RiskRule, ...] = (
         r"daily|lately|recently|at night))",
         "ongoing cutting or burning",
         escalation=Escalation.recent_act,
-    ),
-    RiskRule(
-        "sh_urge", _SH, _MEDIUM, 0.6,
-        r"(?:urges?|tempted|temptation|craving|itching|want(?:ed)?|wanna|need(?:ed)?|feel like)\s+(?:to\s+)?"
-        r"(?:(?:cut|burn)(?=\s*(?:[.!?;]|$)|\s+(?:again|so bad|so badly|really bad))|self[- ]?harm|"
-        r"hurt <MYSELF>|harm <MYSELF>)",
-        "urges to self-harm",
     ),
     RiskRule(
         "sh_stopped", _SH, _LOW, 0.5,

@@ -8,7 +8,6 @@ opioids with alcohol) so that "I'm cutting back on drinking" stays a routine ses
 from __future__ import annotations
 
 from vigil.analysis.risk_rules import Escalation, RiskRule
-from vigil.analysis.rules_self_directed import PILL_OVERDOSE_ACT
 from vigil.schemas import RiskCategory, RiskLevel
 
 _SUBSTANCE = RiskCategory.substance_crisis
@@ -26,10 +25,6 @@ SUBSTANCE_RULES: tuple[RiskRule, ...] = (
         r"nearly died (?:of|from)|almost died (?:of|from))\s+(?:an?\s+|\w+\s+)?(?:overdose|OD)s?)\b",
         "an overdose",
         escalation=Escalation.recent_act,
-    ),
-    RiskRule(
-        "substance_pill_overdose", _SUBSTANCE, _HIGH, 0.7, PILL_OVERDOSE_ACT,
-        "took a large amount of pills",
     ),
     RiskRule(
         "substance_naloxone", _SUBSTANCE, _HIGH, 0.75,

@@ -29,15 +29,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from vigil.analysis.encoder import DIMENSIONS
-from vigil.analysis.sentences import Sentence
+from vigil.analysis.plain_reading import ClientSentence
 from vigil.analysis.textmodel import read_artifact, rounded, write_artifact
-from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.schemas import RiskCategory, RiskLevel
 
 MODEL_PATH = Path(__file__).parent / "models" / "risk-sentences.json.gz"
 FORMAT = "vigil-sentence-risk/1"
 SENSITIVITIES = ("high", "balanced")
 DEFAULT_SENSITIVITY = "high"
+NEVER = 1.01  # a threshold no probability reaches: the model does not flag this category on its own
 _MAX_EVIDENCE = 3
 _MAX_CONFIDENCE = 0.99
 _LEVELS = {level.value: level for level in RiskLevel}
@@ -48,7 +48,10 @@ class Head:
     """One category: a linear sentence scorer and a linear head on the session's mean sentence vector; the
     session's probability is a logistic calibration (fitted on out-of-fold development sessions) of the mean of
     its `top_k` best sentence logits, the document logit and log(1 + sentences), since a long session's best
-    sentence scores higher by chance alone. Thresholds on that probability, per sensitivity."""
+    sentence scores higher by chance alone. A session with fewer than `top_k` sentences counts the missing ones
+    as ordinary sentences (`pad`: the median sentence logit of sessions without this risk), so one sentence
+    weighs what it would among others. Thresholds on that probability, per sensitivity; `NEVER` where the
+    development data had too few at-risk sessions to set one (the rules alone flag that category)."""
 
     weights: np.ndarray  # (384,)
     bias: float
@@ -57,6 +60,7 @@ class Head:
     thresholds: dict[str, float]
     document_weights: np.ndarray
     document_bias: float
+    pad: float | None = None
 
     def document_logit(self, vectors: np.ndarray) -> float:
         return float(vectors.mean(axis=0) @ self.document_weights + self.document_bias) if len(vectors) else 0.0
@@ -65,7 +69,7 @@ class Head:
         """`logits`: this head's score of each sentence; `document`: its `document_logit` of the session."""
         if not len(logits):
             return 0.0
-        sentence = float(np.sort(logits)[::-1][: self.top_k].mean())
+        sentence = top_k_mean(logits, self.top_k, self.pad)
         a, b, c, intercept = self.calibration
         z = a * sentence + b * document + c * math.log1p(len(logits)) + intercept
         return 1.0 / (1.0 + math.exp(-z))
@@ -73,14 +77,24 @@ class Head:
     def as_json(self) -> dict[str, Any]:
         return {"weights": rounded(self.weights), "bias": self.bias, "top_k": self.top_k,
                 "calibration": list(self.calibration), "thresholds": self.thresholds,
-                "document_weights": rounded(self.document_weights), "document_bias": self.document_bias}
+                "document_weights": rounded(self.document_weights), "document_bias": self.document_bias,
+                "pad": self.pad}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Head:
         return cls(np.asarray(data["weights"], dtype=np.float32), float(data["bias"]), int(data["top_k"]),
                    tuple(float(v) for v in data["calibration"]),
                    {key: float(value) for key, value in data["thresholds"].items()},
-                   np.asarray(data["document_weights"], dtype=np.float32), float(data["document_bias"]))
+                   np.asarray(data["document_weights"], dtype=np.float32), float(data["document_bias"]),
+                   None if data.get("pad") is None else float(data["pad"]))
+
+
+def top_k_mean(logits: np.ndarray, top_k: int, pad: float | None) -> float:
+    """The mean of the `top_k` highest logits, missing ones counted as `pad` (when given)."""
+    best = np.sort(logits)[::-1][:top_k]
+    if pad is not None and len(best) < top_k:
+        best = np.concatenate([best, np.full(top_k - len(best), pad)])
+    return float(best.mean())
 
 
 @dataclass(frozen=True)
@@ -177,12 +191,6 @@ class SentenceEncoder(Protocol):
 
 # ---------------------------------------------------------------- from sentences to findings
 @dataclass(frozen=True)
-class ClientSentence:
-    turn: Turn
-    sentence: Sentence
-
-
-@dataclass(frozen=True)
 class SentenceFinding:
     """One category the model flags in a session, with the sentences that carried it (best first)."""
 
@@ -197,20 +205,12 @@ class SentenceFinding:
         return round(min(self.probability, _MAX_CONFIDENCE), 2)
 
 
-def scored_sentences(turns: Sequence[Turn]) -> list[ClientSentence]:
-    """What the model reads: sentences of turns that are (or may be) the client's, questions excepted. A turn
-    whose role was only guessed is read too, so a wrong guess cannot hide a disclosure."""
-    return [ClientSentence(turn, sentence) for turn in turns
-            if turn.role is SpeakerRole.client or turn.role_inferred
-            for sentence in turn.sentences if not sentence.is_question]
-
-
-def find_sentence_risks(model: SentenceRiskModel, turns: Sequence[Turn], encoder: SentenceEncoder,
+def find_sentence_risks(model: SentenceRiskModel, sentences: Sequence[ClientSentence], encoder: SentenceEncoder,
                         sensitivity: str = DEFAULT_SENSITIVITY) -> list[SentenceFinding]:
-    sentences = scored_sentences(turns)
+    """`sentences`: what the model reads of a session (`plain_reading.model_sentences`)."""
     if not sentences:
         return []
-    scores = model.score_vectors(encoder.encode([s.sentence.text for s in sentences]))
+    scores = model.score_vectors(encoder.encode([s.text for s in sentences]))
     return findings_from_scores(model, sentences, scores, sensitivity)
 
 

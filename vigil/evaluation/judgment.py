@@ -79,7 +79,9 @@ def hard_case_figures(sessions: Sequence[LabelledSession], predicted: dict[str, 
 def judgment_report(analyzer: Analyzer, data_dir: Path, hard_cases: Path = HARD_CASES, workers: int = 2,
                     progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     meta = shipped_sentence_model().meta
+    risk = getattr(analyzer, "risk", None)
     report: dict[str, Any] = {"analyzer": getattr(analyzer, "name", "?"), "model": meta.get("name"),
+                              "sensitivity": getattr(risk, "sensitivity", None),
                               "development_cv": meta.get("development_cv", {}).get("figures"),
                               "calibration": meta.get("development_cv", {}).get("calibration"), "locked": {}}
     for name, relative in LOCKED_SETS.items():
@@ -98,7 +100,7 @@ def judgment_report(analyzer: Analyzer, data_dir: Path, hard_cases: Path = HARD_
 
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The report as a reader wants it first: precision, recall, F1 per set and category."""
-    lines = [f"analyzer {report['analyzer']}, sentence model {report['model']}"]
+    lines = [f"analyzer {report['analyzer']}, sentence model {report['model']} at {report.get('sensitivity')}"]
 
     def row(label: str, s: dict[str, Any]) -> str:
         return (f"  {label:<28} P {_f(s.get('precision'))}  R {_f(s.get('recall'))}  F1 {_f(s.get('f1'))}"
