@@ -111,7 +111,7 @@ def analyze_stage(transcript: AgentTranscript) -> dict[str, Any]:
     return {"session_minutes": round(transcript.duration / 60, 1), "turns": len(transcript.segments),
             "words": transcript.metrics.word_count, "stage_seconds": round(seconds, 2),
             "task_seconds": {name: outcome.seconds for name, outcome in run.outcomes.items()},
-            "failed_tasks": [name for name, outcome in run.outcomes.items() if outcome.status != "ok"],
+            "failed_tasks": [name for name, outcome in run.outcomes.items() if outcome.status != "succeeded"],
             "encoder_fallbacks": analyzer.encoder.fallbacks, "target_seconds": 10}
 
 
