@@ -39,6 +39,9 @@ log = logging.getLogger("vigil.dispatcher")
 TRANSCRIPTION_NAME = "vigil-transcription"
 MAINTENANCE_SECONDS = 60.0
 GAUGE_SECONDS = 5.0
+# A worker lost with its node is retried no sooner than Ray declares the node dead (health checks every 3 s, five
+# misses) and restarts its actors elsewhere; retried sooner, every attempt meets the same dead actor.
+WORKER_LOST_RETRY_SECONDS = 20.0
 
 
 @dataclass
@@ -62,7 +65,8 @@ def record_failure(ctx: Context, claim: ClaimedStage, exc: BaseException, durati
             return defer_stage(db, claim, code=cause.code, detail=cause.message, until=cause.until), cause.code
         code, detail, transient = classify_failure(exc)
         return fail_stage(db, claim, code=code, detail=detail, transient=transient, duration_seconds=duration_seconds,
-                          retry_base_seconds=retry_base_seconds), code
+                          retry_base_seconds=retry_base_seconds,
+                          min_delay_seconds=WORKER_LOST_RETRY_SECONDS if code == "worker_lost" else 0.0), code
 
 
 def classify_failure(exc: BaseException) -> tuple[str, str, bool]:

@@ -221,7 +221,10 @@ def fit(from_reviews: Annotated[bool, typer.Option("--from-reviews", help="Fit f
         data_dir: Annotated[Path, typer.Option(help="The shared labelled data; its development part is used when "
                                                     "present.")] = SHARED_DATA) -> None:
     """Fit new risk heads and store them as a candidate risk-model version; it never activates itself."""
+    import sqlalchemy as sa
+
     from vigil.context import Context
+    from vigil.db.models import Tenant
     from vigil.errors import VigilError
     from vigil.services.risk_training import fit_from_reviews
 
@@ -229,8 +232,13 @@ def fit(from_reviews: Annotated[bool, typer.Option("--from-reviews", help="Fit f
         raise typer.BadParameter("only --from-reviews is supported here; the shipped model is rebuilt by "
                                  "scripts/fit_risk_sentences.py")
     ctx = Context.build(local_settings(), _database_url())
+    with ctx.system_db() as db:  # the CLI resolves a tenant's name; the fit itself runs inside its wall
+        tenant_id = db.scalar(sa.select(Tenant.id).where(Tenant.name == tenant))
+    if tenant_id is None:
+        typer.secho(f"fit: no tenant called {tenant!r}", fg="red", err=True)
+        raise typer.Exit(2)
     try:
-        fitted = fit_from_reviews(ctx, tenant, data_dir if data_dir.exists() else None)
+        fitted = fit_from_reviews(ctx, tenant_id, tenant, data_dir if data_dir.exists() else None)
     except VigilError as exc:
         typer.secho(f"fit: {exc.message}", fg="red", err=True)
         raise typer.Exit(2) from exc

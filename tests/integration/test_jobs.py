@@ -93,6 +93,21 @@ def test_transient_failures_retry_with_backoff_then_go_dead_after_max_attempts(j
     assert failures == 3
 
 
+def test_a_lost_worker_is_retried_no_sooner_than_ray_can_declare_its_node_dead(jobs_ctx: Context) -> None:
+    from tasks.dispatcher import WORKER_LOST_RETRY_SECONDS, record_failure
+    from vigil.errors import TransientError
+
+    (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
+    with jobs_ctx.system_db() as db:
+        claim = claim_next_stage(db, lease_seconds=60)
+    lost = TransientError("a chunk's worker was lost: RayActorError", code="worker_lost")
+    status, code = record_failure(jobs_ctx, claim, lost, 0.1, retry_base_seconds=1)
+    with jobs_ctx.system_db() as db:
+        not_before = db.get(Job, job.id).not_before
+    assert (status, code) == ("queued", "worker_lost")
+    assert not_before >= utcnow() + timedelta(seconds=WORKER_LOST_RETRY_SECONDS - 2)  # not the 0.5–1.5 s backoff
+
+
 def test_a_permanent_failure_fails_at_once(jobs_ctx: Context) -> None:
     (job,) = _upload(jobs_ctx, make_tenant(jobs_ctx))
     with jobs_ctx.system_db() as db:

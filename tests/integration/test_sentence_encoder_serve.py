@@ -63,7 +63,12 @@ def test_concurrent_single_sentence_calls_share_encoder_passes(deployed) -> None
 
 
 def test_without_the_deployment_the_encoder_runs_in_process_and_the_fallback_is_counted(ray_runtime: None) -> None:
-    encoder = ServeEncoder(app_name="no-such-app", timeout_s=5)
+    encoder = ServeEncoder(app_name="no-such-app", timeout_s=5, retry_after_s=3600)
+    asked: list[int] = []
+    remote = encoder.remote
+    encoder.remote = lambda sentences: asked.append(len(sentences)) or remote(sentences)  # type: ignore[method-assign]
     vectors = encoder.encode(SENTENCES[:5])
     np.testing.assert_allclose(vectors, shipped_encoder().encode(SENTENCES[:5]), atol=1e-6)
     assert encoder.fallbacks == 1
+    encoder.encode(SENTENCES[5:8])  # within retry_after_s: straight to the process's own encoder
+    assert encoder.fallbacks == 2 and asked == [5]

@@ -32,6 +32,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/budget"): {"daily_token_budget": 1},
     ("put", "/api/v1/tenants/{tenant_id}/retention"): {"media_days": 1, "content_days": 1},
     ("put", "/api/v1/tenants/{tenant_id}/redaction"): {"names": ["Crossing Wall"]},
+    ("put", "/api/v1/tenants/{tenant_id}/risk"): {"sensitivity": "balanced"},
 }
 PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/uploads/{session_id}/content"): {"expires": 4102444800, "signature": "0" * 64},
@@ -51,7 +52,8 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
         sessions = db.execute(sa.select(Session.id, Session.status, Session.risk_level, Session.reviewed_at)
                               .where(Session.tenant_id == tenant_id).order_by(Session.id)).all()
     return {**counts, "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version,
-                                 tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names),
+                                 tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names,
+                                 tenant.risk_sensitivity, tenant.active_risk_model_version),
             "sessions": sessions}
 
 

@@ -170,10 +170,10 @@ def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float, 
 
 
 def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, transient: bool,
-               duration_seconds: float, retry_base_seconds: float) -> str:
-    """Record a failed attempt. Transient errors retry with exponential backoff and jitter until
-    `max_attempts`, then the job is `dead` (kept, with its reason, for a person to retry); permanent
-    errors fail the job at once. Either way the session shows why. Returns the job's status."""
+               duration_seconds: float, retry_base_seconds: float, min_delay_seconds: float = 0.0) -> str:
+    """Record a failed attempt. Transient errors retry with exponential backoff and jitter (no sooner than
+    `min_delay_seconds`) until `max_attempts`, then the job is `dead` (kept, with its reason, for a person to
+    retry); permanent errors fail the job at once. Either way the session shows why. Returns the job's status."""
     job = _owned(db, claim)
     if job is None:
         db.rollback()
@@ -184,7 +184,7 @@ def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, tr
     job.error_code, job.error_detail = code, detail[:4000]
     job.claim_token, job.lease_until = None, None
     if transient and job.attempt < job.max_attempts:
-        delay = retry_base_seconds * (2 ** (job.attempt - 1)) * random.uniform(0.5, 1.5)
+        delay = max(min_delay_seconds, retry_base_seconds * (2 ** (job.attempt - 1)) * random.uniform(0.5, 1.5))
         job.status, job.not_before = "queued", utcnow() + timedelta(seconds=delay)
     else:
         job.status, job.completed_at = ("dead" if transient else "failed"), utcnow()

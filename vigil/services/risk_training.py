@@ -18,8 +18,7 @@ from vigil.analysis import risk_fit
 from vigil.analysis.encoder import shipped_encoder
 from vigil.analysis.sentence_risk import SentenceRiskModel
 from vigil.context import Context
-from vigil.db.models import Tenant
-from vigil.errors import NotFound, ValidationFailure
+from vigil.errors import ValidationFailure
 from vigil.evaluation.replay import history_cases
 from vigil.schemas import RiskCategory
 from vigil.services.governance import store_version
@@ -38,15 +37,10 @@ class FittedCandidate:
     chosen: dict[str, dict[str, object]]
 
 
-def fit_from_reviews(ctx: Context, tenant_name: str, data_dir: Path | None = None, inner: int = 3,
-                     seed: int = 0) -> FittedCandidate:
+def fit_from_reviews(ctx: Context, tenant_id: uuid.UUID, tenant_name: str, data_dir: Path | None = None,
+                     inner: int = 3, seed: int = 0) -> FittedCandidate:
     """Fit, store as a candidate (not active), return what was stored. `data_dir`: ../shared/data, whose
     development part joins the training data when it is there."""
-    with ctx.system_db() as db:
-        tenant = db.query(Tenant).filter(Tenant.name == tenant_name).one_or_none()
-        if tenant is None:
-            raise NotFound(f"no tenant called {tenant_name!r}")
-        tenant_id: uuid.UUID = tenant.id
     with ctx.tenant_db(tenant_id) as db:
         cases = history_cases(ctx, db, tenant_id, EVERYTHING)
     if len(cases) < MIN_REVIEWED_SESSIONS:
