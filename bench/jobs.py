@@ -154,7 +154,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         root = Path(tmp)
         server = start_embedded_postgres(root / "pg")
-        ray.init(num_cpus=4, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=4, _node_ip_address="127.0.0.1", include_dashboard=False,
+                 log_to_driver=False)
         try:
             elapsed, ideal, peaks, limits = throughput(server, root, args.sessions, args.limit)
             small, large = dispatcher_memory(server, root)

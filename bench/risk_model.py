@@ -129,7 +129,7 @@ def main() -> None:
     from tasks.runtime import RUNTIME_ENV
 
     turns, source = load_turns(args.data_dir)
-    ray.init(num_cpus=4, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=4, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
              runtime_env=RUNTIME_ENV, namespace=f"bench-risk-{uuid.uuid4().hex[:6]}")
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": 0})

@@ -27,6 +27,9 @@ def start_ray(settings: Settings) -> None:
         ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False, runtime_env=RUNTIME_ENV)
         return
     ray.init(
+        # "local": a Ray of our own, never the cluster a stale `ray_current_cluster` record names (a `ray start`
+        # that is gone, or a crash); a cluster is joined only by address (RAY_ADDRESS).
+        address="local",
         namespace=NAMESPACE,
         runtime_env=RUNTIME_ENV,
         _node_ip_address="127.0.0.1",
