@@ -5,7 +5,8 @@ all on 127.0.0.1. Clients are threads with their own HTTP connection.
 - reads: `GET /jobs/{id}/status` and `GET /sessions/{id}/transcript` (a sealed transcript, decrypted and
   relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, and
   how many were shed with 429 (Serve's backpressure: past max_ongoing + max_queued, clients are told to retry);
-- uploads: the 0.5 MB sample posted by 4 concurrent clients (ffprobe check, store, rows, audit): uploads/s, MB/s.
+- uploads: the 160 KB sample (checkin-risk.mp3) posted by 4 concurrent clients (ffprobe check, store, rows,
+  audit): uploads/s, MB/s.
 
 The per-token rate limit is off for the run (one token would otherwise be throttled by design).
 
