@@ -4,6 +4,7 @@ sessions are full of), and what the redacted copies and stored findings look lik
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from copy import deepcopy
 from pathlib import Path
@@ -290,7 +291,10 @@ def test_findings_locate_each_redaction_in_the_original_segment_text() -> None:
 
 def test_findings_are_json_and_hold_no_pii() -> None:
     _, findings = redact_segments(SEGMENTS, names=["Jane"])
-    stored = json.dumps(findings)
+    # A fingerprint is 12 hex digits of a hash under a key forgotten after the call: "415" inside one is chance
+    # (it made this test fail about one run in a hundred), so the words are looked for everywhere else.
+    assert all(re.fullmatch(r"[0-9a-f]{12}", finding["fingerprint"]) for finding in findings)
+    stored = json.dumps([{k: v for k, v in finding.items() if k != "fingerprint"} for finding in findings])
     for secret in ("Jane", "jane", "415", "555", "2671", "example.com"):
         assert secret not in stored
 
