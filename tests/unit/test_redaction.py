@@ -292,7 +292,7 @@ def test_findings_locate_each_redaction_in_the_original_segment_text() -> None:
 def test_findings_are_json_and_hold_no_pii() -> None:
     _, findings = redact_segments(SEGMENTS, names=["Jane"])
     # A fingerprint is 12 hex digits of a hash under a key forgotten after the call: "415" inside one is chance
-    # (it made this test fail about one run in a hundred), so the words are looked for everywhere else.
+    # (it failed a run that way today), so the words are looked for everywhere else.
     assert all(re.fullmatch(r"[0-9a-f]{12}", finding["fingerprint"]) for finding in findings)
     stored = json.dumps([{k: v for k, v in finding.items() if k != "fingerprint"} for finding in findings])
     for secret in ("Jane", "jane", "415", "555", "2671", "example.com"):
