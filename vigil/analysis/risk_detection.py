@@ -39,8 +39,10 @@ from vigil.analysis.risk_language import (
     speaks_of_the_past,
     subject_person,
 )
-from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule
-from vigil.analysis.rule_set import COMPILED_RULES
+from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule, compile_rule
+from vigil.analysis.rules_interpersonal import INTERPERSONAL_RULES
+from vigil.analysis.rules_self_directed import SELF_DIRECTED_RULES
+from vigil.analysis.rules_substance import SUBSTANCE_RULES
 from vigil.analysis.sentence_risk import (
     DEFAULT_SENSITIVITY,
     SentenceEncoder,
@@ -53,6 +55,9 @@ from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.schemas import Evidence, RiskCategory, RiskFlag, RiskLevel
 
+COMPILED_RULES: tuple[CompiledRule, ...] = tuple(
+    compile_rule(rule) for rule in (*SELF_DIRECTED_RULES, *INTERPERSONAL_RULES, *SUBSTANCE_RULES)
+)
 _MAX_EVIDENCE = 3
 _MAX_CONFIDENCE = 0.99
 _REFLECTION_WEIGHT = 0.6
