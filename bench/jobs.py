@@ -45,7 +45,7 @@ from vigil.settings import Settings  # noqa: E402
 def make_context(server: str, root: Path, **overrides: object) -> Context:
     url = create_database(server)
     settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        transcribers="standin", standin_latency_seconds=1.0, _env_file=None,
+                        transcribers="standin", allow_standin=True, standin_latency_seconds=1.0, _env_file=None,
                         **overrides)  # type: ignore[arg-type]
     return Context.build(settings, url)
 

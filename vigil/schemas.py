@@ -486,6 +486,9 @@ class SessionOut(BaseModel):
     team: str | None = None
     risk_categories: list[str] = Field(default_factory=list, description="The AI's flag categories.")
     providers: list[str] = Field(default_factory=list, description="Speech providers that transcribed it.")
+    load_test_transcript: bool = Field(False, description="Transcribed by the `standin` provider (load tests only), "
+                                       "which returns the same words for every recording: not this recording's "
+                                       "words, so its analysis means nothing.")
     created_at: datetime
     analysis_ready_at: datetime | None
     reviewed_at: datetime | None

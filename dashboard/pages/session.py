@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, clock, label, plain
+from dashboard.formatting import LOAD_TEST_WARNING, SEVERITY_ICON, clock, label, plain
 from dashboard.tables import table
 
 
@@ -47,6 +47,8 @@ session = api.load_or_stop(lambda: api.session(sid), "the session")
 st.title(plain(session["title"] or sid))
 st.caption(f"{session['media_type']} · {clock(session['duration_seconds'])} · status **{session['status']}**"
            f" · uploaded {session['created_at'][:16].replace('T', ' ')}")
+if session.get("load_test_transcript"):
+    st.error(LOAD_TEST_WARNING, icon="🧪")
 if session["status"] == "failed":
     st.error(f"Processing failed — review manually. {plain(session['error'])}")
     if "reprocess" in st.session_state.get("me", {}).get("permissions", []):
