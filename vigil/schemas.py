@@ -464,7 +464,12 @@ class DirectUploadOut(BaseModel):
 class JobAccepted(BaseModel):
     job_id: uuid.UUID
     status: str
-    coalesced: bool = Field(description="True when an already active job was returned instead of a new one.")
+    coalesced: bool = Field(description="True when an existing job was returned instead of a new one: the "
+                                        "session's active job, or the job of an analysis with the same inputs.")
+    same_inputs_as_version: int | None = Field(None, description="Set when the answer is the job of this analysis "
+                                               "version, made from the inputs a new run would use (transcript, "
+                                               "analyzer, prompt, rubric, risk model, sensitivity); `force=true` "
+                                               "runs again anyway.")
 
 
 class SessionOut(BaseModel):

@@ -161,9 +161,13 @@ def get_custody(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> Cu
 @router.post("/{session_id}/analyze", status_code=202, response_model=JobAccepted,
              responses={409: {"description": "no transcript yet"}},
              description="Analyse again (a new analysis version). Coalesced: while the session has an active "
-                         "job, every call returns that job.")
-def analyze_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> JobAccepted:
-    return reprocess.request_analysis(ctx, principal, session_id)
+                         "job, every call returns that job; when the latest analysis was made from the inputs a new "
+                         "run would use (transcript, analyzer, prompt, rubric, risk model, sensitivity), its job is "
+                         "returned (`same_inputs_as_version`) unless `force=true`.")
+def analyze_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep,
+                    force: Annotated[bool, Query(description="Run again even when the inputs are unchanged.")] = False,
+                    ) -> JobAccepted:
+    return reprocess.request_analysis(ctx, principal, session_id, force=force)
 
 
 @router.post("/{session_id}/reprocess", status_code=202, response_model=JobAccepted,

@@ -39,6 +39,7 @@ from vigil.schemas import (
     TaskOutcome,
 )
 from vigil.services import redaction
+from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
 from vigil.storage import (
@@ -288,6 +289,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
             return
         config = active_config(db, claim.tenant_id)
+        inputs = current_inputs_key(db, claim.tenant_id, claim.session_id, ctx.settings)
         if analyzer.name not in FREE_ANALYZERS:
             guard_model_budget(db, claim.tenant_id, ctx.settings)
     if config.prompts is not None and config.prompt_version is not None:
@@ -318,7 +320,8 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
                         model=result.model[:200], risk_level=result.risk_level.value,
                         result=result.model_dump(mode="json"), tokens_in=result.tokens_in,
                         tokens_out=result.tokens_out, cost_usd=result.cost_usd, latency_seconds=round(latency, 4),
-                        rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric}))
+                        rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric},
+                        inputs_key=inputs))
         for model, kind, detail in model_failures:
             db.add(ModelFailure(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                                 task="analysis", model=model[:200], kind=kind, detail=detail[:2000]))
