@@ -571,6 +571,8 @@ class AnalysisOut(BaseModel):
     ai: AnalysisResult
     effective: dict[str, Any] = Field(description="AI values with the latest human override applied.")
     overrides: dict[str, ReviewOut] = Field(description="Latest review per field.")
+    content_available: bool = Field(True, description="False when the object store has lost the analysis's text "
+                                    "(summary, quotes, rationales): `ai` then holds only levels, flags and scores.")
 
 
 class CustodyEvent(BaseModel):

@@ -120,8 +120,8 @@ def read_in_chunks(stream: BinaryIO, size: int = 256 * 1024) -> Iterator[bytes]:
 
 
 @router.get("/{session_id}/analysis", response_model=AnalysisOut)
-def get_analysis(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> AnalysisOut:
-    return reviews.analysis_view(db, principal, session_id)
+def get_analysis(session_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> AnalysisOut:
+    return reviews.analysis_view(ctx.store, db, principal, session_id)
 
 
 @router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)
@@ -134,7 +134,7 @@ def create_review(session_id: uuid.UUID, body: ReviewIn, ctx: ContextDep, db: Db
     transcript = sessions.stored_transcript(ctx, principal, session_id) if needs_transcript else None
     found = (redaction.redaction_values(redaction.stored_findings(ctx, principal.tenant_id, session_id))
              if redaction.is_redaction_field(body.field) and can_read else None)
-    return reviews.create_review(db, principal, session_id, body, transcript, found)
+    return reviews.create_review(ctx.store, db, principal, session_id, body, transcript, found)
 
 
 @router.get("/{session_id}/redactions", response_model=list[RedactionOut],

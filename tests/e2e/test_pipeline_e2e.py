@@ -17,6 +17,7 @@ from tests.conftest import SAMPLES, Tenant, garbled_m4a, isolated_context, make_
 from vigil.client import wait_until_healthy
 from vigil.context import Context
 from vigil.db.models import Analysis, Job, StageEvent, Transcript
+from vigil.sealed_text import digest
 
 pytestmark = pytest.mark.ray
 
@@ -109,7 +110,9 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
         # Reading the raw (unredacted) provider output above is audited too.
         assert [a["action"] for a in audit] == ["session.upload", "transcript.original_read", "review.override"]
         assert audit[2]["actor_email"].startswith("supervisor@")
-        assert audit[2]["detail"]["reason"].startswith("Plan disclosed")
+        assert audit[2]["detail"]["reason"] == digest("Plan disclosed but safety plan agreed in session"), \
+            "the audit log keeps a digest of the reason; the reason itself is sealed in the review"
+        assert review.json()["reason"] == "Plan disclosed but safety plan agreed in session"
 
     # The analyze stages encoded their sentences through the Serve deployment, not in their own processes.
     from ray import serve

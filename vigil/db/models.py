@@ -238,8 +238,11 @@ class Review(Base):
     field: Mapped[str] = mapped_column(sa.String(100))
     ai_value: Mapped[dict[str, Any]] = mapped_column()
     human_value: Mapped[dict[str, Any]] = mapped_column()
-    reason: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text)  # "" once sealed: the reason is in `sealed`
     reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    # {"ai", "human", "reason"} sealed under the keyring (vigil.services.analysis_content); ai_value and human_value
+    # then keep a digest for a text field (summary, action items), the value itself for the others.
+    sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = _created()
 
 

@@ -38,6 +38,7 @@ from vigil.schemas import (
     SessionSummary,
     TaskOutcome,
 )
+from vigil.sealed_text import blank_text
 from vigil.services import redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
@@ -318,7 +319,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         db.add(Analysis(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                         analysis_version=version, prompt_version=result.prompt_version[:100],
                         model=result.model[:200], risk_level=result.risk_level.value,
-                        result=result.model_dump(mode="json"), tokens_in=result.tokens_in,
+                        result=blank_text(result.model_dump(mode="json")), tokens_in=result.tokens_in,
                         tokens_out=result.tokens_out, cost_usd=result.cost_usd, latency_seconds=round(latency, 4),
                         rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric},
                         inputs_key=inputs))
