@@ -542,8 +542,25 @@ def keys_rewrap() -> None:
         typer.secho("no keyring configured: nothing is encrypted", fg="yellow")
         raise typer.Exit(2)
     report = ctx.store.rewrap_prefix()
+    reviews, unknown = _rewrap_reviews(ctx)
     typer.echo(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in report.__dict__.items())
-               + f" (active key {ctx.store.keyring.active_id})")
+               + f", reviews rewrapped: {reviews} (active key {ctx.store.keyring.active_id})")
+    if unknown:
+        typer.secho(f"{unknown} review(s) are sealed under a key this keyring does not hold; add that key and run "
+                    "`vigil keys rewrap` again", fg="red")
+        raise typer.Exit(1)
+
+
+def _rewrap_reviews(ctx) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from vigil.db.models import Tenant
+    from vigil.services.analysis_content import rewrap_sealed_reviews
+
+    with ctx.system_db() as db:
+        tenants = db.scalars(sa.select(Tenant.id)).all()
+    counts = [rewrap_sealed_reviews(ctx, tenant_id) for tenant_id in tenants]
+    return sum(done for done, _ in counts), sum(unknown for _, unknown in counts)
 
 
 def _raise_interrupt(*_: object) -> None:

@@ -85,8 +85,9 @@ def test_0013_empties_analysis_text_and_vigil_migrate_seals_older_reviews(pg_adm
     stored before are sealed by `vigil migrate` (the step that holds the keyring) and read back unchanged."""
     from tests.conftest import TEST_KEYS
     from vigil.context import Context
+    from vigil.crypto import sealed_key_id
     from vigil.db.models import Review
-    from vigil.services.analysis_content import review_text, seal_existing_reviews
+    from vigil.services.analysis_content import review_text, rewrap_sealed_reviews, seal_existing_reviews
     from vigil.settings import Settings
 
     database_url = create_database(pg_admin_url)
@@ -139,5 +140,16 @@ def test_0013_empties_analysis_text_and_vigil_migrate_seals_older_reviews(pg_adm
             text = review_text(ctx.store, review)
         assert (text.ai, text.human, text.reason) == (result["summary"], "Talked about the bridge",
                                                       "she mentioned the bridge")
+
+        # `vigil keys rotate` then rewrap: the review's data key moves to the new key and still opens.
+        rotated = Context.build(ctx.settings.model_copy(update={"encryption_keys": f"{TEST_KEYS},k2:{'Mg' * 21}x"}),
+                                database_url)
+        assert rewrap_sealed_reviews(rotated, ids["tenant"]) == (1, 0)
+        with ctx.system_db() as db:
+            review = db.get(Review, ids["review"])
+            assert sealed_key_id(review.sealed) == "k2" and review_text(rotated.store, review).reason == text.reason
+        stranger = Context.build(ctx.settings.model_copy(update={"encryption_keys": f"k9:{'OQ' * 21}x"}),
+                                 database_url)
+        assert rewrap_sealed_reviews(stranger, ids["tenant"]) == (0, 1), "a value it cannot open is left alone"
     finally:
         engine.dispose()

@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from vigil.context import Context
+from vigil.crypto import DecryptionError
 from vigil.db.models import Analysis, Review
 from vigil.schemas import AnalysisResult
 from vigil.sealed_text import TEXT_REVIEW_FIELDS, digest
 from vigil.storage import ObjectStore, analysis_name, artifact_key
-from vigil.storage.encrypted import open_value, seal_value
+from vigil.storage.encrypted import open_value, rewrap_value, seal_value
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +76,20 @@ def seal_existing_reviews(ctx: Context, tenant_id: uuid.UUID) -> int:
                                                       review.reason))
         db.commit()
     return len(legacy)
+
+
+def rewrap_sealed_reviews(ctx: Context, tenant_id: uuid.UUID) -> tuple[int, int]:
+    """Re-wrap the tenant's sealed review text under the active key (after `vigil keys rotate`). Returns (re-wrapped,
+    sealed under a key the keyring does not hold: left as they are, for the operator to find that key). Kept answers
+    to Idempotency-Key requests live a day and are left to expire."""
+    done = unknown = 0
+    with ctx.tenant_db(tenant_id) as db:
+        for review in db.scalars(sa.select(Review).where(Review.tenant_id == tenant_id, Review.sealed.is_not(None))):
+            try:
+                review.sealed = rewrap_value(ctx.store, review.sealed, _place(review.id))  # type: ignore[arg-type]
+            except DecryptionError:
+                unknown += 1
+                continue
+            done += 1
+        db.commit()
+    return done, unknown

@@ -177,3 +177,12 @@ def open_value(store: ObjectStore, blob: bytes, place: str) -> bytes:
             raise DecryptionError("a sealed value, and no keyring to open it (ENCRYPTION_KEYS)")
         return open_sealed(blob, store.keyring, place.encode())
     return blob
+
+
+def rewrap_value(store: ObjectStore, blob: bytes, place: str) -> bytes:
+    """A value `seal_value` kept, its data key wrapped under the active key (a plaintext value is sealed)."""
+    if not isinstance(store, EncryptedStore):
+        return blob
+    if not is_sealed(blob):
+        return seal(blob, store.keyring, place.encode())
+    return rewrap(blob, store.keyring, place.encode())
