@@ -166,6 +166,9 @@ except api.ApiError as exc:
 evidence_segments: set[int] = set()
 if analysis:
     evidence_segments = {e["segment_index"] for f in analysis["ai"]["flags"] for e in f["evidence"]}
+    if not analysis.get("content_available", True):
+        st.warning("The analysis's text (summary, quotes, rationales) is missing from the object store: its risk "
+                   "level, flags and scores are shown, and the evidence is marked by place in the transcript.")
 
 left, right = st.columns([3, 2])
 with left:
