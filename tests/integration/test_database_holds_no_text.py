@@ -69,3 +69,23 @@ def test_a_dump_of_the_database_holds_none_of_the_transcripts_words(pg_admin_url
         assert db.scalar(sa.select(Analysis.risk_level).where(Analysis.session_id == uuid.UUID(sid))) == "high"
         assert db.scalar(sa.select(sa.func.count()).select_from(Review).where(
             Review.session_id == uuid.UUID(sid), Review.sealed.is_not(None))) == 2
+
+
+def test_an_analysis_whose_text_the_store_lost_still_shows_its_levels_and_flags(client: TestClient, ctx: Context,
+                                                                                 tenant_a) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_analysis_tasks import transcribed_session
+    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.services.pipeline import run_analyze
+    from vigil.storage import analysis_name
+
+    claim = transcribed_session(ctx, tenant_a)
+    run_analyze(ctx, claim, OfflineAnalyzer())
+    path = f"/api/v1/sessions/{claim.session_id}/analysis"
+    whole = client.get(path, headers=tenant_a.headers()).json()
+    assert whole["content_available"] and whole["ai"]["flags"][0]["evidence"][0]["quote"]
+    ctx.store.delete(artifact_key(claim.tenant_id, claim.session_id, analysis_name(1)))
+    facts = client.get(path, headers=tenant_a.headers()).json()
+    assert facts["content_available"] is False and facts["ai"]["risk_level"] == whole["ai"]["risk_level"]
+    assert [(f["category"], f["severity"], f["evidence"][0]["segment_index"]) for f in facts["ai"]["flags"]] == \
+        [(f["category"], f["severity"], f["evidence"][0]["segment_index"]) for f in whole["ai"]["flags"]]
+    assert facts["ai"]["flags"][0]["evidence"][0]["quote"] == "" and facts["ai"]["summary"] == ""
