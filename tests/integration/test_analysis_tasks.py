@@ -155,7 +155,9 @@ def test_a_failed_risk_task_sends_the_session_to_review_marked_never_unflagged(c
     assert analysis.result["tasks"]["risk"]["status"] == "failed"
     assert "all_models_failed" in analysis.result["tasks"]["risk"]["error"] or "model unreachable" in \
         analysis.result["tasks"]["risk"]["error"]
-    assert analysis.result["summary"]  # the other tasks' work is kept
+    from vigil.services.analysis_content import full_result
+
+    assert full_result(ctx.store, analysis)[0].summary  # the other tasks' work is kept (its text in the store)
     with ctx.system_db() as db:
         session = db.get(Session, claim.session_id)
     assert session.flagged is True and session.attention == RISK_FAILED == "risk analysis failed — review manually"
