@@ -46,9 +46,10 @@ def _write(ctx: Context, tenant_id: uuid.UUID, count: int, label: str = "test.ev
 
 @contextmanager
 def _past_the_trigger(ctx: Context) -> Iterator[DbSession]:
-    """What an attacker with superuser rights could do: write with user triggers off."""
+    """What an attacker with superuser rights could do: write with user triggers off. For this transaction only: a
+    plain SET would stay on the pooled connection and switch the trigger off for whichever test gets it next."""
     with ctx.system_db() as db:
-        db.execute(sa.text("SET session_replication_role = replica"))
+        db.execute(sa.text("SET LOCAL session_replication_role = replica"))
         yield db
         db.commit()
 
