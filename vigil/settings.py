@@ -111,6 +111,11 @@ class Settings(BaseSettings):
                                                "empty = keep.")
     retention_interval_seconds: float = Field(3600.0, description="How often the dispatcher schedules the "
                                               "retention sweep as a Ray task.")
+    audit_checkpoint_interval_seconds: float = Field(3600.0, description="How often the dispatcher checkpoints "
+                                                     "each tenant's audit head to the object store.")
+    audit_checkpoint_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
+        "COMPLIANCE", description="S3 Object Lock mode of checkpoints, on a bucket that has Object Lock.")
+    audit_checkpoint_retain_days: int = Field(2555, ge=1, description="Days a checkpoint stays locked (7 years).")
 
     @cached_property
     def transcriber_names(self) -> list[str]:

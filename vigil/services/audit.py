@@ -140,6 +140,8 @@ class ChainReport:
     key_id: str = ""
     unkeyed: int = 0  # entries from before the audit key: sealed with plain SHA-256
     notes: list[str] = field(default_factory=list)  # what is true and worth knowing, but not a fault
+    checkpoints: int = 0  # checkpoints held against the chain (vigil.services.audit_checkpoints)
+    newest_checkpoint: int | None = None
 
     @property
     def intact(self) -> bool:
