@@ -222,3 +222,29 @@ def test_the_dispatcher_starts_periodic_work_at_once_then_once_per_interval(ray_
     task.interval = 0
     task.tick()
     assert runs == [0, 1]
+
+
+@pytest.mark.ray
+def test_the_dispatcher_checkpoints_every_tenants_head_on_its_own(ray_runtime: None, pg_admin_url: str,
+                                                                  tmp_path: Path) -> None:
+    import time
+
+    import ray
+
+    from tasks.dispatcher import Dispatcher
+    from tests.conftest import isolated_context, make_tenant
+
+    ctx = isolated_context(pg_admin_url, tmp_path, transcribers="standin")
+    tenant_id = _tenant_id(ctx, make_tenant(ctx))
+    name = f"checkpointing-{uuid.uuid4().hex[:6]}"
+    dispatcher = Dispatcher.options(name=name).remote(ctx.settings, ctx.database_url, transcription_name=f"{name}-asr")
+    try:
+        deadline = time.monotonic() + 90
+        while (stats := ray.get(dispatcher.stats.remote()))["last_audit_checkpoints"] is None:
+            assert time.monotonic() < deadline, "no checkpoint run reported"
+            time.sleep(0.5)
+    finally:
+        ray.get(dispatcher.stop.remote())
+        ray.kill(dispatcher)
+    assert stats["last_audit_checkpoints"] == {"written": 1, "unchanged": 0, "refused": 0, "lock": None}
+    assert ctx.store.exists(checkpoint_key(tenant_id, _head(ctx, tenant_id).seq))
