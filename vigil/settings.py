@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     secrets_ttl_seconds: float = Field(300.0, description="How long a fetched secret is cached.")
     signing_key: str | None = Field(None, repr=False, description="Secret for the local store's signed upload URLs; "
                                                       "`vigil up` creates one under DATA_DIR when unset.")
-    audit_key: str | None = Field(None, repr=False, description="HMAC key audit entries are sealed with (never in "
-                                  "the database); `vigil up` creates one in DATA_DIR/audit-key when unset.")
+    audit_key: str | None = Field(None, repr=False, description="HMAC key audit entries are sealed with, at least "
+                                  "16 characters (never in the database); `vigil up` creates one in "
+                                  "DATA_DIR/audit-key when unset.")
     ffmpeg_timeout_seconds: float = 600.0
     stage_max_attempts: int = 3
     job_lease_seconds: float = 120.0
