@@ -107,7 +107,8 @@ def one_run(server: str, root: Path, workers: int, sessions: int, latency: float
     ctx = isolated_context(server, root)
     try:
         cluster.start()
-        settings = {"TRANSCRIBERS": "standin", "STANDIN_LATENCY_SECONDS": str(latency), "MAX_JOBS_IN_FLIGHT": "32",
+        settings = {"TRANSCRIBERS": "standin", "ALLOW_STANDIN": "true", "STANDIN_LATENCY_SECONDS": str(latency),
+                    "MAX_JOBS_IN_FLIGHT": "32",
                     "STAGE_LIMITS": json.dumps({"extract": 16, "transcribe": 16, "analyze": 16})}
         if detached:
             subprocess.run([sys.executable, "-c", DETACHED_DRIVER], env=dispatcher_env(cluster, ctx, root / "data",

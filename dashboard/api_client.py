@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.formatting import plain
-from dashboard.kpis import facts_frame_from_json
+from dashboard.kpis import facts_frame_from_json, load_test_sessions
 from vigil.client import ApiError, VigilClient
 from vigil.settings import load_settings
 
@@ -61,6 +61,15 @@ def load_or_stop(call: Callable[[], T], what: str) -> T:
         st.error(f"Could not load {what}: {plain(exc.detail)}")
         st.stop()
         raise  # st.stop() raises; this line only tells type checkers the function never falls through
+
+
+def facts_or_stop() -> pl.DataFrame:
+    """The review facts for a page of figures, with a warning above them when load-test sessions are among them."""
+    facts = load_or_stop(review_facts, "review facts")
+    if count := load_test_sessions(facts):
+        st.warning(f"{count} of these sessions were transcribed by the load-test `standin` provider: their "
+                   "transcripts are not what was said, and their figures mean nothing.")
+    return facts
 
 
 def me() -> dict[str, Any]:

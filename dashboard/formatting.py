@@ -13,6 +13,13 @@ def plain(text: object) -> str:
     """`text` escaped so that st.title, st.markdown, st.error… show it literally."""
     return _MARKDOWN.sub(r"\\\1", str(text))
 
+
+# Shown wherever a session transcribed by the load-test `standin` provider appears (it never runs unless the
+# deployment sets ALLOW_STANDIN=true).
+LOAD_TEST_MARK = "🧪 load-test transcript"
+LOAD_TEST_WARNING = ("Load-test transcript: the `standin` provider returns the same words for every recording. "
+                     "This is not what was said, and the analysis of it means nothing.")
+
 SEVERITY_ICON = {"unknown": "⚠️", "high": "🔴", "medium": "🟠", "low": "🟡", "none": "⚪", None: "…"}
 
 

@@ -41,6 +41,11 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns([pl.lit(None, dtype).alias(k) for k, dtype in SCHEMA.items() if k not in frame.columns])
 
 
+def load_test_sessions(frame: pl.DataFrame) -> int:
+    """Sessions transcribed by the load-test `standin` provider, whose words and analyses are not real."""
+    return frame.filter(pl.col("providers").list.contains("standin")).height if frame.height else 0
+
+
 def summary(frame: pl.DataFrame, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     awaiting = frame.filter(pl.col("flagged") & pl.col("reviewed_at").is_null())

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from serve.deps import process_context
+from serve.idempotency import IdempotencyMiddleware
 from serve.request_id import RequestIdMiddleware
 from serve.routes import analytics, health, jobs, me, replays, sessions, tenants, uploads
 from serve.timing import TimingMiddleware, TimingRecorder
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     app.include_router(analytics.router)
 
     app.state.timings = TimingRecorder(lambda: getattr(app.state, "ctx", None) or process_context())
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TimingMiddleware, recorder=app.state.timings)
     app.add_middleware(RequestIdMiddleware)  # added last, so outermost: the id is bound before anything runs
 

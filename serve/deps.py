@@ -40,12 +40,17 @@ def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
+def principal_of(ctx: Context, token: str) -> Principal | None:
+    """Who a bearer token signs in as, if anyone."""
+    with ctx.system_db() as db:  # a token names its tenant: finding it cannot be scoped to one
+        return authenticate(db, token)
+
+
 def get_principal(request: Request, ctx: ContextDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    with ctx.system_db() as db:  # a token names its tenant: finding it cannot be scoped to one
-        principal = authenticate(db, credentials.credentials)
+    principal = principal_of(ctx, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     request.state.tenant_id = principal.tenant_id  # the request's timing is recorded under this tenant

@@ -60,7 +60,7 @@ def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context
     settings = Settings(**{"data_dir": root / "data", "database_url": url,
                            "object_store_url": f"file://{root / 'objects'}", "api_port": free_port(),
                            "signing_key": "test-signing-key", "encryption_keys": TEST_KEYS,
-                           "audit_key": TEST_AUDIT_KEY, "_env_file": None,
+                           "audit_key": TEST_AUDIT_KEY, "allow_standin": True, "_env_file": None,
                            **overrides})
     return Context.build(settings, url)
 
@@ -85,7 +85,7 @@ def database_url(pg_admin_url: str) -> str:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url,
                     object_store_url=f"file://{tmp_path / 'objects'}", signing_key="test-signing-key",
-                    encryption_keys=TEST_KEYS, audit_key=TEST_AUDIT_KEY, _env_file=None)
+                    encryption_keys=TEST_KEYS, audit_key=TEST_AUDIT_KEY, allow_standin=True, _env_file=None)
 
 
 @pytest.fixture

@@ -198,9 +198,25 @@ def retention_set(tenant: Annotated[str, typer.Option(help="Tenant name.")],
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations (the embedded PostgreSQL is started if DATABASE_URL is unset)."""
-    _database_url()
-    typer.echo("database is at the newest migration")
+    """Apply database migrations (the embedded PostgreSQL is started if DATABASE_URL is unset), then seal any review
+    text written before reviews were sealed."""
+    url = _database_url()
+    sealed = _seal_legacy_reviews(local_settings(), url)
+    typer.echo(f"database is at the newest migration; {sealed} older review(s) sealed")
+
+
+def _seal_legacy_reviews(settings, url: str) -> int:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from vigil.context import Context
+    from vigil.db.engine import sessionmaker_for
+    from vigil.db.models import Review
+    from vigil.services.analysis_content import seal_existing_reviews
+
+    with sessionmaker_for(url)() as db:
+        tenants = db.scalars(sa.select(Review.tenant_id).where(Review.sealed.is_(None)).distinct()).all()
+    ctx = Context.build(settings, url)
+    return sum(seal_existing_reviews(ctx, tenant_id) for tenant_id in tenants)
 
 
 @token_app.command("create")
@@ -442,6 +458,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     settings = local_settings()
     typer.echo("starting the database…")
     url = _database_url()
+    _seal_legacy_reviews(settings, url)
     with Context.build(settings, url).system_db() as db:
         tokens = ensure_demo_tokens(db, settings.data_dir / "demo-tokens.json")
 
@@ -573,8 +590,25 @@ def keys_rewrap() -> None:
         typer.secho("no keyring configured: nothing is encrypted", fg="yellow")
         raise typer.Exit(2)
     report = ctx.store.rewrap_prefix()
+    reviews, unknown = _rewrap_reviews(ctx)
     typer.echo(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in report.__dict__.items())
-               + f" (active key {ctx.store.keyring.active_id})")
+               + f", reviews rewrapped: {reviews} (active key {ctx.store.keyring.active_id})")
+    if unknown:
+        typer.secho(f"{unknown} review(s) are sealed under a key this keyring does not hold; add that key and run "
+                    "`vigil keys rewrap` again", fg="red")
+        raise typer.Exit(1)
+
+
+def _rewrap_reviews(ctx) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from vigil.db.models import Tenant
+    from vigil.services.analysis_content import rewrap_sealed_reviews
+
+    with ctx.system_db() as db:
+        tenants = db.scalars(sa.select(Tenant.id)).all()
+    counts = [rewrap_sealed_reviews(ctx, tenant_id) for tenant_id in tenants]
+    return sum(done for done, _ in counts), sum(unknown for _, unknown in counts)
 
 
 def _raise_interrupt(*_: object) -> None:

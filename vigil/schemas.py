@@ -464,7 +464,12 @@ class DirectUploadOut(BaseModel):
 class JobAccepted(BaseModel):
     job_id: uuid.UUID
     status: str
-    coalesced: bool = Field(description="True when an already active job was returned instead of a new one.")
+    coalesced: bool = Field(description="True when an existing job was returned instead of a new one: the "
+                                        "session's active job, or the job of an analysis with the same inputs.")
+    same_inputs_as_version: int | None = Field(None, description="Set when the answer is the job of this analysis "
+                                               "version, made from the inputs a new run would use (transcript, "
+                                               "analyzer, prompt, rubric, risk model, sensitivity); `force=true` "
+                                               "runs again anyway.")
 
 
 class SessionOut(BaseModel):
@@ -486,6 +491,9 @@ class SessionOut(BaseModel):
     team: str | None = None
     risk_categories: list[str] = Field(default_factory=list, description="The AI's flag categories.")
     providers: list[str] = Field(default_factory=list, description="Speech providers that transcribed it.")
+    load_test_transcript: bool = Field(False, description="Transcribed by the `standin` provider (load tests only), "
+                                       "which returns the same words for every recording: not this recording's "
+                                       "words, so its analysis means nothing.")
     created_at: datetime
     analysis_ready_at: datetime | None
     reviewed_at: datetime | None
@@ -563,6 +571,8 @@ class AnalysisOut(BaseModel):
     ai: AnalysisResult
     effective: dict[str, Any] = Field(description="AI values with the latest human override applied.")
     overrides: dict[str, ReviewOut] = Field(description="Latest review per field.")
+    content_available: bool = Field(True, description="False when the object store has lost the analysis's text "
+                                    "(summary, quotes, rationales): `ai` then holds only levels, flags and scores.")
 
 
 class CustodyEvent(BaseModel):

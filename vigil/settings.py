@@ -6,12 +6,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # How the OpenAI analyzer asks for JSON: structured outputs (a strict JSON schema as the response format) with JSON
 # mode as the fallback for a server that refuses them, only structured outputs, or only JSON mode.
 StructuredOutputs = Literal["auto", "json_schema", "json_object"]
+
+
+STANDIN_REFUSED = ("the `standin` provider returns the same three words for every recording and is for load tests "
+                   "only; this deployment does not allow it (ALLOW_STANDIN=true)")
 
 
 class Settings(BaseSettings):
@@ -53,6 +57,8 @@ class Settings(BaseSettings):
     chunk_overlap_seconds: float = Field(1.0, description="Audio shared by neighbouring chunks.")
     chunk_parallelism: int = Field(2, description="Chunks of one provider transcribed at once.")
     standin_latency_seconds: float = Field(1.0, description="Latency of the `standin` provider (load tests).")
+    allow_standin: bool = Field(False, description="Offer the `standin` provider, which returns the same three words "
+                                "for every recording: for load tests and benches only, never a real deployment.")
     provider_timeout_seconds: float = Field(900.0, description="Bound on one provider call (submit + wait).")
     assemblyai_api_key: str | None = Field(None, repr=False, description="Needed for TRANSCRIBERS=assemblyai.")
     assemblyai_base_url: str | None = Field(None, description="Override the AssemblyAI API address.")
@@ -117,6 +123,12 @@ class Settings(BaseSettings):
     audit_checkpoint_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
         "COMPLIANCE", description="S3 Object Lock mode of checkpoints, on a bucket that has Object Lock.")
     audit_checkpoint_retain_days: int = Field(2555, ge=1, description="Days a checkpoint stays locked (7 years).")
+
+    @model_validator(mode="after")
+    def _standin_only_when_allowed(self) -> Settings:
+        if "standin" in self.transcriber_names and not self.allow_standin:
+            raise ValueError(STANDIN_REFUSED)
+        return self
 
     @cached_property
     def transcriber_names(self) -> list[str]:

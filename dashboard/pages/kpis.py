@@ -10,7 +10,7 @@ from dashboard.kpis import override_rates, summary
 from dashboard.tables import table
 
 st.title("KPIs")
-frame = api.load_or_stop(api.review_facts, "review facts")
+frame = api.facts_or_stop()
 
 kpi = summary(frame)
 

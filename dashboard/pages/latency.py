@@ -59,7 +59,7 @@ window = st.radio("Time window", list(WINDOWS), index=1, horizontal=True, key="l
 start = window_start(window)
 stages = stage_frame(api.load_or_stop(lambda: api.stage_timings(iso(start)), "stage timings"))
 requests = request_frame(api.load_or_stop(lambda: api.request_timings(iso(start)), "request timings"))
-facts = api.load_or_stop(api.review_facts, "review facts")
+facts = api.facts_or_stop()
 to_ready = within(facts, "analysis_ready_at", start)["time_to_ready_seconds"].drop_nulls()
 review_minutes = within(facts, "reviewed_at", start)["reviewLatencyMinutes"].drop_nulls()
 

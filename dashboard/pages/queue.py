@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, label
+from dashboard.formatting import LOAD_TEST_MARK, SEVERITY_ICON, label
 from dashboard.tables import table
 
 SHOWN = 500
@@ -61,13 +61,14 @@ if not rows:
 
 
 def _badge(s: dict[str, Any]) -> str:
+    marks = [LOAD_TEST_MARK] if s.get("load_test_transcript") else []
     if s["status"] == "failed":
-        return "⚠ processing failed"
-    if s.get("attention"):
-        return "⚠ " + s["attention"]
-    if s["status"] != "ready":
-        return "⏳ analysis pending"
-    return ""
+        marks.append("⚠ processing failed")
+    elif s.get("attention"):
+        marks.append("⚠ " + s["attention"])
+    elif s["status"] != "ready":
+        marks.append("⏳ analysis pending")
+    return " · ".join(marks)
 
 
 frame = pl.DataFrame([{

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import SEVERITY_ICON, clock, label, plain
+from dashboard.formatting import LOAD_TEST_WARNING, SEVERITY_ICON, clock, label, plain
 from dashboard.tables import table
 
 
@@ -47,6 +47,8 @@ session = api.load_or_stop(lambda: api.session(sid), "the session")
 st.title(plain(session["title"] or sid))
 st.caption(f"{session['media_type']} · {clock(session['duration_seconds'])} · status **{session['status']}**"
            f" · uploaded {session['created_at'][:16].replace('T', ' ')}")
+if session.get("load_test_transcript"):
+    st.error(LOAD_TEST_WARNING, icon="🧪")
 if session["status"] == "failed":
     st.error(f"Processing failed — review manually. {plain(session['error'])}")
     if "reprocess" in st.session_state.get("me", {}).get("permissions", []):
@@ -164,6 +166,9 @@ except api.ApiError as exc:
 evidence_segments: set[int] = set()
 if analysis:
     evidence_segments = {e["segment_index"] for f in analysis["ai"]["flags"] for e in f["evidence"]}
+    if not analysis.get("content_available", True):
+        st.warning("The analysis's text (summary, quotes, rationales) is missing from the object store: its risk "
+                   "level, flags and scores are shown, and the evidence is marked by place in the transcript.")
 
 left, right = st.columns([3, 2])
 with left:

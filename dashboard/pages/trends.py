@@ -33,7 +33,7 @@ def line(frame: pl.DataFrame, y: str, title: str, *, color: str | None = None, d
 st.title("Quality trends")
 grouping = st.radio("Group by", list(GROUPINGS), horizontal=True, key="trends_group")
 by = GROUPINGS[grouping]
-facts = api.load_or_stop(api.review_facts, "review facts")
+facts = api.facts_or_stop()
 if facts.is_empty():
     st.caption("No sessions yet: trends appear once sessions are uploaded.")
     st.stop()

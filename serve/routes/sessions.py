@@ -120,8 +120,8 @@ def read_in_chunks(stream: BinaryIO, size: int = 256 * 1024) -> Iterator[bytes]:
 
 
 @router.get("/{session_id}/analysis", response_model=AnalysisOut)
-def get_analysis(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> AnalysisOut:
-    return reviews.analysis_view(db, principal, session_id)
+def get_analysis(session_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> AnalysisOut:
+    return reviews.analysis_view(ctx.store, db, principal, session_id)
 
 
 @router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)
@@ -134,7 +134,7 @@ def create_review(session_id: uuid.UUID, body: ReviewIn, ctx: ContextDep, db: Db
     transcript = sessions.stored_transcript(ctx, principal, session_id) if needs_transcript else None
     found = (redaction.redaction_values(redaction.stored_findings(ctx, principal.tenant_id, session_id))
              if redaction.is_redaction_field(body.field) and can_read else None)
-    return reviews.create_review(db, principal, session_id, body, transcript, found)
+    return reviews.create_review(ctx.store, db, principal, session_id, body, transcript, found)
 
 
 @router.get("/{session_id}/redactions", response_model=list[RedactionOut],
@@ -161,9 +161,13 @@ def get_custody(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> Cu
 @router.post("/{session_id}/analyze", status_code=202, response_model=JobAccepted,
              responses={409: {"description": "no transcript yet"}},
              description="Analyse again (a new analysis version). Coalesced: while the session has an active "
-                         "job, every call returns that job.")
-def analyze_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> JobAccepted:
-    return reprocess.request_analysis(ctx, principal, session_id)
+                         "job, every call returns that job; when the latest analysis was made from the inputs a new "
+                         "run would use (transcript, analyzer, prompt, rubric, risk model, sensitivity), its job is "
+                         "returned (`same_inputs_as_version`) unless `force=true`.")
+def analyze_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep,
+                    force: Annotated[bool, Query(description="Run again even when the inputs are unchanged.")] = False,
+                    ) -> JobAccepted:
+    return reprocess.request_analysis(ctx, principal, session_id, force=force)
 
 
 @router.post("/{session_id}/reprocess", status_code=202, response_model=JobAccepted,

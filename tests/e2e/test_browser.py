@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser import Dashboard, chromium_binaries, headless_chromium, streamlit_server
 from tests.conftest import SAMPLES, Tenant, api_on_loopback, isolated_context, make_tenant, process_session
+from vigil.sealed_text import digest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -90,7 +91,7 @@ def test_supervisor_overrides_the_flagged_risk_in_the_browser_and_the_kpis_count
     assert review["actor_email"].startswith("supervisor@")
     assert {k: review["detail"][k] for k in ("field", "ai_value", "human_value", "reason")} == {
         "field": "risk_level", "ai_value": "high", "human_value": "medium",
-        "reason": "Safety plan agreed during the session"}
+        "reason": digest("Safety plan agreed during the session")}  # the reason itself is sealed in the review
 
     dashboard.go_to("KPIs")
     assert dashboard.wait_for_metric("Reviews that changed the AI", "1") == "1"

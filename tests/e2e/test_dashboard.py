@@ -332,7 +332,9 @@ def test_keyboard_flow_approve_then_next(live: Live) -> None:
         after = db.scalar(sa.select(sa.func.count()).select_from(Review)
                           .where(Review.session_id == uuid.UUID(live.flagged_id)))
     assert after == before + 1 and latest.field == "risk_level" and latest.human_value["value"] in current
-    assert latest.reason == "Approved: the assessment stands"
+    from vigil.services.analysis_content import review_text
+
+    assert review_text(live.ctx.store, latest).reason == "Approved: the assessment stands" and latest.reason == ""
 
 
 def test_jobs_page_lists_dead_work_and_retries_it(live: Live) -> None:

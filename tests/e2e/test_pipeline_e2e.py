@@ -17,6 +17,7 @@ from tests.conftest import SAMPLES, Tenant, garbled_m4a, isolated_context, make_
 from vigil.client import wait_until_healthy
 from vigil.context import Context
 from vigil.db.models import Analysis, Job, StageEvent, Transcript
+from vigil.sealed_text import digest
 
 pytestmark = pytest.mark.ray
 
@@ -109,7 +110,9 @@ def test_audio_and_video_go_from_upload_to_reviewed_with_an_audit_trail(stack: S
         # Reading the raw (unredacted) provider output above is audited too.
         assert [a["action"] for a in audit] == ["session.upload", "transcript.original_read", "review.override"]
         assert audit[2]["actor_email"].startswith("supervisor@")
-        assert audit[2]["detail"]["reason"].startswith("Plan disclosed")
+        assert audit[2]["detail"]["reason"] == digest("Plan disclosed but safety plan agreed in session"), \
+            "the audit log keeps a digest of the reason; the reason itself is sealed in the review"
+        assert review.json()["reason"] == "Plan disclosed but safety plan agreed in session"
 
     # The analyze stages encoded their sentences through the Serve deployment, not in their own processes.
     from ray import serve
@@ -306,3 +309,37 @@ def test_the_pipeline_and_api_metrics_reach_rays_prometheus_endpoint(stack: Stac
             if line.startswith("ray_vigil_stage_seconds_count{") and 'outcome="done"' in line]
     assert {s for s in ("extract", "transcribe", "analyze") if any(f'stage="{s}"' in line for line in done)} == {
         "extract", "transcribe", "analyze"}
+
+
+def test_a_burst_of_analyze_calls_through_serve_gets_one_job(stack: Stack) -> None:
+    """50 concurrent analyze calls on one ready session, through Serve's proxy to the deployed API, while the
+    offline analysis they start finishes within the burst: one job id, one new analysis version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vigil.db.models import Tenant as TenantRow
+
+    tenant = make_tenant(stack.ctx)
+    with stack.http("uploader", tenant) as http:
+        accepted = http.post("/api/v1/sessions", files={"file": ("r.m4a", (SAMPLES / "routine-coaching.m4a")
+                                                                 .read_bytes())}).json()
+    assert _wait(stack, accepted["job_id"], tenant=tenant)["status"] == "succeeded"
+    session_id = accepted["session_id"]
+    with stack.ctx.system_db() as db:
+        tenant_id = db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name))
+    with stack.http("admin", tenant) as http:  # a changed input: the next analyze is new work
+        assert http.put(f"/api/v1/tenants/{tenant_id}/risk", json={"sensitivity": "balanced"}).status_code == 200
+
+    def burst() -> set[str]:
+        with stack.http("supervisor", tenant) as http, ThreadPoolExecutor(max_workers=25) as pool:
+            answers = list(pool.map(lambda _: http.post(f"/api/v1/sessions/{session_id}/analyze"), range(50)))
+        assert {a.status_code for a in answers} == {202}, [a.text for a in answers if a.status_code != 202]
+        return {a.json()["job_id"] for a in answers}
+
+    first = burst()
+    assert len(first) == 1 and first != {accepted["job_id"]}
+    assert _wait(stack, first.copy().pop(), tenant=tenant)["status"] == "succeeded"
+    assert burst() == first, "the same inputs again: the finished job is the answer"
+    with stack.ctx.system_db() as db:
+        versions = db.scalars(sa.select(Analysis.analysis_version)
+                              .where(Analysis.session_id == uuid.UUID(session_id))).all()
+    assert sorted(versions) == [1, 2]

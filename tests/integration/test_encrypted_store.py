@@ -126,7 +126,10 @@ def test_the_pipeline_seals_what_it_writes(ctx: Context, tenant_a: Tenant) -> No
     assert json.loads(ctx.store.get_bytes(key))["segments"]
 
 
-def test_vigil_keys_rotate_adds_a_key_and_rewraps_the_store(tmp_path: Path, database_url: str) -> None:
+def test_vigil_keys_rotate_adds_a_key_and_rewraps_the_store(tmp_path: Path, pg_admin_url: str) -> None:
+    from tests.conftest import create_database
+
+    database_url = create_database(pg_admin_url)  # its own: every review in it is sealed under this keyring
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
            "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}"}
     env.pop("ENCRYPTION_KEYS", None)

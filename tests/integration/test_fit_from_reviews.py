@@ -66,7 +66,8 @@ def test_a_model_fitted_from_reviews_is_a_candidate_until_an_admin_activates_it(
                         (claims[1], "flag.suicidal_ideation", "dismissed")]
     with ctx.system_db() as db:
         for claim, field, value in create_review_in:
-            create_review(db, supervisor, claim.session_id, ReviewIn(field=field, value=value, reason="Reviewed."))
+            create_review(ctx.store, db, supervisor, claim.session_id,
+                          ReviewIn(field=field, value=value, reason="Reviewed."))
     tenant_id = claims[0].tenant_id
 
     fitted = _cli(ctx, tmp_path, "fit", "--from-reviews", "--tenant", tenant.name,

@@ -129,3 +129,78 @@ def test_0014_leaves_the_entries_already_there_unkeyed_and_the_first_keyed_entry
         tampered = verify_chain(db, tenant_id, key)
     assert [p for p in tampered.problems if "entry 1 " in p or "entry 2 " in p] == [], "the old part is consistent"
     assert any("entry 3 (test.event) was changed" in problem for problem in tampered.problems), tampered.problems
+
+
+def test_0013_empties_analysis_text_and_vigil_migrate_seals_older_reviews(pg_admin_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Analyses stored before 0013 keep their levels and scores but lose their text to the store's copy; reviews
+    stored before are sealed by `vigil migrate` (the step that holds the keyring) and read back unchanged."""
+    from tests.conftest import TEST_KEYS
+    from vigil.context import Context
+    from vigil.crypto import sealed_key_id
+    from vigil.db.models import Review
+    from vigil.services.analysis_content import review_text, rewrap_sealed_reviews, seal_existing_reviews
+    from vigil.settings import Settings
+
+    database_url = create_database(pg_admin_url)
+    cfg = alembic_config(database_url)
+    engine = sa.create_engine(sqlalchemy_url(database_url))
+    command.downgrade(cfg, "0012")
+    ids = {name: uuid.uuid4() for name in ("tenant", "session", "user", "analysis", "review")}
+    result = {"risk_level": "high", "summary": "She said the bridge felt close", "action_items": ["call back Tuesday"],
+              "flags": [{"category": "suicidal_ideation", "severity": "high", "confidence": 0.9, "rationale": "bridge",
+                         "evidence": [{"quote": "the bridge felt close", "segment_index": 3, "start": 1.0,
+                                       "end": 2.0}]}],
+              "rubric": [{"key": "empathy", "label": "Empathy", "score": 4, "rationale": "reflected the bridge"}]}
+    try:
+        with engine.begin() as db:
+            db.execute(sa.text("INSERT INTO tenants (id, name, created_at) VALUES (:id, :name, now())"),
+                       {"id": ids["tenant"], "name": f"migration-{ids['tenant'].hex[:8]}"})
+            db.execute(sa.text("INSERT INTO users (id, tenant_id, email, role, created_at) "
+                               "VALUES (:id, :t, 'sup@x.test', 'supervisor', now())"),
+                       {"id": ids["user"], "t": ids["tenant"]})
+            db.execute(sa.text("INSERT INTO sessions (id, tenant_id, status, media_ext, size_bytes, flagged, "
+                               "created_at, updated_at) VALUES (:id, :t, 'ready', 'mp3', 1, true, now(), now())"),
+                       {"id": ids["session"], "t": ids["tenant"]})
+            db.execute(sa.text(
+                "INSERT INTO analyses (id, tenant_id, session_id, analysis_version, prompt_version, model, "
+                "risk_level, result, tokens_in, tokens_out, cost_usd, created_at) VALUES (:id, :t, :s, 1, 'p', "
+                "'m', 'high', CAST(:result AS jsonb), 0, 0, 0, now())"),
+                {"id": ids["analysis"], "t": ids["tenant"], "s": ids["session"], "result": json.dumps(result)})
+            db.execute(sa.text(
+                "INSERT INTO reviews (id, tenant_id, session_id, analysis_id, field, ai_value, human_value, reason, "
+                "reviewer_id, created_at) VALUES (:id, :t, :s, :a, 'summary', CAST(:ai AS jsonb), "
+                "CAST(:human AS jsonb), 'she mentioned the bridge', :u, now())"),
+                {"id": ids["review"], "t": ids["tenant"], "s": ids["session"], "a": ids["analysis"],
+                 "u": ids["user"], "ai": json.dumps({"value": result["summary"]}),
+                 "human": json.dumps({"value": "Talked about the bridge"})})
+        command.upgrade(cfg, "head")
+        with engine.connect() as db:
+            kept = db.execute(sa.text("SELECT result FROM analyses WHERE id = :id"), {"id": ids["analysis"]}).scalar()
+        assert "bridge" not in json.dumps(kept)
+        assert (kept["risk_level"], kept["flags"][0]["severity"], kept["flags"][0]["evidence"][0]["segment_index"],
+                kept["rubric"][0]["score"]) == ("high", "high", 3, 4)
+
+        ctx = Context.build(Settings(data_dir=tmp_path, database_url=database_url, encryption_keys=TEST_KEYS,
+                                     object_store_url=f"file://{tmp_path / 'objects'}", _env_file=None), database_url)
+        assert seal_existing_reviews(ctx, ids["tenant"]) == 1
+        assert seal_existing_reviews(ctx, ids["tenant"]) == 0, "sealing twice is a no-op"
+        with ctx.system_db() as db:
+            review = db.get(Review, ids["review"])
+            assert review.reason == "" and "bridge" not in json.dumps([review.ai_value, review.human_value])
+            assert b"bridge" not in review.sealed
+            text = review_text(ctx.store, review)
+        assert (text.ai, text.human, text.reason) == (result["summary"], "Talked about the bridge",
+                                                      "she mentioned the bridge")
+
+        # `vigil keys rotate` then rewrap: the review's data key moves to the new key and still opens.
+        rotated = Context.build(ctx.settings.model_copy(update={"encryption_keys": f"{TEST_KEYS},k2:{'Mg' * 21}x"}),
+                                database_url)
+        assert rewrap_sealed_reviews(rotated, ids["tenant"]) == (1, 0)
+        with ctx.system_db() as db:
+            review = db.get(Review, ids["review"])
+            assert sealed_key_id(review.sealed) == "k2" and review_text(rotated.store, review).reason == text.reason
+        stranger = Context.build(ctx.settings.model_copy(update={"encryption_keys": f"k9:{'OQ' * 21}x"}),
+                                 database_url)
+        assert rewrap_sealed_reviews(stranger, ids["tenant"]) == (0, 1), "a value it cannot open is left alone"
+    finally:
+        engine.dispose()

@@ -110,9 +110,9 @@ def test_history_replay_scores_against_supervisor_final_labels(ctx: Context, env
     with ctx.system_db() as db:
         supervisor = authenticate(db, tenant.supervisor)
         # The supervisor reads the disclosure as something else: supervisor-final says no ideation, abuse instead.
-        create_review(db, supervisor, reviewed.session_id, ReviewIn(field="flag.suicidal_ideation",
+        create_review(ctx.store, db, supervisor, reviewed.session_id, ReviewIn(field="flag.suicidal_ideation",
                                                                     value="dismissed", reason="Song lyrics."))
-        create_review(db, supervisor, reviewed.session_id, ReviewIn(field="flag.abuse_disclosure",
+        create_review(ctx.store, db, supervisor, reviewed.session_id, ReviewIn(field="flag.abuse_disclosure",
                                                                     value="confirmed", reason="Disclosed later."))
     since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
     done = _run("--candidate", "offline", "--since", since, "--tenant", tenant.name, "--json", env=env)

@@ -37,8 +37,9 @@ def live(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory, whisper) -
         yield Live(url, ctx, tenant, other, session_id)
 
 
-def _post(live: Live, path: str, role: str = "supervisor", tenant: Tenant | None = None) -> httpx.Response:
-    return httpx.post(f"{live.url}{path}", headers=(tenant or live.tenant).headers(role), timeout=60)
+def _post(live: Live, path: str, role: str = "supervisor", tenant: Tenant | None = None,
+          **params: str) -> httpx.Response:
+    return httpx.post(f"{live.url}{path}", headers=(tenant or live.tenant).headers(role), params=params, timeout=60)
 
 
 def _run_active_job(live: Live) -> None:
@@ -50,32 +51,65 @@ def _run_active_job(live: Live) -> None:
         complete_stage(db, claim, 0.1)
 
 
-def test_a_hundred_concurrent_analyze_calls_make_one_job_and_one_model_run(live: Live) -> None:
+def _versions(live: Live) -> list[tuple[int, uuid.UUID | None]]:
     with live.ctx.system_db() as db:
-        analyses_before = db.scalar(sa.select(sa.func.count()).select_from(Analysis))
+        return [tuple(row) for row in db.execute(  # type: ignore[misc]
+            sa.select(Analysis.analysis_version, Analysis.job_id).where(Analysis.session_id == uuid.UUID(
+                live.session_id)).order_by(Analysis.analysis_version))]
+
+
+def _analyze_audits(live: Live) -> int:
+    with live.ctx.system_db() as db:
+        return db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.action == "session.analyze", AuditEntry.entity_id == live.session_id))
+
+
+def test_a_hundred_concurrent_forced_analyze_calls_make_one_job_and_one_model_run(live: Live) -> None:
+    before, audits_before = _versions(live), _analyze_audits(live)
+    path = f"/api/v1/sessions/{live.session_id}/analyze"
     with ThreadPoolExecutor(max_workers=32) as pool:
-        responses = list(pool.map(lambda _: _post(live, f"/api/v1/sessions/{live.session_id}/analyze"), range(100)))
+        responses = list(pool.map(lambda _: _post(live, path, force="true"), range(100)))
     assert {r.status_code for r in responses} == {202}
     job_ids = {r.json()["job_id"] for r in responses}
     assert len(job_ids) == 1
     assert sum(not r.json()["coalesced"] for r in responses) == 1
     _run_active_job(live)
+    after = _versions(live)
+    assert [v for v, _ in after] == [v for v, _ in before] + [len(before) + 1], "the old versions stay"
+    assert str(after[-1][1]) == job_ids.pop()
+    assert _analyze_audits(live) == audits_before + 1
+
+
+def test_analyze_with_unchanged_inputs_returns_the_latest_analysis_job_unless_forced(live: Live) -> None:
+    path = f"/api/v1/sessions/{live.session_id}/analyze"
+    version, job_id = _versions(live)[-1]
+    audits = _analyze_audits(live)
+    same = [_post(live, path) for _ in range(3)]
+    assert [(r.status_code, r.json()) for r in same] == [(202, {"job_id": str(job_id), "status": "succeeded",
+                                                                "coalesced": True,
+                                                                "same_inputs_as_version": version})] * 3
+    assert _versions(live)[-1] == (version, job_id) and _analyze_audits(live) == audits, "no work, nothing audited"
+    forced = _post(live, path, force="true").json()
+    assert forced["coalesced"] is False and forced["job_id"] != str(job_id)
+    _run_active_job(live)
+    assert _post(live, path).json()["job_id"] == forced["job_id"], "the forced run is now the latest"
+
+
+def test_analyze_after_an_input_changed_starts_a_new_run(live: Live) -> None:
+    path = f"/api/v1/sessions/{live.session_id}/analyze"
     with live.ctx.system_db() as db:
-        analyses = db.scalars(sa.select(Analysis).where(Analysis.session_id == uuid.UUID(live.session_id))
-                              .order_by(Analysis.analysis_version)).all()
-        audits = db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
-                           .where(AuditEntry.action == "session.analyze", AuditEntry.entity_id == live.session_id))
-    assert len(analyses) == analyses_before + 1
-    assert [a.analysis_version for a in analyses] == [1, 2], "the old version stays beside the new one"
-    assert audits == 1
-
-
-def test_analyze_after_the_job_finished_starts_a_new_one(live: Live) -> None:
-    first = _post(live, f"/api/v1/sessions/{live.session_id}/analyze").json()
-    _run_active_job(live)
-    second = _post(live, f"/api/v1/sessions/{live.session_id}/analyze").json()
-    assert first["job_id"] != second["job_id"] and second["coalesced"] is False
-    _run_active_job(live)
+        tenant_id = db.scalar(sa.select(Job.tenant_id).where(Job.session_id == uuid.UUID(live.session_id)).limit(1))
+    risk = f"{live.url}/api/v1/tenants/{tenant_id}/risk"
+    latest = _post(live, path).json()
+    assert latest["same_inputs_as_version"] is not None
+    assert httpx.put(risk, headers=live.tenant.headers("admin"), json={"sensitivity": "balanced"}).status_code == 200
+    try:
+        changed = _post(live, path).json()
+        assert changed["coalesced"] is False and changed["job_id"] != latest["job_id"]
+        _run_active_job(live)
+        assert _post(live, path).json()["job_id"] == changed["job_id"]
+    finally:
+        httpx.put(risk, headers=live.tenant.headers("admin"), json={"sensitivity": None})
 
 
 def test_reprocess_coalesces_and_is_audited(live: Live) -> None:

@@ -25,10 +25,10 @@ def test_review_facts(client: TestClient, ctx: Context, tenant_a: Tenant, tenant
     with ctx.system_db() as db:
         supervisor = authenticate(db, tenant_a.supervisor)
         ai_risk = db.get(Session, claim.session_id).ai_risk_level
-        create_review(db, supervisor, claim.session_id, ReviewIn(field="risk_level", value=ai_risk,
+        create_review(ctx.store, db, supervisor, claim.session_id, ReviewIn(field="risk_level", value=ai_risk,
                                                                  reason="Agree with the AI."))
-        create_review(db, supervisor, claim.session_id, ReviewIn(field="summary", value="Client disclosed ideation.",
-                                                                 reason="Shorter."))
+        create_review(ctx.store, db, supervisor, claim.session_id,
+                      ReviewIn(field="summary", value="Client disclosed ideation.", reason="Shorter."))
         # Pin the times so the latency is known: ready at T, first review 42.5 minutes later.
         session = db.get(Session, claim.session_id)
         session.reviewed_at = session.analysis_ready_at + timedelta(minutes=42.5)

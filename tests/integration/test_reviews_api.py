@@ -13,6 +13,7 @@ from serve.app import configure, create_app
 from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import AuditEntry, Review
+from vigil.sealed_text import digest
 
 
 @dataclass
@@ -74,7 +75,7 @@ def test_rubric_override_becomes_the_effective_score_and_is_audited(world: Revie
     with world.ctx.system_db() as db:
         entry = db.scalar(sa.select(AuditEntry).where(AuditEntry.action == "review.override",
                                                       AuditEntry.entity_id == world.routine))
-    assert entry.detail["human_value"] == new_score and entry.detail["reason"] == "Closed questions only"
+    assert entry.detail["human_value"] == new_score and entry.detail["reason"] == digest("Closed questions only")
 
 
 def test_invalid_values_and_unknown_fields_are_400_and_save_nothing(world: Reviewed) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -54,3 +55,36 @@ def test_only_an_admin_of_that_tenant_may_see_or_change_it(client: TestClient, c
     assert client.get(path, headers=tenant_b.headers("admin")).status_code == 404
     assert client.put(path, headers=tenant_b.headers("admin"), json={"transcribers": ["standin"]}).status_code == 404
     assert client.get(path, headers=tenant_a.headers("admin")).json()["source"] == "deployment"
+
+
+def test_the_load_test_stand_in_is_refused_unless_the_deployment_allows_it(ctx: Context, tenant_a: Tenant) -> None:
+    import pydantic
+
+    from serve.app import configure, create_app
+    from vigil.settings import Settings
+    from vigil.transcription.base import build_transcriber
+
+    with pytest.raises(pydantic.ValidationError, match="ALLOW_STANDIN=true"):
+        Settings(transcribers="standin", _env_file=None)
+    refusing = ctx.settings.model_copy(update={"allow_standin": False})
+    with pytest.raises(ValueError, match="load tests only"):
+        build_transcriber("standin", refusing)
+    production = Context.build(refusing, ctx.database_url)
+    with TestClient(configure(create_app(), production)) as client:
+        path = f"/api/v1/tenants/{_tenant_id(ctx, tenant_a)}/transcription"
+        refused = client.put(path, headers=tenant_a.headers("admin"), json={"transcribers": ["whisper", "standin"]})
+        assert refused.status_code == 400 and "ALLOW_STANDIN=true" in refused.json()["detail"]
+        assert client.get(path, headers=tenant_a.headers("admin")).json()["source"] == "deployment"
+
+
+def test_a_stand_in_chosen_while_allowed_is_passed_over_once_it_is_not(ctx: Context, tenant_a: Tenant) -> None:
+    tenant_id = uuid.UUID(_tenant_id(ctx, tenant_a))
+    with ctx.system_db() as db:
+        db.execute(sa.update(TenantRow).where(TenantRow.id == tenant_id).values(transcribers="standin,whisper"))
+        db.commit()
+        assert transcribers_for(db, tenant_id, ctx.settings) == ["standin", "whisper"]
+        refusing = ctx.settings.model_copy(update={"allow_standin": False})
+        assert transcribers_for(db, tenant_id, refusing) == ["whisper"]
+        db.execute(sa.update(TenantRow).where(TenantRow.id == tenant_id).values(transcribers="standin"))
+        db.commit()
+        assert transcribers_for(db, tenant_id, refusing) == ["whisper"]  # the deployment's own

@@ -71,7 +71,7 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
     run_analyze(ctx, claim, OfflineAnalyzer())
     with ctx.system_db() as db:
         supervisor = authenticate(db, tenant_a.supervisor)
-        create_review(db, supervisor, claim.session_id, ReviewIn(field="summary", value="A-only summary",
+        create_review(ctx.store, db, supervisor, claim.session_id, ReviewIn(field="summary", value="A-only summary",
                                                                  reason="mine"))
         db.execute(sa.update(Session).where(Session.id == claim.session_id).values(counselor="Counselor A-7731"))
         run = ReplayRun(tenant_id=claim.tenant_id, candidate="offline", baseline="active", source="dataset:x",

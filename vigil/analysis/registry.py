@@ -32,6 +32,19 @@ ANALYZERS: dict[str, Callable[[Settings, SentenceEncoder | None], Analyzer]] = {
     "offline": _offline, "openai": _openai}
 
 
+def analyzer_identity(settings: Settings) -> dict[str, object]:
+    """What the configured analyzer is, as far as its answers go: its kind, its built-in prompt version, and for
+    the model chain its models. Two analyses with the same identity (and inputs) are the same work."""
+    if settings.analyzer == "openai":
+        from vigil.analysis.openai_analyzer import PROMPT_VERSION as OPENAI_PROMPTS
+
+        models = [m.strip() for m in settings.openai_models.split(",") if m.strip()]
+        return {"analyzer": "openai", "built_in_prompts": OPENAI_PROMPTS, "models": models}
+    from vigil.analysis.offline import PROMPT_VERSION as OFFLINE_PROMPTS
+
+    return {"analyzer": settings.analyzer, "built_in_prompts": OFFLINE_PROMPTS}
+
+
 FREE_ANALYZERS = frozenset({"offline"})  # no model calls, no cost: never held by the budget
 
 

@@ -222,6 +222,8 @@ class Analysis(Base):
     rubric_version: Mapped[str | None] = mapped_column(sa.String(100))
     # {item key: AI score}, a small copy of result.rubric for trend queries over every session.
     rubric_scores: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # sha256 of what the analysis was made from (vigil.services.analysis_inputs): equal keys, equal work.
+    inputs_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = _created()
 
 
@@ -236,8 +238,11 @@ class Review(Base):
     field: Mapped[str] = mapped_column(sa.String(100))
     ai_value: Mapped[dict[str, Any]] = mapped_column()
     human_value: Mapped[dict[str, Any]] = mapped_column()
-    reason: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text)  # "" once sealed: the reason is in `sealed`
     reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    # {"ai", "human", "reason"} sealed under the keyring (vigil.services.analysis_content); ai_value and human_value
+    # then keep a digest for a text field (summary, action items), the value itself for the others.
+    sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = _created()
 
 
@@ -334,4 +339,22 @@ class RequestTiming(Base):
     route: Mapped[str] = mapped_column(sa.String(200))
     status_code: Mapped[int] = mapped_column(sa.Integer)
     duration_ms: Mapped[float] = mapped_column(sa.Float)
+    created_at: Mapped[datetime] = _created()
+
+
+class IdempotencyKey(Base):
+    """A POST sent with an `Idempotency-Key`: what it asked (fingerprint) and, once answered, the answer (sealed),
+    so the same key from the same caller gets the same answer for a day instead of doing the work twice."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "user_id", "key", name="uq_idempotency_keys_caller_key"),
+                      sa.Index("ix_idempotency_keys_created_at", "created_at"))
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    status_code: Mapped[int | None] = mapped_column(sa.Integer)  # None while the first request is being answered
+    content_type: Mapped[str | None] = mapped_column(sa.String(200))
+    body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = _created()

@@ -59,6 +59,11 @@ def enqueue_pipeline(db: DbSession, session: Session, max_attempts: int) -> Job:
     return job
 
 
+def active_job(db: DbSession, session_id: uuid.UUID) -> Job | None:
+    """The session's queued or running job, if it has one (at most one: the database sees to it)."""
+    return db.scalar(sa.select(Job).where(Job.session_id == session_id, Job.status.in_(ACTIVE)))
+
+
 def enqueue_or_join(db: DbSession, session: Session, kind: str, max_attempts: int) -> tuple[Job, bool]:
     """Queue a job of `kind` for the session, or return the session's active job if it has one.
 

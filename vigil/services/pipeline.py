@@ -38,7 +38,9 @@ from vigil.schemas import (
     SessionSummary,
     TaskOutcome,
 )
+from vigil.sealed_text import blank_text
 from vigil.services import redaction
+from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
 from vigil.storage import (
@@ -288,6 +290,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
             return
         config = active_config(db, claim.tenant_id)
+        inputs = current_inputs_key(db, claim.tenant_id, claim.session_id, ctx.settings)
         if analyzer.name not in FREE_ANALYZERS:
             guard_model_budget(db, claim.tenant_id, ctx.settings)
     if config.prompts is not None and config.prompt_version is not None:
@@ -316,9 +319,10 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         db.add(Analysis(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                         analysis_version=version, prompt_version=result.prompt_version[:100],
                         model=result.model[:200], risk_level=result.risk_level.value,
-                        result=result.model_dump(mode="json"), tokens_in=result.tokens_in,
+                        result=blank_text(result.model_dump(mode="json")), tokens_in=result.tokens_in,
                         tokens_out=result.tokens_out, cost_usd=result.cost_usd, latency_seconds=round(latency, 4),
-                        rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric}))
+                        rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric},
+                        inputs_key=inputs))
         for model, kind, detail in model_failures:
             db.add(ModelFailure(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                                 task="analysis", model=model[:200], kind=kind, detail=detail[:2000]))

@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.db.models import Analysis, Review, User, utcnow
 from vigil.errors import NotFound, ValidationFailure
 from vigil.schemas import AgentTranscript, AnalysisOut, AnalysisResult, ReviewIn, ReviewOut, RiskCategory, RiskLevel
+from vigil.sealed_text import digest
 from vigil.services import audit
+from vigil.services.analysis_content import ReviewText, full_result, review_text, seal_review
 from vigil.services.auth import Action, Principal
 from vigil.services.sessions import owned_session
+from vigil.storage import ObjectStore
 from vigil.transcription.agent import transcript_text
 
 FLAG_DECISIONS = ("confirmed", "dismissed")
@@ -121,27 +124,27 @@ def validate_value(field: str, value: Any, ai: dict[str, Any], scales: dict[str,
     raise ValidationFailure(f"unknown field {field!r}; reviewable fields: {known}")
 
 
-def _review_out(review: Review, email: str) -> ReviewOut:
+def _review_out(store: ObjectStore, review: Review, email: str) -> ReviewOut:
+    text = review_text(store, review)
     return ReviewOut(id=review.id, session_id=review.session_id, analysis_id=review.analysis_id,
-                     field=review.field, ai_value=review.ai_value.get("value"),
-                     human_value=review.human_value.get("value"), reason=review.reason,
+                     field=review.field, ai_value=text.ai, human_value=text.human, reason=text.reason,
                      reviewer_email=email, created_at=review.created_at)
 
 
-def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, body: ReviewIn,
+def create_review(store: ObjectStore, db: DbSession, principal: Principal, session_id: uuid.UUID, body: ReviewIn,
                   transcript: AgentTranscript | None = None, redactions: dict[str, Any] | None = None) -> ReviewOut:
-    """Record one override. `transcript` makes its speaker fields reviewable, `redactions` its redaction findings
-    (field → the AI's value); a decision on a redaction is not a review of the session's risk, so it leaves the
-    session's place in the review queue alone."""
+    """Record one override, its text sealed (`store`'s keyring). `transcript` makes its speaker fields reviewable,
+    `redactions` its redaction findings (field → the AI's value); a decision on a redaction is not a review of the
+    session's risk, so it leaves the session's place in the review queue alone."""
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
     analysis = latest_analysis(db, principal, session_id)
-    result = AnalysisResult.model_validate(analysis.result)
+    result, _ = full_result(store, analysis)
     ai = ai_values(result) | transcript_values(transcript) | (redactions or {})
     human = validate_value(body.field, body.value, ai, {f"rubric.{r.key}": r.scale_max for r in result.rubric})
-    review = Review(tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
-                    field=body.field, ai_value={"value": ai[body.field]}, human_value={"value": human},
-                    reason=body.reason.strip(), reviewer_id=principal.user_id)
+    review = Review(id=uuid.uuid4(), tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
+                    field=body.field, reviewer_id=principal.user_id)
+    seal_review(store, review, ReviewText(ai=ai[body.field], human=human, reason=body.reason.strip()))
     db.add(review)
     now = utcnow()
     if not body.field.startswith("redaction."):
@@ -151,22 +154,24 @@ def create_review(db: DbSession, principal: Principal, session_id: uuid.UUID, bo
         session.flagged = human != "none"
     audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="review.override",
                  entity_type="session", entity_id=session.id,
-                 detail={"field": body.field, "ai_value": ai[body.field], "human_value": human,
-                         "reason": review.reason, "analysis_version": analysis.analysis_version})
+                 detail={"field": body.field, "review_id": str(review.id),  # text fields: digests only
+                         "ai_value": review.ai_value["value"], "human_value": review.human_value["value"],
+                         "reason": digest(body.reason.strip()), "analysis_version": analysis.analysis_version})
     db.commit()
-    return _review_out(review, principal.email)
+    return _review_out(store, review, principal.email)
 
 
-def analysis_view(db: DbSession, principal: Principal, session_id: uuid.UUID) -> AnalysisOut:
+def analysis_view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uuid.UUID) -> AnalysisOut:
     principal.require(Action.read_content)
     analysis = latest_analysis(db, principal, session_id)
-    result = AnalysisResult.model_validate(analysis.result)
+    result, content_available = full_result(store, analysis)
     rows = db.execute(sa.select(Review, User.email).join(User, User.id == Review.reviewer_id)
                       .where(Review.session_id == session_id, Review.tenant_id == principal.tenant_id)
                       .order_by(Review.created_at)).all()
-    overrides = {review.field: _review_out(review, email) for review, email in rows}
+    overrides = {review.field: _review_out(store, review, email) for review, email in rows}
     effective = ai_values(result)
     effective.update({field: r.human_value for field, r in overrides.items()})
     return AnalysisOut(id=analysis.id, session_id=session_id, analysis_version=analysis.analysis_version,
                        prompt_version=analysis.prompt_version, model=analysis.model,
-                       created_at=analysis.created_at, ai=result, effective=effective, overrides=overrides)
+                       created_at=analysis.created_at, ai=result, effective=effective, overrides=overrides,
+                       content_available=content_available)

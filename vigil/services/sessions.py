@@ -18,6 +18,8 @@ from vigil.schemas import AgentTranscript, SessionOut, SessionSummaryOut
 from vigil.services.auth import Action, Principal
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 
+STANDIN = "standin"  # the load-test provider: its transcript is not the recording's words
+
 
 def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[str] | None = None) -> SessionOut:
     return SessionOut(
@@ -27,6 +29,7 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[s
         ai_risk_level=session.ai_risk_level, risk_level=session.risk_level, flagged=session.flagged,
         attention=session.attention, counselor=session.counselor, team=session.team,
         risk_categories=list(session.risk_categories or []), providers=providers or [],
+        load_test_transcript=STANDIN in (providers or []),
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
         media_purged_at=session.media_purged_at, content_purged_at=session.content_purged_at,
@@ -125,15 +128,21 @@ def list_sessions(db: DbSession, principal: Principal, *, status: str | None = N
     order = order or ("severity" if where.flagged else "newest")
     query = sa.select(Session).where(*where.where(principal))
     rows = db.scalars(query.order_by(*ORDERS[order]).limit(min(limit, 1000)).offset(offset)).all()
+    providers = _providers_of(db, principal, [r.id for r in rows])
+    return [_to_out(s, providers=providers.get(s.id)) for s in rows]
+
+
+def _providers_of(db: DbSession, principal: Principal, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The speech providers that transcribed each session, by name."""
     providers: dict[uuid.UUID, list[str]] = {}
-    if rows:
+    if session_ids:
         for sid, provider in db.execute(
                 sa.select(Transcript.session_id, Transcript.provider)
                 .where(Transcript.tenant_id == principal.tenant_id,
-                       Transcript.session_id.in_([r.id for r in rows]), Transcript.provider != "reconciled")
+                       Transcript.session_id.in_(session_ids), Transcript.provider != "reconciled")
                 .order_by(Transcript.provider)):
             providers.setdefault(sid, []).append(provider)
-    return [_to_out(s, providers=providers.get(s.id)) for s in rows]
+    return providers
 
 
 def session_summary(db: DbSession, principal: Principal, where: SessionFilter | None = None) -> SessionSummaryOut:
@@ -168,7 +177,7 @@ def get_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> S
     session = owned_session(db, principal, session_id)
     job_id = db.scalar(sa.select(Job.id).where(Job.session_id == session.id)
                        .order_by(Job.created_at.desc()).limit(1))
-    return _to_out(session, job_id)
+    return _to_out(session, job_id, _providers_of(db, principal, [session.id]).get(session.id))
 
 
 def _require_artifact(ctx: Context, key: str, what: str) -> bytes:

@@ -28,9 +28,11 @@ def own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
 
 
 def transcribers_for(db: DbSession, tenant_id: uuid.UUID, settings: Settings) -> list[str]:
-    """The tenant's own providers if it chose any, else the deployment's."""
+    """The tenant's own providers if it chose any, else the deployment's. A choice the deployment can no longer
+    call (its key was removed, or the load-test stand-in is no longer allowed) is passed over."""
     chosen = db.scalar(sa.select(Tenant.transcribers).where(Tenant.id == tenant_id))
-    return chosen.split(",") if chosen else list(settings.transcriber_names)
+    usable = [name for name in (chosen or "").split(",") if name and unavailable_reason(name, settings) is None]
+    return usable or list(settings.transcriber_names)
 
 
 def transcription_config(db: DbSession, principal: Principal, tenant_id: uuid.UUID,

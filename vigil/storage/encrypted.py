@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from vigil.crypto import Keyring, is_sealed, open_sealed, rewrap, seal, sealed_key_id
+from vigil.crypto import DecryptionError, Keyring, is_sealed, open_sealed, rewrap, seal, sealed_key_id
 
 if TYPE_CHECKING:
     from vigil.settings import Settings
@@ -170,3 +170,29 @@ class EncryptedStore:
                 report.sealed_from_plaintext += 1
         log.info("rewrap done", extra=report.__dict__)
         return report
+
+
+def seal_value(store: ObjectStore, data: bytes, place: str) -> bytes:
+    """A value kept in the database sealed like a transcript (the store's keyring, `place` as the binding), so a
+    dump of the database shows none of it. A store without a keyring keeps it as it is."""
+    if isinstance(store, EncryptedStore):
+        return seal(data, store.keyring, place.encode())
+    return data
+
+
+def open_value(store: ObjectStore, blob: bytes, place: str) -> bytes:
+    """The value `seal_value` kept at `place` (a value kept before sealing began is returned as it is)."""
+    if is_sealed(blob):
+        if not isinstance(store, EncryptedStore):
+            raise DecryptionError("a sealed value, and no keyring to open it (ENCRYPTION_KEYS)")
+        return open_sealed(blob, store.keyring, place.encode())
+    return blob
+
+
+def rewrap_value(store: ObjectStore, blob: bytes, place: str) -> bytes:
+    """A value `seal_value` kept, its data key wrapped under the active key (a plaintext value is sealed)."""
+    if not isinstance(store, EncryptedStore):
+        return blob
+    if not is_sealed(blob):
+        return seal(blob, store.keyring, place.encode())
+    return rewrap(blob, store.keyring, place.encode())

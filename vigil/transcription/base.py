@@ -10,7 +10,7 @@ import pydantic
 
 from vigil.errors import InvalidProviderOutput
 from vigil.schemas import ProviderTranscript
-from vigil.settings import Settings
+from vigil.settings import STANDIN_REFUSED, Settings
 
 
 class Transcriber(Protocol):
@@ -40,6 +40,8 @@ def _whisper(settings: Settings) -> Transcriber:
 def _standin(settings: Settings) -> Transcriber:
     from vigil.transcription.standin import StandinTranscriber
 
+    if not settings.allow_standin:
+        raise ValueError(STANDIN_REFUSED)
     return StandinTranscriber(settings.standin_latency_seconds)
 
 
@@ -78,6 +80,8 @@ def unavailable_reason(name: str, settings: Settings) -> str | None:
     """Why this deployment cannot use a provider (unknown, or missing its credentials), or None."""
     if name not in PROVIDERS:
         return f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}"
+    if name == "standin" and not settings.allow_standin:
+        return STANDIN_REFUSED
     if name == "assemblyai" and not settings.assemblyai_api_key:
         return "assemblyai needs ASSEMBLYAI_API_KEY on this deployment"
     return None

@@ -4,13 +4,13 @@ id. Entries already there keep their plain SHA-256 and no key id: they are verif
 append-only, and a rewrite could not add authenticity the old entries never had.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
