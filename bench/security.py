@@ -4,7 +4,8 @@ what they tried and what they found, side by side:
 - tenant walls, API: every operation of the OpenAPI schema × every role of tenant B, with tenant A's ids;
 - tenant walls, database: raw SQL under B's row-level-security context against every table holding A's rows;
 - fuzzing: schemathesis cases generated from the OpenAPI schema, and how many answered 5xx;
-- audit tampering: kinds of edit, deletion and reordering tried on the hash chain, and how many were detected;
+- audit tampering: kinds of edit, deletion and reordering tried on the hash chain (with and without the audit key,
+  against its checkpoints), and how many were detected;
 - redaction: false flags of numbers on real counseling text (the data under ../shared/data), when present.
 
 Usage: .venv/bin/python bench/security.py   (exit status 1 when anything leaked, crashed or went undetected)
@@ -22,8 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/integration/test_tenant_walls.py", "tests/integration/test_row_level_security.py",
          "tests/integration/test_api_fuzz.py", "tests/integration/test_audit_chain.py",
-         "tests/integration/test_secrets.py", "tests/unit/test_redaction.py"]
-TAMPER_TEST = "test_every_kind_of_tampering_is_detected"
+         "tests/integration/test_audit_checkpoints.py", "tests/integration/test_secrets.py",
+         "tests/unit/test_redaction.py"]
+TAMPER_TESTS = ("test_every_kind_of_tampering_is_detected",
+                "test_a_superuser_without_the_key_who_rewrites_an_entry_every_later_hash_and_the_head_is_caught",
+                "test_a_key_holder_who_rewrites_entries_before_a_checkpoint_is_caught_by_it",
+                "test_entries_cut_off_the_end_with_the_head_moved_back_are_caught_by_a_checkpoint")
 
 
 def run_tests(report: Path) -> str:
@@ -44,7 +49,7 @@ def main() -> int:
         results = [(case.get("name", ""), case.find("failure") is None and case.find("error") is None,
                     case.find("skipped") is not None) for case in cases]
     failed = [name for name, ok, _ in results if not ok]
-    tamper = [(name, ok) for name, ok, _ in results if name.startswith(TAMPER_TEST)]
+    tamper = [(name, ok) for name, ok, _ in results if name.startswith(TAMPER_TESTS)]
     walls = first(r"tenant walls: (\d+) calls .*?, leaks (\d+)", output)
     rls = first(r"row-level security: (\d+) of A's rows across (\d+) tables, (\d+) seen by B", output)
     fuzz = first(r"fuzz: (\d+) cases, answers by status .*?5xx: (\d+)", output)

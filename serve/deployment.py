@@ -43,6 +43,9 @@ def app_from_environment(args: dict[str, str]) -> ray_serve.Application:
     if not settings.encryption_keys:
         raise ValueError("on a cluster, set ENCRYPTION_KEYS (or keep it in the secrets backend): a keyring file "
                          "lives on one machine only")
+    if not settings.audit_key:
+        raise ValueError("on a cluster, set AUDIT_KEY (or keep it in the secrets backend): every node must seal audit "
+                         "entries under the same key")
     url = resolve_database_url(settings)
     run_migrations(url)
     return build_app(settings, url)

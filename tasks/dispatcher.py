@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,32 @@ WORKER_LOST_RETRY_SECONDS = 20.0
 class InFlight:
     claim: ClaimedStage
     started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Periodic:
+    """Housekeeping the dispatcher starts as a Ray task of its own every `interval` seconds (the first at once),
+    one at a time; the dispatch loop never waits for it."""
+
+    name: str
+    interval: float
+    start: Callable[[], ray.ObjectRef]
+    running: ray.ObjectRef | None = None
+    started: float = -math.inf
+    last: dict[str, Any] | None = None
+
+    def tick(self) -> None:
+        if self.running is not None:
+            if not ray.wait([self.running], timeout=0)[0]:
+                return
+            try:
+                self.last = ray.get(self.running)
+            except Exception:  # logged; the next interval tries again, and every such task is idempotent
+                log.exception("periodic task failed", extra={"task": self.name})
+            self.running = None
+        if time.monotonic() - self.started >= self.interval:
+            self.started = time.monotonic()
+            self.running = self.start()
 
 
 def stage_cause(exc: BaseException) -> BaseException:
@@ -99,9 +126,13 @@ class Dispatcher:
         self.completed = 0
         self.failed = 0
         self.peak_by_stage: Counter[str] = Counter()
-        self.retention: ray.ObjectRef | None = None
-        self.retention_started = -math.inf
-        self.last_retention: dict[str, int] | None = None
+        self.periodic = {task.name: task for task in (
+            Periodic("retention", settings.retention_interval_seconds,
+                     lambda: stages.apply_retention.options(name="retention").remote(settings, database_url)),
+            Periodic("audit_checkpoints", settings.audit_checkpoint_interval_seconds,
+                     lambda: stages.write_audit_checkpoints.options(name="audit-checkpoints").remote(
+                         settings, database_url)),
+        )}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatch-loop", daemon=True)
         self._thread.start()
@@ -202,21 +233,6 @@ class Dispatcher:
             telemetry.current().jobs_waiting(stage, waiting.get(stage, 0))
             telemetry.current().jobs_in_flight(stage, running[stage])
 
-    def _schedule_retention(self) -> None:
-        """Start the retention sweep as its own Ray task every RETENTION_INTERVAL_SECONDS, one at a time; the
-        dispatch loop never waits for it."""
-        if self.retention is not None:
-            if not ray.wait([self.retention], timeout=0)[0]:
-                return
-            try:
-                self.last_retention = ray.get(self.retention)
-            except Exception:  # logged; the next interval tries again, and a sweep is idempotent
-                log.exception("retention sweep failed")
-            self.retention = None
-        if time.monotonic() - self.retention_started >= self.settings.retention_interval_seconds:
-            self.retention_started = time.monotonic()
-            self.retention = stages.apply_retention.options(name="retention").remote(self.settings, self.database_url)
-
     def _heartbeat(self) -> None:
         with self.ctx.system_db() as db:
             for item in self.in_flight.values():
@@ -244,7 +260,8 @@ class Dispatcher:
                 if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
                     self._heartbeat()
                     last_beat = time.monotonic()
-                self._schedule_retention()
+                for task in self.periodic.values():  # the retention sweep, the audit checkpoints
+                    task.tick()
                 if time.monotonic() - last_maintenance > MAINTENANCE_SECONDS:
                     self._maintain()
                     last_maintenance = time.monotonic()
@@ -258,7 +275,8 @@ class Dispatcher:
         running = Counter(i.claim.stage for i in self.in_flight.values())
         return {"in_flight": len(self.in_flight), "completed": self.completed, "failed": self.failed,
                 "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage),
-                "last_retention": self.last_retention,
+                "last_retention": self.periodic["retention"].last,
+                "last_audit_checkpoints": self.periodic["audit_checkpoints"].last,
                 "rss_bytes": psutil.Process().memory_info().rss}
 
     def stop(self) -> None:

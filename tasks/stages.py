@@ -57,6 +57,14 @@ def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
     return sweep(Context.build(settings, database_url)).as_json()
 
 
+@ray.remote(num_cpus=0, max_retries=0)
+def write_audit_checkpoints(settings: Settings, database_url: str) -> dict[str, object]:
+    """The scheduled audit checkpoints (see vigil.services.audit_checkpoints); the dispatcher starts one at a time."""
+    from vigil.services.audit_checkpoints import write_checkpoints
+
+    return write_checkpoints(Context.build(settings, database_url)).as_json()
+
+
 @ray.remote(num_cpus=1, max_retries=0)
 def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> str:
     """Returns the node it ran on, recorded with the stage's completion."""

@@ -27,6 +27,8 @@ from vigil.telemetry import NoTelemetry
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # Every test runs with transcripts sealed at rest, as `vigil up` does (a fixed key: tests must be repeatable).
 TEST_KEYS = "test1:" + "dGVzdC1rZXktZW5jcnlwdGlvbi0zMi1ieXRlcyEhISE="
+# Every test's audit entries are sealed under this key, as a deployment's are under AUDIT_KEY.
+TEST_AUDIT_KEY = "test-audit-key-0f3c9a1d5e7b2468"
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +59,9 @@ def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context
     url = create_database(admin_url)
     settings = Settings(**{"data_dir": root / "data", "database_url": url,
                            "object_store_url": f"file://{root / 'objects'}", "api_port": free_port(),
-                           "signing_key": "test-signing-key", "encryption_keys": TEST_KEYS, "_env_file": None,
-                           "allow_standin": True, **overrides})
+                           "signing_key": "test-signing-key", "encryption_keys": TEST_KEYS,
+                           "audit_key": TEST_AUDIT_KEY, "allow_standin": True, "_env_file": None,
+                           **overrides})
     return Context.build(settings, url)
 
 
@@ -82,7 +85,7 @@ def database_url(pg_admin_url: str) -> str:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url,
                     object_store_url=f"file://{tmp_path / 'objects'}", signing_key="test-signing-key",
-                    encryption_keys=TEST_KEYS, allow_standin=True, _env_file=None)
+                    encryption_keys=TEST_KEYS, audit_key=TEST_AUDIT_KEY, allow_standin=True, _env_file=None)
 
 
 @pytest.fixture

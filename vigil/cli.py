@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -38,33 +39,73 @@ def _database_url() -> str:
 @audit_app.command("verify")
 def audit_verify(tenant: Annotated[list[str] | None, typer.Option(help="Tenant name(s); default: every tenant.")]
                  = None) -> None:
-    """Recompute each tenant's audit hash chain; name every entry edited, removed or reordered. Exit 1 if any."""
-    import sqlalchemy as sa
+    """Check each tenant's audit chain against the audit key and its checkpoints in the object store; name every
+    entry edited, removed, reordered or sealed under another key. Exit 1 if any."""
+    from vigil.context import Context
+    from vigil.services.audit_checkpoints import verify_with_checkpoints
 
-    from vigil.db.engine import sessionmaker_for
-    from vigil.db.models import Tenant
-    from vigil.services.audit import verify_chain
-
-    with sessionmaker_for(_database_url())() as db:
-        query = sa.select(Tenant.id, Tenant.name).order_by(Tenant.name)
-        if tenant:
-            query = query.where(Tenant.name.in_(tenant))
-        tenants = db.execute(query).all()
-        if tenant and len(tenants) < len(set(tenant)):
-            typer.secho(f"unknown tenant(s): {', '.join(sorted(set(tenant) - {t.name for t in tenants}))}", fg="red")
-            raise typer.Exit(2)
+    ctx = Context.build(local_settings(make_keys=False), _database_url())
+    key = ctx.audit_key
+    if key is None:
+        typer.secho("no audit key to verify with: set AUDIT_KEY (environment or secrets backend), or run where "
+                    "DATA_DIR/audit-key is", fg="red")
+        raise typer.Exit(2)
+    with ctx.system_db() as db:
+        tenants = _tenants(db, tenant)
         broken = 0
         for tenant_id, name in tenants:
-            report = verify_chain(db, tenant_id)
+            report = verify_with_checkpoints(db, ctx.store, tenant_id, key)
+            anchors = (f"{report.checkpoints} checkpoint(s), the newest at entry {report.newest_checkpoint}"
+                       if report.checkpoints else "no checkpoint yet")
             if report.intact:
-                typer.echo(f"{name}: {report.entries} entries, chain intact")
+                typer.echo(f"{name}: {report.entries} entries, chain intact (audit key {key.key_id}; {anchors})")
+                for note in report.notes:
+                    typer.echo(f"  - {note}")
                 continue
             broken += 1
-            typer.secho(f"{name}: {report.entries} entries, {len(report.problems)} problem(s)", fg="red")
+            typer.secho(f"{name}: {report.entries} entries, {len(report.problems)} problem(s) ({anchors})", fg="red")
             for problem in report.problems:
                 typer.secho(f"  - {problem}", fg="red")
     if broken:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(tenant: Annotated[list[str] | None, typer.Option(help="Tenant name(s); default: every "
+                                                                           "tenant.")] = None) -> None:
+    """Checkpoint each tenant's audit head to the object store now (the dispatcher also does this every
+    AUDIT_CHECKPOINT_INTERVAL_SECONDS); locked where the bucket has S3 Object Lock. Exit 1 if a head was refused."""
+    from vigil.context import Context
+    from vigil.services.audit_checkpoints import write_checkpoints
+
+    ctx = Context.build(local_settings(), _database_url())
+    with ctx.system_db() as db:
+        names = {tenant_id: name for tenant_id, name in _tenants(db, tenant)}
+    run = write_checkpoints(ctx, names)
+    lock = (f"locked ({run.lock}, {ctx.settings.audit_checkpoint_retain_days} days)" if run.lock else
+            "NOT locked: the store has no Object Lock, so whoever may delete in it can remove them")
+    typer.echo(f"checkpoints written: {run.written}" + (f", {lock}" if run.written else "")
+               + f"; already checkpointed: {run.unchanged}")
+    for tenant_id, why in run.refused.items():
+        typer.secho(f"{names[uuid.UUID(tenant_id)]}: not checkpointed: {why}", fg="red")
+    if run.refused:
+        raise typer.Exit(1)
+
+
+def _tenants(db, names: list[str] | None) -> list[tuple[uuid.UUID, str]]:  # type: ignore[no-untyped-def]
+    """(id, name) of the named tenants, or of every tenant; exits 2 naming any that does not exist."""
+    import sqlalchemy as sa
+
+    from vigil.db.models import Tenant
+
+    query = sa.select(Tenant.id, Tenant.name).order_by(Tenant.name)
+    if names:
+        query = query.where(Tenant.name.in_(names))
+    tenants = [(tenant_id, name) for tenant_id, name in db.execute(query)]
+    if names and len(tenants) < len(set(names)):
+        typer.secho(f"unknown tenant(s): {', '.join(sorted(set(names) - {name for _, name in tenants}))}", fg="red")
+        raise typer.Exit(2)
+    return tenants
 
 
 @app.command()
@@ -136,13 +177,13 @@ def retention_set(tenant: Annotated[str, typer.Option(help="Tenant name.")],
     """Set a tenant's retention periods (omit one to follow the deployment's default). Audited."""
     import sqlalchemy as sa
 
-    from vigil.db.engine import sessionmaker_for
+    from vigil.context import Context
     from vigil.db.models import Tenant
     from vigil.errors import VigilError
     from vigil.services.retention import set_retention_policy
 
-    settings = load_settings()
-    with sessionmaker_for(_database_url())() as db:
+    settings = local_settings()
+    with Context.build(settings, _database_url()).system_db() as db:
         tenant_id = db.scalar(sa.select(Tenant.id).where(Tenant.name == tenant))
         if tenant_id is None:
             typer.secho(f"unknown tenant: {tenant}", fg="red")
@@ -183,11 +224,10 @@ def token_create(tenant: Annotated[str, typer.Option(help="Tenant name (created 
                  email: Annotated[str, typer.Option(help="User email (created if missing).")],
                  role: Annotated[Role, typer.Option(help="admin | supervisor | lead | uploader")]) -> None:
     """Print a new API token for the user."""
-    from vigil.db.engine import sessionmaker_for
+    from vigil.context import Context
     from vigil.services.auth import issue_token
 
-    url = _database_url()
-    with sessionmaker_for(url)() as db:
+    with Context.build(local_settings(), _database_url()).system_db() as db:
         token = issue_token(db, tenant, email, role, label="cli")
         db.commit()
     typer.echo(token)
@@ -382,10 +422,10 @@ def dispatcher() -> None:
     from tasks import runtime
 
     settings = load_settings()
-    if not settings.ray_address or not settings.database_url or not settings.encryption_keys:
-        typer.secho("set RAY_ADDRESS, DATABASE_URL and ENCRYPTION_KEYS (environment or secrets backend): this is "
-                    "for a cluster, where nothing may live on one machine (vigil up runs everything locally)",
-                    fg="red")
+    if not (settings.ray_address and settings.database_url and settings.encryption_keys and settings.audit_key):
+        typer.secho("set RAY_ADDRESS, DATABASE_URL, ENCRYPTION_KEYS and AUDIT_KEY (environment or secrets "
+                    "backend): this is for a cluster, where nothing may live on one machine (vigil up runs "
+                    "everything locally)", fg="red")
         raise typer.Exit(2)
     url = _database_url()
     runtime.start_ray(settings)
@@ -410,7 +450,7 @@ def dispatcher() -> None:
 @app.command()
 def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample sessions.")] = True) -> None:
     """Run everything on embedded defaults until Ctrl-C: PostgreSQL, Ray, the API, the pipeline, the dashboard."""
-    from vigil.db.engine import sessionmaker_for
+    from vigil.context import Context
     from vigil.demo import ensure_demo_tokens
     from vigil.logcontext import configure_logging
 
@@ -419,7 +459,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     typer.echo("starting the database…")
     url = _database_url()
     _seal_legacy_reviews(settings, url)
-    with sessionmaker_for(url)() as db:
+    with Context.build(settings, url).system_db() as db:
         tokens = ensure_demo_tokens(db, settings.data_dir / "demo-tokens.json")
 
     from tasks import runtime
@@ -469,17 +509,25 @@ def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int
     typer.echo(json.dumps(outcome, indent=1) if as_json else "\n".join(report_lines(outcome)))
 
 
-def local_settings():  # type: ignore[no-untyped-def]
+def local_settings(make_keys: bool = True):  # type: ignore[no-untyped-def]
     """Settings for a process of this machine's deployment: secrets the environment (or secrets backend) does not
-    give are kept in files under DATA_DIR, made on first use: the local store's signing key, and the keyring that
-    seals transcripts (a file, so `vigil keys rotate` can add a key that running processes pick up)."""
+    give are kept in files under DATA_DIR, made on first use: the local store's signing key, the keyring that
+    seals transcripts (a file, so `vigil keys rotate` can add a key that running processes pick up), and the audit
+    key. With `make_keys=False` nothing is made: only an audit key file already there is read (for checking)."""
     import secrets
 
     from vigil.crypto import Keyring
 
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     updates: dict[str, object] = {}
+    audit_key_file = settings.data_dir / "audit-key"
+    if not make_keys:
+        if not settings.audit_key and audit_key_file.exists():
+            updates["audit_key"] = audit_key_file.read_text().strip()
+        return settings.model_copy(update=updates) if updates else settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.audit_key:
+        updates["audit_key"] = _local_secret(audit_key_file, lambda: secrets.token_urlsafe(32))
     if not settings.signing_key:
         updates["signing_key"] = _local_secret(settings.data_dir / "signing-key", lambda: secrets.token_urlsafe(32))
     if not settings.encryption_keys and not settings.encryption_keys_file:

@@ -1,4 +1,4 @@
-"""What a process needs to do Vigil's work: settings, the database and the object store."""
+"""What a process needs to do Vigil's work: settings, the database, the object store and the audit key."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.audit_chain import SESSION_KEY, AuditKey
 from vigil.db.engine import app_database_url, sessionmaker_for, tenant_sessionmaker_for
 from vigil.settings import Settings
 from vigil.storage import ObjectStore, open_store
@@ -27,6 +28,11 @@ class Context:
     def build(cls, settings: Settings, database_url: str) -> Context:
         return cls(settings=settings, database_url=database_url, store=open_store(settings))
 
+    @property
+    def audit_key(self) -> AuditKey | None:
+        """The key this process seals audit entries with (AUDIT_KEY), or None when it has none."""
+        return AuditKey.from_setting(self.settings.audit_key) if self.settings.audit_key else None
+
     def tenant_db(self, tenant_id: uuid.UUID) -> DbSession:
         """A session for one tenant's work: it connects as the application role, and the database's row-level
         security shows and accepts only `tenant_id`'s rows, whatever the query says. Use this by default."""
@@ -34,10 +40,13 @@ class Context:
             raise ValueError("a tenant-scoped session needs a tenant")
         db = tenant_sessionmaker_for(self.app_database_url)()
         db.info["tenant_id"] = tenant_id
+        db.info[SESSION_KEY] = self.audit_key
         return db
 
     def system_db(self) -> DbSession:
         """A session as the tables' owner, which row-level security does not restrict. Only for work that is
         not one tenant's by nature: migrations, resolving a token to its tenant, claiming jobs across tenants,
         the retention sweep, administration from the CLI, and tests' own setup and checks."""
-        return sessionmaker_for(self.database_url)()
+        db = sessionmaker_for(self.database_url)()
+        db.info[SESSION_KEY] = self.audit_key
+        return db

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     secrets_ttl_seconds: float = Field(300.0, description="How long a fetched secret is cached.")
     signing_key: str | None = Field(None, repr=False, description="Secret for the local store's signed upload URLs; "
                                                       "`vigil up` creates one under DATA_DIR when unset.")
+    audit_key: str | None = Field(None, repr=False, description="HMAC key audit entries are sealed with, at least "
+                                  "16 characters (never in the database); `vigil up` creates one in "
+                                  "DATA_DIR/audit-key when unset.")
     ffmpeg_timeout_seconds: float = 600.0
     stage_max_attempts: int = 3
     job_lease_seconds: float = 120.0
@@ -115,6 +118,11 @@ class Settings(BaseSettings):
                                                "empty = keep.")
     retention_interval_seconds: float = Field(3600.0, description="How often the dispatcher schedules the "
                                               "retention sweep as a Ray task.")
+    audit_checkpoint_interval_seconds: float = Field(3600.0, description="How often the dispatcher checkpoints "
+                                                     "each tenant's audit head to the object store.")
+    audit_checkpoint_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
+        "COMPLIANCE", description="S3 Object Lock mode of checkpoints, on a bucket that has Object Lock.")
+    audit_checkpoint_retain_days: int = Field(2555, ge=1, description="Days a checkpoint stays locked (7 years).")
 
     @model_validator(mode="after")
     def _standin_only_when_allowed(self) -> Settings:

@@ -154,6 +154,7 @@ def dispatcher_env(cluster: LocalCluster, ctx: Context, data_dir: Path, **settin
     """The environment a dispatcher on the cluster reads its settings from, as in production."""
     env = {**cluster.env, "RAY_ADDRESS": cluster.address, "DATABASE_URL": ctx.database_url,
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
+           "AUDIT_KEY": ctx.settings.audit_key or "",
            "DATA_DIR": str(data_dir), **settings}
     if ctx.settings.s3_endpoint_url:
         env["S3_ENDPOINT_URL"] = ctx.settings.s3_endpoint_url

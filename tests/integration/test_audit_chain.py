@@ -1,9 +1,11 @@
-"""The audit log is append-only and hash-chained per tenant: the database refuses edits, and `vigil audit verify`
-finds any entry changed, removed or reordered by someone who got past that (a superuser disabling the trigger)."""
+"""The audit log is append-only and hash-chained per tenant under a key kept outside the database: the database
+refuses edits, and `vigil audit verify` finds any entry changed, removed or reordered by someone who got past that
+(a superuser disabling the trigger), even one who recomputed every hash after it without the key."""
 
 from __future__ import annotations
 
 import io
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,11 +17,18 @@ from sqlalchemy.orm import Session as DbSession
 
 from tests.conftest import SAMPLES, Tenant
 from tests.integration.test_cli import _run
+from vigil.audit_chain import AuditKey, entry_hash
 from vigil.context import Context
 from vigil.db.models import AuditEntry, AuditHead
 from vigil.services import audit
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
+
+
+def _key(ctx: Context) -> AuditKey:
+    key = ctx.audit_key
+    assert key is not None
+    return key
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> uuid.UUID:
@@ -37,9 +46,10 @@ def _write(ctx: Context, tenant_id: uuid.UUID, count: int, label: str = "test.ev
 
 @contextmanager
 def _past_the_trigger(ctx: Context) -> Iterator[DbSession]:
-    """What an attacker with superuser rights could do: write with user triggers off."""
+    """What an attacker with superuser rights could do: write with user triggers off. For this transaction only: a
+    plain SET would stay on the pooled connection and switch the trigger off for whichever test gets it next."""
     with ctx.system_db() as db:
-        db.execute(sa.text("SET session_replication_role = replica"))
+        db.execute(sa.text("SET LOCAL session_replication_role = replica"))
         yield db
         db.commit()
 
@@ -60,12 +70,13 @@ def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, 
         entries = db.scalars(sa.select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
                              .order_by(AuditEntry.seq)).all()
         head = db.get(AuditHead, tenant_id)
-        report = audit.verify_chain(db, tenant_id)
+        report = audit.verify_chain(db, tenant_id, _key(ctx))
     # make_tenant issued a token per role: user.created and token.issued for each come first.
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     assert [e.action for e in entries[-4:]] == ["session.upload"] + ["test.event"] * 3
     assert {e.action for e in entries[:-4]} == {"user.created", "token.issued"}
     assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(entries, entries[1:], strict=False))
+    assert {e.key_id for e in entries} == {_key(ctx).key_id}, "every entry names the key it was sealed under"
     assert head is not None and (head.seq, head.entry_hash) == (len(entries), entries[-1].entry_hash)
     assert report.intact and report.entries == len(entries)
 
@@ -83,7 +94,7 @@ def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tena
         assert db.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
                          .where(AuditEntry.tenant_id == tenant_id, AuditEntry.action == "never")) == 0
     with ctx.system_db() as db:
-        assert audit.verify_chain(db, tenant_id).intact
+        assert audit.verify_chain(db, tenant_id, _key(ctx)).intact
 
 
 def test_the_database_refuses_to_change_or_delete_an_entry(ctx: Context, tenant_a: Tenant) -> None:
@@ -118,7 +129,7 @@ def test_concurrent_writers_make_one_unbroken_chain(ctx: Context, tenant_a: Tena
     assert not errors
     assert _seqs(ctx, tenant_id) == list(range(1, base + 81))
     with ctx.system_db() as db:
-        assert audit.verify_chain(db, tenant_id).intact
+        assert audit.verify_chain(db, tenant_id, _key(ctx)).intact
 
 
 WHERE = "WHERE tenant_id = :t AND"
@@ -155,14 +166,84 @@ def test_every_kind_of_tampering_is_detected(ctx: Context, tenant_a: Tenant, how
         for statement in statements:
             db.execute(sa.text(statement.format(**at)), {"t": tenant_id})
     with ctx.system_db() as db:
-        report = audit.verify_chain(db, tenant_id)
+        report = audit.verify_chain(db, tenant_id, _key(ctx))
     assert not report.intact
     assert any(expected.format(**at) in problem for problem in report.problems), report.problems
 
 
+def rewrite_from(ctx: Context, tenant_id: uuid.UUID, seq: int, detail: dict[str, object], key: AuditKey | None,
+                 drop_key_ids: bool = False) -> None:
+    """What a database superuser can do past the trigger: change entry `seq`'s detail, recompute the hash of it and
+    of every entry after it, linking each to the one before, and move the head onto the new last hash. Without
+    the key (`key=None`) the hashes are plain SHA-256, all that can be computed; `drop_key_ids` also blanks the
+    key ids, to pass the entries off as written before the key existed."""
+    with _past_the_trigger(ctx) as db:
+        db.execute(sa.text("UPDATE audit_log SET detail = CAST(:detail AS jsonb) WHERE tenant_id = :t AND seq = :s"),
+                   {"detail": json.dumps(detail), "t": tenant_id, "s": seq})
+        rows = db.execute(sa.text("SELECT * FROM audit_log WHERE tenant_id = :t AND seq >= :s ORDER BY seq"),
+                          {"t": tenant_id, "s": seq}).mappings().all()
+        prev = rows[0]["prev_hash"]
+        for row in rows:
+            digest = entry_hash(prev, row["seq"], row, key=key)
+            db.execute(sa.text("UPDATE audit_log SET prev_hash = :prev, entry_hash = :hash WHERE id = :id"),
+                       {"prev": prev, "hash": digest, "id": row["id"]})
+            if drop_key_ids:
+                db.execute(sa.text("UPDATE audit_log SET key_id = NULL WHERE id = :id"), {"id": row["id"]})
+            prev = digest
+        db.execute(sa.text("UPDATE audit_heads SET entry_hash = :hash WHERE tenant_id = :t"),
+                   {"hash": prev, "t": tenant_id})
+
+
+@pytest.mark.parametrize("key_ids", ["left as they were", "dropped"])
+def test_a_superuser_without_the_key_who_rewrites_an_entry_every_later_hash_and_the_head_is_caught(
+        ctx: Context, tenant_a: Tenant, key_ids: str) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    base = len(_seqs(ctx, tenant_id))
+    _write(ctx, tenant_id, 5)
+    three, five = base + 3, base + 5
+    rewrite_from(ctx, tenant_id, three, {"i": 99}, key=None, drop_key_ids=key_ids == "dropped")
+    with ctx.system_db() as db:
+        head = db.get(AuditHead, tenant_id)
+        last = db.scalar(sa.select(AuditEntry.entry_hash).where(AuditEntry.tenant_id == tenant_id,
+                                                                 AuditEntry.seq == five))
+        report = audit.verify_chain(db, tenant_id, _key(ctx))
+    assert head is not None and (head.seq, head.entry_hash) == (five, last), "links and head are consistent again"
+    expected = (f"entry {three} (test.event) was changed" if key_ids == "left as they were" else
+                f"entry {three} is unkeyed but comes after keyed entry")
+    assert not report.intact
+    assert any(expected in problem for problem in report.problems), report.problems
+
+
+def test_verify_with_another_key_fails_and_names_both_keys(ctx: Context, database_url: str, tenant_a: Tenant,
+                                                          tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tenant_id = _tenant_id(ctx, tenant_a)
+    _write(ctx, tenant_id, 2)
+    other = AuditKey.from_setting("not-the-deployment-key-4d1f")
+    with ctx.system_db() as db:
+        report = audit.verify_chain(db, tenant_id, other)
+    wrong = (f"were sealed under audit key {_key(ctx).key_id}, not under the configured AUDIT_KEY "
+             f"(key {other.key_id}): the wrong key")
+    assert not report.intact and wrong in report.problems[0]
+    assert not any("was changed" in problem for problem in report.problems), "one clear message, not one per entry"
+    done = _run("audit", "verify", "--tenant", tenant_a.name,
+                env={"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "OBJECT_STORE_URL":
+                     ctx.settings.object_store_url, "AUDIT_KEY": "not-the-deployment-key-4d1f"})
+    assert done.returncode == 1 and wrong in done.stdout
+
+
+def test_a_process_without_an_audit_key_refuses_to_write_entries(ctx: Context, tenant_a: Tenant) -> None:
+    tenant_id = _tenant_id(ctx, tenant_a)
+    before = _seqs(ctx, tenant_id)
+    keyless = Context(settings=ctx.settings.model_copy(update={"audit_key": None}), database_url=ctx.database_url,
+                      store=ctx.store)
+    with pytest.raises(audit.AuditKeyMissing, match="set AUDIT_KEY"):
+        _write(keyless, tenant_id, 1)
+    assert _seqs(ctx, tenant_id) == before
+
+
 def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, database_url: str, tenant_a: Tenant,
                                                               tenant_b: Tenant, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path)}
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "OBJECT_STORE_URL": ctx.settings.object_store_url}
     _write(ctx, _tenant_id(ctx, tenant_a), 3)
     _write(ctx, _tenant_id(ctx, tenant_b), 2)
     done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
@@ -231,7 +312,7 @@ def test_sign_ins_exports_tokens_and_role_changes_are_audited(client, ctx: Conte
         db.commit()
         rows = db.execute(sa.select(AuditEntry.action, AuditEntry.detail).where(AuditEntry.tenant_id == tenant_id)
                           .order_by(AuditEntry.seq)).all()
-        report = audit.verify_chain(db, tenant_id)
+        report = audit.verify_chain(db, tenant_id, _key(ctx))
     recent = [(action, detail) for action, detail in rows][-5:]
     assert recent == [
         ("user.sign_in", {"client": "dashboard"}),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import TEST_AUDIT_KEY
 from vigil.context import Context
 from vigil.services.auth import authenticate
 
@@ -14,8 +15,9 @@ VIGIL = str(Path(sys.executable).parent / "vigil")
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`vigil` with the deployment's audit key (the one the tests' own context seals with), unless `env` says."""
     return subprocess.run([VIGIL, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+                          env={**os.environ, "AUDIT_KEY": TEST_AUDIT_KEY, **env})
 
 
 def test_token_create_prints_a_token_that_signs_in_with_the_role(ctx: Context, database_url: str,

@@ -8,7 +8,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import command
 
-from tests.conftest import create_database
+from tests.conftest import TEST_AUDIT_KEY, create_database
+from vigil.audit_chain import AuditKey
 from vigil.db.engine import alembic_config, sqlalchemy_url
 
 
@@ -71,13 +72,63 @@ def test_0006_chains_the_audit_entries_already_there(pg_admin_url: str) -> None:
                     {"id": uuid.uuid4(), "t": tenant_id, "action": f"written {minute} min ago", "m": minute})
         command.upgrade(cfg, "head")
         with sessionmaker_for(database_url)() as db:
-            report = verify_chain(db, tenant_id)
+            report = verify_chain(db, tenant_id, AuditKey.from_setting(TEST_AUDIT_KEY))
             actions = db.execute(sa.text("SELECT action FROM audit_log WHERE tenant_id = :t ORDER BY seq"),
                                  {"t": tenant_id}).scalars().all()
         assert report.intact and report.entries == 3
         assert actions == ["written 3 min ago", "written 2 min ago", "written 1 min ago"]
     finally:
         engine.dispose()
+
+
+def test_0014_leaves_the_entries_already_there_unkeyed_and_the_first_keyed_entry_anchors_them(
+        pg_admin_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Entries chained before the audit key keep their plain SHA-256 (no row of the append-only log is rewritten)
+    and verify as unkeyed; entries written after it are sealed under the key and link onto them, so rewriting an
+    old entry, even with every hash after it recomputed, fails at the first keyed entry."""
+    from tests.conftest import isolated_context
+    from tests.integration.test_audit_chain import _write, rewrite_from
+    from vigil.db.models import AuditEntry
+    from vigil.services.audit import verify_chain
+
+    ctx = isolated_context(pg_admin_url, tmp_path)
+    cfg = alembic_config(ctx.database_url)
+    command.downgrade(cfg, "0005")
+    tenant_id = uuid.uuid4()
+    engine = sa.create_engine(sqlalchemy_url(ctx.database_url))
+    try:
+        with engine.begin() as db:
+            db.execute(sa.text("INSERT INTO tenants (id, name, created_at) VALUES (:id, 'keyless-log', now())"),
+                       {"id": tenant_id})
+            for minute in (3, 2):
+                db.execute(sa.text(
+                    "INSERT INTO audit_log (id, tenant_id, action, entity_type, entity_id, detail, created_at) "
+                    "VALUES (:id, :t, 'old', 'session', 'x', '{}', now() - make_interval(mins => :m))"),
+                    {"id": uuid.uuid4(), "t": tenant_id, "m": minute})
+        command.upgrade(cfg, "head")  # 0006 chains them unkeyed; 0014 leaves them so
+    finally:
+        engine.dispose()
+    key = ctx.audit_key
+    assert key is not None
+    with ctx.system_db() as db:
+        before = verify_chain(db, tenant_id, key)
+    assert before.intact and (before.entries, before.unkeyed) == (2, 2)
+    assert "could be rewritten unnoticed" in before.notes[0], "nothing anchors them yet, and verify says so"
+
+    _write(ctx, tenant_id, 2)
+    with ctx.system_db() as db:
+        after = verify_chain(db, tenant_id, key)
+        key_ids = db.scalars(sa.select(AuditEntry.key_id).where(AuditEntry.tenant_id == tenant_id)
+                             .order_by(AuditEntry.seq)).all()
+    assert after.intact and (after.entries, after.unkeyed) == (4, 2)
+    assert key_ids == [None, None, key.key_id, key.key_id]
+    assert "the keyed entry after them and the checkpoints anchor them" in after.notes[0]
+
+    rewrite_from(ctx, tenant_id, 1, {"rewritten": True}, key=None)  # every hash from entry 1 on, without the key
+    with ctx.system_db() as db:
+        tampered = verify_chain(db, tenant_id, key)
+    assert [p for p in tampered.problems if "entry 1 " in p or "entry 2 " in p] == [], "the old part is consistent"
+    assert any("entry 3 (test.event) was changed" in problem for problem in tampered.problems), tampered.problems
 
 
 def test_0013_empties_analysis_text_and_vigil_migrate_seals_older_reviews(pg_admin_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]

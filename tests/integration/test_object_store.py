@@ -4,10 +4,13 @@ S3 API (moto's server), with the same behaviour expected of both."""
 from __future__ import annotations
 
 import io
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant
 from vigil.services.auth import authenticate
@@ -57,8 +60,6 @@ def test_local_store_refuses_keys_that_escape_its_root(tmp_path: Path) -> None:
 
 
 def test_artifact_names_cannot_climb_out_of_the_session(tmp_path: Path) -> None:
-    import uuid
-
     with pytest.raises(ValueError):
         artifact_key(uuid.uuid4(), uuid.uuid4(), "../../other/audio.flac")
 
@@ -78,3 +79,29 @@ def test_upload_and_extraction_work_on_s3(s3_endpoint: str, pg_admin_url: str, t
     raw = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     key = "pipeline/" + artifact_key(session.tenant_id, session.id, AUDIO_NAME)
     assert raw.head_object(Bucket="vigil-test", Key=key)["ContentLength"] > 10_000
+
+
+def test_a_locked_write_to_a_store_without_object_lock_is_an_ordinary_write_and_says_so(store: ObjectStore) -> None:
+    until = datetime.now(UTC) + timedelta(days=1)
+    assert store.put_locked("locks/a.json", b"1", "COMPLIANCE", until) is None
+    store.put_bytes("locks/b.json", b"2")
+    assert sorted(store.read_versions("locks/")) == [("locks/a.json", b"1"), ("locks/b.json", b"2")]
+
+
+def test_on_a_bucket_with_object_lock_a_locked_version_outlives_overwrites_and_deletes(s3_endpoint: str) -> None:
+    raw = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    bucket = f"vigil-locked-{uuid.uuid4().hex[:8]}"
+    raw.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    store = open_store(Settings(object_store_url=f"s3://{bucket}/prefix", s3_endpoint_url=s3_endpoint,
+                                _env_file=None))
+    until = datetime.now(UTC) + timedelta(days=1)
+    assert store.put_locked("locks/a.json", b"first", "GOVERNANCE", until) == "GOVERNANCE"
+    version = raw.head_object(Bucket=bucket, Key="prefix/locks/a.json")
+    assert (version["ObjectLockMode"], version["ObjectLockRetainUntilDate"]) == ("GOVERNANCE",
+                                                                                until.replace(microsecond=0))
+    with pytest.raises(ClientError, match="AccessDenied"):
+        raw.delete_object(Bucket=bucket, Key="prefix/locks/a.json", VersionId=version["VersionId"])
+    store.put_bytes("locks/a.json", b"second")
+    store.delete("locks/a.json")  # a delete marker over both versions
+    assert not store.exists("locks/a.json")
+    assert sorted(store.read_versions("locks/")) == [("locks/a.json", b"first"), ("locks/a.json", b"second")]

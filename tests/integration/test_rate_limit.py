@@ -7,14 +7,14 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from serve.app import configure, create_app
-from tests.conftest import make_tenant
+from tests.conftest import TEST_AUDIT_KEY, make_tenant
 from vigil.context import Context
 from vigil.settings import Settings
 
 
 def test_a_token_past_its_limit_waits_and_others_do_not(tmp_path: Path, database_url: str) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url, api_rate_limit="5/minute",
-                        object_store_url=f"file://{tmp_path / 'objects'}", _env_file=None)
+                        object_store_url=f"file://{tmp_path / 'objects'}", audit_key=TEST_AUDIT_KEY, _env_file=None)
     ctx = Context.build(settings, database_url)
     tenant = make_tenant(ctx)
     with TestClient(configure(create_app(), ctx)) as client:

@@ -142,7 +142,7 @@ def test_a_second_sweep_finds_nothing_to_do_and_the_audit_chain_stays_intact(ctx
     assert [purges(ctx, s) for s in sessions] == [["retention.media_purged"],
                                                   ["retention.media_purged", "retention.content_purged"]]
     with ctx.system_db() as db:
-        assert verify_chain(db, a).intact
+        assert verify_chain(db, a, ctx.audit_key).intact
 
 
 def test_one_tenants_policy_never_touches_another_tenants_sessions(ctx: Context, tenant_a: Tenant,

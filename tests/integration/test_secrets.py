@@ -21,7 +21,7 @@ from vigil.db.models import Job
 from vigil.settings import Settings
 
 SECRETS = {"openai_api_key": "sk-live-9d2f7e51c0aa4b8e", "assemblyai_api_key": "aai-5c1e0b7d93f24a66",
-           "signing_key": "sign-2b8e4f10c6d94e37"}
+           "signing_key": "sign-2b8e4f10c6d94e37", "audit_key": "audit-7e0c4b19d2a85f36"}
 DB_PASSWORD = "pg-pass-71c3e9a05b"
 
 

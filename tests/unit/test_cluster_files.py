@@ -78,10 +78,14 @@ def test_the_serve_builder_refuses_machine_local_state(monkeypatch: pytest.Monke
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
+    monkeypatch.delenv("AUDIT_KEY", raising=False)
     with pytest.raises(ValueError, match="DATABASE_URL"):
         app_from_environment({"_env_file": None})
     with pytest.raises(ValueError, match="ENCRYPTION_KEYS"):
         app_from_environment({"_env_file": None, "database_url": "postgresql://db.example/vigil"})
+    with pytest.raises(ValueError, match="AUDIT_KEY"):  # every node must seal audit entries under one key
+        app_from_environment({"_env_file": None, "database_url": "postgresql://db.example/vigil",
+                              "encryption_keys": "k1:c2VjcmV0"})
 
 
 def test_every_node_of_both_cluster_files_runs_with_token_authentication() -> None:

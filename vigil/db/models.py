@@ -248,7 +248,8 @@ class Review(Base):
 
 class AuditEntry(Base):
     """Append-only record of who did what to which object. Each tenant's entries are numbered (`seq`) and
-    hash-chained (`entry_hash` covers the entry and `prev_hash`); a trigger refuses UPDATE and DELETE."""
+    hash-chained (`entry_hash`, an HMAC under the audit key `key_id` names, covers the entry and `prev_hash`;
+    entries from before the key have no `key_id` and a plain SHA-256); a trigger refuses UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_entity", "tenant_id", "entity_type", "entity_id"),
@@ -258,6 +259,7 @@ class AuditEntry(Base):
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     entry_hash: Mapped[str] = mapped_column(sa.String(64))
+    key_id: Mapped[str | None] = mapped_column(sa.String(8))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(50))
     entity_type: Mapped[str] = mapped_column(sa.String(50))

@@ -2,15 +2,16 @@
 
 `record` queues an entry on the database session; just before that session commits, its entries are numbered
 and chained under a per-tenant transaction lock (taken last, after the transaction's other writes, so it can
-only ever wait for another transaction's commit, never deadlock with it). `verify_chain` recomputes a tenant's
-chain and names every entry that was edited, removed or reordered."""
+only ever wait for another transaction's commit, never deadlock with it), each sealed with HMAC under the audit
+key the session carries (`Context` gives every session its process's key). `verify_chain` recomputes a tenant's
+chain and names every entry that was edited, removed or reordered, or sealed under another key."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,12 +19,23 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.audit_chain import GENESIS, entry_hash
+from vigil.audit_chain import GENESIS, SESSION_KEY, AuditKey, entry_hash
 from vigil.db.models import Analysis, AuditEntry, AuditHead, StageEvent, User, utcnow
+from vigil.errors import PermanentError
 from vigil.schemas import AuditOut, CustodyEvent, CustodyOut
 from vigil.services.auth import Action, Principal
 
 PENDING = "vigil.audit.pending"
+
+
+class AuditKeyMissing(PermanentError):
+    """Audit entries were to be written (or checked) by a process that holds no audit key."""
+
+    code = "audit_key_missing"
+
+    def __init__(self) -> None:
+        super().__init__("no audit key: set AUDIT_KEY (environment or secrets backend); `vigil up` keeps one in "
+                         "DATA_DIR/audit-key")
 
 
 def record(db: DbSession, *, tenant_id: uuid.UUID, actor: Principal | None, action: str,
@@ -32,6 +44,13 @@ def record(db: DbSession, *, tenant_id: uuid.UUID, actor: Principal | None, acti
     db.info.setdefault(PENDING, []).append(AuditEntry(
         id=uuid.uuid4(), tenant_id=tenant_id, actor_id=actor.user_id if actor else None, action=action,
         entity_type=entity_type, entity_id=str(entity_id), detail=detail or {}, created_at=utcnow()))
+
+
+def session_key(db: DbSession) -> AuditKey:
+    key = db.info.get(SESSION_KEY)
+    if key is None:
+        raise AuditKeyMissing()
+    return key
 
 
 def _lock_key(tenant_id: uuid.UUID) -> int:
@@ -43,9 +62,10 @@ def _head(db: DbSession, tenant_id: uuid.UUID) -> sa.Row[tuple[int, str]] | None
                       .where(AuditHead.tenant_id == tenant_id)).one_or_none()
 
 
-def _link(db: DbSession, tenant_id: uuid.UUID, bodies: list[Mapping[str, Any]]) -> list[tuple[int, str, str]]:
+def _link(db: DbSession, tenant_id: uuid.UUID, bodies: list[Mapping[str, Any]],
+          key: AuditKey) -> list[tuple[int, str, str]]:
     """Append entries (their hashed fields, in order) to a tenant's chain: under the tenant's transaction lock,
-    number them after the head and hash each onto the one before, then move the head. Returns (seq, prev_hash,
+    number them after the head and seal each onto the one before, then move the head. Returns (seq, prev_hash,
     entry_hash) per entry, for the caller to store."""
     db.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(tenant_id))))
     head = _head(db, tenant_id)
@@ -53,7 +73,7 @@ def _link(db: DbSession, tenant_id: uuid.UUID, bodies: list[Mapping[str, Any]]) 
     links = []
     for body in bodies:
         seq += 1
-        digest = entry_hash(prev, seq, body)
+        digest = entry_hash(prev, seq, body, key=key)
         links.append((seq, prev, digest))
         prev = digest
     if links:
@@ -67,26 +87,29 @@ def _link(db: DbSession, tenant_id: uuid.UUID, bodies: list[Mapping[str, Any]]) 
 @event.listens_for(DbSession, "before_commit")
 def _seal(db: DbSession) -> None:
     pending: list[AuditEntry] = db.info.pop(PENDING, [])
+    if not pending:
+        return
+    key = session_key(db)
     by_tenant: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
     for entry in pending:
         by_tenant[entry.tenant_id].append(entry)
     for tenant_id in sorted(by_tenant, key=str):  # one fixed order across transactions
         entries = by_tenant[tenant_id]
-        links = _link(db, tenant_id, [_fields(entry) for entry in entries])
+        links = _link(db, tenant_id, [_fields(entry) for entry in entries], key)
         for entry, (seq, prev, digest) in zip(entries, links, strict=True):
-            entry.seq, entry.prev_hash, entry.entry_hash = seq, prev, digest
+            entry.seq, entry.prev_hash, entry.entry_hash, entry.key_id = seq, prev, digest, key.key_id
             db.add(entry)
-    if pending:
-        db.flush()
+    db.flush()
 
 
 def chain_bulk(db: DbSession, tenant_id: uuid.UUID, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For bulk loaders (benchmarks, imports) that INSERT entries as dicts: number and chain them in order of
     `created_at` after the tenant's current head, and move the head. Call inside the transaction that inserts."""
+    key = session_key(db)
     full = [{"id": uuid.uuid4(), "actor_id": None, "detail": {}, **row, "tenant_id": tenant_id}
             for row in sorted(rows, key=lambda r: r["created_at"])]
-    return [{**row, "seq": seq, "prev_hash": prev, "entry_hash": digest}
-            for row, (seq, prev, digest) in zip(full, _link(db, tenant_id, full), strict=True)]
+    return [{**row, "seq": seq, "prev_hash": prev, "entry_hash": digest, "key_id": key.key_id}
+            for row, (seq, prev, digest) in zip(full, _link(db, tenant_id, full, key), strict=True)]
 
 
 @event.listens_for(DbSession, "after_rollback")
@@ -100,23 +123,40 @@ def _fields(entry: AuditEntry) -> dict[str, Any]:
             "created_at": entry.created_at}
 
 
+def seal_holds(entry: AuditEntry, key: AuditKey) -> bool:
+    """Whether an entry's hash matches its content and link: under `key`, or unkeyed for an entry from before the
+    audit key. False for an entry sealed under another key (it cannot be checked with this one)."""
+    if entry.key_id is not None and entry.key_id != key.key_id:
+        return False
+    digest = entry_hash(entry.prev_hash, entry.seq, _fields(entry), key=key if entry.key_id else None)
+    return digest == entry.entry_hash
+
+
 @dataclass
 class ChainReport:
     tenant_id: uuid.UUID
     entries: int
     problems: list[str]
+    key_id: str = ""
+    unkeyed: int = 0  # entries from before the audit key: sealed with plain SHA-256
+    notes: list[str] = field(default_factory=list)  # what is true and worth knowing, but not a fault
+    checkpoints: int = 0  # checkpoints held against the chain (vigil.services.audit_checkpoints)
+    newest_checkpoint: int | None = None
 
     @property
     def intact(self) -> bool:
         return not self.problems
 
 
-def verify_chain(db: DbSession, tenant_id: uuid.UUID) -> ChainReport:
+def verify_chain(db: DbSession, tenant_id: uuid.UUID, key: AuditKey) -> ChainReport:
     """Walk a tenant's entries in order: numbers must run 1, 2, 3… without gaps, each must link to the one before,
-    each hash must match its content, and the last must be the recorded head."""
+    each must be sealed under `key` (or, for entries from before the audit key, unkeyed; those may only come
+    first), each hash must match its content, and the last must be the recorded head."""
     problems: list[str] = []
     expected_seq, prev = 1, GENESIS
-    count = 0
+    count = unkeyed = 0
+    keyed_before: int | None = None  # the first keyed entry seen
+    foreign: dict[str, list[int]] = defaultdict(list)  # entries sealed under a key other than `key`, by its id
     rows = db.execute(sa.select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
                       .order_by(AuditEntry.seq).execution_options(yield_per=2000)).scalars()
     for entry in rows:
@@ -125,9 +165,23 @@ def verify_chain(db: DbSession, tenant_id: uuid.UUID) -> ChainReport:
             problems.append(f"entries {expected_seq}–{entry.seq - 1} are missing")
         elif entry.prev_hash != prev:
             problems.append(f"entry {entry.seq} does not link to the entry before it")
-        if entry_hash(entry.prev_hash, entry.seq, _fields(entry)) != entry.entry_hash:
-            problems.append(f"entry {entry.seq} ({entry.action}) was changed after it was written")
+        if entry.key_id is None:
+            unkeyed += 1
+            if keyed_before is not None:
+                problems.append(f"entry {entry.seq} is unkeyed but comes after keyed entry {keyed_before}: it was "
+                                "rewritten without the audit key")
+        elif keyed_before is None:
+            keyed_before = entry.seq
+        if entry.key_id not in (None, key.key_id):
+            foreign[entry.key_id].append(entry.seq)
+        elif not seal_holds(entry, key):
+            problems.append(f"entry {entry.seq} ({entry.action}) was changed after it was written: its hash does "
+                            "not match" + (" under the audit key" if entry.key_id else ""))
         expected_seq, prev = entry.seq + 1, entry.entry_hash
+    for key_id, seqs in foreign.items():
+        problems.insert(0, f"{len(seqs)} entries ({seqs[0]}–{seqs[-1]}) were sealed under audit key {key_id}, not "
+                           f"under the configured AUDIT_KEY (key {key.key_id}): the wrong key, or one rotated away; "
+                           "they cannot be checked")
     head = _head(db, tenant_id)
     if head is None and count:
         problems.append("the chain's head record is missing")
@@ -135,7 +189,12 @@ def verify_chain(db: DbSession, tenant_id: uuid.UUID) -> ChainReport:
         problems.append(f"the chain ends at entry {expected_seq - 1} but its head says {head.seq}: "
                         "entries were removed from the end" if head.seq > expected_seq - 1 else
                         f"the chain's head does not match entry {expected_seq - 1}")
-    return ChainReport(tenant_id=tenant_id, entries=count, problems=problems)
+    notes = [] if not unkeyed or problems else [
+        f"entries 1–{unkeyed} predate the audit key and are sealed with plain SHA-256 only: "
+        + ("the keyed entry after them and the checkpoints anchor them" if keyed_before else
+           "until a keyed entry follows them or a checkpoint anchors them, they could be rewritten unnoticed")]
+    return ChainReport(tenant_id=tenant_id, entries=count, problems=problems, key_id=key.key_id, unkeyed=unkeyed,
+                       notes=notes)
 
 
 def chain_of_custody(db: DbSession, principal: Principal, session_id: uuid.UUID) -> CustodyOut:

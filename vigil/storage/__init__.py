@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
@@ -22,6 +23,15 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
     def list_keys(self, prefix: str = "") -> Iterator[str]: ...
+    def put_locked(self, key: str, data: bytes, mode: str, retain_until: datetime) -> str | None:
+        """Write an object nobody may overwrite or delete before `retain_until` where the store can enforce that
+        (S3 Object Lock in `mode`, COMPLIANCE or GOVERNANCE); returns the mode applied, or None when the store has
+        no lock and this was an ordinary write."""
+        ...
+    def read_versions(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """(key, content) of every stored version of every object under `prefix`, versions hidden by a newer write
+        or a delete marker included; a store that keeps no versions yields each object once."""
+        ...
     def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
         """A URL a client can PUT the object to directly, or None when the store has no such thing."""
         ...

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -129,6 +130,15 @@ class EncryptedStore:
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         return self.inner.list_keys(prefix)
+
+    def put_locked(self, key: str, data: bytes, mode: str, retain_until: datetime) -> str | None:
+        if self.encrypts(key):  # a locked object could never be re-wrapped after a key rotation
+            raise ValueError(f"{key!r} would be sealed: locked objects are written as they are")
+        return self.inner.put_locked(key, data, mode, retain_until)
+
+    def read_versions(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for key, data in self.inner.read_versions(prefix):
+            yield key, self._open(key, data) if self.encrypts(key) else data
 
     def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
         return self.inner.presigned_put_url(key, expires_seconds)

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -76,6 +77,14 @@ class LocalObjectStore:
         for path in sorted(base.rglob("*")) if base.is_dir() else []:
             if path.is_file() and not path.name.startswith(".tmp-"):
                 yield path.relative_to(self.root).as_posix()
+
+    def put_locked(self, key: str, data: bytes, mode: str, retain_until: datetime) -> str | None:
+        self.put_bytes(key, data)
+        return None  # a directory has no lock that its owner (or root) could not lift
+
+    def read_versions(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for key in self.list_keys(prefix):
+            yield key, self.get_bytes(key)
 
     def presigned_put_url(self, key: str, expires_seconds: int) -> str | None:
         return None  # the API serves signed one-time upload URLs for the local store instead

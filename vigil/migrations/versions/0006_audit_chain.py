@@ -34,7 +34,7 @@ def upgrade() -> None:
     heads: dict = {}
     for row in rows:
         seq, prev = heads.get(row["tenant_id"], (0, GENESIS))
-        digest = entry_hash(prev, seq + 1, row)
+        digest = entry_hash(prev, seq + 1, row, key=None)  # unkeyed: the audit key came with 0014
         bind.execute(sa.text("UPDATE audit_log SET seq = :seq, prev_hash = :prev, entry_hash = :hash WHERE id = :id"),
                      {"seq": seq + 1, "prev": prev, "hash": digest, "id": row["id"]})
         heads[row["tenant_id"]] = (seq + 1, digest)
