@@ -1,12 +1,19 @@
 """The transcribe stage with three real clients at once: Whisper, AssemblyAI's SDK against its REST
-stand-in, Google's client against its gRPC stand-in. The stand-ins say what was really said (the
-sample's reference text), so the vote has something true to converge on."""
+stand-in, Google's client against its gRPC stand-in.
+
+Where the tests measure the reconciled transcript, the stand-ins say real recognitions of the sample's
+audio, made when the test runs (Whisper tiny.en decoded otherwise, and in one setting hearing a worse
+channel: tests/standins/recognitions.py), so the vote can go wrong and the tests can fail. They assert
+what bench/reconcile.py measured: with about equally accurate providers, ROVER comes within a word or two
+of the best of them; when two of three are clearly worse, it lands between the best and the others. Where
+the tests are about failures, the stand-ins just say the sample's reference text."""
 
 from __future__ import annotations
 
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,8 +21,10 @@ import pytest
 from tests.conftest import SAMPLES, RecordedTelemetry, Tenant
 from tests.standins.assemblyai_server import AssemblyAIStandin, serve_standin
 from tests.standins.google_speech_server import GoogleSpeechStandin, SpokenWord, running_standin
+from tests.standins.recognitions import SETTINGS, as_assemblyai_script, as_google_words, hear
 from vigil.context import Context
 from vigil.errors import TransientError
+from vigil.media import extract_audio
 from vigil.schemas import AgentTranscript
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
@@ -24,7 +33,7 @@ from vigil.services.pipeline import run_extract, run_transcribe
 from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.transcription import providers
 from vigil.transcription.base import build_transcriber
-from vigil.transcription.quality import word_error_rate
+from vigil.transcription.quality import normalise_words, word_error_rate
 
 pytestmark = pytest.mark.own_database  # claims stages by hand
 
@@ -87,23 +96,62 @@ def _agent(ctx: Context, claim: ClaimedStage) -> AgentTranscript:
         ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)))
 
 
-def test_three_providers_reconciled_beat_the_offline_recognizer_alone(ctx: Context, tenant_a: Tenant, assemblyai,  # type: ignore[no-untyped-def]
-                                                                      google, whisper) -> None:
-    claim = _extracted(ctx, tenant_a)
-    transcribers = _configure(ctx, "whisper,assemblyai,google", assemblyai[1], google[1])
-    transcribers[0] = whisper  # the session's already-loaded model
-    run_transcribe(ctx, claim, transcribers)
+def _word_errors(text: str) -> int:
+    return round(word_error_rate(REFERENCE_TEXT, text) * len(normalise_words(REFERENCE_TEXT)))
+
+
+def _reconcile_real_recognitions(ctx: Context, tenant: Tenant, whisper, setting: str,  # type: ignore[no-untyped-def]
+                                 workdir: Path) -> dict[str, int]:
+    """The sample through the transcribe stage, the stand-ins saying what tiny.en heard in it (`setting`):
+    word errors against the reference of each provider's stored transcript and of the reconciled one."""
+    audio = workdir / "sample.flac"
+    extract_audio(SAMPLES / "checkin-risk.mp3", audio, 60)
+    heard = {name: hear(audio, hearing, workdir) for name, hearing in SETTINGS[setting].items()}
+    assemblyai = AssemblyAIStandin(api_key=KEY, timed_script=as_assemblyai_script(heard["assemblyai"]),
+                                   processing_polls=0)
+    google = GoogleSpeechStandin(words=as_google_words(heard["google"]))
+    with serve_standin(assemblyai) as url, running_standin(google) as endpoint:
+        claim = _extracted(ctx, tenant)
+        transcribers = _configure(ctx, "whisper,assemblyai,google", url, endpoint)
+        transcribers[0] = whisper  # the session's already-loaded model
+        run_transcribe(ctx, claim, transcribers)
     agent = _agent(ctx, claim)
     assert agent.provider == "reconciled" and agent.providers == ["whisper", "assemblyai", "google"]
     assert agent.failed_providers == {}
-    raw = json.loads(ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id,
-                                                      "transcript/raw/whisper.json")))
-    alone = word_error_rate(REFERENCE_TEXT, " ".join(w["text"] for w in raw["words"]))
-    together = word_error_rate(REFERENCE_TEXT, " ".join(s.text for s in agent.segments))
-    assert together < alone, (together, alone)
+    errors = {}
+    for name in agent.providers:
+        raw = json.loads(ctx.store.get_bytes(artifact_key(claim.tenant_id, claim.session_id,
+                                                          f"transcript/raw/{name}.json")))
+        errors[name] = _word_errors(" ".join(w["text"] for w in raw["words"]))
+    errors["reconciled"] = _word_errors(" ".join(s.text for s in agent.segments))
     summary = agent.reconciliation
-    assert summary is not None and summary.agreement_rate < 1.0 and summary.wins
+    assert summary is not None and summary.agreement_rate < 1.0  # they really disagree somewhere
     assert set(summary.pairwise_wer) == {"whisper|assemblyai", "whisper|google", "assemblyai|google"}
+    return errors
+
+
+def test_reconciling_three_about_equally_accurate_recognitions_comes_within_two_words_of_the_best(  # type: ignore[no-untyped-def]
+        ctx: Context, tenant_a: Tenant, whisper, tmp_path: Path) -> None:
+    """About as good as the best, not better: on this sample ROVER makes 7 errors where the providers make 9,
+    7 and 7; on shared/data/speech (bench/reconcile.py) it beat the provider best on average on all five files,
+    but lost to each file's own best provider on two of them."""
+    errors = _reconcile_real_recognitions(ctx, tenant_a, whisper, "decodings", tmp_path)
+    singles = {name: errors[name] for name in ("whisper", "assemblyai", "google")}
+    assert all(singles.values()), f"a stand-in said the reference word for word: {errors}"
+    assert max(singles.values()) - min(singles.values()) <= 5, f"not about equally accurate: {errors}"
+    assert errors["reconciled"] <= min(singles.values()) + 2, errors
+
+
+def test_two_clearly_worse_recognitions_outvote_the_best_provider_yet_the_vote_beats_either_of_them(  # type: ignore[no-untyped-def]
+        ctx: Context, tenant_a: Tenant, whisper, tmp_path: Path) -> None:
+    """ROVER gives every provider an equal vote: it cannot tell that whisper, hearing the clean audio, is the
+    better one, so where the two worse stand-ins agree on a mistake they outvote it. It still does better
+    than either of them. On this sample: whisper 9 errors, the stand-ins 15 and 18, ROVER 12; on
+    shared/data/speech ROVER was worse than whisper alone on all five files."""
+    errors = _reconcile_real_recognitions(ctx, tenant_a, whisper, "channels", tmp_path)
+    worse = min(errors["assemblyai"], errors["google"])
+    assert errors["whisper"] + 3 <= worse, f"the stand-ins are not clearly worse here: {errors}"
+    assert errors["whisper"] < errors["reconciled"] < worse, errors
 
 
 def test_a_failing_provider_is_recorded_and_the_others_carry_the_transcript(ctx: Context, tenant_a: Tenant,  # type: ignore[no-untyped-def]

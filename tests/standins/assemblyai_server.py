@@ -7,7 +7,8 @@ object; `GET /v2/transcript/{id}` is polled until `status` is `completed` or `er
 200 becomes a `TranscriptError` carrying the status code and the body's `error` field.
 
 Transcripts say a fixed script: each word lasts WORD_MS, words follow each other every STEP_MS, starting at
-LEAD_MS, so a test can state the exact timings it expects.
+LEAD_MS, so a test can state the exact timings it expects. A `timed_script` (words with their own times and
+confidences, as a real recognizer heard them) is said instead when it is given.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ WORD_MS = 300
 STEP_MS = 400
 WORD_CONFIDENCE = 0.9
 DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (("A", "hello this is a test"), ("B", "yes it is"))
+# (speaker, [(text, start ms, end ms, confidence), ...]) per utterance
+TimedScript = Sequence[tuple[str, Sequence[tuple[str, int, int, float]]]]
 
 
 @dataclass
@@ -53,6 +56,7 @@ class AssemblyAIStandin:
 
     api_key: str
     script: Sequence[tuple[str, str]] = DEFAULT_SCRIPT
+    timed_script: TimedScript | None = None
     processing_polls: int = 1
     delay_seconds: float = 0.0
     transcript_error: str | None = None
@@ -149,25 +153,37 @@ class AssemblyAIStandin:
             return JSONResponse({**base, "status": "error", "error": self.transcript_error})
         if isinstance(self.completed_body, str):
             return Response(self.completed_body, media_type="application/json")
-        return JSONResponse({**base, **completed_transcript(self.script), **(self.completed_body or {})})
+        said = completed_timed_transcript(self.timed_script) if self.timed_script else completed_transcript(self.script)
+        return JSONResponse({**base, **said, **(self.completed_body or {})})
 
 
 def completed_transcript(script: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """The fields of a completed transcript saying `script` ((speaker, text) turns), times in milliseconds."""
-    words: list[dict[str, Any]] = []
-    utterances: list[dict[str, Any]] = []
+    timed, count = [], 0
     for speaker, text in script:
         turn = []
         for token in text.split():
-            start = LEAD_MS + STEP_MS * len(words)
-            word = {"text": token, "start": start, "end": start + WORD_MS, "confidence": WORD_CONFIDENCE,
-                    "speaker": speaker}
-            words.append(word)
-            turn.append(word)
-        utterances.append({"speaker": speaker, "start": turn[0]["start"], "end": turn[-1]["end"], "text": text,
-                           "confidence": WORD_CONFIDENCE, "words": turn})
-    return {"status": "completed", "text": " ".join(text for _, text in script), "words": words,
-            "utterances": utterances, "confidence": WORD_CONFIDENCE, "language_code": "en_us",
+            start = LEAD_MS + STEP_MS * count
+            turn.append((token, start, start + WORD_MS, WORD_CONFIDENCE))
+            count += 1
+        timed.append((speaker, turn))
+    return completed_timed_transcript(timed)
+
+
+def completed_timed_transcript(script: TimedScript) -> dict[str, Any]:
+    """The fields of a completed transcript saying `script`, each word at its own times and confidence."""
+    words: list[dict[str, Any]] = []
+    utterances: list[dict[str, Any]] = []
+    for speaker, turn_words in script:
+        turn = [{"text": text, "start": start, "end": end, "confidence": confidence, "speaker": speaker}
+                for text, start, end, confidence in turn_words]
+        words += turn
+        utterances.append({"speaker": speaker, "start": turn[0]["start"], "end": turn[-1]["end"],
+                           "text": " ".join(w["text"] for w in turn),
+                           "confidence": round(sum(w["confidence"] for w in turn) / len(turn), 4), "words": turn})
+    confidence = round(sum(w["confidence"] for w in words) / len(words), 4) if words else WORD_CONFIDENCE
+    return {"status": "completed", "text": " ".join(u["text"] for u in utterances), "words": words,
+            "utterances": utterances, "confidence": confidence, "language_code": "en_us",
             "audio_duration": (words[-1]["end"] // 1000) + 1 if words else 0, "speech_model_used": "universal"}
 
 
