@@ -93,7 +93,7 @@ import ray
 from tasks import runtime
 from tasks.dispatcher import Dispatcher
 from vigil.cli import _database_url
-from vigil.settings import load_settings
+from vigil.secrets import load_settings
 settings = load_settings()
 runtime.start_ray(settings)
 handle = Dispatcher.options(name=runtime.DISPATCHER_NAME, lifetime="detached").remote(settings, _database_url())

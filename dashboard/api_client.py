@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard.formatting import plain
 from dashboard.kpis import facts_frame_from_json, load_test_sessions
 from vigil.client import ApiError, VigilClient
-from vigil.settings import load_settings
+from vigil.secrets import load_settings
 
 __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "analysis", "audit",
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",

@@ -35,7 +35,7 @@ def app_from_environment(args: dict[str, str]) -> ray_serve.Application:
     """The Serve config's application builder: settings from the environment of the cluster (DATABASE_URL, an
     s3:// OBJECT_STORE_URL, keys from the secrets backend), so any node can serve. `args` override settings."""
     from vigil.db.engine import resolve_database_url, run_migrations
-    from vigil.settings import load_settings
+    from vigil.secrets import load_settings
 
     settings = load_settings(**args)
     if not settings.database_url:

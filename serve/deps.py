@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from serve.ratelimit import limiter_for
 from vigil.context import Context
-from vigil.services.auth import Principal, authenticate, hash_token
+from vigil.services.access import Principal
+from vigil.services.auth import authenticate, hash_token
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`.")
 

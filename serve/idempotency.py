@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from serve.deps import principal_of, process_context
 from vigil.context import Context
 from vigil.services import idempotency
-from vigil.services.auth import Principal
+from vigil.services.access import Principal
 
 HEADER = b"idempotency-key"
 VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces: what clients send (UUIDs, hashes)

@@ -28,9 +28,10 @@ from vigil.services.jobs import ClaimedStage
 from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
 from vigil.services.tenants import transcribers_for
 from vigil.settings import Settings
-from vigil.transcription.base import Transcriber, build_transcriber
+from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import Chunk
 from vigil.transcription.providers import ChunkMap, call_provider
+from vigil.transcription.registry import build_transcriber
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from vigil.schemas import Role
-from vigil.settings import load_settings
+from vigil.secrets import load_settings
 
 app = typer.Typer(help="Vigil: recorded sessions in, reviewed decisions out.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)

@@ -1,6 +1,6 @@
-"""Where secrets come from: the environment (the default) or AWS Secrets Manager, read once at startup to fill
-the secret fields of `Settings` the environment left unset. Values are never logged, shown in a repr or put in
-an error message; only secret ids and AWS error codes are."""
+"""Where secrets come from: the environment (the default) or AWS Secrets Manager, read once at startup
+(`load_settings`) to fill the secret fields of `Settings` the environment left unset. Values are never logged,
+shown in a repr or put in an error message; only secret ids and AWS error codes are."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -22,9 +22,7 @@ from pydantic import BaseModel
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from vigil.errors import VigilError
-
-if TYPE_CHECKING:
-    from vigil.settings import Settings
+from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -218,3 +216,11 @@ def fill_secrets(settings: _S, backend: SecretsBackend) -> _S:
             updates[field] = value
     log.info("settings filled from secrets backend", extra={"fields": sorted(updates)})
     return settings.model_copy(update=updates) if updates else settings
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once at a process's entry point; everything else takes them as an argument. Secrets the
+    environment leaves unset come from the secrets backend (SECRETS_BACKEND), when there is one."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    backend = backend_from_settings(settings)
+    return fill_secrets(settings, backend) if backend is not None else settings

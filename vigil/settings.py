@@ -141,13 +141,3 @@ class Settings(BaseSettings):
     @property
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "pg"
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Read settings once at a process's entry point; everything else takes them as an argument. Secrets the
-    environment leaves unset come from the secrets backend (SECRETS_BACKEND), when there is one."""
-    from vigil.secrets import backend_from_settings, fill_secrets
-
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    backend = backend_from_settings(settings)
-    return fill_secrets(settings, backend) if backend is not None else settings

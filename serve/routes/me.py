@@ -9,7 +9,7 @@ from serve.deps import DbDep, PrincipalDep
 from vigil.db.models import Tenant
 from vigil.schemas import ExportIn, MeOut
 from vigil.services import audit
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

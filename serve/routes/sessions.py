@@ -24,8 +24,8 @@ from vigil.schemas import (
     SessionSummaryOut,
     UploadAccepted,
 )
-from vigil.services import audit, ingest, redaction, reprocess, reviews, sessions
-from vigil.services.auth import Action
+from vigil.services import access, audit, ingest, redaction, reprocess, reviews, sessions
+from vigil.services.access import Action
 from vigil.services.sessions import SessionFilter
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
@@ -149,7 +149,7 @@ def get_redactions(session_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal:
 @router.get("/{session_id}/audit", response_model=list[AuditOut])
 def get_audit(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> list[AuditOut]:
     principal.require(Action.read_content)
-    sessions.owned_session(db, principal, session_id)
+    access.owned_session(db, principal, session_id)
     return audit.session_audit(db, principal, session_id)
 
 

@@ -270,7 +270,7 @@ def test_unknown_backend_is_rejected() -> None:
 
 def test_load_settings_takes_what_the_environment_leaves_unset_from_secrets_manager(
         endpoint: str, admin, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from vigil.settings import load_settings
+    from vigil.secrets import load_settings
 
     admin.create_secret(Name=f"{prefix}OPENAI_API_KEY", SecretString=OPENAI_KEY)
     admin.create_secret(Name=f"{prefix}ENCRYPTION_KEYS", SecretString="k1:" + "A" * 43 + "=")

@@ -62,7 +62,7 @@ def test_the_load_test_stand_in_is_refused_unless_the_deployment_allows_it(ctx: 
 
     from serve.app import configure, create_app
     from vigil.settings import Settings
-    from vigil.transcription.base import build_transcriber
+    from vigil.transcription.registry import build_transcriber
 
     with pytest.raises(pydantic.ValidationError, match="ALLOW_STANDIN=true"):
         Settings(transcribers="standin", _env_file=None)

@@ -32,8 +32,8 @@ from vigil.services.jobs import ClaimedStage, claim_next_stage
 from vigil.services.pipeline import run_extract, run_transcribe
 from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.transcription import providers
-from vigil.transcription.base import build_transcriber
 from vigil.transcription.quality import normalise_words, word_error_rate
+from vigil.transcription.registry import build_transcriber
 
 pytestmark = pytest.mark.own_database  # claims stages by hand
 

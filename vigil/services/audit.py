@@ -23,7 +23,7 @@ from vigil.audit_chain import GENESIS, SESSION_KEY, AuditKey, entry_hash
 from vigil.db.models import Analysis, AuditEntry, AuditHead, StageEvent, User, utcnow
 from vigil.errors import PermanentError
 from vigil.schemas import AuditOut, CustodyEvent, CustodyOut
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal, owned_session
 
 PENDING = "vigil.audit.pending"
 
@@ -199,8 +199,6 @@ def verify_chain(db: DbSession, tenant_id: uuid.UUID, key: AuditKey) -> ChainRep
 
 def chain_of_custody(db: DbSession, principal: Principal, session_id: uuid.UUID) -> CustodyOut:
     """Upload → stages → analyses → reviews for one session of the caller's tenant, oldest first."""
-    from vigil.services.sessions import owned_session
-
     principal.require(Action.read_content)
     owned_session(db, principal, session_id)
     entries = db.execute(sa.select(AuditEntry, User.email).outerjoin(User, User.id == AuditEntry.actor_id)

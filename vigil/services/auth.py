@@ -1,53 +1,20 @@
-"""API tokens, principals and what each role may do."""
+"""API tokens: issuing them (with the tenant and user they name) and resolving one to its principal."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
-from dataclasses import dataclass
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import ApiToken, Tenant, User
-from vigil.errors import Forbidden, ValidationFailure
+from vigil.errors import ValidationFailure
 from vigil.schemas import Role
+from vigil.services import audit
+from vigil.services.access import Principal
 
 TOKEN_PREFIX = "vgl_"
-
-
-class Action(StrEnum):
-    upload = "upload"
-    read_status = "read_status"
-    read_content = "read_content"
-    review = "review"
-    reprocess = "reprocess"
-    administer = "administer"
-
-
-PERMISSIONS: dict[Role, set[Action]] = {
-    Role.admin: set(Action),
-    Role.supervisor: set(Action) - {Action.administer},
-    Role.lead: {Action.read_status, Action.read_content},
-    Role.uploader: {Action.upload, Action.read_status},
-}
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: uuid.UUID
-    tenant_id: uuid.UUID
-    email: str
-    role: Role
-
-    def require(self, action: Action) -> None:
-        if action not in PERMISSIONS[self.role]:
-            raise Forbidden(f"role {self.role.value!r} may not {action.value.replace('_', ' ')}")
-
-    def can(self, action: Action) -> bool:
-        return action in PERMISSIONS[self.role]
 
 
 def hash_token(token: str) -> str:
@@ -63,8 +30,6 @@ def ensure_user(db: DbSession, tenant_name: str, email: str, role: Role) -> User
         tenant = Tenant(name=tenant_name)
         db.add(tenant)
         db.flush()
-    from vigil.services import audit  # audit needs this module's Principal
-
     user = db.scalar(sa.select(User).where(User.tenant_id == tenant.id, User.email == email.lower()))
     if user is None:
         user = User(tenant_id=tenant.id, email=email.lower(), role=role.value)
@@ -83,8 +48,6 @@ def issue_token(db: DbSession, tenant_name: str, email: str, role: Role, label: 
     """Create tenant and user if missing, and a new API token; only its hash is stored."""
     user = ensure_user(db, tenant_name, email, role)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    from vigil.services import audit
-
     db.add(ApiToken(tenant_id=user.tenant_id, user_id=user.id, token_hash=hash_token(token), label=label))
     db.flush()
     audit.record(db, tenant_id=user.tenant_id, actor=None, action="token.issued", entity_type="user",

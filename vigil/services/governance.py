@@ -25,8 +25,7 @@ from vigil.db.models import Analysis, AuditEntry, ConfigVersion, Tenant, utcnow
 from vigil.errors import Deferred, NotFound, ValidationFailure
 from vigil.schemas import ConfigVersionIn, ConfigVersionOut, PromptSet, RubricDefinition, UsageOut
 from vigil.services import audit
-from vigil.services.auth import Action, Principal
-from vigil.services.tenants import own_tenant
+from vigil.services.access import Action, Principal, own_tenant
 from vigil.settings import Settings
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from vigil.context import Context
 from vigil.db.models import IdempotencyKey, utcnow
-from vigil.services.auth import Principal
+from vigil.services.access import Principal
 from vigil.storage.encrypted import open_value, seal_value
 
 KEEP = timedelta(days=1)

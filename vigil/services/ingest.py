@@ -13,7 +13,7 @@ from vigil.db.models import Artifact, Job, Session
 from vigil.errors import PermanentError, ValidationFailure
 from vigil.media import SUPPORTED_EXTENSIONS, MediaInfo, probe_media
 from vigil.services import audit
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal
 from vigil.services.jobs import enqueue_pipeline
 from vigil.storage import artifact_key, original_name
 

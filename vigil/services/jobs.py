@@ -20,7 +20,7 @@ from vigil import logcontext
 from vigil.db.models import Job, Session, StageEvent, utcnow
 from vigil.errors import NotFound
 from vigil.schemas import JobCountOut, JobStatusOut
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal
 
 STAGES = ("extract", "transcribe", "analyze")
 # What each kind of job runs, in order. A reprocess is a full pipeline run whose stages short-circuit

@@ -28,8 +28,7 @@ from vigil.errors import ValidationFailure
 from vigil.redaction import PiiKind, PiiSpan, redact_segments, redact_text
 from vigil.schemas import AgentTranscript, RedactionOut, RedactionSettings
 from vigil.services import audit
-from vigil.services.auth import Action, Principal
-from vigil.services.tenants import own_tenant
+from vigil.services.access import Action, Principal, content_session, own_tenant
 from vigil.storage import TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
 from vigil.transcription.agent import transcript_text
 
@@ -74,8 +73,6 @@ def list_redactions(ctx: Context, db: DbSession, principal: Principal, session_i
                     reveal: bool = False) -> list[RedactionOut]:
     """The findings and their decisions. `reveal` adds each finding's original words, for a reviewer deciding
     whether it is a false positive: reviewers only, and audited."""
-    from vigil.services.sessions import content_session
-
     principal.require(Action.review if reveal else Action.read_content)
     content_session(db, principal, session_id)
     reviewed = decisions(db, principal, session_id)

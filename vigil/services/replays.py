@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.db.models import ReplayRun
 from vigil.errors import NotFound
 from vigil.schemas import ReplayRunDetail, ReplayRunOut
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal
 
 
 def _out(run: ReplayRun) -> ReplayRunOut:

@@ -15,10 +15,9 @@ from vigil.db.models import Analysis, Job, Session
 from vigil.errors import Conflict
 from vigil.schemas import JobAccepted
 from vigil.services import audit
+from vigil.services.access import Action, Principal, owned_session
 from vigil.services.analysis_inputs import current_inputs_key
-from vigil.services.auth import Action, Principal
 from vigil.services.jobs import active_job, enqueue_or_join
-from vigil.services.sessions import owned_session
 from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
 
 

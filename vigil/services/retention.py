@@ -27,9 +27,8 @@ from vigil.db.models import Artifact, Session, Tenant, utcnow
 from vigil.errors import ValidationFailure
 from vigil.schemas import RetentionPolicy
 from vigil.services import audit
-from vigil.services.auth import Principal
+from vigil.services.access import Principal, own_tenant
 from vigil.services.sessions import AWAITING
-from vigil.services.tenants import own_tenant
 from vigil.settings import Settings
 from vigil.storage import AUDIO_NAME, artifact_key, original_name
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import RequestTiming, StageEvent
 from vigil.schemas import RequestTimingOut, StageTimingOut
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal
 
 # One statement builds the whole answer as JSON inside PostgreSQL: for 10,000 sessions it is several times faster
 # than fetching rows into Python, decoding JSON columns and building models (1.3 s → see bench/dashboard.py).

@@ -14,9 +14,8 @@ from vigil.errors import NotFound, ValidationFailure
 from vigil.schemas import AgentTranscript, AnalysisOut, AnalysisResult, ReviewIn, ReviewOut, RiskCategory, RiskLevel
 from vigil.sealed_text import digest
 from vigil.services import audit
+from vigil.services.access import Action, Principal, owned_session
 from vigil.services.analysis_content import ReviewText, full_result, review_text, seal_review
-from vigil.services.auth import Action, Principal
-from vigil.services.sessions import owned_session
 from vigil.storage import ObjectStore
 from vigil.transcription.agent import transcript_text
 

@@ -3,6 +3,7 @@ another tenant's object is simply not found."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -13,9 +14,12 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.context import Context
 from vigil.db.models import Job, Session, StageEvent, Transcript
-from vigil.errors import Gone, NotFound
+from vigil.errors import NotFound
 from vigil.schemas import AgentTranscript, SessionOut, SessionSummaryOut
-from vigil.services.auth import Action, Principal
+from vigil.services import audit
+from vigil.services.access import Action, Principal, content_session, owned_session
+from vigil.services.redaction import apply_restorations, restored_findings
+from vigil.services.reviews import relabel_speakers, speaker_overrides
 from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 
 STANDIN = "standin"  # the load-test provider: its transcript is not the recording's words
@@ -35,23 +39,6 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[s
         media_purged_at=session.media_purged_at, content_purged_at=session.content_purged_at,
         redaction_count=session.redaction_count,
     )
-
-
-def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Session:
-    session = db.scalar(sa.select(Session).where(Session.id == session_id,
-                                                 Session.tenant_id == principal.tenant_id))
-    if session is None:
-        raise NotFound("session not found")
-    return session
-
-
-def content_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Session:
-    """The caller's session whose content (audio, transcripts) is asked for: 410 once retention deleted it."""
-    session = owned_session(db, principal, session_id)
-    if session.content_purged_at is not None:
-        raise Gone(f"the audio and transcripts were deleted on {session.content_purged_at:%Y-%m-%d} "
-                   "by the tenant's retention policy")
-    return session
 
 
 # Queue order: flagged sessions nobody has reviewed first; among them "unknown" (the risk task failed, so no one,
@@ -197,9 +184,6 @@ def stored_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
 
 def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
     """The transcript with the supervisors' speaker corrections applied, and those corrections."""
-    from vigil.services.redaction import apply_restorations, restored_findings
-    from vigil.services.reviews import relabel_speakers, speaker_overrides
-
     transcript = stored_transcript(ctx, principal, session_id)
     if transcript is None:
         raise NotFound("the transcript is not ready yet")
@@ -214,10 +198,6 @@ def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUI
 def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
     """The providers' own outputs. They are originals, unredacted, so only reviewers may read them, and every
     read is audited."""
-    import json
-
-    from vigil.services import audit
-
     principal.require(Action.review)
     with ctx.tenant_db(principal.tenant_id) as db:
         content_session(db, principal, session_id)

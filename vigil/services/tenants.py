@@ -9,22 +9,12 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Tenant
-from vigil.errors import NotFound, ValidationFailure
+from vigil.errors import ValidationFailure
 from vigil.schemas import RiskSettingsOut, TranscriptionConfig
 from vigil.services import audit
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Principal, own_tenant
 from vigil.settings import Settings
-from vigil.transcription.base import unavailable_reason
-
-
-def own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
-               action: Action = Action.administer) -> Tenant:
-    """The caller's own tenant, if their role allows `action`; any other tenant is not found."""
-    principal.require(action)
-    tenant = db.get(Tenant, tenant_id) if tenant_id == principal.tenant_id else None
-    if tenant is None:
-        raise NotFound("tenant not found")
-    return tenant
+from vigil.transcription.registry import unavailable_reason
 
 
 def transcribers_for(db: DbSession, tenant_id: uuid.UUID, settings: Settings) -> list[str]:

@@ -16,7 +16,7 @@ from vigil.db.models import Artifact, Job, Session, utcnow
 from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure
 from vigil.schemas import DirectUploadOut
 from vigil.services import audit
-from vigil.services.auth import Action, Principal
+from vigil.services.access import Action, Principal, owned_session
 from vigil.services.ingest import (
     checked_extension,
     probe_upload,
@@ -26,7 +26,6 @@ from vigil.services.ingest import (
     spool_to_disk,
 )
 from vigil.services.jobs import enqueue_or_join
-from vigil.services.sessions import owned_session
 from vigil.storage import artifact_key, original_name, session_prefix
 
 AWAITING = "awaiting_upload"
