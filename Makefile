@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/vigil up
 
 test: $(STAMP)
-	$(BIN)/ruff check vigil serve tasks dashboard tests bench samples scripts
+	$(BIN)/ruff check vigil cli serve tasks dashboard tests bench samples scripts
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

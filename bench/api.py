@@ -108,7 +108,7 @@ def wait_ready(base: str, token: str, job_id: str, timeout: float = 300) -> None
 def run(requests: int, upload_count: int, report: Callable[[str], None]) -> dict[str, Any]:
     import ray
 
-    from tasks import runtime
+    from cli import stack
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-api-") as tmp:
         server = start_embedded_postgres(Path(tmp) / "pg")
@@ -116,10 +116,10 @@ def run(requests: int, upload_count: int, report: Callable[[str], None]) -> dict
         tenant = make_tenant(ctx)
         report("starting Ray, Serve and the dispatcher…")
         os.environ.pop("RAY_ADDRESS", None)
-        runtime.start_ray(ctx.settings)
+        stack.start_ray(ctx.settings)
         try:
-            runtime.start_api(ctx.settings, ctx.database_url)
-            dispatcher = runtime.start_dispatcher(ctx.settings, ctx.database_url)
+            stack.start_api(ctx.settings, ctx.database_url)
+            dispatcher = stack.start_dispatcher(ctx.settings, ctx.database_url)
             base = ctx.settings.base_url
             for _ in range(120):
                 try:
@@ -143,7 +143,7 @@ def run(requests: int, upload_count: int, report: Callable[[str], None]) -> dict
             report("uploads…")
             up = uploads(base, tenant.uploader, upload_count)
         finally:
-            runtime.stop_all()
+            stack.stop_all()
     return {"reads": reads, "uploads": up, "serve": {"max_ongoing_requests": ctx.settings.api_max_ongoing_requests,
                                                      "max_queued_requests": ctx.settings.api_max_queued_requests}}
 

@@ -125,8 +125,8 @@ def main() -> None:
     import ray
     from ray import serve
 
+    from cli.stack import RUNTIME_ENV
     from serve.sentence_encoder import app
-    from tasks.runtime import RUNTIME_ENV
 
     turns, source = load_turns(args.data_dir)
     ray.init(address="local", num_cpus=4, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,

@@ -90,13 +90,13 @@ DETACHED_DRIVER = """
 from tests.ray_loopback import keep_loopback
 keep_loopback()
 import ray
-from tasks import runtime
+from cli import stack
 from tasks.dispatcher import Dispatcher
-from vigil.cli import _database_url
+from cli.local import database_url
 from vigil.secrets import load_settings
 settings = load_settings()
-runtime.start_ray(settings)
-handle = Dispatcher.options(name=runtime.DISPATCHER_NAME, lifetime="detached").remote(settings, _database_url())
+stack.start_ray(settings)
+handle = Dispatcher.options(name=stack.DISPATCHER_NAME, lifetime="detached").remote(settings, database_url())
 ray.get(handle.stats.remote())
 """
 

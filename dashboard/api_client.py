@@ -12,7 +12,6 @@ import streamlit as st
 from dashboard.formatting import plain
 from dashboard.kpis import facts_frame_from_json, load_test_sessions
 from vigil.client import ApiError, VigilClient
-from vigil.secrets import load_settings
 
 __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "analysis", "audit",
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
@@ -21,14 +20,13 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
 T = TypeVar("T")
 
 
+DEFAULT_API_URL = "http://127.0.0.1:8000"  # where `vigil up` serves the API (API_HOST, API_PORT)
+
+
 def api_url() -> str:
-    return _api_url(os.environ.get("API_URL", ""))
-
-
-@st.cache_resource
-def _api_url(from_environment: str) -> str:
-    """Keyed by API_URL so a process serving several apps (tests) never talks to a stale address."""
-    return load_settings().base_url
+    """The one setting the dashboard needs: where the API is (`API_URL`; `vigil up` sets it for the dashboard it
+    starts). Read on every call, so a process serving several apps (tests) never talks to a stale address."""
+    return os.environ.get("API_URL") or DEFAULT_API_URL
 
 
 def token() -> str | None:

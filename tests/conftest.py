@@ -169,7 +169,7 @@ def ray_runtime() -> Iterator[None]:
     """A real local Ray, bound to loopback, for the whole test run."""
     import ray
 
-    from tasks.runtime import RUNTIME_ENV
+    from cli.stack import RUNTIME_ENV
 
     ray.init(address="local", namespace=f"vigil-test-{uuid.uuid4().hex[:6]}", num_cpus=4, _node_ip_address="127.0.0.1",
              include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)

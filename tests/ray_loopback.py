@@ -23,7 +23,7 @@ if __name__ == "__main__":
     if program == "ray":
         from ray.scripts.scripts import main
     elif program == "vigil":
-        from vigil.cli import app as main
+        from cli.main import app as main
     else:
         raise SystemExit(f"usage: python -m tests.ray_loopback ray|vigil ARGS (not {program!r})")
     sys.argv[0] = program

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
 START = """
 import ray
-from tasks.runtime import start_ray
+from cli.stack import start_ray
 from vigil.settings import Settings
 start_ray(Settings(ray_dashboard_port={port}, _env_file=None))
 print("nodes", len(ray.nodes()), flush=True)

@@ -1,4 +1,5 @@
-"""Bring up the compute side: Ray (local or a cluster), the Serve app, the dispatcher."""
+"""Bring up the compute side: Ray (local or a cluster), the Serve apps (API, sentence encoder), the dispatcher.
+The composition root's part that joins the API (serve/) and the pipeline (tasks/) on one Ray."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import os
 import ray
 from ray import serve as ray_serve
 
+from serve.deployment import build_app
+from serve.sentence_encoder import app as encoder_app
+from tasks.dispatcher import Dispatcher
+from tasks.risk_scoring import APP_NAME
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +49,6 @@ def start_ray(settings: Settings) -> None:
 
 
 def start_api(settings: Settings, database_url: str, name: str = "vigil", route_prefix: str = "/") -> None:
-    from serve.deployment import build_app
-
     ray_serve.start(http_options={"host": settings.api_host, "port": settings.api_port})
     ray_serve.run(build_app(settings, database_url), name=name, route_prefix=route_prefix, blocking=False)
 
@@ -53,17 +56,12 @@ def start_api(settings: Settings, database_url: str, name: str = "vigil", route_
 def start_encoder() -> None:
     """The risk model's sentence encoder beside the API (no HTTP route: the analyze stage calls it by handle).
     Locally one replica with the deployment's default batching; on a cluster, cluster/serve-config.yaml."""
-    from serve.sentence_encoder import app
-    from tasks.risk_scoring import APP_NAME
-
-    ray_serve.run(app(), name=APP_NAME, route_prefix=None, blocking=False)
+    ray_serve.run(encoder_app(), name=APP_NAME, route_prefix=None, blocking=False)
 
 
 def start_dispatcher(settings: Settings, database_url: str) -> ray.actor.ActorHandle:
     """The dispatcher, owned by this driver: it lives as long as the driver does (see `vigil dispatcher`). Raises
     ValueError when the cluster already has one."""
-    from tasks.dispatcher import Dispatcher
-
     return Dispatcher.options(name=DISPATCHER_NAME).remote(settings, database_url)
 
 
