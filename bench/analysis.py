@@ -32,7 +32,7 @@ from tests.standins.openai_server import OpenAIStandin, serve_openai_standin  # 
 from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
 from vigil.analysis.openai_analyzer import OpenAIAnalyzer  # noqa: E402
 from vigil.evaluation.dataset import read_dataset  # noqa: E402
-from vigil.schemas import AgentTranscript, Segment, TranscriptMetrics  # noqa: E402
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 from vigil.services.pipeline import TaskRun, run_analysis_tasks  # noqa: E402
 
 SETS = {"annomi": "annomi/annomi-dev.jsonl", "cssrs": "cssrs/cssrs-dev.jsonl"}

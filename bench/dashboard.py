@@ -59,7 +59,8 @@ from vigil.db.models import (  # noqa: E402
     utcnow,
 )
 from vigil.media import extract_audio  # noqa: E402
-from vigil.schemas import AnalysisResult, RiskCategory, Role  # noqa: E402
+from vigil.schemas.analysis import AnalysisResult
+from vigil.schemas.enums import RiskCategory, Role
 from vigil.services.audit import chain_bulk  # noqa: E402
 from vigil.services.auth import authenticate, ensure_user, issue_token  # noqa: E402
 from vigil.services.pipeline import RISK_FAILED, assemble_result, builtin_rubric_version, run_analysis_tasks  # noqa: E402

@@ -36,7 +36,7 @@ from vigil.context import Context  # noqa: E402
 from vigil.db.engine import create_database, start_embedded_postgres  # noqa: E402
 from vigil.db.models import Job, Session, StageEvent, utcnow  # noqa: E402
 from vigil.media import ffmpeg_binary  # noqa: E402
-from vigil.schemas import Role  # noqa: E402
+from vigil.schemas.enums import Role
 from vigil.services.auth import authenticate, issue_token  # noqa: E402
 from vigil.services.ingest import accept_upload  # noqa: E402
 from vigil.services.reprocess import request_analysis  # noqa: E402

@@ -33,7 +33,7 @@ from tests.standins.assemblyai_server import AssemblyAIStandin, serve_standin  #
 from tests.standins.google_speech_server import GoogleSpeechStandin, running_standin  # noqa: E402
 from tests.standins.recognitions import SETTINGS, Hearing, as_assemblyai_script, as_google_words, hear  # noqa: E402
 from vigil.media import extract_audio  # noqa: E402
-from vigil.schemas import ProviderTranscript  # noqa: E402
+from vigil.schemas.transcripts import ProviderTranscript
 from vigil.transcription.assemblyai_provider import AssemblyAITranscriber  # noqa: E402
 from vigil.transcription.base import Transcriber  # noqa: E402
 from vigil.transcription.google_provider import GoogleSpeechTranscriber  # noqa: E402

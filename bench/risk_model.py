@@ -35,7 +35,7 @@ from tasks.risk_scoring import APP_NAME, DEPLOYMENT_NAME, ServeEncoder  # noqa: 
 from vigil.analysis.encoder import shipped_encoder  # noqa: E402
 from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
 from vigil.evaluation.dataset import LabelledSession, LabelledTurn, read_dataset  # noqa: E402
-from vigil.schemas import AgentTranscript  # noqa: E402
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.services.pipeline import run_analysis_tasks  # noqa: E402
 
 ANNOMI = "annomi/annomi-dev.jsonl"

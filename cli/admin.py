@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.local import database_url, local_settings, seal_legacy_reviews
-from vigil.schemas import Role
+from vigil.schemas.enums import Role
 from vigil.secrets import load_settings
 
 # Commands import what they use when they run, so `vigil --help` and `vigil ingest` start in a fraction of a

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import ApiToken, Tenant, User
-from vigil.schemas import Role
+from vigil.schemas.enums import Role
 from vigil.services.auth import hash_token, issue_token
 
 DEMO_TENANT = "demo"

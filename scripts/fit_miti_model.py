@@ -47,7 +47,7 @@ from vigil.analysis.textmodel import TextModel, fit_text_model
 from vigil.analysis.turns import Turn, read_turns
 from vigil.evaluation.dataset import read_dataset, turn_behaviours
 from vigil.evaluation.metrics import accuracy, binary_scores, cohen_kappa, macro_f1
-from vigil.schemas import TurnCode
+from vigil.schemas.analysis import TurnCode
 
 DATASET = "annomi/annomi-dev.jsonl"
 TURN_MODEL_PARAMS: dict[str, Any] = {"ngram_max": 2, "max_features": 5000, "min_df": 2, "sublinear_tf": True,

@@ -23,7 +23,7 @@ from vigil.analysis.base import Analyzer
 from vigil.analysis.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import TransientError, VigilError
-from vigil.schemas import ProviderTranscript
+from vigil.schemas.transcripts import ProviderTranscript
 from vigil.services.jobs import ClaimedStage
 from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
 from vigil.services.tenants import transcribers_for

@@ -19,7 +19,7 @@ from vigil import telemetry
 from vigil.context import Context
 from vigil.db import engine
 from vigil.db.engine import start_embedded_postgres
-from vigil.schemas import Role
+from vigil.schemas.enums import Role
 from vigil.services.auth import issue_token
 from vigil.settings import Settings
 from vigil.telemetry import NoTelemetry

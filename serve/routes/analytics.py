@@ -5,7 +5,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 
 from serve.deps import DbDep, PrincipalDep
-from vigil.schemas import RequestTimingOut, SessionReviewFacts, StageTimingOut
+from vigil.schemas.api import RequestTimingOut, SessionReviewFacts, StageTimingOut
 from vigil.services.review_metrics import request_timings, review_facts_json, stage_timings
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])

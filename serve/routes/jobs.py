@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from serve.deps import DbDep, PrincipalDep
-from vigil.schemas import JobCountOut, JobStatusOut
+from vigil.schemas.api import JobCountOut, JobStatusOut
 from vigil.services.jobs import job_counts, job_status, work_jobs
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from serve.deps import DbDep, PrincipalDep
-from vigil.schemas import ExportIn, MeOut
+from vigil.schemas.api import ExportIn, MeOut
 from vigil.services import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])

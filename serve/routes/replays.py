@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from serve.deps import DbDep, PrincipalDep
-from vigil.schemas import ReplayRunDetail, ReplayRunOut
+from vigil.schemas.api import ReplayRunDetail, ReplayRunOut
 from vigil.services import replays
 
 router = APIRouter(prefix="/api/v1/replay-runs", tags=["governance"])

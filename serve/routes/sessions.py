@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import StreamingResponse
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
-from vigil.schemas import (
+from vigil.schemas.api import (
     AnalysisOut,
     AuditOut,
     CustodyOut,

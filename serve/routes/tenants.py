@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
-from vigil.schemas import (
+from vigil.schemas.api import (
     BudgetIn,
     ConfigVersionIn,
     ConfigVersionOut,

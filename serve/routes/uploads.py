@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from serve.deps import ContextDep, PrincipalDep
-from vigil.schemas import DirectUploadIn, DirectUploadOut, UploadAccepted
+from vigil.schemas.api import DirectUploadIn, DirectUploadOut, UploadAccepted
 from vigil.services import uploads
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])

@@ -39,7 +39,7 @@ class Live:
 
 
 def _agent_transcript(session_id: uuid.UUID, lines: list[tuple[str, str]]) -> bytes:
-    from vigil.schemas import AgentTranscript, Segment, TranscriptMetrics
+    from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 
     segments = [Segment(index=i, start=i * 5.0, end=i * 5.0 + 4.0, speaker=speaker, text=text)
                 for i, (speaker, text) in enumerate(lines)]

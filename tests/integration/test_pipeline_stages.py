@@ -13,7 +13,7 @@ from tests.conftest import SAMPLES, Tenant, garbled_m4a, objects_root
 from vigil.context import Context
 from vigil.db.models import Artifact, Transcript
 from vigil.errors import PermanentError
-from vigil.schemas import AgentTranscript
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, claim_next_stage

@@ -24,7 +24,7 @@ from vigil.db.models import Analysis, ReplayRun
 from vigil.db.models import Tenant as TenantRow
 from vigil.evaluation.metrics import multilabel_scores
 from vigil.evaluation.replay import CATEGORIES
-from vigil.schemas import ReviewIn
+from vigil.schemas.api import ReviewIn
 from vigil.services.auth import authenticate
 from vigil.services.pipeline import run_analyze
 from vigil.services.reviews import create_review

@@ -13,7 +13,7 @@ from tests.integration.test_analysis_tasks import transcribed_session
 from vigil.analysis.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Session
-from vigil.schemas import ReviewIn
+from vigil.schemas.api import ReviewIn
 from vigil.services.auth import authenticate
 from vigil.services.pipeline import run_analyze
 from vigil.services.reviews import create_review

@@ -62,7 +62,7 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
     """Tenant A with one of everything: an analysed session with a review, a job, a replay run."""
     from tests.integration.test_analysis_tasks import transcribed_session
     from vigil.analysis.offline import OfflineAnalyzer
-    from vigil.schemas import ReviewIn
+    from vigil.schemas.api import ReviewIn
     from vigil.services.auth import authenticate
     from vigil.services.pipeline import run_analyze
     from vigil.services.reviews import create_review

@@ -25,7 +25,7 @@ from tests.standins.recognitions import SETTINGS, as_assemblyai_script, as_googl
 from vigil.context import Context
 from vigil.errors import TransientError
 from vigil.media import extract_audio
-from vigil.schemas import AgentTranscript
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, claim_next_stage

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.reconcile import RECONCILED, Comparison, FileScore, score_file
-from vigil.schemas import ProviderTranscript, Word
+from vigil.schemas.transcripts import ProviderTranscript, Word
 
 
 def transcript(provider: str, text: str) -> ProviderTranscript:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 from vigil.transcription.chunking import Chunk, plan_chunks, stitch
 
 

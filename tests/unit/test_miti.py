@@ -28,15 +28,8 @@ from vigil.analysis.offline import OfflineAnalyzer
 from vigil.analysis.rubric import DEFAULT_RUBRIC_FILE, load_default_rubric, load_rubric
 from vigil.analysis.turns import read_turns
 from vigil.errors import ValidationFailure
-from vigil.schemas import (
-    AgentTranscript,
-    RiskAssessment,
-    RubricDefinition,
-    RubricItem,
-    Segment,
-    TranscriptMetrics,
-    TurnCode,
-)
+from vigil.schemas.analysis import RiskAssessment, RubricDefinition, RubricItem, TurnCode
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 

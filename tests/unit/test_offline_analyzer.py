@@ -8,15 +8,9 @@ import pytest
 
 from vigil.analysis.base import Analyzer
 from vigil.analysis.offline import PROMPT_VERSION, OfflineAnalyzer
-from vigil.schemas import (
-    AgentTranscript,
-    AnalysisResult,
-    RiskCategory,
-    RiskFlag,
-    RiskLevel,
-    Segment,
-    TranscriptMetrics,
-)
+from vigil.schemas.analysis import AnalysisResult, RiskFlag
+from vigil.schemas.enums import RiskCategory, RiskLevel
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 
 Turn = tuple[str | None, str]
 

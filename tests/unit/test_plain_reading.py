@@ -9,7 +9,7 @@ import pytest
 
 from vigil.analysis.plain_reading import model_sentences, plain_words
 from vigil.analysis.turns import read_turns
-from vigil.schemas import Segment
+from vigil.schemas.transcripts import Segment
 
 RISK_WORDS = re.compile(r"\b(?:kill\w*|cut\w*|dying|die|died|dead|death|hurt)\b", re.IGNORECASE)
 

@@ -14,7 +14,7 @@ import pytest
 
 from vigil.breaker import FAIL_MAX
 from vigil.errors import PermanentError, TransientError
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 from vigil.transcription import providers
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 from vigil.transcription.reconcile import reconcile_transcripts
 
 

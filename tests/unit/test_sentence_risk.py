@@ -21,7 +21,8 @@ from vigil.analysis.sentence_risk import (
 from vigil.analysis.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession
 from vigil.evaluation.judgment import hard_case_figures
-from vigil.schemas import RiskCategory, RiskLevel, Segment
+from vigil.schemas.enums import RiskCategory, RiskLevel
+from vigil.schemas.transcripts import Segment
 
 REPO = Path(__file__).resolve().parents[2]
 

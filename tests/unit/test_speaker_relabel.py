@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from vigil.schemas import AgentTranscript, Segment, TranscriptMetrics
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 from vigil.services.reviews import relabel_speakers, transcript_values
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from vigil.analysis.openai_analyzer import AssessOutput, SummaryOutput
 from vigil.analysis.strict_schema import VALIDATION_ONLY, strict_json_schema
-from vigil.schemas import RiskLevel
+from vigil.schemas.enums import RiskLevel
 
 ASSESS_ANSWER: dict[str, Any] = {
     "risk_level": "high",

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from vigil.analysis.counselor_moves import is_planning
 from vigil.analysis.turns import SpeakerRole, Turn
-from vigil.schemas import RiskCategory, RiskFlag, RiskLevel, RubricScore
+from vigil.schemas.analysis import RiskFlag, RubricScore
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _RISK_ACTIONS: dict[RiskCategory, str] = {
     RiskCategory.suicidal_ideation: "Complete a safety plan with the client (suicidal ideation flagged).",

@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from vigil.schemas import AgentTranscript
+from vigil.schemas.transcripts import AgentTranscript
 
 LONG_SILENCE_SECONDS = 3.0
 # A turn that starts this long before the other speaker's turn ended is an interruption (overlapping speech).

@@ -11,14 +11,8 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from vigil.analysis.sentence_risk import RiskSettings
-from vigil.schemas import (
-    AgentTranscript,
-    AnalysisResult,
-    PromptSet,
-    RiskAssessment,
-    RubricDefinition,
-    SessionSummary,
-)
+from vigil.schemas.analysis import AnalysisResult, PromptSet, RiskAssessment, RubricDefinition, SessionSummary
+from vigil.schemas.transcripts import AgentTranscript
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from vigil.analysis.counselor_moves import is_collaboration, is_safety_inquiry
 from vigil.analysis.miti import miti_counts
 from vigil.analysis.rubric import check_rubric
 from vigil.analysis.turns import SpeakerRole, Turn
-from vigil.schemas import RiskFlag, RubricDefinition, RubricItem, RubricScore, TurnCode
+from vigil.schemas.analysis import RiskFlag, RubricDefinition, RubricItem, RubricScore, TurnCode
 
 
 @dataclass(frozen=True)

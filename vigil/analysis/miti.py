@@ -32,7 +32,7 @@ from vigil.analysis.counselor_moves import (
 from vigil.analysis.textmodel import StandardizedLogistic, TextModel, read_artifact, write_artifact
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.analysis.vocabulary import folded_content
-from vigil.schemas import Behaviour, MitiScores, TurnCode
+from vigil.schemas.analysis import Behaviour, MitiScores, TurnCode
 
 MODELS_DIR = Path(__file__).parent / "models"
 BEHAVIOUR_ARTIFACT = "miti-behaviour.json.gz"

@@ -22,7 +22,9 @@ from vigil.analysis.rubric import load_default_rubric
 from vigil.analysis.sentence_risk import RiskSettings, SentenceEncoder, shipped_sentence_model
 from vigil.analysis.summary import summarize
 from vigil.analysis.turns import Turn, read_turns
-from vigil.schemas import AgentTranscript, RiskAssessment, RiskFlag, RiskLevel, RubricDefinition, SessionSummary
+from vigil.schemas.analysis import RiskAssessment, RiskFlag, RubricDefinition, SessionSummary
+from vigil.schemas.enums import RiskLevel
+from vigil.schemas.transcripts import AgentTranscript
 
 PROMPT_VERSION = "offline-v4"  # v4: the sentence model in place of the TF-IDF stack
 MODEL = "vigil-offline-rules"

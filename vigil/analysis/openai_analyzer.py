@@ -44,19 +44,17 @@ from vigil.analysis.strict_schema import strict_json_schema
 from vigil.analysis.versions import content_version
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError
-from vigil.schemas import (
-    AgentTranscript,
+from vigil.schemas.analysis import (
     Evidence,
     PromptSet,
     RiskAssessment,
-    RiskCategory,
     RiskFlag,
-    RiskLevel,
     RubricDefinition,
     RubricScore,
-    Segment,
     SessionSummary,
 )
+from vigil.schemas.enums import RiskCategory, RiskLevel
+from vigil.schemas.transcripts import AgentTranscript, Segment
 from vigil.settings import StructuredOutputs
 
 log = logging.getLogger(__name__)

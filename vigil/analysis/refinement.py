@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from vigil.schemas import AgentTranscript, Segment
+from vigil.schemas.transcripts import AgentTranscript, Segment
 
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")

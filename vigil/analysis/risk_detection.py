@@ -53,7 +53,8 @@ from vigil.analysis.sentence_risk import (
 )
 from vigil.analysis.sentences import Sentence, quote_around
 from vigil.analysis.turns import SpeakerRole, Turn
-from vigil.schemas import Evidence, RiskCategory, RiskFlag, RiskLevel
+from vigil.schemas.analysis import Evidence, RiskFlag
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 COMPILED_RULES: tuple[CompiledRule, ...] = tuple(
     compile_rule(rule) for rule in (*SELF_DIRECTED_RULES, *INTERPERSONAL_RULES, *SUBSTANCE_RULES)

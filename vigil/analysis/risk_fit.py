@@ -37,7 +37,8 @@ from vigil.analysis.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession, read_dataset
 from vigil.evaluation.metrics import binary_scores
 from vigil.evaluation.split import development
-from vigil.schemas import AgentTranscript, RiskCategory
+from vigil.schemas.enums import RiskCategory
+from vigil.schemas.transcripts import AgentTranscript
 
 SHARED_SETS = {"cssrs": "cssrs/cssrs-dev.jsonl", "annomi": "annomi/annomi-dev.jsonl"}
 WRITTEN_SESSIONS = Path(__file__).parent / "training" / "risk-dev-sessions.jsonl"  # all development: never split

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from vigil.analysis.risk_language import Person
-from vigil.schemas import RiskCategory, RiskLevel
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 
 class Escalation(StrEnum):

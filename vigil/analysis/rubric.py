@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from vigil.errors import ValidationFailure
-from vigil.schemas import RubricDefinition
+from vigil.schemas.analysis import RubricDefinition
 
 RUBRICS_DIR = Path(__file__).parent / "rubrics"
 DEFAULT_RUBRIC_FILE = RUBRICS_DIR / "miti-4.2.1.json"

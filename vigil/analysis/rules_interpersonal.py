@@ -9,7 +9,7 @@ hypothetical, and are left alone.
 from __future__ import annotations
 
 from vigil.analysis.risk_rules import AGENT, VICTIM, VICTIM_CLOSE, Escalation, RiskRule
-from vigil.schemas import RiskCategory, RiskLevel
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _OTHERS = RiskCategory.harm_to_others
 _ABUSE = RiskCategory.abuse_disclosure

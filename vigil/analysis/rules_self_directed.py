@@ -9,7 +9,7 @@ high. Hopelessness and feeling a burden are risk factors, not ideation: low, cat
 from __future__ import annotations
 
 from vigil.analysis.risk_rules import PILLS, Escalation, RiskRule
-from vigil.schemas import RiskCategory, RiskLevel
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _SI = RiskCategory.suicidal_ideation
 _SH = RiskCategory.self_harm

@@ -8,7 +8,7 @@ opioids with alcohol) so that "I'm cutting back on drinking" stays a routine ses
 from __future__ import annotations
 
 from vigil.analysis.risk_rules import Escalation, RiskRule
-from vigil.schemas import RiskCategory, RiskLevel
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _SUBSTANCE = RiskCategory.substance_crisis
 _HIGH, _MEDIUM, _LOW = RiskLevel.high, RiskLevel.medium, RiskLevel.low

@@ -31,7 +31,7 @@ import numpy as np
 from vigil.analysis.encoder import DIMENSIONS
 from vigil.analysis.plain_reading import ClientSentence
 from vigil.analysis.textmodel import read_artifact, rounded, write_artifact
-from vigil.schemas import RiskCategory, RiskLevel
+from vigil.schemas.enums import RiskCategory, RiskLevel
 
 MODEL_PATH = Path(__file__).parent / "models" / "risk-sentences.json.gz"
 FORMAT = "vigil-sentence-risk/1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vigil.schemas import Segment
+from vigil.schemas.transcripts import Segment
 
 # A sentence runs to its closing punctuation or line break. Abbreviations ("Dr.") split early;
 # that only shortens a quote, it never makes one non-verbatim.

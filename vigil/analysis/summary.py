@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from vigil.analysis.sentences import Sentence
 from vigil.analysis.turns import SpeakerRole, Turn
 from vigil.analysis.vocabulary import content_words, fold
-from vigil.schemas import RiskCategory, RiskFlag
+from vigil.schemas.analysis import RiskFlag
+from vigil.schemas.enums import RiskCategory
 
 # Words after the first of a sentence, with their case, to tell names from topics.
 _INNER_WORD = re.compile(r"(?<=\s)[A-Za-z][a-z]+")

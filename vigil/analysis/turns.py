@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from vigil.analysis.counselor_moves import is_reflection
 from vigil.analysis.sentences import Sentence, split_sentences
-from vigil.schemas import Segment
+from vigil.schemas.transcripts import Segment
 
 
 class SpeakerRole(StrEnum):

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.schemas import AgentTranscript, RiskCategory, Segment, TranscriptMetrics
+from vigil.schemas.enums import RiskCategory
+from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 
 Behaviour = Literal["question", "reflection", "therapist_input", "other"]
 MiQuality = Literal["high", "low"]

@@ -37,14 +37,9 @@ from vigil.db.models import Analysis, ConfigVersion, ReplayRun, Review, Session
 from vigil.errors import NotFound, ValidationFailure
 from vigil.evaluation.dataset import read_dataset, turn_behaviours
 from vigil.evaluation.metrics import accuracy, cohen_kappa, macro_f1, multilabel_scores
-from vigil.schemas import (
-    AgentTranscript,
-    AnalysisResult,
-    PromptSet,
-    RiskAssessment,
-    RiskCategory,
-    RubricDefinition,
-)
+from vigil.schemas.analysis import AnalysisResult, PromptSet, RiskAssessment, RubricDefinition
+from vigil.schemas.enums import RiskCategory
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.services.governance import active_config
 from vigil.services.reviews import ai_values
 from vigil.settings import Settings

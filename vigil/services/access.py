@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Session, Tenant
 from vigil.errors import Forbidden, Gone, NotFound
-from vigil.schemas import Role
+from vigil.schemas.enums import Role
 
 
 class Action(StrEnum):

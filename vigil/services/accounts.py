@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Tenant
-from vigil.schemas import ExportIn, MeOut
+from vigil.schemas.api import ExportIn, MeOut
 from vigil.services import audit
 from vigil.services.access import Action, Principal
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from vigil.context import Context
 from vigil.crypto import DecryptionError
 from vigil.db.models import Analysis, Review
-from vigil.schemas import AnalysisResult
+from vigil.schemas.analysis import AnalysisResult
 from vigil.sealed_text import TEXT_REVIEW_FIELDS, digest
 from vigil.storage import ObjectStore, analysis_name, artifact_key
 from vigil.storage.encrypted import open_value, rewrap_value, seal_value

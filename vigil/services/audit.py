@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.audit_chain import GENESIS, SESSION_KEY, AuditKey, entry_hash
 from vigil.db.models import Analysis, AuditEntry, AuditHead, StageEvent, User, utcnow
 from vigil.errors import PermanentError
-from vigil.schemas import AuditOut, CustodyEvent, CustodyOut
+from vigil.schemas.api import AuditOut, CustodyEvent, CustodyOut
 from vigil.services.access import Action, Principal, owned_session
 
 PENDING = "vigil.audit.pending"

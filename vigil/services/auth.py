@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import ApiToken, Tenant, User
 from vigil.errors import ValidationFailure
-from vigil.schemas import Role
+from vigil.schemas.enums import Role
 from vigil.services import audit
 from vigil.services.access import Principal
 

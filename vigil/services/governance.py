@@ -23,7 +23,8 @@ from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY, RiskSettings, Sent
 from vigil.analysis.versions import content_version
 from vigil.db.models import Analysis, AuditEntry, ConfigVersion, Tenant, utcnow
 from vigil.errors import Deferred, NotFound, ValidationFailure
-from vigil.schemas import ConfigVersionIn, ConfigVersionOut, PromptSet, RubricDefinition, UsageOut
+from vigil.schemas.analysis import PromptSet, RubricDefinition
+from vigil.schemas.api import ConfigVersionIn, ConfigVersionOut, UsageOut
 from vigil.services import audit
 from vigil.services.access import Action, Principal, own_tenant
 from vigil.settings import Settings

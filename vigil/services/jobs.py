@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import logcontext
 from vigil.db.models import Job, Session, StageEvent, utcnow
 from vigil.errors import NotFound
-from vigil.schemas import JobCountOut, JobStatusOut
+from vigil.schemas.api import JobCountOut, JobStatusOut
 from vigil.services.access import Action, Principal
 
 STAGES = ("extract", "transcribe", "analyze")

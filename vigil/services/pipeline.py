@@ -28,16 +28,9 @@ from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Transcript, utcnow
 from vigil.errors import PermanentError
 from vigil.media import audio_duration, extract_audio
-from vigil.schemas import (
-    AgentTranscript,
-    AnalysisResult,
-    ProviderTranscript,
-    RiskAssessment,
-    RiskLevel,
-    RubricDefinition,
-    SessionSummary,
-    TaskOutcome,
-)
+from vigil.schemas.analysis import AnalysisResult, RiskAssessment, RubricDefinition, SessionSummary, TaskOutcome
+from vigil.schemas.enums import RiskLevel
+from vigil.schemas.transcripts import AgentTranscript, ProviderTranscript
 from vigil.sealed_text import blank_text
 from vigil.services import redaction
 from vigil.services.analysis_inputs import current_inputs_key

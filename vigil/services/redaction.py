@@ -26,7 +26,8 @@ from vigil.context import Context
 from vigil.db.models import Review, Tenant
 from vigil.errors import ValidationFailure
 from vigil.redaction import PiiKind, PiiSpan, redact_segments, redact_text
-from vigil.schemas import AgentTranscript, RedactionOut, RedactionSettings
+from vigil.schemas.api import RedactionOut, RedactionSettings
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, own_tenant
 from vigil.storage import TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key

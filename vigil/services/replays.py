@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import ReplayRun
 from vigil.errors import NotFound
-from vigil.schemas import ReplayRunDetail, ReplayRunOut
+from vigil.schemas.api import ReplayRunDetail, ReplayRunOut
 from vigil.services.access import Action, Principal
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Analysis, Job, Session
 from vigil.errors import Conflict
-from vigil.schemas import JobAccepted
+from vigil.schemas.api import JobAccepted
 from vigil.services import audit
 from vigil.services.access import Action, Principal, owned_session
 from vigil.services.analysis_inputs import current_inputs_key

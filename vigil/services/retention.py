@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Artifact, Session, Tenant, utcnow
 from vigil.errors import ValidationFailure
-from vigil.schemas import RetentionPolicy
+from vigil.schemas.api import RetentionPolicy
 from vigil.services import audit
 from vigil.services.access import Principal, own_tenant
 from vigil.services.sessions import AWAITING

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import RequestTiming, StageEvent
-from vigil.schemas import RequestTimingOut, StageTimingOut
+from vigil.schemas.api import RequestTimingOut, StageTimingOut
 from vigil.services.access import Action, Principal
 
 # One statement builds the whole answer as JSON inside PostgreSQL: for 10,000 sessions it is several times faster

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Analysis, Review, User, utcnow
 from vigil.errors import NotFound, ValidationFailure
-from vigil.schemas import AgentTranscript, AnalysisOut, AnalysisResult, ReviewIn, ReviewOut, RiskCategory, RiskLevel
+from vigil.schemas.analysis import AnalysisResult
+from vigil.schemas.api import AnalysisOut, ReviewIn, ReviewOut
+from vigil.schemas.enums import RiskCategory, RiskLevel
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.sealed_text import digest
 from vigil.services import audit
 from vigil.services.access import Action, Principal, owned_session

@@ -20,7 +20,7 @@ from vigil.analysis.sentence_risk import SentenceRiskModel
 from vigil.context import Context
 from vigil.errors import ValidationFailure
 from vigil.evaluation.replay import history_cases
-from vigil.schemas import RiskCategory
+from vigil.schemas.enums import RiskCategory
 from vigil.services.governance import store_version
 
 EVERYTHING = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

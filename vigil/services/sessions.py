@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Job, Session, StageEvent, Transcript
 from vigil.errors import NotFound
-from vigil.schemas import AgentTranscript, SessionOut, SessionSummaryOut
+from vigil.schemas.api import SessionOut, SessionSummaryOut
+from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, owned_session
 from vigil.services.redaction import apply_restorations, restored_findings

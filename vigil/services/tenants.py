@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Tenant
 from vigil.errors import ValidationFailure
-from vigil.schemas import RiskSettingsOut, TranscriptionConfig
+from vigil.schemas.api import RiskSettingsOut, TranscriptionConfig
 from vigil.services import audit
 from vigil.services.access import Principal, own_tenant
 from vigil.settings import Settings

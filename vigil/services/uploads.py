@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from vigil.context import Context
 from vigil.db.models import Artifact, Job, Session, utcnow
 from vigil.errors import Conflict, Forbidden, NotFound, ValidationFailure
-from vigil.schemas import DirectUploadOut
+from vigil.schemas.api import DirectUploadOut
 from vigil.services import audit
 from vigil.services.access import Action, Principal, owned_session
 from vigil.services.ingest import (

@@ -5,7 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from vigil.schemas import AgentTranscript, ProviderTranscript, ReconciliationSummary, Segment, TranscriptMetrics
+from vigil.schemas.transcripts import (
+    AgentTranscript,
+    ProviderTranscript,
+    ReconciliationSummary,
+    Segment,
+    TranscriptMetrics,
+)
 
 LOW_CONFIDENCE = 0.5
 

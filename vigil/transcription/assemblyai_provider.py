@@ -22,7 +22,7 @@ import httpx
 import pydantic
 
 from vigil.errors import PermanentError, TransientError, VigilError
-from vigil.schemas import ProviderTranscript
+from vigil.schemas.transcripts import ProviderTranscript
 from vigil.transcription.base import broken_answer
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"

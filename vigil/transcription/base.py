@@ -8,7 +8,7 @@ from typing import Protocol
 import pydantic
 
 from vigil.errors import InvalidProviderOutput
-from vigil.schemas import ProviderTranscript
+from vigil.schemas.transcripts import ProviderTranscript
 
 
 class Transcriber(Protocol):

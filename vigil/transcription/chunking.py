@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vigil.errors import PermanentError, TransientError
 from vigil.media import ffmpeg_binary
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 
 _SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")

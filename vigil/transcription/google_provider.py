@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 
 from vigil.errors import PermanentError, TransientError, VigilError
 from vigil.media import audio_duration
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 from vigil.transcription.base import broken_answer
 
 # Google's inline limit is 10 MB for the whole request; a little headroom covers the config around the audio.

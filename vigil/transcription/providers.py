@@ -15,7 +15,7 @@ from typing import TypeVar
 from vigil import telemetry
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import InvalidProviderOutput, PermanentError, TransientError, VigilError
-from vigil.schemas import ProviderTranscript
+from vigil.schemas.transcripts import ProviderTranscript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import Chunk, stitch
 

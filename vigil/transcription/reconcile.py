@@ -20,7 +20,7 @@ from itertools import combinations
 
 from pydantic import BaseModel
 
-from vigil.schemas import (
+from vigil.schemas.transcripts import (
     DisagreementRegion,
     ProviderTranscript,
     ReconciledWord,

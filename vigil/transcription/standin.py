@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from vigil.media import audio_duration
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 
 TEXT = "stand in transcript"
 

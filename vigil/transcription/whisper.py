@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from vigil.errors import PermanentError
-from vigil.schemas import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
 from vigil.settings import Settings
 
 

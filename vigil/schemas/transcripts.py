@@ -1,0 +1,88 @@
+"""What every speech provider's answer must satisfy, and the transcripts built from them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+# What every provider's answer must satisfy; an answer that does not is the provider's parse error.
+Seconds = Annotated[float, Field(ge=0)]
+Confidence = Annotated[float, Field(ge=0, le=1)]
+
+
+class Word(BaseModel):
+    text: str
+    start: Seconds
+    end: Seconds
+    confidence: Confidence | None = None
+    speaker: str | None = None
+
+
+class Segment(BaseModel):
+    index: int
+    start: Seconds
+    end: Seconds
+    text: str
+    speaker: str | None = None
+    confidence: Confidence | None = None
+
+
+class ProviderTranscript(BaseModel):
+    """One provider's full output, kept as `transcript/raw.json`."""
+
+    provider: str
+    model: str
+    language: str | None = None
+    duration: Seconds
+    words: list[Word]
+    segments: list[Segment]
+    raw: dict[str, Any] = Field(default_factory=dict, description="Provider-specific extras.")
+
+
+class ReconciledWord(Word):
+    source: str = Field(description="Provider whose word won the vote.")
+    votes: int = Field(description="Providers that had this word in its slot.")
+
+
+class DisagreementRegion(BaseModel):
+    start: float
+    end: float
+    candidates: dict[str, str] = Field(description="What each provider heard there ('' for nothing).")
+
+
+class ReconciliationSummary(BaseModel):
+    providers: list[str]
+    agreement_rate: float = Field(description="Share of slots where every provider had the same word.")
+    overall_confidence: float
+    wins: dict[str, int] = Field(description="Slots each provider's word won where providers disagreed.")
+    disagreements: list[DisagreementRegion]
+    pairwise_wer: dict[str, float] = Field(description="'a|b' → WER of b against a as reference.")
+    mean_confidence: dict[str, float | None]
+
+
+class AgentTranscript(BaseModel):
+    """Clean, agent-ready transcript (`transcript/agent.json`): what analysis and display use."""
+
+    session_id: uuid.UUID
+    provider: str = Field(description="The provider, or 'reconciled' when several were combined.")
+    language: str | None
+    duration: float
+    text: str
+    segments: list[Segment]
+    metrics: TranscriptMetrics
+    providers: list[str] = Field(default_factory=list, description="Providers whose output went in.")
+    failed_providers: dict[str, str] = Field(default_factory=dict, description="Provider → why it failed.")
+    reconciliation: ReconciliationSummary | None = None
+
+
+class TranscriptMetrics(BaseModel):
+    word_count: int
+    duration_seconds: float
+    speaking_rate_wpm: float
+    mean_confidence: float | None
+    low_confidence_share: float | None = Field(description="Share of words with confidence < 0.5.")
+
+
+AgentTranscript.model_rebuild()
