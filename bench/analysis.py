@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.standins.openai_server import OpenAIStandin, serve_openai_standin  # noqa: E402
-from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
-from vigil.analysis.openai_analyzer import OpenAIAnalyzer  # noqa: E402
+from vigil.analysis.analyzers.offline import OfflineAnalyzer  # noqa: E402
+from vigil.analysis.analyzers.openai_analyzer import OpenAIAnalyzer  # noqa: E402
 from vigil.evaluation.dataset import read_dataset  # noqa: E402
 from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
 from vigil.services.pipeline import TaskRun, run_analysis_tasks  # noqa: E402

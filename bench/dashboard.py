@@ -41,7 +41,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from tests.conftest import SAMPLES, api_on_loopback, isolated_context  # noqa: E402
 from tests.integration.test_analysis_tasks import transcript as risk_transcript  # noqa: E402
-from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
+from vigil.analysis.analyzers.offline import OfflineAnalyzer  # noqa: E402
 from vigil.client import VigilClient  # noqa: E402
 from vigil.context import Context  # noqa: E402
 from vigil.db.engine import start_embedded_postgres  # noqa: E402

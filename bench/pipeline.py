@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
+from vigil.analysis.analyzers.offline import OfflineAnalyzer  # noqa: E402
 from vigil.media import extract_audio  # noqa: E402
 from vigil.transcription.agent import build_agent_transcript  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.risk_scoring import APP_NAME, DEPLOYMENT_NAME, ServeEncoder  # noqa: E402
-from vigil.analysis.encoder import shipped_encoder  # noqa: E402
-from vigil.analysis.offline import OfflineAnalyzer  # noqa: E402
+from vigil.analysis.analyzers.offline import OfflineAnalyzer  # noqa: E402
+from vigil.analysis.risk.encoder import shipped_encoder  # noqa: E402
 from vigil.evaluation.dataset import LabelledSession, LabelledTurn, read_dataset  # noqa: E402
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.services.pipeline import run_analysis_tasks  # noqa: E402

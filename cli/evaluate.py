@@ -157,8 +157,8 @@ def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int
 
     from tqdm import tqdm
 
-    from vigil.analysis.registry import ANALYZERS
-    from vigil.analysis.sentence_risk import RiskSettings
+    from vigil.analysis.analyzers.registry import ANALYZERS
+    from vigil.analysis.risk.sentence_risk import RiskSettings
     from vigil.evaluation.judgment import judgment_report, report_lines
 
     if candidate not in ANALYZERS:

@@ -1,6 +1,6 @@
 """Fit the MITI turn coder and the MI-quality model on AnnoMI; print cross-validated agreement only.
 
-    python scripts/fit_miti_model.py [--data-dir ../shared/data] [--out vigil/analysis/models] [--folds 5]
+    python scripts/fit_miti_model.py [--data-dir ../shared/data] [--out vigil/analysis/miti/models] [--folds 5]
 
 Every figure printed (and stored in each artifact's `meta`) is out-of-fold. Sessions are split into
 `--folds` folds stratified by MI quality, so a session's turns never straddle train and test. Each
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vigil.analysis.miti import (
+from vigil.analysis.miti.miti import (
     ARTIFACTS,
     BEHAVIOUR_ARTIFACT,
     BEHAVIOURS,
@@ -43,8 +43,8 @@ from vigil.analysis.miti import (
     text_score,
     turn_features,
 )
-from vigil.analysis.textmodel import TextModel, fit_text_model
-from vigil.analysis.turns import Turn, read_turns
+from vigil.analysis.text.textmodel import TextModel, fit_text_model
+from vigil.analysis.text.turns import Turn, read_turns
 from vigil.evaluation.dataset import read_dataset, turn_behaviours
 from vigil.evaluation.metrics import accuracy, binary_scores, cohen_kappa, macro_f1
 from vigil.schemas.analysis import TurnCode
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     root = Path(__file__).resolve().parents[1]
     parser.add_argument("--data-dir", type=Path, default=root.parent / "shared" / "data",
                         help=f"folder holding {DATASET}")
-    parser.add_argument("--out", type=Path, default=root / "vigil" / "analysis" / "models")
+    parser.add_argument("--out", type=Path, default=root / "vigil" / "analysis" / "miti" / "models")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (2 for a quick check)")
     args = parser.parse_args(argv)
     if args.folds < 2:

@@ -1,13 +1,13 @@
-"""Fit the shipped sentence-level risk model (`vigil/analysis/sentence_risk.py`), choosing every setting by nested
+"""Fit the shipped sentence-level risk model (`vigil/analysis/risk/sentence_risk.py`), choosing every setting by nested
 cross-validation inside the development data; the locked part is never read here.
 
     python scripts/fit_risk_sentences.py [--data-dir ../shared/data] [--out FILE] [--outer 5] [--inner 3]
 
 Data: the development part (`vigil.evaluation.split`) of Reddit C-SSRS (users; Ideation → suicidal ideation,
 Behavior/Attempt → also self-harm) and AnnoMI (sessions, mostly hard negatives); the written development
-sessions (`vigil/analysis/training/risk-dev-sessions.jsonl`, folded into the cross-validation like any other
+sessions (`vigil/analysis/risk/training/risk-dev-sessions.jsonl`, folded into the cross-validation like any other
 session) and sentences (`training/risk_seeds.py`, always on the training side). How a model is fitted:
-`vigil/analysis/risk_fit.py`. Outer out-of-fold flags give the development figures (stored in the artifact's
+`vigil/analysis/risk/risk_fit.py`. Outer out-of-fold flags give the development figures (stored in the artifact's
 `meta`, printed by `vigil replay --report`); the artifact is then fitted the same way on all of it.
 """
 
@@ -19,10 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-from vigil.analysis import risk_fit
-from vigil.analysis.encoder import shipped_encoder
-from vigil.analysis.sentence_risk import MODEL_PATH, SentenceRiskModel
-from vigil.analysis.training.risk_seeds import SEEDS
+from vigil.analysis.risk import risk_fit
+from vigil.analysis.risk.encoder import shipped_encoder
+from vigil.analysis.risk.sentence_risk import MODEL_PATH, SentenceRiskModel
+from vigil.analysis.risk.training.risk_seeds import SEEDS
 
 
 def main() -> None:

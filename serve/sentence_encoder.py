@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from ray import serve as ray_serve
 
-from vigil.analysis.encoder import shipped_encoder
+from vigil.analysis.risk.encoder import shipped_encoder
 
 DEPLOYMENT_NAME = "SentenceEncoder"
 DEFAULT_MAX_BATCH_SENTENCES = 128

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vigil.analysis.encoder import DIMENSIONS, shipped_encoder
+from vigil.analysis.risk.encoder import DIMENSIONS, shipped_encoder
 
 log = logging.getLogger(__name__)
 APP_NAME = "vigil-encoder"

@@ -19,8 +19,8 @@ from ray.exceptions import RayError, RayTaskError
 
 from tasks.risk_scoring import ServeEncoder
 from vigil import logcontext
-from vigil.analysis.base import Analyzer
-from vigil.analysis.registry import build_analyzer
+from vigil.analysis.analyzers.base import Analyzer
+from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import TransientError, VigilError
 from vigil.schemas.transcripts import ProviderTranscript

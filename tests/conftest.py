@@ -192,7 +192,7 @@ def process_session(ctx: Context, tenant: Tenant, sample: Path, whisper) -> str:
     Needs a database where this is the only claimable job (see create_database)."""
     import io
 
-    from vigil.analysis.registry import build_analyzer
+    from vigil.analysis.analyzers.registry import build_analyzer
     from vigil.services.auth import authenticate
     from vigil.services.ingest import accept_upload
     from vigil.services.jobs import claim_next_stage, complete_stage

@@ -56,7 +56,7 @@ def _processed_session(ctx: Context, tenant: Tenant, *, counselor: str, team: st
     """Upload, then run each stage's job steps for real and record it as taking `seconds` (extract, transcribe,
     analyze). Extract and transcribe leave their work out (the agent transcript is written directly): these pages
     show recorded durations, not audio. Analyze runs for real with the offline analyzer."""
-    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.services.auth import authenticate
     from vigil.services.ingest import accept_upload
     from vigil.services.jobs import claim_next_stage, complete_stage, fail_stage

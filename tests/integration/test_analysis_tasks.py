@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant
 from tests.standins.openai_server import OpenAIStandin, serve_openai_standin
-from vigil.analysis.offline import OfflineAnalyzer
-from vigil.analysis.openai_analyzer import OpenAIAnalyzer
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.openai_analyzer import OpenAIAnalyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry, Job, ModelFailure, Session, utcnow
 from vigil.errors import Deferred, TransientError

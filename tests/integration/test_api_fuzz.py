@@ -32,7 +32,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from tests.integration.test_analysis_tasks import transcribed_session
-    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.services.pipeline import run_analyze
 
     # No rate limit here: ~1,400 requests from one token in seconds would otherwise be mostly 429s.

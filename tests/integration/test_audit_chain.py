@@ -263,7 +263,7 @@ def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, data
 def test_chain_of_custody_tells_a_sessions_story_in_order_and_only_to_its_tenant(
         client, ctx: Context, tenant_a: Tenant, tenant_b: Tenant) -> None:  # type: ignore[no-untyped-def]
     from tests.integration.test_analysis_tasks import transcribed_session
-    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.services.jobs import complete_stage
     from vigil.services.pipeline import run_analyze
 

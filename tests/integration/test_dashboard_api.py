@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import SAMPLES, Tenant
 from tests.integration.test_analysis_tasks import transcribed_session
-from vigil.analysis.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Job, Session, Transcript, utcnow
 from vigil.services.auth import authenticate

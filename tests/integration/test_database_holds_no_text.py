@@ -74,7 +74,7 @@ def test_a_dump_of_the_database_holds_none_of_the_transcripts_words(pg_admin_url
 def test_an_analysis_whose_text_the_store_lost_still_shows_its_levels_and_flags(client: TestClient, ctx: Context,
                                                                                  tenant_a) -> None:  # type: ignore[no-untyped-def]
     from tests.integration.test_analysis_tasks import transcribed_session
-    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.services.pipeline import run_analyze
     from vigil.storage import analysis_name
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from serve.app import configure, create_app
 from tests.conftest import TEST_KEYS, isolated_context, make_tenant
 from tests.integration.test_analysis_tasks import transcribed_session
-from vigil.analysis.registry import build_analyzer
+from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry, ConfigVersion
 from vigil.db.models import Tenant as TenantRow

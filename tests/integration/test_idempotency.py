@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import SAMPLES, Tenant
-from vigil.analysis.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import IdempotencyKey, Review, Session
 from vigil.services.pipeline import run_analyze

@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import RecordedTelemetry
 from tests.standins.openai_server import OpenAIStandin, serve_openai_standin
-from vigil.analysis.offline import OfflineAnalyzer
-from vigil.analysis.openai_analyzer import PROMPT_VERSION, AssessOutput, OpenAIAnalyzer, SummaryOutput
-from vigil.analysis.strict_schema import strict_json_schema
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.openai_analyzer import PROMPT_VERSION, AssessOutput, OpenAIAnalyzer, SummaryOutput
+from vigil.analysis.analyzers.strict_schema import strict_json_schema
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas.enums import RiskCategory, RiskLevel
 from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
@@ -198,8 +198,8 @@ def test_failures_record_kinds_per_model(standin: OpenAIStandin, base_url: str) 
 
 
 def test_analyzer_openai_is_built_from_settings_with_the_offline_analyzer_last() -> None:
-    from vigil.analysis.offline import OfflineAnalyzer
-    from vigil.analysis.registry import build_analyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.registry import build_analyzer
     from vigil.settings import Settings
 
     analyzer = build_analyzer(Settings(analyzer="openai", openai_api_key="k", openai_models="a, b",
@@ -211,7 +211,7 @@ def test_analyzer_openai_is_built_from_settings_with_the_offline_analyzer_last()
 
 
 def test_the_structured_outputs_setting_reaches_the_analyzer() -> None:
-    from vigil.analysis.registry import build_analyzer
+    from vigil.analysis.analyzers.registry import build_analyzer
     from vigil.settings import Settings
 
     for mode in ("auto", "json_schema", "json_object"):
@@ -273,8 +273,8 @@ def test_circuit_breaker_skips_a_model_that_keeps_failing(standin: OpenAIStandin
 
 
 def test_prompt_version_is_the_prompt_content_hash() -> None:
-    from vigil.analysis.openai_analyzer import ASSESS_PROMPT, SUMMARY_PROMPT
-    from vigil.analysis.versions import content_version
+    from vigil.analysis.analyzers.openai_analyzer import ASSESS_PROMPT, SUMMARY_PROMPT
+    from vigil.analysis.analyzers.versions import content_version
 
     assert PROMPT_VERSION == content_version("prompt", {"summary": SUMMARY_PROMPT, "assess": ASSESS_PROMPT})
     assert PROMPT_VERSION.startswith("prompt-") and len(PROMPT_VERSION) == len("prompt-") + 12

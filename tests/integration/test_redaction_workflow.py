@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import Tenant
 from tests.integration.test_transcription_fanout import _extracted
 from tests.standins.assemblyai_server import AssemblyAIStandin, serve_standin
-from vigil.analysis.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry
 from vigil.db.models import Session as SessionRow

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_KEYS, isolated_context, make_tenant
 from tests.integration.test_analysis_tasks import transcribed_session
-from vigil.analysis.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, ReplayRun
 from vigil.db.models import Tenant as TenantRow

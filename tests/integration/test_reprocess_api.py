@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import SAMPLES, Tenant, api_on_loopback, isolated_context, make_tenant, process_session
-from vigil.analysis.registry import build_analyzer
+from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry, Job
 from vigil.services.jobs import claim_next_stage, complete_stage

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 from tests.integration.test_analysis_tasks import transcribed_session
-from vigil.analysis.offline import OfflineAnalyzer
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Session
 from vigil.schemas.api import ReviewIn

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session
-from vigil.analysis.registry import build_analyzer
+from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry
 from vigil.db.models import Tenant as TenantRow

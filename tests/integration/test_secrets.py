@@ -15,7 +15,7 @@ from serve.app import configure, create_app
 from tests.conftest import SAMPLES, make_tenant
 from tests.integration.test_openai_contract import transcript
 from tests.standins.openai_server import OpenAIStandin, serve_openai_standin
-from vigil.analysis.openai_analyzer import OpenAIAnalyzer
+from vigil.analysis.analyzers.openai_analyzer import OpenAIAnalyzer
 from vigil.context import Context
 from vigil.db.models import Job
 from vigil.settings import Settings

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tasks.risk_scoring import DEPLOYMENT_NAME, ServeEncoder
-from vigil.analysis.encoder import shipped_encoder
+from vigil.analysis.risk.encoder import shipped_encoder
 
 pytestmark = pytest.mark.ray
 APP = "vigil-encoder-test"

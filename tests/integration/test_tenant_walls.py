@@ -61,7 +61,7 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
 def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
     """Tenant A with one of everything: an analysed session with a review, a job, a replay run."""
     from tests.integration.test_analysis_tasks import transcribed_session
-    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.schemas.api import ReviewIn
     from vigil.services.auth import authenticate
     from vigil.services.pipeline import run_analyze

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vigil.analysis.encoder import DIMENSIONS, NumpyEncoder, OnnxEncoder
+from vigil.analysis.risk.encoder import DIMENSIONS, NumpyEncoder, OnnxEncoder
 
 # The example and the similarity matrix printed in sentence-transformers' README for all-MiniLM-L6-v2,
 # computed there with PyTorch: an independent reference for tokenizer, weights, forward pass and pooling.

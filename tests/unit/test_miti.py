@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vigil.analysis.measures import MEASURES, score_rubric
-from vigil.analysis.miti import (
+from vigil.analysis.analyzers.offline import OfflineAnalyzer
+from vigil.analysis.miti.measures import MEASURES, score_rubric
+from vigil.analysis.miti.miti import (
     ARTIFACTS,
     MODELS_DIR,
     QUALITY_ARTIFACT,
@@ -24,9 +25,8 @@ from vigil.analysis.miti import (
     QualityModel,
     miti_counts,
 )
-from vigil.analysis.offline import OfflineAnalyzer
-from vigil.analysis.rubric import DEFAULT_RUBRIC_FILE, load_default_rubric, load_rubric
-from vigil.analysis.turns import read_turns
+from vigil.analysis.miti.rubric import DEFAULT_RUBRIC_FILE, load_default_rubric, load_rubric
+from vigil.analysis.text.turns import read_turns
 from vigil.errors import ValidationFailure
 from vigil.schemas.analysis import RiskAssessment, RubricDefinition, RubricItem, TurnCode
 from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics

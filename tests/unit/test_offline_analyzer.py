@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from vigil.analysis.base import Analyzer
-from vigil.analysis.offline import PROMPT_VERSION, OfflineAnalyzer
+from vigil.analysis.analyzers.base import Analyzer
+from vigil.analysis.analyzers.offline import PROMPT_VERSION, OfflineAnalyzer
 from vigil.schemas.analysis import AnalysisResult, RiskFlag
 from vigil.schemas.enums import RiskCategory, RiskLevel
 from vigil.schemas.transcripts import AgentTranscript, Segment, TranscriptMetrics
@@ -156,8 +156,8 @@ def _known(text: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("harmless", [*HARMLESS, "I would never hurt myself."])
 def test_the_rules_read_figures_of_speech_and_denials_as_harmless(harmless: str) -> None:
-    from vigil.analysis.risk_detection import find_risk_hits
-    from vigil.analysis.turns import read_turns
+    from vigil.analysis.risk.risk_detection import find_risk_hits
+    from vigil.analysis.text.turns import read_turns
 
     turns = read_turns(transcript(("counselor", "What has this week been like for you?"),
                                   ("client", harmless)).segments)
@@ -412,7 +412,7 @@ def test_offline_analyzer_satisfies_the_analyzer_protocol() -> None:
 def test_result_names_model_and_prompt_version_and_costs_nothing() -> None:
     result = client_says("Things are fine.")
 
-    from vigil.analysis.sentence_risk import shipped_sentence_model
+    from vigil.analysis.risk.sentence_risk import shipped_sentence_model
 
     assert result.model == f"vigil-offline-rules + {shipped_sentence_model().name}"  # the risk model is named
     assert result.prompt_version == PROMPT_VERSION == "offline-v4"

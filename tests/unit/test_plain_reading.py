@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from vigil.analysis.plain_reading import model_sentences, plain_words
-from vigil.analysis.turns import read_turns
+from vigil.analysis.risk.plain_reading import model_sentences, plain_words
+from vigil.analysis.text.turns import read_turns
 from vigil.schemas.transcripts import Segment
 
 RISK_WORDS = re.compile(r"\b(?:kill\w*|cut\w*|dying|die|died|dead|death|hurt)\b", re.IGNORECASE)

@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vigil.analysis.encoder import shipped_encoder
-from vigil.analysis.plain_reading import model_sentences
-from vigil.analysis.risk_detection import detect_risks
-from vigil.analysis.sentence_risk import (
+from vigil.analysis.risk.encoder import shipped_encoder
+from vigil.analysis.risk.plain_reading import model_sentences
+from vigil.analysis.risk.risk_detection import detect_risks
+from vigil.analysis.risk.sentence_risk import (
     MODEL_PATH,
     SENSITIVITIES,
     SentenceRiskModel,
     find_sentence_risks,
     shipped_sentence_model,
 )
-from vigil.analysis.turns import read_turns
+from vigil.analysis.text.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession
 from vigil.evaluation.judgment import hard_case_figures
 from vigil.schemas.enums import RiskCategory, RiskLevel

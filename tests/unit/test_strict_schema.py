@@ -1,4 +1,5 @@
-"""A pydantic model's schema made fit for OpenAI's strict structured outputs (vigil/analysis/strict_schema.py)."""
+"""A pydantic model's schema made fit for OpenAI's strict structured outputs
+(vigil/analysis/analyzers/strict_schema.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import jsonschema  # type: ignore[import-untyped]  # a test dependency through s
 import pytest
 from pydantic import BaseModel, Field
 
-from vigil.analysis.openai_analyzer import AssessOutput, SummaryOutput
-from vigil.analysis.strict_schema import VALIDATION_ONLY, strict_json_schema
+from vigil.analysis.analyzers.openai_analyzer import AssessOutput, SummaryOutput
+from vigil.analysis.analyzers.strict_schema import VALIDATION_ONLY, strict_json_schema
 from vigil.schemas.enums import RiskLevel
 
 ASSESS_ANSWER: dict[str, Any] = {

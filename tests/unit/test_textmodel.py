@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil.analysis.textmodel import TextModel, fit_sklearn_pipeline, fit_text_model
+from vigil.analysis.text.textmodel import TextModel, fit_sklearn_pipeline, fit_text_model
 
 TEXTS = [
     "I want to end it all tonight", "I have been thinking about killing myself", "nobody would miss me if I died",

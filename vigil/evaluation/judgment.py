@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vigil.analysis.base import Analyzer
-from vigil.analysis.sentence_risk import shipped_sentence_model
+from vigil.analysis.analyzers.base import Analyzer
+from vigil.analysis.risk.sentence_risk import shipped_sentence_model
 from vigil.evaluation.dataset import LabelledSession, read_dataset
 from vigil.evaluation.metrics import binary_scores, multilabel_scores
 from vigil.evaluation.split import locked

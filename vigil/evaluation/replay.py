@@ -29,9 +29,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.analysis.base import Analyzer
-from vigil.analysis.registry import ANALYZERS, build_analyzer
-from vigil.analysis.sentence_risk import RiskSettings, SentenceRiskModel
+from vigil.analysis.analyzers.base import Analyzer
+from vigil.analysis.analyzers.registry import ANALYZERS, build_analyzer
+from vigil.analysis.risk.sentence_risk import RiskSettings, SentenceRiskModel
 from vigil.context import Context
 from vigil.db.models import Analysis, ConfigVersion, ReplayRun, Review, Session
 from vigil.errors import NotFound, ValidationFailure
@@ -213,14 +213,16 @@ def _identity(candidate: Candidate) -> tuple[str, str | None, str | None, str | 
             getattr(risk, "model_version", None), getattr(risk, "sensitivity", None))
 
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "analysis" / "models"
+ANALYSIS = Path(__file__).resolve().parents[1] / "analysis"
+MODEL_DIRS = (ANALYSIS / "risk" / "models", ANALYSIS / "miti" / "models")  # every shipped model artifact
 
 
-def artifacts_fitted_on(path: Path, models_dir: Path = MODELS_DIR) -> list[str]:
-    """The shipped model artifacts whose recorded training data is this very file (same sha256): figures on it
-    are in-sample for those parts and must not be reported as the analyzer's accuracy."""
+def artifacts_fitted_on(path: Path, *models_dirs: Path) -> list[str]:
+    """The shipped model artifacts (in `models_dirs`, default every shipped one) whose recorded training data is
+    this very file (same sha256): figures on it are in-sample for those parts and must not be reported as the
+    analyzer's accuracy."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return sorted(artifact.name for artifact in models_dir.glob("*.json.gz")
+    return sorted(artifact.name for directory in (models_dirs or MODEL_DIRS) for artifact in directory.glob("*.json.gz")
                   if digest in _hashes(json.loads(gzip.decompress(artifact.read_bytes())).get("meta", {})))
 
 

@@ -34,7 +34,7 @@ class RubricScore(BaseModel):
 
 
 class RubricItem(BaseModel):
-    """One item of a rubric: data, not code. `measure` names an offline measure (vigil.analysis.measures) the
+    """One item of a rubric: data, not code. `measure` names an offline measure (vigil.analysis.miti.measures) the
     offline analyzer can score; `thresholds` (ascending) turn the measure into the scale: one point above
     `scale_min` for each threshold reached. A model analyzer reads `description` instead."""
 

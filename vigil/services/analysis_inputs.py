@@ -11,8 +11,8 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.analysis.registry import analyzer_identity
-from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY
+from vigil.analysis.analyzers.registry import analyzer_identity
+from vigil.analysis.risk.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Artifact, Tenant
 from vigil.settings import Settings
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY, RiskSettings, SentenceRiskModel
-from vigil.analysis.versions import content_version
+from vigil.analysis.analyzers.versions import content_version
+from vigil.analysis.risk.sentence_risk import DEFAULT_SENSITIVITY, RiskSettings, SentenceRiskModel
 from vigil.db.models import Analysis, AuditEntry, ConfigVersion, Tenant, utcnow
 from vigil.errors import Deferred, NotFound, ValidationFailure
 from vigil.schemas.analysis import PromptSet, RubricDefinition

@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from vigil.analysis.analytics import conversation_analytics
-from vigil.analysis.base import Analyzer, combine
-from vigil.analysis.evidence import quote_in_text
-from vigil.analysis.refinement import refine_transcript
-from vigil.analysis.registry import FREE_ANALYZERS
-from vigil.analysis.versions import content_version
+from vigil.analysis.analyzers.base import Analyzer, combine
+from vigil.analysis.analyzers.registry import FREE_ANALYZERS
+from vigil.analysis.analyzers.versions import content_version
+from vigil.analysis.outputs.analytics import conversation_analytics
+from vigil.analysis.outputs.refinement import refine_transcript
+from vigil.analysis.text.evidence import quote_in_text
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Transcript, utcnow
 from vigil.errors import PermanentError

@@ -14,9 +14,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.analysis import risk_fit
-from vigil.analysis.encoder import shipped_encoder
-from vigil.analysis.sentence_risk import SentenceRiskModel
+from vigil.analysis.risk import risk_fit
+from vigil.analysis.risk.encoder import shipped_encoder
+from vigil.analysis.risk.sentence_risk import SentenceRiskModel
 from vigil.context import Context
 from vigil.errors import ValidationFailure
 from vigil.evaluation.replay import history_cases

@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.analysis.sentence_risk import DEFAULT_SENSITIVITY
+from vigil.analysis.risk.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Tenant
 from vigil.errors import ValidationFailure
 from vigil.schemas.api import RiskSettingsOut, TranscriptionConfig

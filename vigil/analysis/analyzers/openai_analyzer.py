@@ -36,12 +36,12 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, Field, ValidationError
 
 from vigil import telemetry
-from vigil.analysis.base import Analyzer, CombinedAnalysis
-from vigil.analysis.evidence import quote_in_text
-from vigil.analysis.rubric import load_default_rubric
-from vigil.analysis.sentence_risk import RiskSettings
-from vigil.analysis.strict_schema import strict_json_schema
-from vigil.analysis.versions import content_version
+from vigil.analysis.analyzers.base import Analyzer, CombinedAnalysis
+from vigil.analysis.analyzers.strict_schema import strict_json_schema
+from vigil.analysis.analyzers.versions import content_version
+from vigil.analysis.miti.rubric import load_default_rubric
+from vigil.analysis.risk.sentence_risk import RiskSettings
+from vigil.analysis.text.evidence import quote_in_text
 from vigil.breaker import Breaker, CircuitOpen
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas.analysis import (

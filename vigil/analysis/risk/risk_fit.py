@@ -28,12 +28,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
-from vigil.analysis.encoder import shipped_encoder
-from vigil.analysis.plain_reading import model_sentences
-from vigil.analysis.risk_detection import find_risk_hits, flags_from_hits
-from vigil.analysis.sentence_risk import NEVER, Head, SentenceEncoder, SentenceRiskModel, top_k_mean
-from vigil.analysis.training.risk_seeds import SEEDS
-from vigil.analysis.turns import read_turns
+from vigil.analysis.risk.encoder import shipped_encoder
+from vigil.analysis.risk.plain_reading import model_sentences
+from vigil.analysis.risk.risk_detection import find_risk_hits, flags_from_hits
+from vigil.analysis.risk.sentence_risk import NEVER, Head, SentenceEncoder, SentenceRiskModel, top_k_mean
+from vigil.analysis.risk.training.risk_seeds import SEEDS
+from vigil.analysis.text.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession, read_dataset
 from vigil.evaluation.metrics import binary_scores
 from vigil.evaluation.split import development

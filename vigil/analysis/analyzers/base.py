@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from vigil.analysis.sentence_risk import RiskSettings
+from vigil.analysis.risk.sentence_risk import RiskSettings
 from vigil.schemas.analysis import AnalysisResult, PromptSet, RiskAssessment, RubricDefinition, SessionSummary
 from vigil.schemas.transcripts import AgentTranscript
 

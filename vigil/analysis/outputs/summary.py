@@ -12,9 +12,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from vigil.analysis.sentences import Sentence
-from vigil.analysis.turns import SpeakerRole, Turn
-from vigil.analysis.vocabulary import content_words, fold
+from vigil.analysis.text.sentences import Sentence
+from vigil.analysis.text.turns import SpeakerRole, Turn
+from vigil.analysis.text.vocabulary import content_words, fold
 from vigil.schemas.analysis import RiskFlag
 from vigil.schemas.enums import RiskCategory
 

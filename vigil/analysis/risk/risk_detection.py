@@ -24,9 +24,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from vigil.analysis.counselor_moves import QuestionForm, question_form
-from vigil.analysis.plain_reading import model_sentences
-from vigil.analysis.risk_language import (
+from vigil.analysis.risk.plain_reading import model_sentences
+from vigil.analysis.risk.risk_language import (
     Person,
     addresses_listener,
     clause_start,
@@ -39,11 +38,11 @@ from vigil.analysis.risk_language import (
     speaks_of_the_past,
     subject_person,
 )
-from vigil.analysis.risk_rules import CompiledRule, Escalation, RiskRule, compile_rule
-from vigil.analysis.rules_interpersonal import INTERPERSONAL_RULES
-from vigil.analysis.rules_self_directed import SELF_DIRECTED_RULES
-from vigil.analysis.rules_substance import SUBSTANCE_RULES
-from vigil.analysis.sentence_risk import (
+from vigil.analysis.risk.risk_rules import CompiledRule, Escalation, RiskRule, compile_rule
+from vigil.analysis.risk.rules_interpersonal import INTERPERSONAL_RULES
+from vigil.analysis.risk.rules_self_directed import SELF_DIRECTED_RULES
+from vigil.analysis.risk.rules_substance import SUBSTANCE_RULES
+from vigil.analysis.risk.sentence_risk import (
     DEFAULT_SENSITIVITY,
     SentenceEncoder,
     SentenceFinding,
@@ -51,8 +50,9 @@ from vigil.analysis.sentence_risk import (
     find_sentence_risks,
     shipped_sentence_model,
 )
-from vigil.analysis.sentences import Sentence, quote_around
-from vigil.analysis.turns import SpeakerRole, Turn
+from vigil.analysis.text.counselor_moves import QuestionForm, question_form
+from vigil.analysis.text.sentences import Sentence, quote_around
+from vigil.analysis.text.turns import SpeakerRole, Turn
 from vigil.schemas.analysis import Evidence, RiskFlag
 from vigil.schemas.enums import RiskCategory, RiskLevel
 
@@ -131,7 +131,7 @@ def detect_risks(turns: Sequence[Turn], encoder: SentenceEncoder | None = None,
                              sensitivity: str = DEFAULT_SENSITIVITY) -> list[RiskFlag]:
     """Rules and the sentence model (`model`, default the shipped one); `encoder` defaults to the one in this
     process."""
-    from vigil.analysis.encoder import shipped_encoder
+    from vigil.analysis.risk.encoder import shipped_encoder
 
     model = model or shipped_sentence_model()
     findings = find_sentence_risks(model, model_sentences(turns), encoder or shipped_encoder(), sensitivity)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vigil.analysis.base import Analyzer
-from vigil.analysis.sentence_risk import SentenceEncoder
+from vigil.analysis.analyzers.base import Analyzer
+from vigil.analysis.risk.sentence_risk import SentenceEncoder
 from vigil.settings import Settings
 
 
 def _offline(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
-    from vigil.analysis.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
 
     return OfflineAnalyzer(encoder)
 
 
 def _openai(settings: Settings, encoder: SentenceEncoder | None) -> Analyzer:
     """The model chain, then the offline analyzer, so a model outage never leaves a session unanalysed."""
-    from vigil.analysis.offline import OfflineAnalyzer
-    from vigil.analysis.openai_analyzer import OpenAIAnalyzer
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
+    from vigil.analysis.analyzers.openai_analyzer import OpenAIAnalyzer
 
     if not settings.openai_api_key:
         raise ValueError("ANALYZER=openai needs OPENAI_API_KEY")
@@ -36,11 +36,11 @@ def analyzer_identity(settings: Settings) -> dict[str, object]:
     """What the configured analyzer is, as far as its answers go: its kind, its built-in prompt version, and for
     the model chain its models. Two analyses with the same identity (and inputs) are the same work."""
     if settings.analyzer == "openai":
-        from vigil.analysis.openai_analyzer import PROMPT_VERSION as OPENAI_PROMPTS
+        from vigil.analysis.analyzers.openai_analyzer import PROMPT_VERSION as OPENAI_PROMPTS
 
         models = [m.strip() for m in settings.openai_models.split(",") if m.strip()]
         return {"analyzer": "openai", "built_in_prompts": OPENAI_PROMPTS, "models": models}
-    from vigil.analysis.offline import PROMPT_VERSION as OFFLINE_PROMPTS
+    from vigil.analysis.analyzers.offline import PROMPT_VERSION as OFFLINE_PROMPTS
 
     return {"analyzer": settings.analyzer, "built_in_prompts": OFFLINE_PROMPTS}
 

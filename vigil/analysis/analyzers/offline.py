@@ -13,15 +13,15 @@ import copy
 import threading
 from concurrent.futures import Future
 
-from vigil.analysis.action_items import list_action_items
-from vigil.analysis.base import CombinedAnalysis
-from vigil.analysis.measures import score_rubric
-from vigil.analysis.miti import shipped_models
-from vigil.analysis.risk_detection import detect_risks
-from vigil.analysis.rubric import load_default_rubric
-from vigil.analysis.sentence_risk import RiskSettings, SentenceEncoder, shipped_sentence_model
-from vigil.analysis.summary import summarize
-from vigil.analysis.turns import Turn, read_turns
+from vigil.analysis.analyzers.base import CombinedAnalysis
+from vigil.analysis.miti.measures import score_rubric
+from vigil.analysis.miti.miti import shipped_models
+from vigil.analysis.miti.rubric import load_default_rubric
+from vigil.analysis.outputs.action_items import list_action_items
+from vigil.analysis.outputs.summary import summarize
+from vigil.analysis.risk.risk_detection import detect_risks
+from vigil.analysis.risk.sentence_risk import RiskSettings, SentenceEncoder, shipped_sentence_model
+from vigil.analysis.text.turns import Turn, read_turns
 from vigil.schemas.analysis import RiskAssessment, RiskFlag, RubricDefinition, SessionSummary
 from vigil.schemas.enums import RiskLevel
 from vigil.schemas.transcripts import AgentTranscript

@@ -13,10 +13,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vigil.analysis.counselor_moves import is_collaboration, is_safety_inquiry
-from vigil.analysis.miti import miti_counts
-from vigil.analysis.rubric import check_rubric
-from vigil.analysis.turns import SpeakerRole, Turn
+from vigil.analysis.miti.miti import miti_counts
+from vigil.analysis.miti.rubric import check_rubric
+from vigil.analysis.text.counselor_moves import is_collaboration, is_safety_inquiry
+from vigil.analysis.text.turns import SpeakerRole, Turn
 from vigil.schemas.analysis import RiskFlag, RubricDefinition, RubricItem, RubricScore, TurnCode
 
 

@@ -7,7 +7,7 @@ opioids with alcohol) so that "I'm cutting back on drinking" stays a routine ses
 
 from __future__ import annotations
 
-from vigil.analysis.risk_rules import Escalation, RiskRule
+from vigil.analysis.risk.risk_rules import Escalation, RiskRule
 from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _SUBSTANCE = RiskCategory.substance_crisis

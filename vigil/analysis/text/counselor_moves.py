@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from vigil.analysis.sentences import Sentence
-from vigil.analysis.vocabulary import folded_content
+from vigil.analysis.text.sentences import Sentence
+from vigil.analysis.text.vocabulary import folded_content
 
 
 class QuestionForm(StrEnum):

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vigil.analysis.counselor_moves import is_reflection
-from vigil.analysis.sentences import Sentence, split_sentences
+from vigil.analysis.text.counselor_moves import is_reflection
+from vigil.analysis.text.sentences import Sentence, split_sentences
 from vigil.schemas.transcripts import Segment
 
 

@@ -6,7 +6,7 @@ wish to be dead, thoughts, method, intent, plan, behaviour, and its examples of 
 warning-sign lists of the 988 Suicide & Crisis Lifeline, NIMH and AFSP (talk of being a burden, of having
 no reason to live, looking for means, giving things away, saying goodbye, increased substance use); the
 NHS's description of self-harm methods; everyday idioms. They are development data, always on the training
-side of the fit (`vigil/analysis/risk_fit.py`), weighted `SEED_WEIGHT` each and never scored as sessions (the
+side of the fit (`vigil/analysis/risk/risk_fit.py`), weighted `SEED_WEIGHT` each and never scored as sessions (the
 written sessions of `risk-dev-sessions.jsonl` are the ones folded into cross-validation). The hard-case suite
 in eval/ was written separately, by another writer, and is never read by the fit.
 """

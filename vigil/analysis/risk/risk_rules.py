@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from vigil.analysis.risk_language import Person
+from vigil.analysis.risk.risk_language import Person
 from vigil.schemas.enums import RiskCategory, RiskLevel
 
 

@@ -22,16 +22,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vigil.analysis.counselor_moves import (
+from vigil.analysis.text.counselor_moves import (
     is_acknowledgement,
     is_collaboration,
     is_information_or_advice,
     is_reflection,
     question_form,
 )
-from vigil.analysis.textmodel import StandardizedLogistic, TextModel, read_artifact, write_artifact
-from vigil.analysis.turns import SpeakerRole, Turn
-from vigil.analysis.vocabulary import folded_content
+from vigil.analysis.text.textmodel import StandardizedLogistic, TextModel, read_artifact, write_artifact
+from vigil.analysis.text.turns import SpeakerRole, Turn
+from vigil.analysis.text.vocabulary import folded_content
 from vigil.schemas.analysis import Behaviour, MitiScores, TurnCode
 
 MODELS_DIR = Path(__file__).parent / "models"

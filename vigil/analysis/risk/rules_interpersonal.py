@@ -8,7 +8,7 @@ hypothetical, and are left alone.
 
 from __future__ import annotations
 
-from vigil.analysis.risk_rules import AGENT, VICTIM, VICTIM_CLOSE, Escalation, RiskRule
+from vigil.analysis.risk.risk_rules import AGENT, VICTIM, VICTIM_CLOSE, Escalation, RiskRule
 from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _OTHERS = RiskCategory.harm_to_others

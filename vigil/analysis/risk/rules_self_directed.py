@@ -8,7 +8,7 @@ high. Hopelessness and feeling a burden are risk factors, not ideation: low, cat
 
 from __future__ import annotations
 
-from vigil.analysis.risk_rules import PILLS, Escalation, RiskRule
+from vigil.analysis.risk.risk_rules import PILLS, Escalation, RiskRule
 from vigil.schemas.enums import RiskCategory, RiskLevel
 
 _SI = RiskCategory.suicidal_ideation

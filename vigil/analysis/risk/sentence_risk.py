@@ -28,9 +28,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vigil.analysis.encoder import DIMENSIONS
-from vigil.analysis.plain_reading import ClientSentence
-from vigil.analysis.textmodel import read_artifact, rounded, write_artifact
+from vigil.analysis.risk.encoder import DIMENSIONS
+from vigil.analysis.risk.plain_reading import ClientSentence
+from vigil.analysis.text.textmodel import read_artifact, rounded, write_artifact
 from vigil.schemas.enums import RiskCategory, RiskLevel
 
 MODEL_PATH = Path(__file__).parent / "models" / "risk-sentences.json.gz"
@@ -184,7 +184,7 @@ def shipped_sentence_model() -> SentenceRiskModel:
 
 
 class SentenceEncoder(Protocol):
-    """Texts in, unit vectors out (`vigil.analysis.encoder` in this process, or the Ray Serve deployment)."""
+    """Texts in, unit vectors out (`vigil.analysis.risk.encoder` in this process, or the Ray Serve deployment)."""
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray: ...
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vigil.analysis.counselor_moves import is_planning
-from vigil.analysis.turns import SpeakerRole, Turn
+from vigil.analysis.text.counselor_moves import is_planning
+from vigil.analysis.text.turns import SpeakerRole, Turn
 from vigil.schemas.analysis import RiskFlag, RubricScore
 from vigil.schemas.enums import RiskCategory, RiskLevel
 

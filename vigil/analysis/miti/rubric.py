@@ -1,6 +1,6 @@
 """Rubrics are data: the default follows MITI 4.2.1, and any other `RubricDefinition` is scored the same way.
 
-A rubric item names an offline measure (`vigil.analysis.measures`) and the thresholds that turn it
+A rubric item names an offline measure (`vigil.analysis.miti.measures`) and the thresholds that turn it
 into the item's scale; an item with no measure is for a model analyzer, which reads its description.
 
 The default leaves complex reflections to model analyzers on purpose: the shipped reflection-subtype

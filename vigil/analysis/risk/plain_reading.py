@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vigil.analysis.sentences import Sentence
-from vigil.analysis.turns import SpeakerRole, Turn
+from vigil.analysis.text.sentences import Sentence
+from vigil.analysis.text.turns import SpeakerRole, Turn
 
 _WORK = (r"(?:trying|working|studying|to (?:get|finish|make|meet|please|impress|pay)|at (?:work|the gym)|"
          r"over (?:this|it|work))")

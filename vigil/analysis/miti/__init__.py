@@ -1,0 +1,1 @@
+"""MITI coding of counselor turns and the rubric measures scored from them."""
