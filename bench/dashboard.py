@@ -65,7 +65,7 @@ from vigil.services.audit import chain_bulk  # noqa: E402
 from vigil.services.auth import authenticate, ensure_user, issue_token  # noqa: E402
 from vigil.services.pipeline import RISK_FAILED, assemble_result, builtin_rubric_version, run_analysis_tasks  # noqa: E402
 from vigil.services.reviews import ai_values  # noqa: E402
-from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key  # noqa: E402
+from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
 
 APP = ROOT / "dashboard" / "app.py"
 TARGET_SECONDS = 2.0

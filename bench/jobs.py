@@ -136,7 +136,7 @@ def coalescing(server: str, root: Path) -> tuple[int, int]:
     with ctx.system_db() as db:  # as if the pipeline had finished: analysis needs a transcript to exist
         db.execute(sa.update(Job).where(Job.id == job.id).values(status="succeeded"))
         db.commit()
-    from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+    from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 
     ctx.store.put_bytes(artifact_key(session.tenant_id, session.id, TRANSCRIPT_AGENT_NAME), b"{}")
     with ThreadPoolExecutor(max_workers=32) as pool:

@@ -36,8 +36,8 @@ from vigil.media import extract_audio  # noqa: E402
 from vigil.schemas.transcripts import ProviderTranscript
 from vigil.transcription.assemblyai_provider import AssemblyAITranscriber  # noqa: E402
 from vigil.transcription.base import Transcriber  # noqa: E402
+from vigil.transcription.fanout import run_providers  # noqa: E402
 from vigil.transcription.google_provider import GoogleSpeechTranscriber  # noqa: E402
-from vigil.transcription.providers import run_providers  # noqa: E402
 from vigil.transcription.quality import normalise_words, word_error_rate  # noqa: E402
 from vigil.transcription.reconcile import reconcile_transcripts  # noqa: E402
 

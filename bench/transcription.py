@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from vigil.media import audio_duration, extract_audio, ffmpeg_binary  # noqa: E402
 from vigil.settings import Settings  # noqa: E402
 from vigil.transcription.chunking import cut_at_silences  # noqa: E402
-from vigil.transcription.providers import ChunkedAudio, run_providers  # noqa: E402
+from vigil.transcription.fanout import ChunkedAudio, run_providers  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.registry import build_transcriber  # noqa: E402
 from vigil.transcription.whisper import WhisperTranscriber, default_model_dir  # noqa: E402

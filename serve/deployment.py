@@ -9,6 +9,8 @@ from ray.serve.config import BackpressureConfig
 from serve.app import create_app
 from serve.deps import set_process_context
 from vigil.context import Context
+from vigil.db.engine import resolve_database_url, run_migrations
+from vigil.secrets import load_settings
 from vigil.settings import Settings
 
 api = create_app()
@@ -34,9 +36,6 @@ def build_app(settings: Settings, database_url: str) -> ray_serve.Application:
 def app_from_environment(args: dict[str, str]) -> ray_serve.Application:
     """The Serve config's application builder: settings from the environment of the cluster (DATABASE_URL, an
     s3:// OBJECT_STORE_URL, keys from the secrets backend), so any node can serve. `args` override settings."""
-    from vigil.db.engine import resolve_database_url, run_migrations
-    from vigil.secrets import load_settings
-
     settings = load_settings(**args)
     if not settings.database_url:
         raise ValueError("on a cluster, set DATABASE_URL: the embedded database lives on one machine only")

@@ -13,13 +13,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ray
 from ray.exceptions import RayError, RayTaskError
 
 from tasks import stages
 from vigil import logcontext, telemetry
+from vigil.context import Context
 from vigil.errors import Deferred, PermanentError, TransientError
 from vigil.services.jobs import (
     STAGES,
@@ -31,10 +32,8 @@ from vigil.services.jobs import (
     renew_lease,
     waiting_by_stage,
 )
+from vigil.services.uploads import expire_direct_uploads
 from vigil.settings import Settings
-
-if TYPE_CHECKING:
-    from vigil.context import Context
 
 log = logging.getLogger("vigil.dispatcher")
 TRANSCRIPTION_NAME = "vigil-transcription"
@@ -111,8 +110,6 @@ def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
 @ray.remote(num_cpus=0, max_restarts=-1)
 class Dispatcher:
     def __init__(self, settings: Settings, database_url: str, transcription_name: str = TRANSCRIPTION_NAME) -> None:
-        from vigil.context import Context
-
         self.settings = settings
         self.database_url = database_url
         self.ctx = Context.build(settings, database_url)
@@ -218,8 +215,6 @@ class Dispatcher:
 
     def _maintain(self) -> None:
         """Housekeeping that has to happen somewhere: drop direct uploads that expired unsubmitted."""
-        from vigil.services.uploads import expire_direct_uploads
-
         expired = expire_direct_uploads(self.ctx)
         if expired:
             log.info("expired direct uploads", extra={"count": expired})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ray.util.metrics import Counter, Gauge, Histogram
 
 from vigil import telemetry
+from vigil.logcontext import configure_logging
 
 # Seconds: API calls are milliseconds to seconds; stages are seconds to tens of minutes.
 API_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -66,7 +67,5 @@ class RayTelemetry:
 
 def setup_worker_process() -> None:
     """Ray's worker_process_setup_hook: JSON logs with the bound ids, and Vigil's metrics."""
-    from vigil.logcontext import configure_logging
-
     configure_logging()
     telemetry.install(RayTelemetry())

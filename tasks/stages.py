@@ -24,13 +24,15 @@ from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import TransientError, VigilError
 from vigil.schemas.transcripts import ProviderTranscript
+from vigil.services.audit_checkpoints import write_checkpoints
 from vigil.services.jobs import ClaimedStage
 from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
+from vigil.services.retention import apply_retention as sweep_retention
 from vigil.services.tenants import transcribers_for
 from vigil.settings import Settings
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import Chunk
-from vigil.transcription.providers import ChunkMap, call_provider
+from vigil.transcription.fanout import ChunkMap, call_provider
 from vigil.transcription.registry import build_transcriber
 
 log = logging.getLogger(__name__)
@@ -53,16 +55,12 @@ def stage_logging(claim: ClaimedStage) -> Iterator[None]:
 @ray.remote(num_cpus=0, max_retries=0)
 def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
     """The scheduled retention sweep (see vigil.services.retention); the dispatcher starts one at a time."""
-    from vigil.services.retention import apply_retention as sweep
-
-    return sweep(Context.build(settings, database_url)).as_json()
+    return sweep_retention(Context.build(settings, database_url)).as_json()
 
 
 @ray.remote(num_cpus=0, max_retries=0)
 def write_audit_checkpoints(settings: Settings, database_url: str) -> dict[str, object]:
     """The scheduled audit checkpoints (see vigil.services.audit_checkpoints); the dispatcher starts one at a time."""
-    from vigil.services.audit_checkpoints import write_checkpoints
-
     return write_checkpoints(Context.build(settings, database_url)).as_json()
 
 

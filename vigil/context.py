@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.audit_chain import SESSION_KEY, AuditKey
 from vigil.db.engine import app_database_url, sessionmaker_for, tenant_sessionmaker_for
 from vigil.settings import Settings
-from vigil.storage import ObjectStore, open_store
+from vigil.storage.base import ObjectStore
+from vigil.storage.stores import open_store
 
 
 @dataclass

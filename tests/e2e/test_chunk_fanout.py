@@ -13,7 +13,7 @@ from tests.conftest import SAMPLES
 from vigil.media import audio_duration, extract_audio
 from vigil.settings import Settings
 from vigil.transcription.chunking import cut_at_silences
-from vigil.transcription.providers import ChunkedAudio, run_providers
+from vigil.transcription.fanout import ChunkedAudio, run_providers
 from vigil.transcription.quality import word_error_rate
 
 pytestmark = pytest.mark.ray

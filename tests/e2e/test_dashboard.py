@@ -412,7 +412,7 @@ def test_text_from_users_and_transcripts_is_never_rendered_as_markup(live: Live)
     import streamlit as st
 
     from vigil.db.models import Session
-    from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+    from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 
     hostile = "<script>alert(1)</script> **bold** [click](http://evil.test) ![pixel](http://evil.test/p.png)"
     sid = uuid.UUID(live.routine_id)

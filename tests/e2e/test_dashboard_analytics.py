@@ -61,7 +61,7 @@ def _processed_session(ctx: Context, tenant: Tenant, *, counselor: str, team: st
     from vigil.services.ingest import accept_upload
     from vigil.services.jobs import claim_next_stage, complete_stage, fail_stage
     from vigil.services.pipeline import run_analyze
-    from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+    from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 
     with ctx.system_db() as db:
         principal = authenticate(db, tenant.uploader)

@@ -30,7 +30,7 @@ from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, defer_stage, job_status
 from vigil.services.pipeline import RISK_FAILED, run_analysis_tasks, run_analyze
-from vigil.storage import TRANSCRIPT_AGENT_NAME, TRANSCRIPT_REFINED_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_AGENT_NAME, TRANSCRIPT_REFINED_NAME, artifact_key
 
 SEGMENTS = [
     Segment(index=0, start=0.0, end=3.0, speaker="counselor", text="hi how have you been this week"),

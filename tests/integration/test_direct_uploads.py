@@ -16,7 +16,7 @@ from tests.conftest import SAMPLES, Tenant
 from vigil.context import Context
 from vigil.db.models import AuditEntry, Job, Session, utcnow
 from vigil.services.uploads import expire_direct_uploads
-from vigil.storage import artifact_key
+from vigil.storage.base import artifact_key
 
 
 def _create(client: TestClient, tenant: Tenant, filename: str = "long-session.mp3") -> dict:

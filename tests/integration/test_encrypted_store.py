@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import Tenant
 from vigil.context import Context
 from vigil.crypto import Keyring, is_sealed, sealed_key_id
-from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.storage.encrypted import EncryptedStore, KeyringFile
 from vigil.storage.local import LocalObjectStore
 from vigil.storage.s3 import S3ObjectStore

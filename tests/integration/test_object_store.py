@@ -18,8 +18,9 @@ from vigil.services.ingest import accept_upload
 from vigil.services.jobs import claim_next_stage
 from vigil.services.pipeline import run_extract
 from vigil.settings import Settings
-from vigil.storage import AUDIO_NAME, ObjectStore, artifact_key, open_store
+from vigil.storage.base import AUDIO_NAME, ObjectStore, artifact_key
 from vigil.storage.local import LocalObjectStore
+from vigil.storage.stores import open_store
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -18,7 +18,7 @@ from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, claim_next_stage
 from vigil.services.pipeline import run_extract, run_transcribe
-from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.transcription.quality import word_error_rate
 from vigil.transcription.whisper import WhisperTranscriber
 

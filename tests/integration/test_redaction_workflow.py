@@ -23,7 +23,7 @@ from vigil.services.auth import authenticate
 from vigil.services.jobs import ClaimedStage, claim_next_stage, complete_stage
 from vigil.services.pipeline import run_analyze, run_transcribe
 from vigil.services.redaction import set_redaction_names
-from vigil.storage import TRANSCRIPT_AGENT_NAME, TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_AGENT_NAME, TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
 from vigil.transcription.registry import build_transcriber
 
 pytestmark = pytest.mark.own_database  # claims stages by hand

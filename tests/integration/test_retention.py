@@ -20,7 +20,7 @@ from vigil.services.audit import verify_chain
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.retention import apply_retention, set_retention_policy
-from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, analysis_name, artifact_key, transcript_raw_name
+from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, analysis_name, artifact_key, transcript_raw_name
 
 NAMES = {"audio": AUDIO_NAME, "transcript_agent": TRANSCRIPT_AGENT_NAME,
          "transcript_raw:whisper": transcript_raw_name("whisper"), "analysis:v1": analysis_name(1)}

@@ -30,7 +30,7 @@ from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, claim_next_stage
 from vigil.services.pipeline import run_extract, run_transcribe
-from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 from vigil.transcription import providers
 from vigil.transcription.quality import normalise_words, word_error_rate
 from vigil.transcription.registry import build_transcriber

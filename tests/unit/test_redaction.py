@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.redaction import PiiKind, PiiSpan, detect_pii, redact_segments, redact_text
+from vigil.pii import PiiKind, PiiSpan, detect_pii, redact_segments, redact_text
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 

@@ -43,7 +43,7 @@ from vigil.schemas.transcripts import AgentTranscript
 from vigil.services.governance import active_config
 from vigil.services.reviews import ai_values
 from vigil.settings import Settings
-from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 
 CATEGORIES = [c.value for c in RiskCategory]
 BEHAVIOURS = ["question", "reflection", "therapist_input", "other"]

@@ -19,7 +19,7 @@ from vigil.crypto import DecryptionError
 from vigil.db.models import Analysis, Review
 from vigil.schemas.analysis import AnalysisResult
 from vigil.sealed_text import TEXT_REVIEW_FIELDS, digest
-from vigil.storage import ObjectStore, analysis_name, artifact_key
+from vigil.storage.base import ObjectStore, analysis_name, artifact_key
 from vigil.storage.encrypted import open_value, rewrap_value, seal_value
 
 log = logging.getLogger(__name__)

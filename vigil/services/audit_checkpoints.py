@@ -26,7 +26,7 @@ from vigil.audit_chain import AuditKey
 from vigil.context import Context
 from vigil.db.models import AuditEntry, AuditHead, utcnow
 from vigil.services.audit import AuditKeyMissing, ChainReport, seal_holds, verify_chain
-from vigil.storage import ObjectStore
+from vigil.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from vigil.media import SUPPORTED_EXTENSIONS, MediaInfo, probe_media
 from vigil.services import audit
 from vigil.services.access import Action, Principal
 from vigil.services.jobs import enqueue_pipeline
-from vigil.storage import artifact_key, original_name
+from vigil.storage.base import artifact_key, original_name
 
 CHUNK = 1024 * 1024
 

@@ -36,7 +36,7 @@ from vigil.services import redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
-from vigil.storage import (
+from vigil.storage.base import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
     TRANSCRIPT_ORIGINAL_NAME,
@@ -50,7 +50,7 @@ from vigil.storage import (
 from vigil.transcription.agent import build_agent_transcript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import cut_at_silences
-from vigil.transcription.providers import ChunkedAudio, ChunkMap, map_chunks_in_threads, run_providers
+from vigil.transcription.fanout import ChunkedAudio, ChunkMap, map_chunks_in_threads, run_providers
 from vigil.transcription.reconcile import reconcile_transcripts
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Redaction of personal data in transcripts, and the supervisor's review of it.
 
-At the end of transcription the agent transcript is redacted (vigil.redaction finds emails, phone numbers,
+At the end of transcription the agent transcript is redacted (vigil.pii finds emails, phone numbers,
 national ID and card numbers that pass their checksums, addresses, and the tenant's own list of names):
 - `transcript/agent.json` holds the **redacted** transcript, so analysis, the API and the dashboard only ever
   read redacted text;
@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.context import Context
 from vigil.db.models import Review, Tenant
 from vigil.errors import ValidationFailure
-from vigil.redaction import PiiKind, PiiSpan, redact_segments, redact_text
+from vigil.pii import PiiKind, PiiSpan, redact_segments, redact_text
 from vigil.schemas.api import RedactionOut, RedactionSettings
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, own_tenant
-from vigil.storage import TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
 from vigil.transcription.agent import transcript_text
 
 DECISIONS = ("redacted", "restored")

@@ -18,7 +18,7 @@ from vigil.services import audit
 from vigil.services.access import Action, Principal, owned_session
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.jobs import active_job, enqueue_or_join
-from vigil.storage import TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
 
 
 def request_analysis(ctx: Context, principal: Principal, session_id: uuid.UUID, force: bool = False) -> JobAccepted:

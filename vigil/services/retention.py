@@ -30,7 +30,7 @@ from vigil.services import audit
 from vigil.services.access import Principal, own_tenant
 from vigil.services.sessions import AWAITING
 from vigil.settings import Settings
-from vigil.storage import AUDIO_NAME, artifact_key, original_name
+from vigil.storage.base import AUDIO_NAME, artifact_key, original_name
 
 log = logging.getLogger(__name__)
 

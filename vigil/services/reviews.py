@@ -19,7 +19,7 @@ from vigil.sealed_text import digest
 from vigil.services import audit
 from vigil.services.access import Action, Principal, owned_session
 from vigil.services.analysis_content import ReviewText, full_result, review_text, seal_review
-from vigil.storage import ObjectStore
+from vigil.storage.base import ObjectStore
 from vigil.transcription.agent import transcript_text
 
 FLAG_DECISIONS = ("confirmed", "dismissed")

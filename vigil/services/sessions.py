@@ -21,7 +21,7 @@ from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, owned_session
 from vigil.services.redaction import apply_restorations, restored_findings
 from vigil.services.reviews import relabel_speakers, speaker_overrides
-from vigil.storage import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
+from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 
 STANDIN = "standin"  # the load-test provider: its transcript is not the recording's words
 

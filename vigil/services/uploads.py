@@ -26,7 +26,7 @@ from vigil.services.ingest import (
     spool_to_disk,
 )
 from vigil.services.jobs import enqueue_or_join
-from vigil.storage import artifact_key, original_name, session_prefix
+from vigil.storage.base import artifact_key, original_name, session_prefix
 
 AWAITING = "awaiting_upload"
 

@@ -15,13 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from vigil.crypto import DecryptionError, Keyring, is_sealed, open_sealed, rewrap, seal, sealed_key_id
-
-if TYPE_CHECKING:
-    from vigil.settings import Settings
-    from vigil.storage import ObjectStore
+from vigil.settings import Settings
+from vigil.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 

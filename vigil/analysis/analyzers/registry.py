@@ -1,4 +1,5 @@
-"""Choosing the analyzer is configuration (`ANALYZER`), not `if` chains across the code."""
+"""Choosing the analyzer is configuration (`ANALYZER`), not `if` chains across the code. Each factory imports its
+analyzer when called: the OpenAI SDK and the offline models take a second to load, and a process needs one."""
 
 from __future__ import annotations
 

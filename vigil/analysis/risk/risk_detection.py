@@ -131,7 +131,7 @@ def detect_risks(turns: Sequence[Turn], encoder: SentenceEncoder | None = None,
                              sensitivity: str = DEFAULT_SENSITIVITY) -> list[RiskFlag]:
     """Rules and the sentence model (`model`, default the shipped one); `encoder` defaults to the one in this
     process."""
-    from vigil.analysis.risk.encoder import shipped_encoder
+    from vigil.analysis.risk.encoder import shipped_encoder  # onnxruntime and the model: only when encoding here
 
     model = model or shipped_sentence_model()
     findings = find_sentence_risks(model, model_sentences(turns), encoder or shipped_encoder(), sensitivity)
