@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import RecordedTelemetry
 from tests.standins.assemblyai_server import DEFAULT_SCRIPT, AssemblyAIStandin, completed_transcript, serve_standin
 from vigil.errors import InvalidProviderOutput, PermanentError, TransientError, VigilError
-from vigil.transcription import providers
+from vigil.transcription import fanout
 from vigil.transcription.assemblyai_provider import AssemblyAITranscriber
 from vigil.transcription.fanout import call_provider
 
@@ -231,7 +231,7 @@ def test_a_confidence_above_one_passes_the_sdk_but_not_vigils_contract(standin: 
 
 def test_a_broken_answer_is_counted_as_a_parse_error_of_assemblyai(standin: AssemblyAIStandin, base_url: str,
                                                                    recorded_telemetry: RecordedTelemetry) -> None:
-    providers._breakers.clear()  # a breaker opened by another test's failures would skip the calls
+    fanout._breakers.clear()  # a breaker opened by another test's failures would skip the calls
     standin.complete_transcripts_with("not json")
     with pytest.raises(InvalidProviderOutput):
         call_provider(transcriber(base_url), AUDIO)

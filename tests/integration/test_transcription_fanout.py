@@ -31,7 +31,7 @@ from vigil.services.ingest import accept_upload
 from vigil.services.jobs import ClaimedStage, claim_next_stage
 from vigil.services.pipeline import run_extract, run_transcribe
 from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
-from vigil.transcription import providers
+from vigil.transcription import fanout
 from vigil.transcription.quality import normalise_words, word_error_rate
 from vigil.transcription.registry import build_transcriber
 
@@ -70,7 +70,7 @@ def google() -> Iterator[tuple[GoogleSpeechStandin, str]]:
 
 @pytest.fixture(autouse=True)
 def fresh_breakers() -> None:
-    providers._breakers.clear()
+    fanout._breakers.clear()
 
 
 def _configure(ctx: Context, names: str, assemblyai_url: str, google_endpoint: str) -> list:  # type: ignore[type-arg]

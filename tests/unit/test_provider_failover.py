@@ -15,7 +15,7 @@ import pytest
 from vigil.breaker import FAIL_MAX
 from vigil.errors import PermanentError, TransientError
 from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
-from vigil.transcription import providers
+from vigil.transcription import fanout
 
 
 class Scripted:
@@ -39,13 +39,13 @@ class Scripted:
 
 @pytest.fixture(autouse=True)
 def fresh_breakers() -> None:
-    providers._breakers.clear()
+    fanout._breakers.clear()
 
 
 def test_one_failing_provider_does_not_stop_the_others(tmp_path: Path) -> None:
     good = Scripted("good")
     bad = Scripted("bad", TransientError("503 from provider", code="provider_unavailable"))
-    run = providers.run_providers([bad, good], tmp_path / "a.flac")
+    run = fanout.run_providers([bad, good], tmp_path / "a.flac")
     assert [t.provider for t in run.transcripts] == ["good"]
     assert run.failures["bad"].code == "provider_unavailable"
     run.raise_if_all_failed()
@@ -54,13 +54,13 @@ def test_one_failing_provider_does_not_stop_the_others(tmp_path: Path) -> None:
 def test_providers_run_at_the_same_time(tmp_path: Path) -> None:
     slow = [Scripted(f"p{i}", delay=0.3) for i in range(3)]
     started = time.perf_counter()
-    run = providers.run_providers(slow, tmp_path / "a.flac")
+    run = fanout.run_providers(slow, tmp_path / "a.flac")
     assert time.perf_counter() - started < 0.6
     assert len(run.transcripts) == 3 and len({t for p in slow for t in p.threads}) == 3
 
 
 def test_all_failing_with_a_transient_cause_is_transient(tmp_path: Path) -> None:
-    run = providers.run_providers([Scripted("a", TransientError("timeout", code="provider_timeout")),
+    run = fanout.run_providers([Scripted("a", TransientError("timeout", code="provider_timeout")),
                                    Scripted("b", PermanentError("bad key", code="provider_auth"))],
                                   tmp_path / "a.flac")
     with pytest.raises(TransientError) as failure:
@@ -69,7 +69,7 @@ def test_all_failing_with_a_transient_cause_is_transient(tmp_path: Path) -> None
 
 
 def test_all_failing_permanently_is_permanent(tmp_path: Path) -> None:
-    run = providers.run_providers([Scripted("b", PermanentError("bad audio", code="provider_rejected"))],
+    run = fanout.run_providers([Scripted("b", PermanentError("bad audio", code="provider_rejected"))],
                                   tmp_path / "a.flac")
     with pytest.raises(PermanentError):
         run.raise_if_all_failed()
@@ -78,9 +78,9 @@ def test_all_failing_permanently_is_permanent(tmp_path: Path) -> None:
 def test_the_breaker_opens_after_repeated_transient_failures_and_skips_the_provider(tmp_path: Path) -> None:
     flaky = Scripted("flaky", TransientError("503", code="provider_unavailable"))
     for _ in range(FAIL_MAX):
-        providers.run_providers([flaky], tmp_path / "a.flac")
+        fanout.run_providers([flaky], tmp_path / "a.flac")
     calls = flaky.calls
-    run = providers.run_providers([flaky], tmp_path / "a.flac")
+    run = fanout.run_providers([flaky], tmp_path / "a.flac")
     assert flaky.calls == calls, "an open breaker does not call the provider"
     assert run.failures["flaky"].code == "circuit_open"
 
@@ -88,13 +88,13 @@ def test_the_breaker_opens_after_repeated_transient_failures_and_skips_the_provi
 def test_permanent_errors_do_not_open_the_breaker(tmp_path: Path) -> None:
     picky = Scripted("picky", PermanentError("unsupported audio", code="provider_rejected"))
     for _ in range(FAIL_MAX + 2):
-        run = providers.run_providers([picky], tmp_path / "a.flac")
+        run = fanout.run_providers([picky], tmp_path / "a.flac")
     assert run.failures["picky"].code == "provider_rejected"
     assert picky.calls == FAIL_MAX + 2
 
 
 def test_an_unexpected_exception_counts_as_that_providers_failure(tmp_path: Path) -> None:
-    run = providers.run_providers([Scripted("buggy", KeyError("words")), Scripted("ok")], tmp_path / "a.flac")
+    run = fanout.run_providers([Scripted("buggy", KeyError("words")), Scripted("ok")], tmp_path / "a.flac")
     assert run.failures["buggy"].code == "provider_error" and [t.provider for t in run.transcripts] == ["ok"]
 
 
@@ -105,18 +105,18 @@ def test_calls_to_one_provider_run_concurrently_through_its_breaker(tmp_path: Pa
     slow = Scripted("slow", delay=0.3)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = list(pool.map(lambda _: providers.run_providers([slow], tmp_path / "a.flac"), range(4)))
+        runs = list(pool.map(lambda _: fanout.run_providers([slow], tmp_path / "a.flac"), range(4)))
     assert time.perf_counter() - started < 0.6
     assert all(run.transcripts for run in runs)
 
 
 def test_the_breaker_lets_calls_through_again_after_its_reset_time(tmp_path: Path) -> None:
     flaky = Scripted("flaky", TransientError("503", code="provider_unavailable"))
-    breaker = providers.breaker_for("flaky")
+    breaker = fanout.breaker_for("flaky")
     breaker.reset_seconds = 0.1
     for _ in range(FAIL_MAX):
-        providers.run_providers([flaky], tmp_path / "a.flac")
-    assert providers.run_providers([flaky], tmp_path / "a.flac").failures["flaky"].code == "circuit_open"
+        fanout.run_providers([flaky], tmp_path / "a.flac")
+    assert fanout.run_providers([flaky], tmp_path / "a.flac").failures["flaky"].code == "circuit_open"
     time.sleep(0.15)
     flaky.fail_with = None
-    assert providers.run_providers([flaky], tmp_path / "a.flac").transcripts
+    assert fanout.run_providers([flaky], tmp_path / "a.flac").transcripts
