@@ -140,7 +140,7 @@ def format_replay(metrics: dict) -> str:  # type: ignore[type-arg]
     if metrics.get("in_sample_artifacts"):
         lines.append("IN-SAMPLE: these shipped models were fitted on this very file, so figures that depend on them "
                      "are not a measure of accuracy: " + ", ".join(metrics["in_sample_artifacts"])
-                     + " (see each model's cross-validated figures in the README)")
+                     + " (see each model's cross-validated figures in docs/analysis.md)")
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""Take the README's dashboard screenshots from a running `make run`, in headless Chromium.
+"""Take the dashboard screenshots in docs/dashboard.md from a running `make run`, in headless Chromium.
 
 Needs Debian's chromium and chromium-driver and the `selenium` test extra:
     apt-get install -y chromium chromium-driver
