@@ -11,17 +11,8 @@ from collections import Counter
 
 import pytest
 
-from bench.dashboard import (
-    LEVELS,
-    PageRef,
-    Report,
-    Results,
-    TenantRows,
-    build_rows,
-    measure,
-    pages_in_navigation,
-    sample_analysis,
-)
+from bench.dashboard import PageRef, Report, measure, pages_in_navigation
+from bench.dashboard_seed import LEVELS, Results, TenantRows, build_rows, sample_analysis
 from vigil.db.models import Review, Session
 
 MISSING = PageRef("pages/no_such_page.py", "Missing")
