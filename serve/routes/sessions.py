@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from serve.deps import ContextDep, DbDep, PrincipalDep
 from vigil.schemas.api import (
     AnalysisOut,
+    AnalysisVersionOut,
     AuditOut,
     CustodyOut,
     JobAccepted,
@@ -122,6 +123,13 @@ def read_in_chunks(stream: BinaryIO, size: int = 256 * 1024) -> Iterator[bytes]:
 @router.get("/{session_id}/analysis", response_model=AnalysisOut)
 def get_analysis(session_id: uuid.UUID, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> AnalysisOut:
     return reviews.analysis_view(ctx.store, db, principal, session_id)
+
+
+@router.get("/{session_id}/analyses", response_model=list[AnalysisVersionOut],
+            description="Every analysis of the session, newest first: model, prompt, rubric, sensitivity, inputs "
+                        "key, what it found and what it cost (no text).")
+def get_analysis_versions(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> list[AnalysisVersionOut]:
+    return reviews.analysis_versions(db, principal, session_id)
 
 
 @router.post("/{session_id}/reviews", status_code=201, response_model=ReviewOut)

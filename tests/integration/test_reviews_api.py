@@ -143,3 +143,35 @@ def test_speaker_fields_that_do_not_exist_are_refused(world: Reviewed) -> None:
     assert _review(world, world.flagged, "supervisor", "speaker.S9", "client").status_code == 400
     assert _review(world, world.flagged, "supervisor", "segment.0.speaker", "  ").status_code == 400
     assert _review_count(world) == before
+
+
+def test_the_analysis_history_lists_every_version_newest_first_without_text(world: Reviewed) -> None:
+    import json
+    import uuid
+    from dataclasses import replace
+
+    from tests.integration.test_analysis_tasks import RiskDown, transcribed_session
+    from vigil.analysis.analyzers.offline import OfflineAnalyzer
+    from vigil.services.jobs import complete_stage
+    from vigil.services.pipeline import run_analyze
+
+    claim = transcribed_session(world.ctx, world.tenant)
+    run_analyze(world.ctx, claim, OfflineAnalyzer())
+    path = f"/api/v1/sessions/{claim.session_id}/analyses"
+    [first] = world.client.get(path, headers=world.tenant.headers()).json()
+    session = world.client.get(f"/api/v1/sessions/{claim.session_id}", headers=world.tenant.headers()).json()
+    assert (first["analysis_version"], first["risk_level"], first["risk_status"]) == \
+        (1, session["ai_risk_level"], "analysed")
+    assert first["categories"] and first["model"].startswith("vigil-offline")
+    [processed] = world.client.get(f"/api/v1/sessions/{world.flagged}/analyses", headers=world.tenant.headers()).json()
+    assert len(processed["inputs_key"]) == 64, "a session the real stages made records what its analysis came from"
+    with world.ctx.system_db() as db:
+        complete_stage(db, claim, 0.1)
+    forced = world.client.post(f"/api/v1/sessions/{claim.session_id}/analyze", params={"force": "true"},
+                               headers=world.tenant.headers()).json()
+    run_analyze(world.ctx, replace(claim, job_id=uuid.UUID(forced["job_id"])), RiskDown())  # a rerun that failed
+    versions = world.client.get(path, headers=world.tenant.headers("lead")).json()
+    assert [(v["analysis_version"], v["risk_status"]) for v in versions] == [(2, "failed"), (1, "analysed")]
+    assert '"summary"' not in json.dumps(versions) and "quote" not in json.dumps(versions)
+    assert world.client.get(path, headers=world.tenant.headers("uploader")).status_code == 403
+    assert world.client.get(path, headers=world.other.headers()).status_code == 404

@@ -289,6 +289,26 @@ class ReviewOut(BaseModel):
     created_at: datetime
 
 
+class AnalysisVersionOut(BaseModel):
+    """One analysis of a session: what made it and what it found, without its text."""
+
+    analysis_version: int
+    job_id: uuid.UUID | None
+    created_at: datetime
+    model: str
+    prompt_version: str
+    rubric_version: str | None
+    sensitivity: str | None = Field(description="The risk model's operating point it used.")
+    risk_level: str
+    risk_status: str = Field(description="analysed | failed (the risk task failed: review by hand).")
+    categories: list[str]
+    inputs_key: str | None = Field(description="Hash of its inputs (transcript, analyzer, prompt, rubric, risk "
+                                               "model, sensitivity): equal keys, equal work; null before they "
+                                               "were recorded.")
+    tokens: int
+    cost_usd: float
+
+
 class AnalysisOut(BaseModel):
     id: uuid.UUID
     session_id: uuid.UUID

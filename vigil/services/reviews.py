@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.db.models import Analysis, Review, User, utcnow
 from vigil.errors import NotFound, ValidationFailure
 from vigil.schemas.analysis import AnalysisResult
-from vigil.schemas.api import AnalysisOut, ReviewIn, ReviewOut
+from vigil.schemas.api import AnalysisOut, AnalysisVersionOut, ReviewIn, ReviewOut
 from vigil.schemas.enums import RiskCategory, RiskLevel
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.sealed_text import digest
@@ -177,3 +177,19 @@ def analysis_view(store: ObjectStore, db: DbSession, principal: Principal, sessi
                        prompt_version=analysis.prompt_version, model=analysis.model,
                        created_at=analysis.created_at, ai=result, effective=effective, overrides=overrides,
                        content_available=content_available)
+
+
+def analysis_versions(db: DbSession, principal: Principal, session_id: uuid.UUID) -> list[AnalysisVersionOut]:
+    """Every analysis of the caller's session, newest first: which model, prompt, rubric and sensitivity made it,
+    what it found, what it cost. No text (it is in the store)."""
+    principal.require(Action.read_content)
+    owned_session(db, principal, session_id)
+    rows = db.scalars(sa.select(Analysis).where(Analysis.session_id == session_id,
+                                                 Analysis.tenant_id == principal.tenant_id)
+                      .order_by(Analysis.analysis_version.desc())).all()
+    return [AnalysisVersionOut(
+        analysis_version=a.analysis_version, job_id=a.job_id, created_at=a.created_at, model=a.model,
+        prompt_version=a.prompt_version, rubric_version=a.rubric_version, sensitivity=a.result.get("sensitivity"),
+        risk_level=a.risk_level, risk_status=a.result.get("risk_status", "analysed"),
+        categories=sorted({flag["category"] for flag in a.result.get("flags", [])}), inputs_key=a.inputs_key,
+        tokens=a.tokens_in + a.tokens_out, cost_usd=a.cost_usd) for a in rows]
