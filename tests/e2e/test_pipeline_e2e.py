@@ -35,14 +35,14 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(ray_runtime: None, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from cli import stack
+    from cli.stack import start_api, start_dispatcher, start_encoder
     from tasks import risk_scoring
 
     ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("stack"), retry_base_seconds=1.0)
     settings, url = ctx.settings, ctx.database_url
-    stack.start_api(settings, url)
-    stack.start_encoder()
-    dispatcher = stack.start_dispatcher(settings, url)
+    start_api(settings, url)
+    start_encoder()
+    dispatcher = start_dispatcher(settings, url)
     base = settings.base_url
     assert wait_until_healthy(base, timeout=60), "the API did not come up"
     yield Stack(base_url=base, ctx=ctx, tenant=make_tenant(ctx), other=make_tenant(ctx))
@@ -219,11 +219,11 @@ def test_overload_is_answered_with_429_and_retry_after_and_loses_no_accepted_upl
 
     from ray import serve
 
-    from cli import stack
+    from cli.stack import start_api
 
     tight = stack.ctx.settings.model_copy(update={"api_max_ongoing_requests": 1, "api_max_queued_requests": 1,
                                                   "api_retry_after_seconds": 7})
-    stack.start_api(tight, stack.ctx.database_url, name="vigil-tight", route_prefix="/tight")
+    start_api(tight, stack.ctx.database_url, name="vigil-tight", route_prefix="/tight")
     try:
         data = (SAMPLES / "checkin-risk.mp3").read_bytes()
 
