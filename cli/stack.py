@@ -22,7 +22,7 @@ DISPATCHER_NAME = "vigil-dispatcher"
 
 # Every Ray worker process (Serve replicas, the dispatcher, stage tasks) logs JSON lines with the bound ids and
 # records Vigil's metrics.
-RUNTIME_ENV = {"worker_process_setup_hook": "tasks.metrics.setup_worker_process"}
+RUNTIME_ENV = {"worker_process_setup_hook": "tasks.prometheus.setup_worker_process"}
 
 
 def start_ray(settings: Settings) -> None:

@@ -46,7 +46,7 @@ from vigil.analysis.miti.miti import (
 from vigil.analysis.text.textmodel import TextModel, fit_text_model
 from vigil.analysis.text.turns import Turn, read_turns
 from vigil.evaluation.dataset import read_dataset, turn_behaviours
-from vigil.evaluation.metrics import accuracy, binary_scores, cohen_kappa, macro_f1
+from vigil.evaluation.scores import accuracy, binary_scores, cohen_kappa, macro_f1
 from vigil.schemas.analysis import TurnCode
 
 DATASET = "annomi/annomi-dev.jsonl"

@@ -1,7 +1,7 @@
 """Application metrics, behind a small seam so the domain does not import Ray.
 
 The domain calls `telemetry.current().<event>(...)`; a process running on Ray installs the implementation that
-turns events into `ray.util.metrics` series (tasks/metrics.py), exported by Ray's Prometheus endpoint beside
+turns events into `ray.util.metrics` series (tasks/prometheus.py), exported by Ray's Prometheus endpoint beside
 Ray's own metrics. Everywhere else (tests, the CLI) events go nowhere.
 """
 

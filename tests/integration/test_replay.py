@@ -22,8 +22,8 @@ from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, ReplayRun
 from vigil.db.models import Tenant as TenantRow
-from vigil.evaluation.metrics import multilabel_scores
 from vigil.evaluation.replay import CATEGORIES
+from vigil.evaluation.scores import multilabel_scores
 from vigil.schemas.api import ReviewIn
 from vigil.services.auth import authenticate
 from vigil.services.pipeline import run_analyze

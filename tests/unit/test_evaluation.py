@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_score, recall_score
 
 from vigil.evaluation.dataset import read_dataset
-from vigil.evaluation.metrics import accuracy, binary_scores, cohen_kappa, macro_f1, multilabel_scores
+from vigil.evaluation.scores import accuracy, binary_scores, cohen_kappa, macro_f1, multilabel_scores
 
 
 def test_metrics_match_sklearn():

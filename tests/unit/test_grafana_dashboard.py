@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_panel_queries_a_metric_vigil_defines() -> None:
-    defined = set(re.findall(r'"(vigil_\w+)"', (ROOT / "tasks" / "metrics.py").read_text()))
+    defined = set(re.findall(r'"(vigil_\w+)"', (ROOT / "tasks" / "prometheus.py").read_text()))
     board = json.loads((ROOT / "cluster" / "grafana-vigil.json").read_text())
     queried = {name for panel in board["panels"] for target in panel["targets"]
                for name in re.findall(r"ray_(vigil_\w+?)(?:_bucket|_count|_sum)?\b", target["expr"])}

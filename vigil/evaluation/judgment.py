@@ -20,7 +20,7 @@ from typing import Any
 from vigil.analysis.analyzers.base import Analyzer
 from vigil.analysis.risk.sentence_risk import shipped_sentence_model
 from vigil.evaluation.dataset import LabelledSession, read_dataset
-from vigil.evaluation.metrics import binary_scores, multilabel_scores
+from vigil.evaluation.scores import binary_scores, multilabel_scores
 from vigil.evaluation.split import locked
 
 REPO = Path(__file__).resolve().parents[2]

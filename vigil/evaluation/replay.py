@@ -36,7 +36,7 @@ from vigil.context import Context
 from vigil.db.models import Analysis, ConfigVersion, ReplayRun, Review, Session
 from vigil.errors import NotFound, ValidationFailure
 from vigil.evaluation.dataset import read_dataset, turn_behaviours
-from vigil.evaluation.metrics import accuracy, cohen_kappa, macro_f1, multilabel_scores
+from vigil.evaluation.scores import accuracy, cohen_kappa, macro_f1, multilabel_scores
 from vigil.schemas.analysis import AnalysisResult, PromptSet, RiskAssessment, RubricDefinition
 from vigil.schemas.enums import RiskCategory
 from vigil.schemas.transcripts import AgentTranscript

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from vigil.analysis.analyzers.base import Analyzer, combine
 from vigil.analysis.analyzers.registry import FREE_ANALYZERS
 from vigil.analysis.analyzers.versions import content_version
-from vigil.analysis.outputs.analytics import conversation_analytics
+from vigil.analysis.outputs.conversation import conversation_analytics
 from vigil.analysis.outputs.refinement import refine_transcript
 from vigil.analysis.text.evidence import quote_in_text
 from vigil.context import Context

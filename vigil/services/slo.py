@@ -1,6 +1,6 @@
 """Service level objectives, computed from what the database already records (request timings, stage events,
 sessions, analyses) over a window, across every tenant: an operator's view, not a tenant's. The same signals are
-live in Prometheus (tasks/metrics.py, cluster/grafana-vigil.json); the database answers for any past window, and
+live in Prometheus (tasks/prometheus.py, cluster/grafana-vigil.json); the database answers for any past window, and
 `live_values` reads the two that the metrics answer (API p95, task success) from the nodes' exposition.
 
 - API latency: p95 of request durations (`request_timings`, written by the API's timing middleware);

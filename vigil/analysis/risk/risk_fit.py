@@ -35,7 +35,7 @@ from vigil.analysis.risk.sentence_risk import NEVER, Head, SentenceEncoder, Sent
 from vigil.analysis.risk.training.risk_seeds import SEEDS
 from vigil.analysis.text.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession, read_dataset
-from vigil.evaluation.metrics import binary_scores
+from vigil.evaluation.scores import binary_scores
 from vigil.evaluation.split import development
 from vigil.schemas.enums import RiskCategory
 from vigil.schemas.transcripts import AgentTranscript
