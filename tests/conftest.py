@@ -20,7 +20,7 @@ from vigil.context import Context
 from vigil.db import engine
 from vigil.db.engine import start_embedded_postgres
 from vigil.schemas.enums import Role
-from vigil.services.auth import issue_token
+from vigil.services.auth import authenticate, issue_token
 from vigil.settings import Settings
 from vigil.telemetry import NoTelemetry
 
@@ -107,6 +107,14 @@ class Tenant:
 
     def headers(self, role: str = "supervisor") -> dict[str, str]:
         return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+def tenant_id_of(ctx: Context, tenant: Tenant) -> uuid.UUID:
+    """The database id of a test tenant (tests address tenants by name and tokens)."""
+    with ctx.system_db() as db:
+        principal = authenticate(db, tenant.admin)
+    assert principal is not None
+    return principal.tenant_id
 
 
 def make_tenant(ctx: Context) -> Tenant:

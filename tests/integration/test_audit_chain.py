@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from tests.conftest import SAMPLES, Tenant
+from tests.conftest import SAMPLES, Tenant, tenant_id_of
 from tests.integration.test_cli import _run
 from vigil.audit_chain import AuditKey, entry_hash
 from vigil.context import Context
@@ -29,11 +29,6 @@ def _key(ctx: Context) -> AuditKey:
     key = ctx.audit_key
     assert key is not None
     return key
-
-
-def _tenant_id(ctx: Context, tenant: Tenant) -> uuid.UUID:
-    with ctx.system_db() as db:
-        return authenticate(db, tenant.admin).tenant_id
 
 
 def _write(ctx: Context, tenant_id: uuid.UUID, count: int, label: str = "test.event") -> None:
@@ -61,7 +56,7 @@ def _seqs(ctx: Context, tenant_id: uuid.UUID) -> list[int]:
 
 
 def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     with ctx.system_db() as db:
         uploader = authenticate(db, tenant_a.uploader)
     accept_upload(ctx, uploader, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()), "a.mp3", None)
@@ -82,7 +77,7 @@ def test_entries_are_numbered_and_linked_in_the_order_they_commit(ctx: Context, 
 
 
 def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     _write(ctx, tenant_id, 1)
     with ctx.system_db() as db:
         audit.record(db, tenant_id=tenant_id, actor=None, action="never", entity_type="test", entity_id="x")
@@ -98,7 +93,7 @@ def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(ctx: Context, tena
 
 
 def test_the_database_refuses_to_change_or_delete_an_entry(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     _write(ctx, tenant_id, 2)
     before = _seqs(ctx, tenant_id)
     for statement in (sa.update(AuditEntry).where(AuditEntry.tenant_id == tenant_id).values(action="edited"),
@@ -109,7 +104,7 @@ def test_the_database_refuses_to_change_or_delete_an_entry(ctx: Context, tenant_
 
 
 def test_concurrent_writers_make_one_unbroken_chain(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     base = len(_seqs(ctx, tenant_id))
     start = threading.Barrier(8)
     errors: list[BaseException] = []
@@ -157,7 +152,7 @@ TAMPERING: dict[str, tuple[list[str], str]] = {
 
 @pytest.mark.parametrize("how", list(TAMPERING))
 def test_every_kind_of_tampering_is_detected(ctx: Context, tenant_a: Tenant, how: str) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     base = len(_seqs(ctx, tenant_id))
     _write(ctx, tenant_id, 5)
     at = dict(zip(("one", "two", "three", "four", "five"), range(base + 1, base + 6), strict=True))
@@ -197,7 +192,7 @@ def rewrite_from(ctx: Context, tenant_id: uuid.UUID, seq: int, detail: dict[str,
 @pytest.mark.parametrize("key_ids", ["left as they were", "dropped"])
 def test_a_superuser_without_the_key_who_rewrites_an_entry_every_later_hash_and_the_head_is_caught(
         ctx: Context, tenant_a: Tenant, key_ids: str) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     base = len(_seqs(ctx, tenant_id))
     _write(ctx, tenant_id, 5)
     three, five = base + 3, base + 5
@@ -216,7 +211,7 @@ def test_a_superuser_without_the_key_who_rewrites_an_entry_every_later_hash_and_
 
 def test_verify_with_another_key_fails_and_names_both_keys(ctx: Context, database_url: str, tenant_a: Tenant,
                                                           tmp_path) -> None:  # type: ignore[no-untyped-def]
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     _write(ctx, tenant_id, 2)
     other = AuditKey.from_setting("not-the-deployment-key-4d1f")
     with ctx.system_db() as db:
@@ -232,7 +227,7 @@ def test_verify_with_another_key_fails_and_names_both_keys(ctx: Context, databas
 
 
 def test_a_process_without_an_audit_key_refuses_to_write_entries(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     before = _seqs(ctx, tenant_id)
     keyless = Context(settings=ctx.settings.model_copy(update={"audit_key": None}), database_url=ctx.database_url,
                       store=ctx.store)
@@ -244,15 +239,15 @@ def test_a_process_without_an_audit_key_refuses_to_write_entries(ctx: Context, t
 def test_vigil_audit_verify_names_the_broken_tenant_and_fails(ctx: Context, database_url: str, tenant_a: Tenant,
                                                               tenant_b: Tenant, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "OBJECT_STORE_URL": ctx.settings.object_store_url}
-    _write(ctx, _tenant_id(ctx, tenant_a), 3)
-    _write(ctx, _tenant_id(ctx, tenant_b), 2)
+    _write(ctx, tenant_id_of(ctx, tenant_a), 3)
+    _write(ctx, tenant_id_of(ctx, tenant_b), 2)
     done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
     assert done.returncode == 0, done.stderr
-    a_entries, b_entries = len(_seqs(ctx, _tenant_id(ctx, tenant_a))), len(_seqs(ctx, _tenant_id(ctx, tenant_b)))
+    a_entries, b_entries = len(_seqs(ctx, tenant_id_of(ctx, tenant_a))), len(_seqs(ctx, tenant_id_of(ctx, tenant_b)))
     assert f"{tenant_a.name}: {a_entries} entries, chain intact" in done.stdout
     with _past_the_trigger(ctx) as db:
         db.execute(sa.text("UPDATE audit_log SET detail = '{}' WHERE tenant_id = :t AND seq = :s"),
-                   {"t": _tenant_id(ctx, tenant_b), "s": b_entries})
+                   {"t": tenant_id_of(ctx, tenant_b), "s": b_entries})
     done = _run("audit", "verify", "--tenant", tenant_a.name, "--tenant", tenant_b.name, env=env)
     assert done.returncode == 1
     assert f"{tenant_a.name}: {a_entries} entries, chain intact" in done.stdout
@@ -297,7 +292,7 @@ def test_sign_ins_exports_tokens_and_role_changes_are_audited(client, ctx: Conte
     from vigil.schemas.enums import Role
     from vigil.services.auth import ensure_user, issue_token
 
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     me = client.post("/api/v1/sign-in", params={"client": "dashboard"}, headers=tenant_a.headers("lead"))
     assert me.status_code == 200 and me.json()["role"] == "lead"
     exported = client.post("/api/v1/exports", headers=tenant_a.headers("lead"),

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, tenant_id_of
 from vigil.context import Context
 from vigil.db.models import AuditEntry
-from vigil.services.auth import authenticate
 
 RUBRIC = {"name": "crisis line", "items": [
     {"key": "empathy", "label": "Empathy", "description": "Names the caller's feelings.", "scale_max": 10}]}
@@ -17,8 +16,7 @@ PROMPTS = {"assess": "Review for risk. Reply with JSON per {schema}. Rubric {rub
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> str:
-    with ctx.system_db() as db:
-        return str(authenticate(db, tenant.admin).tenant_id)
+    return str(tenant_id_of(ctx, tenant))
 
 
 def test_an_admin_stores_and_activates_versions_and_every_change_is_audited(client: TestClient, ctx: Context,

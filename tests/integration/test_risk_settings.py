@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session
+from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session, tenant_id_of
 from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, AuditEntry
@@ -20,8 +20,7 @@ from vigil.services.pipeline import run_analyze
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> str:
-    with ctx.system_db() as db:
-        return str(db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name)))
+    return str(tenant_id_of(ctx, tenant))
 
 
 def test_the_default_is_recall_first_until_an_admin_chooses_balanced(client: TestClient, ctx: Context,

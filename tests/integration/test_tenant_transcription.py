@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, tenant_id_of
 from vigil.context import Context
 from vigil.db.models import AuditEntry
 from vigil.db.models import Tenant as TenantRow
@@ -17,8 +17,7 @@ from vigil.services.tenants import transcribers_for
 
 
 def _tenant_id(ctx: Context, tenant: Tenant) -> str:
-    with ctx.system_db() as db:
-        return str(db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name)))
+    return str(tenant_id_of(ctx, tenant))
 
 
 def test_a_tenant_follows_the_deployment_until_its_admin_chooses(client: TestClient, ctx: Context,
