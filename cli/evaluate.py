@@ -84,7 +84,7 @@ def replay(candidate: Annotated[str, typer.Option(help="An analyzer (offline, op
     from vigil.context import Context
     from vigil.db.models import Tenant
     from vigil.errors import VigilError
-    from vigil.evaluation.replay import replay as run_replay
+    from vigil.services.replay import replay as run_replay
 
     if (dataset is None) == (since is None):
         raise typer.BadParameter("give exactly one of --dataset or --since")
@@ -157,9 +157,9 @@ def _judgment_report(candidate: str, data_dir: Path, as_json: bool, workers: int
 
     from tqdm import tqdm
 
+    from vigil.analysis.analyzers.judgment import judgment_report, report_lines
     from vigil.analysis.analyzers.registry import ANALYZERS
     from vigil.analysis.risk.sentence_risk import RiskSettings
-    from vigil.evaluation.judgment import judgment_report, report_lines
 
     if candidate not in ANALYZERS:
         raise typer.BadParameter(f"--report takes an analyzer: {sorted(ANALYZERS)}")

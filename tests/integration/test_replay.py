@@ -22,11 +22,11 @@ from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Analysis, ReplayRun
 from vigil.db.models import Tenant as TenantRow
-from vigil.evaluation.replay import CATEGORIES
 from vigil.evaluation.scores import multilabel_scores
 from vigil.schemas.api import ReviewIn
 from vigil.services.auth import authenticate
 from vigil.services.pipeline import run_analyze
+from vigil.services.replay import CATEGORIES
 from vigil.services.reviews import create_review
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -157,7 +157,7 @@ def test_replay_runs_are_readable_by_their_tenant_only(ctx: Context) -> None:
 def test_a_file_a_shipped_model_was_fitted_on_is_named_in_sample(tmp_path: Path) -> None:
     import gzip
 
-    from vigil.evaluation.replay import artifacts_fitted_on
+    from vigil.services.replay import artifacts_fitted_on
 
     data = tmp_path / "set.jsonl"
     data.write_text(json.dumps(DATASET[0]) + "\n")

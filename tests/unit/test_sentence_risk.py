@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vigil.analysis.analyzers.judgment import hard_case_figures
 from vigil.analysis.risk.encoder import shipped_encoder
 from vigil.analysis.risk.plain_reading import model_sentences
 from vigil.analysis.risk.risk_detection import detect_risks
@@ -20,7 +21,6 @@ from vigil.analysis.risk.sentence_risk import (
 )
 from vigil.analysis.text.turns import read_turns
 from vigil.evaluation.dataset import LabelledSession
-from vigil.evaluation.judgment import hard_case_figures
 from vigil.schemas.enums import RiskCategory, RiskLevel
 from vigil.schemas.transcripts import Segment
 

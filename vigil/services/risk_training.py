@@ -19,9 +19,9 @@ from vigil.analysis.risk.encoder import shipped_encoder
 from vigil.analysis.risk.sentence_risk import SentenceRiskModel
 from vigil.context import Context
 from vigil.errors import ValidationFailure
-from vigil.evaluation.replay import history_cases
 from vigil.schemas.enums import RiskCategory
 from vigil.services.governance import store_version
+from vigil.services.replay import history_cases
 
 EVERYTHING = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MIN_REVIEWED_SESSIONS = 1

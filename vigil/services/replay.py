@@ -38,8 +38,10 @@ from vigil.errors import NotFound, ValidationFailure
 from vigil.evaluation.dataset import read_dataset, turn_behaviours
 from vigil.evaluation.scores import accuracy, cohen_kappa, macro_f1, multilabel_scores
 from vigil.schemas.analysis import AnalysisResult, PromptSet, RiskAssessment, RubricDefinition
+from vigil.schemas.api import ReplayRunDetail, ReplayRunOut
 from vigil.schemas.enums import RiskCategory
 from vigil.schemas.transcripts import AgentTranscript
+from vigil.services.access import Action, Principal
 from vigil.services.governance import active_config
 from vigil.services.reviews import ai_values
 from vigil.settings import Settings
@@ -288,3 +290,25 @@ def replay(ctx: Context, tenant_id: uuid.UUID, candidate_name: str, *, dataset: 
             run_id = run.id
         metrics["run_id"] = str(run_id)
     return ReplayOutcome(run_id, metrics, predictions, baseline_predictions)
+
+
+# ---------------------------------------------------------------- stored runs, read by the tenant's readers
+def _out(run: ReplayRun) -> ReplayRunOut:
+    return ReplayRunOut(id=run.id, candidate=run.candidate, baseline=run.baseline, source=run.source,
+                        session_count=run.session_count, duration_seconds=run.duration_seconds, metrics=run.metrics,
+                        created_at=run.created_at)
+
+
+def list_runs(db: DbSession, principal: Principal, limit: int = 50) -> list[ReplayRunOut]:
+    principal.require(Action.read_content)
+    runs = db.scalars(sa.select(ReplayRun).where(ReplayRun.tenant_id == principal.tenant_id)
+                      .order_by(ReplayRun.created_at.desc()).limit(limit))
+    return [_out(run) for run in runs]
+
+
+def get_run(db: DbSession, principal: Principal, run_id: uuid.UUID) -> ReplayRunDetail:
+    principal.require(Action.read_content)
+    run = db.scalar(sa.select(ReplayRun).where(ReplayRun.id == run_id, ReplayRun.tenant_id == principal.tenant_id))
+    if run is None:
+        raise NotFound("replay run not found")
+    return ReplayRunDetail(**_out(run).model_dump(), predictions=run.predictions)

@@ -23,7 +23,7 @@ from vigil.evaluation.dataset import LabelledSession, read_dataset
 from vigil.evaluation.scores import binary_scores, multilabel_scores
 from vigil.evaluation.split import locked
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HARD_CASES = REPO / "eval" / "hard-cases.jsonl"
 LOCKED_SETS = {"cssrs": "cssrs/cssrs-dev.jsonl", "annomi": "annomi/annomi-dev.jsonl"}
 CATEGORIES = ["suicidal_ideation", "self_harm", "harm_to_others", "abuse_disclosure", "substance_crisis"]
