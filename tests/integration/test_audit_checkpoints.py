@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from tests.conftest import Tenant
-from tests.integration.test_audit_chain import _key, _past_the_trigger, _seqs, _tenant_id, _write, rewrite_from
+from tests.conftest import Tenant, tenant_id_of
+from tests.integration.test_audit_chain import _key, _past_the_trigger, _seqs, _write, rewrite_from
 from tests.integration.test_cli import _run
 from vigil.context import Context
 from vigil.db.models import AuditHead
@@ -56,7 +56,7 @@ def _locked_bucket(endpoint: str) -> str:
 
 
 def test_each_tenants_head_is_checkpointed_once_per_head(ctx: Context, tenant_a: Tenant, tenant_b: Tenant) -> None:
-    a, b = _tenant_id(ctx, tenant_a), _tenant_id(ctx, tenant_b)
+    a, b = tenant_id_of(ctx, tenant_a), tenant_id_of(ctx, tenant_b)
     _write(ctx, a, 2)
     first = write_checkpoints(ctx, [a, b])
     assert (first.written, first.unchanged, first.refused, first.lock) == (2, 0, {}, None)  # a directory: no lock
@@ -72,7 +72,7 @@ def test_each_tenants_head_is_checkpointed_once_per_head(ctx: Context, tenant_a:
 
 
 def test_a_key_holder_who_rewrites_entries_before_a_checkpoint_is_caught_by_it(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     base = len(_seqs(ctx, tenant_id))
     _write(ctx, tenant_id, 5)
     write_checkpoints(ctx, [tenant_id])
@@ -84,7 +84,7 @@ def test_a_key_holder_who_rewrites_entries_before_a_checkpoint_is_caught_by_it(c
 
 def test_entries_cut_off_the_end_with_the_head_moved_back_are_caught_by_a_checkpoint(ctx: Context,
                                                                                     tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     base = len(_seqs(ctx, tenant_id))
     _write(ctx, tenant_id, 5)
     write_checkpoints(ctx, [tenant_id])
@@ -99,7 +99,7 @@ def test_entries_cut_off_the_end_with_the_head_moved_back_are_caught_by_a_checkp
 
 
 def test_a_head_rewritten_without_the_key_is_not_checkpointed(ctx: Context, tenant_a: Tenant) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     _write(ctx, tenant_id, 2)
     last = _head(ctx, tenant_id).seq
     rewrite_from(ctx, tenant_id, last, {"i": 99}, key=None)
@@ -113,7 +113,7 @@ def test_on_a_bucket_with_object_lock_a_checkpoint_can_be_neither_deleted_nor_re
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     bucket = _locked_bucket(s3_endpoint)
     locked = _on_s3(ctx, s3_endpoint, bucket)
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     base = len(_seqs(ctx, tenant_id))
     _write(ctx, tenant_id, 3)
     run = write_checkpoints(locked, [tenant_id])
@@ -140,7 +140,7 @@ def test_on_a_bucket_with_object_lock_a_checkpoint_can_be_neither_deleted_nor_re
 
 def test_on_a_bucket_without_object_lock_checkpoints_are_written_and_say_they_are_not_locked(
         s3_endpoint: str, ctx: Context, database_url: str, tenant_a: Tenant, tmp_path: Path) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "OBJECT_STORE_URL": "s3://vigil-test/plain",
            "S3_ENDPOINT_URL": s3_endpoint}
     done = _run("audit", "checkpoint", "--tenant", tenant_a.name, env=env)
@@ -153,7 +153,7 @@ def test_on_a_bucket_without_object_lock_checkpoints_are_written_and_say_they_ar
 
 def test_vigil_audit_verify_holds_the_chain_against_the_checkpoints(ctx: Context, database_url: str,
                                                                     tenant_a: Tenant, tmp_path: Path) -> None:
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "OBJECT_STORE_URL": ctx.settings.object_store_url}
     _write(ctx, tenant_id, 3)
     entries = len(_seqs(ctx, tenant_id))
@@ -196,7 +196,7 @@ def test_checkpoints_are_written_by_a_ray_task(ray_runtime: None, ctx: Context, 
 
     from tasks.stages import write_audit_checkpoints
 
-    tenant_id = _tenant_id(ctx, tenant_a)
+    tenant_id = tenant_id_of(ctx, tenant_a)
     report = ray.get(write_audit_checkpoints.remote(ctx.settings, ctx.database_url), timeout=120)
     assert report["written"] >= 1 and report["lock"] is None
     assert ctx.store.exists(checkpoint_key(tenant_id, _head(ctx, tenant_id).seq))
@@ -235,7 +235,7 @@ def test_the_dispatcher_checkpoints_every_tenants_head_on_its_own(ray_runtime: N
     from tests.conftest import isolated_context, make_tenant
 
     ctx = isolated_context(pg_admin_url, tmp_path, transcribers="standin")
-    tenant_id = _tenant_id(ctx, make_tenant(ctx))
+    tenant_id = tenant_id_of(ctx, make_tenant(ctx))
     name = f"checkpointing-{uuid.uuid4().hex[:6]}"
     dispatcher = Dispatcher.options(name=name).remote(ctx.settings, ctx.database_url, transcription_name=f"{name}-asr")
     try:
