@@ -129,6 +129,8 @@ class Dispatcher:
             Periodic("audit_checkpoints", settings.audit_checkpoint_interval_seconds,
                      lambda: stages.write_audit_checkpoints.options(name="audit-checkpoints").remote(
                          settings, database_url)),
+            Periodic("alerts", settings.alert_interval_seconds,
+                     lambda: stages.deliver_alerts.options(name="alerts").remote(settings, database_url)),
         )}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatch-loop", daemon=True)

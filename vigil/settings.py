@@ -116,6 +116,12 @@ class Settings(BaseSettings):
                                              "audio is extracted (tenants may set their own); empty = keep.")
     retention_content_days: int | None = Field(None, description="Default days audio and transcripts are kept; "
                                                "empty = keep.")
+    alert_interval_seconds: float = Field(1.0, description="How often the dispatcher delivers due alerts.")
+    alert_max_attempts: int = Field(8, description="Tries of one alert delivery before it is dead.")
+    alert_retry_base_seconds: float = Field(2.0, description="Backoff base between alert tries (doubles, jitter).")
+    alert_timeout_seconds: float = Field(5.0, description="Bound on one webhook call.")
+    dashboard_url: str | None = Field(None, description="Base URL alerts link to; default http://api_host:"
+                                                        "dashboard_port.")
     retention_interval_seconds: float = Field(3600.0, description="How often the dispatcher schedules the "
                                               "retention sweep as a Ray task.")
     audit_checkpoint_interval_seconds: float = Field(3600.0, description="How often the dispatcher checkpoints "

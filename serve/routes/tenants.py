@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from serve.deps import ContextDep, DbDep, PrincipalDep
 from vigil.schemas.api import (
+    AlertConfig,
     BudgetIn,
     ConfigVersionIn,
     ConfigVersionOut,
@@ -20,7 +21,7 @@ from vigil.schemas.api import (
     TranscriptionConfig,
     UsageOut,
 )
-from vigil.services import governance, redaction, retention, tenants
+from vigil.services import alerts, governance, redaction, retention, tenants
 from vigil.services.jobs import list_jobs
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["jobs"])
@@ -127,3 +128,18 @@ def get_redaction(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> R
 def put_redaction(tenant_id: uuid.UUID, body: RedactionSettings, db: DbDep,
                   principal: PrincipalDep) -> RedactionSettings:
     return redaction.set_redaction_names(db, principal, tenant_id, body.names)
+
+
+@router.get("/{tenant_id}/alerts", response_model=AlertConfig, tags=["tenants"],
+            description="This tenant's alert rules (admin, own tenant); channel secrets are never shown.")
+def get_alerts(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> AlertConfig:
+    return alerts.alert_config(db, principal, tenant_id)
+
+
+@router.put("/{tenant_id}/alerts", response_model=AlertConfig, tags=["tenants"],
+            description="Replace the alert rules: which risk categories at what minimum severity alert, through which "
+                        "webhooks (`unknown`, the risk analysis failed, always alerts). Each delivery is signed with "
+                        "the channel's secret (X-Vigil-Signature) and carries X-Vigil-Delivery; audited.")
+def put_alerts(tenant_id: uuid.UUID, body: AlertConfig, ctx: ContextDep, db: DbDep,
+               principal: PrincipalDep) -> AlertConfig:
+    return alerts.set_alert_config(ctx.store, db, principal, tenant_id, body)

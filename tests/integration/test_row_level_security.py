@@ -37,6 +37,7 @@ SYSTEM_DB_ALLOWED = {
     "vigil/services/uploads.py",  # a signed upload URL names a session, not a caller; expiry sweeps all tenants
     "vigil/services/retention.py",  # lists the tenants to sweep; each tenant's purge is tenant-scoped
     "vigil/services/audit_checkpoints.py",  # reads every tenant's audit head to checkpoint it (read only)
+    "vigil/services/alerts.py",  # leases due alerts of every tenant; each outcome is written tenant-scoped
 }
 
 

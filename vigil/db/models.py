@@ -53,6 +53,8 @@ class Tenant(Base):
     # reviews (a config version of kind risk_model); NULL → high and the shipped model.
     risk_sensitivity: Mapped[str | None] = mapped_column(sa.String(20))
     active_risk_model_version: Mapped[str | None] = mapped_column(sa.String(100))
+    # Alert rules (vigil.services.alerts): {"rules": [...], "escalate_after_minutes": n}; channel secrets sealed.
+    alert_config: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = _created()
 
 
@@ -357,4 +359,28 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(sa.Integer)  # None while the first request is being answered
     content_type: Mapped[str | None] = mapped_column(sa.String(200))
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = _created()
+
+
+class Alert(Base):
+    """One delivery of one alert to one channel: written with the analysis that flagged (an outbox row), then
+    delivered by the dispatcher's periodic task with retries; its id is the delivery id receivers deduplicate on."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (sa.UniqueConstraint("analysis_id", "category", "channel_url",
+                                          name="uq_alerts_analysis_category_channel"),
+                      sa.Index("ix_alerts_due", "status", "next_attempt_at"))
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    analysis_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("analyses.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(sa.String(50))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    channel_url: Mapped[str] = mapped_column(sa.String(2000))
+    channel_secret: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # sealed like review text
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.schemas.analysis import AnalysisResult, Sensitivity
 from vigil.schemas.enums import Role
@@ -348,3 +348,26 @@ class AuditOut(BaseModel):
     entity_id: str
     detail: dict[str, Any]
     created_at: datetime
+
+
+class AlertChannel(BaseModel):
+    type: Literal["webhook"] = Field(description="webhook (a Slack or Teams incoming webhook works); email is not "
+                                                 "built yet.")
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    secret: str | None = Field(None, min_length=16, max_length=200, description="Signs each delivery "
+                               "(X-Vigil-Signature). Write-only: never returned; omit it to keep the stored one.")
+    has_secret: bool = Field(False, description="Whether a secret is stored (read only).")
+
+
+class AlertRule(BaseModel):
+    categories: list[str] = Field(min_length=1, description="Risk categories that alert; `unknown` (the risk "
+                                  "analysis failed) always alerts every rule's channels.")
+    min_severity: Literal["low", "medium", "high"] = "medium"
+    channels: list[AlertChannel] = Field(min_length=1, max_length=10)
+
+
+class AlertConfig(BaseModel):
+    """A tenant's alert rules. Escalation after a deadline is not built yet, so no field claims it."""
+
+    model_config = ConfigDict(extra="forbid")
+    rules: list[AlertRule] = Field(default_factory=list, max_length=20)

@@ -9,6 +9,7 @@ import json
 import logging
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from vigil.schemas.analysis import AnalysisResult, RiskAssessment, RubricDefinit
 from vigil.schemas.enums import RiskLevel
 from vigil.schemas.transcripts import AgentTranscript, ProviderTranscript
 from vigil.sealed_text import blank_text
-from vigil.services import redaction
+from vigil.services import alerts, redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
@@ -309,13 +310,16 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         key = artifact_key(claim.tenant_id, claim.session_id, analysis_name(version))
         payload = result.model_dump_json().encode()
         ctx.store.put_bytes(key, payload)
-        db.add(Analysis(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
+        analysis_id = uuid.uuid4()
+        db.add(Analysis(id=analysis_id, tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                         analysis_version=version, prompt_version=result.prompt_version[:100],
                         model=result.model[:200], risk_level=result.risk_level.value,
                         result=blank_text(result.model_dump(mode="json")), tokens_in=result.tokens_in,
                         tokens_out=result.tokens_out, cost_usd=result.cost_usd, latency_seconds=round(latency, 4),
                         rubric_version=rubric_version, rubric_scores={r.key: r.score for r in result.rubric},
                         inputs_key=inputs))
+        db.flush()  # the analysis row first: its alerts refer to it
+        alerts.enqueue(db, claim.tenant_id, claim.session_id, analysis_id, result)  # committed with the analysis
         for model, kind, detail in model_failures:
             db.add(ModelFailure(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                                 task="analysis", model=model[:200], kind=kind, detail=detail[:2000]))
