@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from vigil.schemas.api import AlertChannel, AlertConfig, AlertRule
 from vigil.schemas.enums import RiskCategory, RiskLevel
 from vigil.services import audit
 from vigil.services.access import Principal, own_tenant
+from vigil.services.jobs import backoff_seconds
 from vigil.storage.base import ObjectStore
 from vigil.storage.encrypted import open_value, seal_value
 
@@ -181,7 +181,7 @@ def deliver_due(ctx: Context, now: datetime | None = None, limit: int = 100) -> 
             error = f"{type(exc).__name__}: {exc}"[:500].replace(alert.channel_url, "<webhook>")
             attempts = alert.attempts + 1
             dead = attempts >= ctx.settings.alert_max_attempts
-            backoff = ctx.settings.alert_retry_base_seconds * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+            backoff = backoff_seconds(ctx.settings.alert_retry_base_seconds, attempts, jitter=0.2)
             _record(ctx, alert, status="dead" if dead else "pending", attempts=attempts, last_error=error,
                     next_attempt_at=utcnow() + timedelta(seconds=backoff))
             run.dead += dead

@@ -59,6 +59,12 @@ def enqueue_pipeline(db: DbSession, session: Session, max_attempts: int) -> Job:
     return job
 
 
+def backoff_seconds(base: float, attempt: int, jitter: float) -> float:
+    """The wait before try `attempt` + 1: `base` doubled per try already made, times a random factor within
+    ±`jitter` so that work that failed together does not come back together."""
+    return base * 2 ** (attempt - 1) * random.uniform(1 - jitter, 1 + jitter)
+
+
 def active_job(db: DbSession, session_id: uuid.UUID) -> Job | None:
     """The session's queued or running job, if it has one (at most one: the database sees to it)."""
     return db.scalar(sa.select(Job).where(Job.session_id == session_id, Job.status.in_(ACTIVE)))
@@ -189,7 +195,7 @@ def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, tr
     job.error_code, job.error_detail = code, detail[:4000]
     job.claim_token, job.lease_until = None, None
     if transient and job.attempt < job.max_attempts:
-        delay = max(min_delay_seconds, retry_base_seconds * (2 ** (job.attempt - 1)) * random.uniform(0.5, 1.5))
+        delay = max(min_delay_seconds, backoff_seconds(retry_base_seconds, job.attempt, jitter=0.5))
         job.status, job.not_before = "queued", utcnow() + timedelta(seconds=delay)
     else:
         job.status, job.completed_at = ("dead" if transient else "failed"), utcnow()
