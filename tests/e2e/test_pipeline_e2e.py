@@ -350,39 +350,23 @@ def test_a_burst_of_analyze_calls_through_serve_gets_one_job(stack: Stack) -> No
 def test_a_flagged_upload_reaches_the_tenants_webhook_by_itself(stack: Stack) -> None:
     """The dispatcher delivers alerts on its own (a periodic Ray task): set a rule, upload a disclosure, and the
     webhook receives the signed alert soon after the analysis is ready."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+    from tests.standins.webhook import webhook_receiver
     from vigil.db.models import Tenant as TenantRow
 
-    received: list[dict] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     tenant = make_tenant(stack.ctx)
     with stack.ctx.system_db() as db:
         tenant_id = db.scalar(sa.select(TenantRow.id).where(TenantRow.name == tenant.name))
-    try:
+    with webhook_receiver() as receiver:
         with stack.http("admin", tenant) as http:
             rules = {"rules": [{"categories": ["suicidal_ideation"], "min_severity": "medium", "channels": [
-                {"type": "webhook", "url": f"http://127.0.0.1:{server.server_address[1]}/hook"}]}]}
+                {"type": "webhook", "url": receiver.url}]}]}
             assert http.put(f"/api/v1/tenants/{tenant_id}/alerts", json=rules).status_code == 200
         with stack.http("uploader", tenant) as http:
             accepted = http.post("/api/v1/sessions", files={"file": ("c.mp3", (SAMPLES / "checkin-risk.mp3")
                                                                       .read_bytes())}).json()
         assert _wait(stack, accepted["job_id"], tenant=tenant)["status"] == "succeeded"
         deadline = time.monotonic() + 30
-        while not received and time.monotonic() < deadline:
+        while not receiver.received and time.monotonic() < deadline:
             time.sleep(0.2)
-    finally:
-        server.shutdown()
-    assert [(r["session_id"], r["category"]) for r in received] == [(accepted["session_id"], "suicidal_ideation")]
+    sent = [json.loads(body) for _, body in receiver.received]
+    assert [(r["session_id"], r["category"]) for r in sent] == [(accepted["session_id"], "suicidal_ideation")]

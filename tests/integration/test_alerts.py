@@ -9,12 +9,9 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +20,7 @@ from fastapi.testclient import TestClient
 from serve.app import configure, create_app
 from tests.conftest import Tenant, isolated_context, make_tenant, tenant_id_of
 from tests.integration.test_analysis_tasks import SEGMENTS, transcribed_session
+from tests.standins.webhook import Receiver, webhook_receiver
 from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Alert, Analysis, AuditEntry, utcnow
@@ -32,34 +30,10 @@ from vigil.services.pipeline import run_analyze
 SECRET = "whsec-test-0123456789abcdef"
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver: answers with the queued status codes (then 200), keeps what it was sent."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    seen = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 — the standard library's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            seen.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(seen.statuses.pop(0) if seen.statuses else 200)
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    seen.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    yield seen
-    server.shutdown()
+    with webhook_receiver() as seen:
+        yield seen
 
 
 @pytest.fixture
