@@ -22,8 +22,7 @@ from vigil.services.access import Action, Principal, content_session, owned_sess
 from vigil.services.redaction import apply_restorations, restored_findings
 from vigil.services.reviews import relabel_speakers, speaker_overrides
 from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
-
-STANDIN = "standin"  # the load-test provider: its transcript is not the recording's words
+from vigil.transcription.standin import StandinTranscriber
 
 
 def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[str] | None = None) -> SessionOut:
@@ -34,7 +33,7 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[s
         ai_risk_level=session.ai_risk_level, risk_level=session.risk_level, flagged=session.flagged,
         attention=session.attention, counselor=session.counselor, team=session.team,
         risk_categories=list(session.risk_categories or []), providers=providers or [],
-        load_test_transcript=STANDIN in (providers or []),
+        load_test_transcript=StandinTranscriber.name in (providers or []),
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
         media_purged_at=session.media_purged_at, content_purged_at=session.content_purged_at,
