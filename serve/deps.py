@@ -51,7 +51,8 @@ def get_principal(request: Request, ctx: ContextDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    principal = principal_of(ctx, credentials.credentials)
+    # The Idempotency-Key middleware has already resolved this request's own token when the header was sent.
+    principal = getattr(request.state, "principal", None) or principal_of(ctx, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     request.state.tenant_id = principal.tenant_id  # the request's timing is recorded under this tenant

@@ -62,6 +62,7 @@ class IdempotencyMiddleware:
         if principal is None:  # the route answers 401 in its own words
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})["principal"] = principal  # the route's get_principal need not look it up again
         content_type, boundary = _content_type(headers)
         receive, body_digest = await _digest_body(headers, receive, boundary)
         request = idempotency.fingerprint(scope["method"], scope["path"], scope.get("query_string", b""),
