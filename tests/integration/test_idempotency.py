@@ -100,3 +100,19 @@ def test_a_kept_answer_with_text_is_sealed_in_the_database(client: TestClient, c
 def test_an_unauthenticated_post_with_a_key_is_refused_by_the_route(client: TestClient, role: str) -> None:
     answer = client.post("/api/v1/sessions", headers={"Idempotency-Key": "k1"}, files={"file": ("a.m4a", UPLOAD)})
     assert answer.status_code == 401
+
+
+def test_an_answer_that_says_try_again_is_not_kept_so_the_retry_does_the_work(ctx: Context, tenant_a: Tenant) -> None:
+    from vigil.services import idempotency
+    from vigil.services.auth import authenticate
+
+    with ctx.system_db() as db:
+        caller = authenticate(db, tenant_a.uploader)
+    key, request = str(uuid.uuid4()), idempotency.fingerprint("POST", "/api/v1/sessions", b"", "x", "d")
+    for status in (500, 503, 429):
+        assert idempotency.begin(ctx, caller, key, request) is None, "the key is free: the request runs"
+        idempotency.finish(ctx, caller, key, status, "application/json", b'{"detail": "busy"}')
+    assert idempotency.begin(ctx, caller, key, request) is None
+    idempotency.finish(ctx, caller, key, 202, "application/json", b'{"session_id": "s"}')
+    kept = idempotency.begin(ctx, caller, key, request)
+    assert kept is not None and (kept.status_code, kept.body) == (202, b'{"session_id": "s"}')
