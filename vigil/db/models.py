@@ -367,20 +367,43 @@ class Alert(Base):
     delivered by the dispatcher's periodic task with retries; its id is the delivery id receivers deduplicate on."""
 
     __tablename__ = "alerts"
-    __table_args__ = (sa.UniqueConstraint("analysis_id", "category", "channel_url",
-                                          name="uq_alerts_analysis_category_channel"),
+    __table_args__ = (sa.UniqueConstraint("analysis_id", "category", "rule_index", "channel_url",
+                                          name="uq_alerts_analysis_category_rule_channel"),
                       sa.Index("ix_alerts_due", "status", "next_attempt_at"))
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
     session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
-    analysis_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("analyses.id", ondelete="CASCADE"))
+    analysis_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
     category: Mapped[str] = mapped_column(sa.String(50))
     severity: Mapped[str] = mapped_column(sa.String(10))
-    channel_url: Mapped[str] = mapped_column(sa.String(2000))
+    channel_type: Mapped[str] = mapped_column(sa.String(10), default="webhook")  # webhook | email
+    channel_url: Mapped[str] = mapped_column(sa.String(2000))  # the webhook's URL, or mailto:a@x,b@y
     channel_secret: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # sealed like review text
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Which rule (by order) this delivery is for; an escalation is a later rule's delivery of an alert nobody
+    # acknowledged in time. Acknowledging an alert marks every delivery of its analysis.
+    rule_index: Mapped[int] = mapped_column(sa.Integer, default=0)
+    escalation: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    acknowledged_via: Mapped[str | None] = mapped_column(sa.String(20))  # dashboard | link
     created_at: Mapped[datetime] = _created()
+
+
+class Event(Base):
+    """Something a live screen shows (vigil.services.events), written in the transaction that made it true. `xid`
+    is the writer's transaction id: readers take rows below the oldest running transaction, in xid order."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_tenant_xid", "tenant_id", "xid"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    xid: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.text("(pg_current_xact_id()::text)::bigint"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    data: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
