@@ -24,7 +24,7 @@ from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import TransientError, VigilError
 from vigil.schemas.transcripts import ProviderTranscript
-from vigil.services.alerts import deliver_due
+from vigil.services.alert_delivery import deliver_due
 from vigil.services.audit_checkpoints import write_checkpoints
 from vigil.services.jobs import ClaimedStage
 from vigil.services.pipeline import run_analyze, run_extract, run_transcribe
@@ -61,7 +61,7 @@ def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
 
 @ray.remote(num_cpus=0, max_retries=0)
 def deliver_alerts(settings: Settings, database_url: str) -> dict[str, int]:
-    """The scheduled alert delivery (see vigil.services.alerts); the dispatcher starts one at a time."""
+    """The scheduled alert escalation and delivery (see vigil.services.alert_delivery); one at a time."""
     return deliver_due(Context.build(settings, database_url)).as_json()
 
 

@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     secrets_region: str = "us-east-1"
     secrets_endpoint_url: str | None = Field(None, description="Secrets Manager endpoint override (a stand-in).")
     secrets_ttl_seconds: float = Field(300.0, description="How long a fetched secret is cached.")
-    signing_key: str | None = Field(None, repr=False, description="Secret for the local store's signed upload URLs; "
-                                                      "`vigil up` creates one under DATA_DIR when unset.")
+    signing_key: str | None = Field(None, repr=False, description="Secret for signed links (the local store's "
+                                    "upload URLs, alerts' acknowledge links); `vigil up` creates one under DATA_DIR "
+                                    "when unset.")
     audit_key: str | None = Field(None, repr=False, description="HMAC key audit entries are sealed with, at least "
                                   "16 characters (never in the database); `vigil up` creates one in "
                                   "DATA_DIR/audit-key when unset.")
@@ -119,7 +120,12 @@ class Settings(BaseSettings):
     alert_interval_seconds: float = Field(1.0, description="How often the dispatcher delivers due alerts.")
     alert_max_attempts: int = Field(8, description="Tries of one alert delivery before it is dead.")
     alert_retry_base_seconds: float = Field(2.0, description="Backoff base between alert tries (doubles, jitter).")
-    alert_timeout_seconds: float = Field(5.0, description="Bound on one webhook call.")
+    alert_timeout_seconds: float = Field(5.0, description="Bound on one webhook call or SMTP exchange.")
+    alert_link_hours: float = Field(72.0, description="Hours an alert's one-time acknowledge link stays valid.")
+    smtp_url: str | None = Field(None, repr=False, description="SMTP relay for email alerts: smtp://[user:pass@]host"
+                                 "[:port] (STARTTLS when the server offers it) or smtps://… (TLS); empty = email "
+                                 "channels refused.")
+    alert_email_from: str = Field("vigil-alerts@localhost", description="From address of email alerts.")
     dashboard_url: str | None = Field(None, description="Base URL alerts link to; default http://api_host:"
                                                         "dashboard_port.")
     retention_interval_seconds: float = Field(3600.0, description="How often the dispatcher schedules the "

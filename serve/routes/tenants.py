@@ -137,9 +137,10 @@ def get_alerts(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> Aler
 
 
 @router.put("/{tenant_id}/alerts", response_model=AlertConfig, tags=["tenants"],
-            description="Replace the alert rules: which risk categories at what minimum severity alert, through which "
-                        "webhooks (`unknown`, the risk analysis failed, always alerts). Each delivery is signed with "
-                        "the channel's secret (X-Vigil-Signature) and carries X-Vigil-Delivery; audited.")
+            description="Replace the alert rules (in order): which risk categories at what minimum severity alert, "
+                        "through which webhooks or email addresses (`unknown`, the risk analysis failed, always "
+                        "alerts), and the escalation deadline. Each webhook delivery is signed with the channel's "
+                        "secret (X-Vigil-Signature) and carries X-Vigil-Delivery; audited.")
 def put_alerts(tenant_id: uuid.UUID, body: AlertConfig, ctx: ContextDep, db: DbDep,
                principal: PrincipalDep) -> AlertConfig:
-    return alerts.set_alert_config(ctx.store, db, principal, tenant_id, body)
+    return alerts.set_alert_config(ctx.store, ctx.settings, db, principal, tenant_id, body)

@@ -24,7 +24,7 @@ from tests.standins.webhook import Receiver, webhook_receiver
 from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Alert, Analysis, AuditEntry, utcnow
-from vigil.services import alerts
+from vigil.services import alert_delivery
 from vigil.services.pipeline import run_analyze
 
 SECRET = "whsec-test-0123456789abcdef"
@@ -63,7 +63,7 @@ def test_rules_are_an_admins_of_their_own_tenant_and_secrets_never_come_back(own
         path = f"/api/v1/tenants/{tenant_id_of(own, tenant)}/alerts"
         shown = client.get(path, headers=tenant.headers("admin"))
         assert shown.json()["rules"][0]["channels"] == [{"type": "webhook", "url": "https://hooks.example.test/abc",
-                                                         "secret": None, "has_secret": True}]
+                                                         "secret": None, "has_secret": True, "to": None}]
         assert SECRET not in saved.text + shown.text
         kept = _rules(client, own, tenant, "https://hooks.example.test/abc", secret=None)  # rules changed, no secret
         assert kept.json()["rules"][0]["channels"][0]["has_secret"] is True
@@ -73,11 +73,18 @@ def test_rules_are_an_admins_of_their_own_tenant_and_secrets_never_come_back(own
         bad = client.put(path, headers=tenant.headers("admin"), json={"rules": [
             {"categories": ["boredom"], "channels": [{"type": "webhook", "url": "https://x.test"}]}]})
         assert bad.status_code == 400 and "boredom" in bad.json()["detail"]
-        assert client.put(path, headers=tenant.headers("admin"),
-                          json={"rules": [], "escalate_after_minutes": 5}).status_code == 422, "not built: refused"
+        assert client.put(path, headers=tenant.headers("admin"), json={"rules": [], "escalate_after_minutes": 0,
+                                                                        }).status_code == 422, "at least a minute"
+        mixed = {"type": "email", "to": ["a@clinic.test"], "url": "https://x.test"}
+        assert client.put(path, headers=tenant.headers("admin"), json={"rules": [
+            {"categories": ["self_harm"], "channels": [mixed]}]}).status_code == 422, "one target per channel"
+        email = {"type": "email", "to": ["oncall@clinic.test"]}
+        no_smtp = client.put(path, headers=tenant.headers("admin"), json={"rules": [
+            {"categories": ["self_harm"], "channels": [email]}]})
+        assert (no_smtp.status_code, no_smtp.json()["code"]) == (400, "no_smtp"), "no relay: refused, not dropped"
     with own.system_db() as db:
         details = db.scalars(sa.select(AuditEntry.detail).where(AuditEntry.action == "tenant.alerts")).all()
-    assert details and all(d == {"rules": 1, "channels": 1} for d in details)
+    assert details and all(d == {"rules": 1, "channels": 1, "escalate_after_minutes": None} for d in details)
     assert "hooks.example" not in json.dumps(details) and SECRET not in json.dumps(details)
 
 
@@ -92,8 +99,8 @@ def test_a_flag_is_delivered_once_signed_with_no_transcript_words(own: Context, 
     assert (alert.category, alert.status, alert.channel_url) == ("suicidal_ideation", "pending", receiver.url)
     assert SECRET.encode() not in (alert.channel_secret or b""), "the secret is sealed at rest"
 
-    assert alerts.deliver_due(own).as_json() == {"delivered": 1, "retried": 0, "dead": 0}
-    assert alerts.deliver_due(own).delivered == 0, "delivered once"
+    assert alert_delivery.deliver_due(own).as_json() == {"delivered": 1, "retried": 0, "dead": 0}
+    assert alert_delivery.deliver_due(own).delivered == 0, "delivered once"
     [(headers, body)] = receiver.received
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()  # the receiver's own check
     assert hmac.compare_digest(headers["x-vigil-signature"], expected)
@@ -116,7 +123,7 @@ def test_a_failing_receiver_gets_the_same_delivery_until_it_answers(own: Context
     outcomes = []
     for _ in range(3):
         later += timedelta(minutes=5)  # past the backoff
-        outcomes.append(alerts.deliver_due(own, now=later).as_json())
+        outcomes.append(alert_delivery.deliver_due(own, now=later).as_json())
     assert outcomes == [{"delivered": 0, "retried": 1, "dead": 0}, {"delivered": 0, "retried": 1, "dead": 0},
                         {"delivered": 1, "retried": 0, "dead": 0}]
     assert len({h["x-vigil-delivery"] for h, _ in receiver.received}) == 1 and len(receiver.received) == 3
@@ -134,7 +141,7 @@ def test_a_receiver_that_never_answers_ends_dead_with_its_reason(own: Context, r
     later = utcnow()
     for _ in range(4):
         later += timedelta(minutes=5)
-        alerts.deliver_due(own, now=later)
+        alert_delivery.deliver_due(own, now=later)
     with own.system_db() as db:
         alert = db.scalar(sa.select(Alert))
     assert (alert.status, alert.attempts) == ("dead", 3) and len(receiver.received) == 3
@@ -147,17 +154,17 @@ def test_a_crash_between_the_post_and_its_record_delivers_again_with_the_same_id
     with TestClient(configure(create_app(), own)) as client:
         assert _rules(client, own, tenant, receiver.url).status_code == 200
     _flagged(own, tenant)
-    record = alerts._record
+    record = alert_delivery.record
 
     def crash(*args, **values):  # type: ignore[no-untyped-def]
         raise SystemExit("killed after the post, before the mark")
 
-    monkeypatch.setattr(alerts, "_record", crash)
+    monkeypatch.setattr(alert_delivery, "record", crash)
     with pytest.raises(SystemExit):
-        alerts.deliver_due(own)
-    monkeypatch.setattr(alerts, "_record", record)
-    assert alerts.deliver_due(own).delivered == 0, "still leased: another deliverer leaves it alone"
-    assert alerts.deliver_due(own, now=utcnow() + timedelta(minutes=1)).delivered == 1
+        alert_delivery.deliver_due(own)
+    monkeypatch.setattr(alert_delivery, "record", record)
+    assert alert_delivery.deliver_due(own).delivered == 0, "still leased: another deliverer leaves it alone"
+    assert alert_delivery.deliver_due(own, now=utcnow() + timedelta(minutes=1)).delivered == 1
     assert [h["x-vigil-delivery"] for h, _ in receiver.received] == [receiver.received[0][0]["x-vigil-delivery"]] * 2
 
 
@@ -169,6 +176,6 @@ def test_a_failed_risk_analysis_always_alerts(own: Context, receiver: Receiver) 
         assert _rules(client, own, tenant, receiver.url).status_code == 200
     claim = transcribed_session(own, tenant)
     run_analyze(own, claim, RiskDown())
-    assert alerts.deliver_due(own).delivered == 1
+    assert alert_delivery.deliver_due(own).delivered == 1
     sent = json.loads(receiver.received[0][1])
     assert (sent["category"], sent["severity"]) == ("unknown", "unknown") and "review by hand" in sent["text"]

@@ -37,7 +37,8 @@ SYSTEM_DB_ALLOWED = {
     "vigil/services/uploads.py",  # a signed upload URL names a session, not a caller; expiry sweeps all tenants
     "vigil/services/retention.py",  # lists the tenants to sweep; each tenant's purge is tenant-scoped
     "vigil/services/audit_checkpoints.py",  # reads every tenant's audit head to checkpoint it (read only)
-    "vigil/services/alerts.py",  # leases due alerts of every tenant; each outcome is written tenant-scoped
+    "vigil/services/alerts.py",  # escalates across tenants; an acknowledge link names an alert, not a caller
+    "vigil/services/alert_delivery.py",  # leases due alerts of every tenant; each outcome is written tenant-scoped
 }
 
 

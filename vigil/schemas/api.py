@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from vigil.schemas.analysis import AnalysisResult, Sensitivity
 from vigil.schemas.enums import Role
@@ -350,24 +350,59 @@ class AuditOut(BaseModel):
     created_at: datetime
 
 
+EMAIL = r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$"
+
+
 class AlertChannel(BaseModel):
-    type: Literal["webhook"] = Field(description="webhook (a Slack or Teams incoming webhook works); email is not "
-                                                 "built yet.")
-    url: str = Field(pattern=r"^https?://", max_length=2000)
-    secret: str | None = Field(None, min_length=16, max_length=200, description="Signs each delivery "
+    type: Literal["webhook", "email"] = Field(description="webhook (a Slack or Teams incoming webhook works) or "
+                                                          "email (through the deployment's SMTP_URL).")
+    url: str | None = Field(None, pattern=r"^https?://", max_length=2000, description="The webhook's URL.")
+    secret: str | None = Field(None, min_length=16, max_length=200, description="Signs each webhook delivery "
                                "(X-Vigil-Signature). Write-only: never returned; omit it to keep the stored one.")
     has_secret: bool = Field(False, description="Whether a secret is stored (read only).")
+    to: list[Annotated[str, StringConstraints(pattern=EMAIL, max_length=254)]] | None = Field(
+        None, min_length=1, max_length=20, description="The email channel's recipients.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AlertChannel:
+        if self.type == "webhook" and (not self.url or self.to):
+            raise ValueError("a webhook channel has a url and no `to`")
+        if self.type == "email" and (not self.to or self.url or self.secret):
+            raise ValueError("an email channel has `to` (its recipients) and no url or secret")
+        return self
 
 
 class AlertRule(BaseModel):
     categories: list[str] = Field(min_length=1, description="Risk categories that alert; `unknown` (the risk "
-                                  "analysis failed) always alerts every rule's channels.")
+                                  "analysis failed) always alerts.")
     min_severity: Literal["low", "medium", "high"] = "medium"
     channels: list[AlertChannel] = Field(min_length=1, max_length=10)
 
 
 class AlertConfig(BaseModel):
-    """A tenant's alert rules. Escalation after a deadline is not built yet, so no field claims it."""
+    """A tenant's alert rules, in order. Without `escalate_after_minutes` every rule that matches a flag alerts at
+    once. With it, the first matching rule alerts, and if nobody acknowledges within that many minutes the next
+    matching rule's channels get it, marked as an escalation (and so on down the list)."""
 
     model_config = ConfigDict(extra="forbid")
     rules: list[AlertRule] = Field(default_factory=list, max_length=20)
+    escalate_after_minutes: int | None = Field(None, ge=1, le=1440)
+
+
+class AlertOut(BaseModel):
+    id: uuid.UUID = Field(description="The delivery id (X-Vigil-Delivery), the same across retries.")
+    session_id: uuid.UUID
+    analysis_id: uuid.UUID
+    category: str
+    severity: str
+    channel: str = Field(description="`webhook <host>` or `email <n> recipient(s)`; never a secret or full URL.")
+    status: str = Field(description="pending | delivered | dead | cancelled (an escalation acknowledged first)")
+    attempts: int
+    last_error: str | None
+    rule_index: int
+    escalation: bool
+    created_at: datetime
+    delivered_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None = Field(None, description="The acknowledging user's email; None for a link.")
+    acknowledged_via: str | None = Field(None, description="dashboard | link")
