@@ -1,9 +1,10 @@
-"""A webhook receiver on 127.0.0.1: answers with the queued status codes (then 200) and keeps every request it
-was sent (headers, lower-cased, and body), for the length of a `with`."""
+"""A webhook receiver on 127.0.0.1: answers with the queued status codes (then 200), or not at all while held, and
+keeps every request it was sent (headers, lower-cased, and body), for the length of a `with`."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     url: str = ""
     statuses: list[int] = field(default_factory=list)
+    hold: bool = False  # while True, a request is read and kept, but not answered (a sender can die waiting)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
 
@@ -25,6 +27,8 @@ def webhook_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:  # noqa: N802 — the standard library's name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             seen.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            while seen.hold:
+                time.sleep(0.02)
             self.send_response(seen.statuses.pop(0) if seen.statuses else 200)
             self.end_headers()
 

@@ -325,7 +325,7 @@ class AnalysisOut(BaseModel):
 
 class CustodyEvent(BaseModel):
     at: datetime
-    kind: str = Field(description="audit | stage | analysis")
+    kind: str = Field(description="audit | stage | analysis | alert")
     what: str = Field(description="e.g. session.upload, transcribe ready, analysis v2")
     actor_email: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)

@@ -143,7 +143,7 @@ def deliver_due(ctx: Context, now: datetime | None = None, limit: int = 100) -> 
             dead = attempts >= ctx.settings.alert_max_attempts
             backoff = backoff_seconds(ctx.settings.alert_retry_base_seconds, attempts, jitter=0.2)
             record(ctx, alert, status="dead" if dead else "pending", attempts=attempts, last_error=error,
-                   next_attempt_at=utcnow() + timedelta(seconds=backoff))
+                   next_attempt_at=utcnow() + timedelta(seconds=0 if dead else backoff))  # dead: when it died
             run.dead += dead
             run.retried += not dead
             log.warning("alert delivery failed", extra={"alert_id": str(alert.id), "attempt": attempts,

@@ -216,7 +216,7 @@ def _acknowledge(db: DbSession, alert: Alert, actor: Principal | None, via: str)
                .values(acknowledged_at=now, acknowledged_by=actor.user_id if actor else None, acknowledged_via=via))
     db.execute(sa.update(Alert).where(Alert.analysis_id == alert.analysis_id, Alert.escalation.is_(True),
                                       Alert.status == "pending")
-               .values(status="cancelled", last_error="acknowledged before it was sent"))
+               .values(status="cancelled", last_error="acknowledged before it was sent", next_attempt_at=now))
     detail = {"alert_id": str(alert.id), "via": via, "category": alert.category}
     audit.record(db, tenant_id=alert.tenant_id, actor=actor, action="alert.acknowledged", entity_type="session",
                  entity_id=alert.session_id, detail=detail)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.audit_chain import GENESIS, SESSION_KEY, AuditKey, entry_hash
-from vigil.db.models import Analysis, AuditEntry, AuditHead, StageEvent, User, utcnow
+from vigil.db.models import Alert, Analysis, AuditEntry, AuditHead, StageEvent, User, utcnow
 from vigil.errors import PermanentError
 from vigil.schemas.api import AuditOut, CustodyEvent, CustodyOut
 from vigil.services.access import Action, Principal, owned_session
@@ -217,7 +217,24 @@ def chain_of_custody(db: DbSession, principal: Principal, session_id: uuid.UUID)
                                     "job_id": str(a.job_id) if a.job_id else None})
                for a in db.scalars(sa.select(Analysis).where(Analysis.tenant_id == principal.tenant_id,
                                                              Analysis.session_id == session_id))]
+    events += _alert_events(db, principal.tenant_id, session_id)
     return CustodyOut(session_id=session_id, events=sorted(events, key=lambda e: e.at))
+
+
+def _alert_events(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID) -> list[CustodyEvent]:
+    """Each alert delivery: when it was raised (first or as an escalation) and how it ended; acknowledgements and
+    escalations are audit entries of their own."""
+    events = []
+    for alert in db.scalars(sa.select(Alert).where(Alert.tenant_id == tenant_id, Alert.session_id == session_id)):
+        detail = {"alert_id": str(alert.id), "category": alert.category, "severity": alert.severity,
+                  "channel": alert.channel_type, "rule": alert.rule_index, "escalation": alert.escalation}
+        events.append(CustodyEvent(at=alert.created_at, kind="alert",
+                                   what=f"alert {'escalated' if alert.escalation else 'raised'}", detail=detail))
+        if alert.status in ("delivered", "dead", "cancelled"):
+            events.append(CustodyEvent(at=alert.delivered_at or alert.next_attempt_at, kind="alert",
+                                       what=f"alert {alert.status}",
+                                       detail={**detail, "attempts": alert.attempts, "last_error": alert.last_error}))
+    return events
 
 
 def session_audit(db: DbSession, principal: Principal, session_id: uuid.UUID) -> list[AuditOut]:
