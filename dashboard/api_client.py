@@ -16,7 +16,8 @@ from vigil.client import ApiError, VigilClient
 __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "analysis", "audit",
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
-           "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export"]
+           "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export",
+           "alerts", "acknowledge_alert", "retry_alert"]
 T = TypeVar("T")
 
 
@@ -256,3 +257,16 @@ def config_versions() -> list[dict[str, Any]]:
 def activate_version(kind: str, version: str | None) -> dict[str, Any] | None:
     tenant_id = st.session_state["me"]["tenant_id"]
     return client().put_json(f"/api/v1/tenants/{tenant_id}/config-versions/{kind}/active", {"version": version})
+
+
+def alerts(status: str | None = None, session_id: str | None = None) -> list[dict[str, Any]]:
+    """Alert deliveries (uncached: acknowledging or retrying shows at once)."""
+    return client().get_json("/api/v1/alerts", status=status, session_id=session_id, limit=200)
+
+
+def acknowledge_alert(alert_id: str) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/alerts/{alert_id}/acknowledge", None)
+
+
+def retry_alert(alert_id: str) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/alerts/{alert_id}/retry", None)

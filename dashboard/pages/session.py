@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
+from dashboard.alerts_panel import session_alerts
 from dashboard.formatting import LOAD_TEST_WARNING, SEVERITY_ICON, clock, label, plain
 from dashboard.tables import table
 
@@ -220,6 +221,7 @@ with right:
                     cols[1].text(f"“{ev['quote']}”")
         if not ai["flags"]:
             st.caption("No risk flags.")
+        session_alerts(sid)
 
         st.subheader("Summary")
         st.text(effective["summary"])

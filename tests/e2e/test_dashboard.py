@@ -462,3 +462,48 @@ def test_signing_in_and_downloading_a_table_are_audited(live: Live) -> None:
     assert not at.exception
     exported = actions("data.export")[-1]
     assert exported["format"] == "csv" and exported["rows"] >= 4
+
+
+def _alert(live: Live, session_id: str, status: str, **values: object) -> uuid.UUID:
+    """An alert delivery of the session's analysis, as the pipeline's outbox writes it."""
+    from vigil.db.models import Alert, Analysis, utcnow
+
+    with live.ctx.system_db() as db:
+        analysis = db.scalar(sa.select(Analysis).where(Analysis.session_id == uuid.UUID(session_id)))
+        alert = Alert(id=uuid.uuid4(), tenant_id=analysis.tenant_id, session_id=analysis.session_id,
+                      analysis_id=analysis.id, category="suicidal_ideation", severity="high", channel_type="webhook",
+                      channel_url="https://hooks.example.test/x", status=status, attempts=1,
+                      next_attempt_at=utcnow(), created_at=utcnow(), **values)
+        db.add(alert)
+        db.commit()
+        return alert.id
+
+
+def test_a_supervisor_acknowledges_a_sessions_alert_and_a_lead_only_sees_it(live: Live) -> None:
+    from vigil.db.models import Alert, AuditEntry
+
+    alert_id = _alert(live, live.flagged_id, "delivered")
+    try:
+        lead = _signed_in(live, "lead")
+        lead.session_state["session_id"] = live.flagged_id
+        lead.switch_page("pages/session.py").run()
+        assert any(s.value == "Alerts" for s in lead.subheader)
+        assert any("webhook hooks.example.test" in c.value for c in lead.caption)
+        assert any(w.value == "Not acknowledged yet." for w in lead.warning)
+        assert not [b for b in lead.button if b.label == "Acknowledge alert"], "a lead may not acknowledge"
+
+        at = _signed_in(live)
+        at.session_state["session_id"] = live.flagged_id
+        at.switch_page("pages/session.py").run()
+        [b for b in at.button if b.label == "Acknowledge alert"][0].click().run()
+        assert not at.exception
+        assert any(s.value.startswith("Acknowledged") and "by" in s.value for s in at.success)
+        with live.ctx.system_db() as db:
+            alert = db.get(Alert, alert_id)
+            audited = db.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "alert.acknowledged",
+                                                                 AuditEntry.entity_id == live.flagged_id))
+        assert alert.acknowledged_via == "dashboard" and alert.acknowledged_by is not None and audited == 1
+    finally:
+        with live.ctx.system_db() as db:
+            db.execute(sa.delete(Alert).where(Alert.id == alert_id))
+            db.commit()
