@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     slo_queue_p95_seconds: float = Field(600.0, description="SLO: p95 of upload → analysis ready.")
     slo_failover_p95_seconds: float = Field(60.0, description="SLO: p95 duration of work that failed over to "
                                                               "another model or speech provider.")
+    slo_alert_delivery_p95_seconds: float = Field(60.0, description="SLO: p95 of a flag's alert from the analysis "
+                                                  "commit to its delivery, retries included.")
     retention_media_days: int | None = Field(None, description="Default days an original upload is kept after its "
                                              "audio is extracted (tenants may set their own); empty = keep.")
     retention_content_days: int | None = Field(None, description="Default days audio and transcripts are kept; "

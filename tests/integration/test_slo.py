@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.conftest import SAMPLES, isolated_context, make_tenant
 from vigil.context import Context
-from vigil.db.models import Analysis, RequestTiming, StageEvent, Transcript, utcnow
+from vigil.db.models import Alert, Analysis, RequestTiming, StageEvent, Transcript, utcnow
 from vigil.db.models import Session as SessionRow
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
@@ -26,8 +26,8 @@ from vigil.services.slo_metrics import histogram_quantile, live_objectives
 @pytest.fixture
 def world(pg_admin_url: str, tmp_path: Path) -> Context:
     """A database of its own: 100 API requests of 10..1000 ms, 99 stage attempts that succeeded and 1 that
-    failed, 20 sessions ready 60..1200 s after upload, one analysis that failed over after 42 s, and a request
-    and a session from before the window."""
+    failed, 20 sessions ready 60..1200 s after upload, one analysis that failed over after 42 s, 20 alerts delivered
+    1..20 s after their flag and one still pending, and a request, a session and an alert from before the window."""
     ctx = isolated_context(pg_admin_url, tmp_path)
     tenant = make_tenant(ctx)
     with ctx.system_db() as db:
@@ -58,6 +58,15 @@ def world(pg_admin_url: str, tmp_path: Path) -> Context:
                         risk_level="high", result={}, latency_seconds=42.0))
         db.add(Transcript(tenant_id=first_session.tenant_id, session_id=first_session.id, provider="whisper",
                           model="m", word_count=1, duration_seconds=1.0, metrics={"failed_providers": {}}))
+        db.flush()
+        analysis_id = db.scalar(sa.select(Analysis.id).where(Analysis.session_id == first_session.id))
+        for i in range(22):  # 1..20 s, then one still pending, then one from before the window
+            flagged = now - timedelta(days=3 if i == 21 else 0, minutes=10)
+            db.add(Alert(tenant_id=first_session.tenant_id, session_id=first_session.id, analysis_id=analysis_id,
+                         category="self_harm", severity="high", channel_url=f"https://hook.test/{i}",
+                         status="pending" if i == 20 else "delivered", attempts=1, next_attempt_at=flagged,
+                         created_at=flagged,
+                         delivered_at=None if i == 20 else flagged + timedelta(seconds=99 if i == 21 else i + 1)))
         db.commit()
     return ctx
 
@@ -73,6 +82,8 @@ def test_each_objective_is_measured_over_the_window(world: Context) -> None:
     assert queue.samples == 20 and queue.value == pytest.approx(1143, abs=1) and queue.met is False
     failover = found["provider failover p95"]
     assert (failover.samples, failover.value, failover.met) == (1, 42.0, True)
+    alerting = found["alert delivery p95 (flag → delivered)"]  # 1 + 0.95 × 19 between the 19th and 20th
+    assert alerting.samples == 20 and alerting.value == pytest.approx(19.05) and alerting.met is True
 
 
 def test_vigil_slo_prints_every_objective_and_fails_when_one_is_missed(world: Context, tmp_path: Path) -> None:
@@ -81,6 +92,7 @@ def test_vigil_slo_prints_every_objective_and_fails_when_one_is_missed(world: Co
     missed = subprocess.run([vigil, "slo"], env=env, capture_output=True, text=True, timeout=120)
     assert missed.returncode == 1, missed.stderr
     assert "API latency p95" in missed.stdout and "MISSED" in missed.stdout and "99.0%" in missed.stdout
+    assert "alert delivery p95" in missed.stdout
     relaxed = subprocess.run([vigil, "slo"], env={**env, "SLO_API_P95_SECONDS": "2", "SLO_QUEUE_P95_SECONDS": "1800"},
                              capture_output=True, text=True, timeout=120)
     assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr

@@ -7,7 +7,8 @@ live in Prometheus (tasks/prometheus.py, cluster/grafana-vigil.json); the databa
 - task success: share of finished stage attempts that succeeded (`stage_events` ready vs failed);
 - queue processing: p95 of upload → analysis ready (`sessions`);
 - provider failover: p95 duration of the analyses that failed over from a model to the next one or to the offline
-  analyzer, and of the transcribe stages that went on after a speech provider failed.
+  analyzer, and of the transcribe stages that went on after a speech provider failed;
+- alert delivery: p95 of flag (the alert's outbox row, written with its analysis) → delivered, retries included.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.db.models import Analysis, RequestTiming, Session, StageEvent, Transcript, utcnow
+from vigil.db.models import Alert, Analysis, RequestTiming, Session, StageEvent, Transcript, utcnow
 from vigil.services.slo_metrics import live_objectives
 from vigil.settings import Settings
 
@@ -75,11 +76,16 @@ def objectives(db: DbSession, settings: Settings, since: datetime | None = None)
     failovers = sa.union_all(failed_over_analyses, failed_over_transcripts).subquery()
     failover, failover_n = _p95(db, failovers.c.seconds)
 
+    delivery_seconds = sa.extract("epoch", Alert.delivered_at - Alert.created_at)
+    alerting, alerting_n = _p95(db, delivery_seconds, Alert.created_at >= since, Alert.delivered_at.is_not(None))
+
     return [
         Objective(API_P95, api, settings.slo_api_p95_seconds, "s", False, api_n),
         Objective(TASK_SUCCESS, success, settings.slo_task_success_rate, "share", True, finished),
         Objective("queue processing p95 (upload → ready)", queue, settings.slo_queue_p95_seconds, "s", False, queue_n),
         Objective("provider failover p95", failover, settings.slo_failover_p95_seconds, "s", False, failover_n),
+        Objective("alert delivery p95 (flag → delivered)", alerting, settings.slo_alert_delivery_p95_seconds, "s",
+                  False, alerting_n),
     ]
 
 
