@@ -120,8 +120,11 @@ class Settings(BaseSettings):
     retention_content_days: int | None = Field(None, description="Default days audio and transcripts are kept; "
                                                "empty = keep.")
     alert_interval_seconds: float = Field(1.0, description="How often the dispatcher delivers due alerts.")
-    alert_max_attempts: int = Field(8, description="Tries of one alert delivery before it is dead.")
+    alert_max_attempts: int = Field(60, description="Tries of one alert delivery before it is dead (with the "
+                                    "defaults, about 15 minutes of a receiver failing).")
     alert_retry_base_seconds: float = Field(2.0, description="Backoff base between alert tries (doubles, jitter).")
+    alert_retry_max_seconds: float = Field(15.0, description="Longest wait between alert tries, so a receiver "
+                                           "that comes back hears within about this long.")
     alert_timeout_seconds: float = Field(5.0, description="Bound on one webhook call or SMTP exchange.")
     alert_link_hours: float = Field(72.0, description="Hours an alert's one-time acknowledge link stays valid.")
     smtp_url: str | None = Field(None, repr=False, description="SMTP relay for email alerts: smtp://[user:pass@]host"

@@ -17,15 +17,17 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     hold: bool = False  # while True, a request is read and kept, but not answered (a sender can die waiting)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.time() of each request, beside `received`
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[Receiver]:
+def webhook_receiver(port: int = 0) -> Iterator[Receiver]:
     seen = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 — the standard library's name
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.arrived.append(time.time())
             seen.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             while seen.hold:
                 time.sleep(0.02)
@@ -35,7 +37,7 @@ def webhook_receiver() -> Iterator[Receiver]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     seen.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     try:

@@ -1,11 +1,12 @@
 """Sending alerts: the dispatcher runs `deliver_due` every ALERT_INTERVAL_SECONDS as a Ray task.
 
 First it escalates what nobody acknowledged in time (`alerts.escalate_due`), then each due row is leased (SKIP
-LOCKED), sent, and marked delivered, or retried with doubling backoff and jitter until ALERT_MAX_ATTEMPTS, then dead
-with its reason. The row's id is the delivery id (`X-Vigil-Delivery` on a webhook, the `Message-ID` of an email): it
-stays the same across retries, so a receiver can drop a duplicate (a crash between the send and the mark sends one
-again). A webhook gets a JSON body signed with its channel's secret and a Slack-compatible `text`; an email goes
-through the standard library's SMTP client to SMTP_URL. Neither carries transcript text or personal data."""
+LOCKED), sent, and marked delivered, or retried with doubling backoff (at most ALERT_RETRY_MAX_SECONDS) and jitter
+until ALERT_MAX_ATTEMPTS, then dead with its reason. The row's id is the delivery id (`X-Vigil-Delivery` on a
+webhook, the `Message-ID` of an email): it stays the same across retries, so a receiver can drop a duplicate (a
+crash between the send and the mark sends one again). A webhook gets a JSON body signed with its channel's secret
+and a Slack-compatible `text`; an email goes through the standard library's SMTP client to SMTP_URL. Neither carries
+transcript text or personal data."""
 
 from __future__ import annotations
 
@@ -141,7 +142,8 @@ def deliver_due(ctx: Context, now: datetime | None = None, limit: int = 100) -> 
                 error = error.replace(target, "<channel>")  # no URL token or address in the error shown
             attempts = alert.attempts + 1
             dead = attempts >= ctx.settings.alert_max_attempts
-            backoff = backoff_seconds(ctx.settings.alert_retry_base_seconds, attempts, jitter=0.2)
+            backoff = min(backoff_seconds(ctx.settings.alert_retry_base_seconds, attempts, jitter=0.2),
+                          ctx.settings.alert_retry_max_seconds)  # a receiver back up hears soon
             record(ctx, alert, status="dead" if dead else "pending", attempts=attempts, last_error=error,
                    next_attempt_at=utcnow() + timedelta(seconds=0 if dead else backoff))  # dead: when it died
             run.dead += dead
