@@ -185,7 +185,8 @@ def _start_dashboard(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-un
         sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.port", str(settings.dashboard_port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ], env={**os.environ, "API_URL": settings.base_url})
+    ], env={**os.environ, "API_URL": settings.base_url,
+            "DASHBOARD_REFRESH_SECONDS": str(settings.dashboard_refresh_seconds)})
 
 
 def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
