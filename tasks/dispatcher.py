@@ -276,6 +276,7 @@ class Dispatcher:
                 "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage),
                 "last_retention": self.periodic["retention"].last,
                 "last_audit_checkpoints": self.periodic["audit_checkpoints"].last,
+                "last_events_prune": self.periodic["events"].last,
                 "rss_bytes": psutil.Process().memory_info().rss}
 
     def stop(self) -> None:
