@@ -38,6 +38,7 @@ SYSTEM_DB_ALLOWED = {
     "vigil/services/retention.py",  # lists the tenants to sweep; each tenant's purge is tenant-scoped
     "vigil/services/audit_checkpoints.py",  # reads every tenant's audit head to checkpoint it (read only)
     "vigil/services/alerts.py",  # leases due alerts of every tenant; each outcome is written tenant-scoped
+    "vigil/services/events.py",  # prunes every tenant's old events in one DELETE, by age alone
 }
 
 
