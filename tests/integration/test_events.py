@@ -23,6 +23,7 @@ from vigil.analysis.analyzers.offline import OfflineAnalyzer
 from vigil.context import Context
 from vigil.db.models import Event, utcnow
 from vigil.db.models import Session as SessionRow
+from vigil.schemas.transcripts import Segment
 from vigil.services import events
 from vigil.services.auth import authenticate
 from vigil.services.ingest import accept_upload
@@ -236,6 +237,24 @@ def test_no_event_of_an_analyzed_session_carries_what_was_said(api: Api) -> None
     assert set(flag.data["severities"]) == set(flag.data["categories"])
     spoken = {w for s in SEGMENTS for w in re.findall(r"[a-z]{5,}", s.text.lower())}
     assert spoken and not spoken & set(re.findall(r"[a-z]{5,}", raw.lower())), "no transcript words"
+
+
+class RiskFails(OfflineAnalyzer):
+    def assess(self, transcript, rubric=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the risk model is down")
+
+
+def test_a_flag_is_new_when_the_analysis_flags_or_its_risk_task_failed_and_not_otherwise(api: Api) -> None:
+    tenant = make_tenant(api.ctx)
+    stream = Stream(api, tenant, "lead")
+    routine = transcribed_session(api.ctx, tenant, [Segment(index=0, start=0.0, end=3.0, speaker="client",
+                                                            text="we went for a walk and it was nice")])
+    run_analyze(api.ctx, routine, OfflineAnalyzer())
+    unknown = transcribed_session(api.ctx, tenant)
+    run_analyze(api.ctx, unknown, RiskFails())
+    seen, _ = stream.read()
+    flags = [(e.session_id, e.data["risk_level"], e.data["categories"]) for e in seen if e.kind == "flag.new"]
+    assert flags == [(str(unknown.session_id), "unknown", [])]
 
 
 def test_a_new_stream_starts_with_new_events_only_and_keeps_quiet_connections_alive(api: Api) -> None:
