@@ -34,6 +34,7 @@ def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fal
     client = VigilClient(api or load_settings().base_url, token)
     failures = 0
     for path in files:
+        stream = _open_events(client) if wait else None  # before the upload: the job's first events are not missed
         with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name) as bar:
             try:
                 accepted = client.upload(path, on_bytes=bar.update, counselor=counselor, team=team)
@@ -41,16 +42,52 @@ def ingest(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fal
                 bar.close()
                 typer.secho(f"{path.name}: rejected ({exc.status}): {exc.detail}", fg="red")
                 failures += 1
+                if stream is not None:
+                    stream.close()
                 continue
         typer.echo(f"{path.name}: session {accepted['session_id']} job {accepted['job_id']}")
         if wait:
-            status = client.wait_for_job(accepted["job_id"])
+            status = (client.follow_job(accepted["job_id"], stream, _print_progress) if stream is not None
+                      else client.wait_for_job(accepted["job_id"]))
             session = client.session(accepted["session_id"])
             color = "green" if status["status"] == "succeeded" else "red"
             typer.secho(f"  {status['status']}: risk={session['risk_level']} flagged={session['flagged']}"
                         + (f" error={session['error']}" if session["error"] else ""), fg=color)
             failures += status["status"] != "succeeded"
     raise typer.Exit(1 if failures else 0)
+
+
+def _open_events(client):  # type: ignore[no-untyped-def]
+    """The API's event stream for live progress, or None (then the job is polled) when it cannot be opened."""
+    import httpx
+
+    from vigil.client import ApiError
+
+    try:
+        return client.events()
+    except (httpx.HTTPError, ApiError) as exc:
+        typer.echo(f"(no live progress: {exc}; polling the job instead)")
+        return None
+
+
+def _print_progress(event) -> None:  # type: ignore[no-untyped-def]
+    """One line per stage transition of the job being waited for, as it happens."""
+    data = event.data
+    stage, status, code = data.get("stage"), data.get("status"), data.get("error_code")
+    if event.kind == "session.ready":
+        line = "session ready"
+    elif event.kind == "session.failed":
+        line = f"{stage} {status} ({code})"
+    elif status == "done":
+        line = f"{stage} done {data.get('duration_seconds', 0):.1f} s"
+    elif status == "queued":
+        line = f"{stage} failed ({code}); retrying in {data.get('retry_in_seconds', 0):.0f} s"
+    elif status == "waiting":
+        line = f"{stage} waiting ({code})"
+    else:
+        attempt = data.get("attempt", 1)
+        line = f"{stage} {status}" + (f" (attempt {attempt})" if attempt > 1 else "")
+    typer.echo(f"  {line}")
 
 
 def dispatcher() -> None:
@@ -148,7 +185,8 @@ def _start_dashboard(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-un
         sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.port", str(settings.dashboard_port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ], env={**os.environ, "API_URL": settings.base_url})
+    ], env={**os.environ, "API_URL": settings.base_url,
+            "DASHBOARD_REFRESH_SECONDS": str(settings.dashboard_refresh_seconds)})
 
 
 def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

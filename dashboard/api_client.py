@@ -17,17 +17,24 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
            "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export",
-           "alerts", "acknowledge_alert", "retry_alert"]
+           "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds"]
 T = TypeVar("T")
 
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"  # where `vigil up` serves the API (API_HOST, API_PORT)
+DEFAULT_REFRESH_SECONDS = 5.0  # Settings.dashboard_refresh_seconds
 
 
 def api_url() -> str:
     """The one setting the dashboard needs: where the API is (`API_URL`; `vigil up` sets it for the dashboard it
     starts). Read on every call, so a process serving several apps (tests) never talks to a stale address."""
     return os.environ.get("API_URL") or DEFAULT_API_URL
+
+
+def refresh_seconds() -> float:
+    """How often the self-refreshing tables (queue, jobs) reload: `DASHBOARD_REFRESH_SECONDS`, which `vigil up` sets
+    from its settings for the dashboard it starts."""
+    return float(os.environ.get("DASHBOARD_REFRESH_SECONDS") or DEFAULT_REFRESH_SECONDS)
 
 
 def token() -> str | None:
@@ -210,7 +217,7 @@ def review_facts() -> pl.DataFrame:
     return _review_facts(token() or "")
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@st.cache_data(ttl=5, show_spinner=False)  # the Jobs page refreshes itself
 def _jobs(api_token: str, status: str | None) -> list[dict[str, Any]]:
     params = {"status": status} if status else {}
     return _client(api_url(), api_token).get_json("/api/v1/jobs", limit=1000, **params)
@@ -220,7 +227,7 @@ def jobs(status: str | None = None) -> list[dict[str, Any]]:
     return _jobs(token() or "", status)
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@st.cache_data(ttl=5, show_spinner=False)  # the Jobs page refreshes itself
 def _job_counts(api_token: str) -> list[dict[str, Any]]:
     return _client(api_url(), api_token).get_json("/api/v1/jobs/counts")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ray.serve.context import _get_serve_request_context
 
+from serve.timing import is_event_stream
 from vigil import logcontext, telemetry
 
 log = logging.getLogger("vigil.access")
@@ -30,14 +31,14 @@ class RequestIdMiddleware:
             return
         sent = dict(scope.get("headers") or []).get(HEADER)
         request_id = logcontext.accepted_request_id(sent.decode("latin-1") if sent else None)
-        started, status = time.perf_counter(), {"code": 500}
+        started, status = time.perf_counter(), {"code": 500, "stream": False}
         # Under Ray Serve the proxy has already given the request an id (the client's, or its own) and adds the
         # response header itself; echoing it here too would send it twice.
         echo = not _get_serve_request_context().request_id
 
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["stream"] = message["status"], is_event_stream(message)
                 if echo:
                     message["headers"] = [*message.get("headers", []), (HEADER, request_id.encode())]
             await send(message)
@@ -48,7 +49,8 @@ class RequestIdMiddleware:
             finally:
                 route = getattr(scope.get("route"), "path", None) or "unmatched"
                 seconds = time.perf_counter() - started
-                telemetry.current().api_request(scope["method"], route, status["code"], seconds)
+                if not status["stream"]:  # a stream's duration is its reader's, not the API's latency
+                    telemetry.current().api_request(scope["method"], route, status["code"], seconds)
                 log.info("request", extra={"request_id": request_id, "method": scope["method"], "route": route,
                                            "status": status["code"],
                                            "duration_ms": round(seconds * 1000, 2)})

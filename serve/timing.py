@@ -87,6 +87,11 @@ class TimingRecorder:
                 self.flush()
 
 
+def is_event_stream(start: dict[str, Any]) -> bool:
+    """Whether a response (its `http.response.start` message) is a Server-Sent Events stream."""
+    return dict(start.get("headers") or []).get(b"content-type", b"").startswith(b"text/event-stream")
+
+
 class TimingMiddleware:
     """Times each HTTP request from its first byte in to its last byte out, labelled by route template (not the
     raw path, so /sessions/{session_id} is one route). Only requests by a signed-in caller are recorded, under
@@ -100,11 +105,12 @@ class TimingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 500}
+        status: dict[str, Any] = {"code": 500, "stream": False}
 
         async def send_and_note(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["stream"] = is_event_stream(message)
             await send(message)
 
         try:
@@ -112,6 +118,7 @@ class TimingMiddleware:
         finally:
             tenant_id = scope.get("state", {}).get("tenant_id")
             route = getattr(scope.get("route"), "path", None)
-            if tenant_id is not None and route:
+            # An event stream lasts as long as its reader stays: it is no request latency (nor the API's SLO).
+            if tenant_id is not None and route and not status["stream"]:
                 self.recorder.record(tenant_id, scope["method"], route, status["code"],
                                      (time.perf_counter() - started) * 1000)

@@ -131,6 +131,8 @@ class Dispatcher:
                          settings, database_url)),
             Periodic("alerts", settings.alert_interval_seconds,
                      lambda: stages.deliver_alerts.options(name="alerts").remote(settings, database_url)),
+            Periodic("events", settings.events_prune_interval_seconds,
+                     lambda: stages.prune_events.options(name="prune-events").remote(settings, database_url)),
         )}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatch-loop", daemon=True)
@@ -257,7 +259,7 @@ class Dispatcher:
                 if time.monotonic() - last_beat > self.settings.job_lease_seconds / 3:
                     self._heartbeat()
                     last_beat = time.monotonic()
-                for task in self.periodic.values():  # the retention sweep, the audit checkpoints
+                for task in self.periodic.values():  # retention, audit checkpoints, alerts, the events prune
                     task.tick()
                 if time.monotonic() - last_maintenance > MAINTENANCE_SECONDS:
                     self._maintain()
@@ -274,6 +276,7 @@ class Dispatcher:
                 "by_stage": dict(running), "peak_by_stage": dict(self.peak_by_stage),
                 "last_retention": self.periodic["retention"].last,
                 "last_audit_checkpoints": self.periodic["audit_checkpoints"].last,
+                "last_events_prune": self.periodic["events"].last,
                 "rss_bytes": psutil.Process().memory_info().rss}
 
     def stop(self) -> None:

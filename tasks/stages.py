@@ -24,6 +24,7 @@ from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import TransientError, VigilError
 from vigil.schemas.transcripts import ProviderTranscript
+from vigil.services import events
 from vigil.services.alert_delivery import deliver_due
 from vigil.services.audit_checkpoints import write_checkpoints
 from vigil.services.jobs import ClaimedStage
@@ -63,6 +64,12 @@ def apply_retention(settings: Settings, database_url: str) -> dict[str, int]:
 def deliver_alerts(settings: Settings, database_url: str) -> dict[str, int]:
     """The scheduled alert escalation and delivery (see vigil.services.alert_delivery); one at a time."""
     return deliver_due(Context.build(settings, database_url)).as_json()
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def prune_events(settings: Settings, database_url: str) -> dict[str, int]:
+    """The scheduled prune of old events (see vigil.services.events); the dispatcher starts one at a time."""
+    return {"deleted": events.prune_expired(Context.build(settings, database_url))}
 
 
 @ray.remote(num_cpus=0, max_retries=0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,6 +18,66 @@ class ApiError(Exception):
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One event from GET /api/v1/events: its id (the cursor to resume after), kind, session and data."""
+
+    id: str
+    kind: str
+    session_id: str | None
+    data: dict[str, Any]
+    at: str
+
+
+class EventStream:
+    """GET /api/v1/events read as it arrives. `open()` sends the request (so nothing that happens afterwards is
+    missed); iterating yields each event, and when the server ends the stream, reconnects after the last id seen
+    until `deadline` (time.monotonic) passes or `close()` is called."""
+
+    def __init__(self, http: httpx.Client, deadline: float, read_timeout: float = 60.0) -> None:
+        self.http, self.deadline, self.read_timeout = http, deadline, read_timeout
+        self.last_id: str | None = None
+        self._response: httpx.Response | None = None
+
+    def open(self) -> EventStream:
+        left = max(1.0, self.deadline - time.monotonic())
+        request = self.http.build_request(
+            "GET", "/api/v1/events", params={"max_seconds": round(min(left, 3600.0), 1)},
+            headers={"Accept": "text/event-stream", **({"Last-Event-ID": self.last_id} if self.last_id else {})},
+            timeout=httpx.Timeout(10.0, read=self.read_timeout))
+        response = self.http.send(request, stream=True)
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            raise ApiError(response.status_code, response.text)
+        self._response = response
+        return self
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+
+    def __iter__(self) -> Iterator[ServerEvent]:
+        while self._response is not None:
+            fields: dict[str, str] = {}
+            for line in self._response.iter_lines():
+                if line:
+                    name, _, value = line.partition(":")
+                    fields[name] = value.removeprefix(" ")
+                    continue
+                if "id" in fields:
+                    self.last_id = fields["id"]
+                if "data" in fields:
+                    body = json.loads(fields["data"])
+                    yield ServerEvent(id=fields.get("id", ""), kind=body["kind"], session_id=body["session_id"],
+                                      data=body["data"], at=body["at"])
+                fields = {}
+            self.close()
+            if time.monotonic() < self.deadline:
+                self.open()
 
 
 class _ProgressReader:
@@ -91,6 +153,28 @@ class VigilClient:
             if status["status"] in ("succeeded", "failed", "dead") or time.monotonic() > deadline:
                 return status
             time.sleep(poll)
+
+    def events(self, timeout: float = 900.0) -> EventStream:
+        """The tenant's event stream, opened now (raises ApiError or httpx.HTTPError when it cannot be)."""
+        return EventStream(self.http, time.monotonic() + timeout).open()
+
+    def follow_job(self, job_id: str | uuid.UUID, stream: EventStream,
+                   on_event: Callable[[ServerEvent], None]) -> dict[str, Any]:
+        """Wait for a job by its events on `stream` (opened before the job was made, so none is missed): each of the
+        job's events goes to `on_event`. Returns the job's final status, or its status when the stream's deadline
+        passes. A stream that breaks falls back to polling."""
+        try:
+            for event in stream:
+                if event.data.get("job_id") != str(job_id):
+                    continue
+                on_event(event)
+                if event.kind in ("session.ready", "session.failed"):
+                    break
+        except (httpx.HTTPError, ApiError):
+            return self.wait_for_job(job_id, timeout=max(0.0, stream.deadline - time.monotonic()))
+        finally:
+            stream.close()
+        return self.job_status(job_id)
 
     def sessions(self, **filters: Any) -> list[dict[str, Any]]:
         return self.get_json("/api/v1/sessions", **filters)

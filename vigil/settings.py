@@ -140,6 +140,19 @@ class Settings(BaseSettings):
     audit_checkpoint_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
         "COMPLIANCE", description="S3 Object Lock mode of checkpoints, on a bucket that has Object Lock.")
     audit_checkpoint_retain_days: int = Field(2555, ge=1, description="Days a checkpoint stays locked (7 years).")
+    # Live screens (vigil.services.events, GET /api/v1/events, the dashboard's self-refreshing pages).
+    events_poll_seconds: float = Field(0.5, gt=0, description="How often an open event stream looks for new events "
+                                                             "(one short database read each time).")
+    events_keepalive_seconds: float = Field(15.0, gt=0, description="Seconds between keepalive comments on a quiet "
+                                                                   "event stream.")
+    events_stream_max_seconds: float = Field(300.0, gt=0, description="How long the server keeps one event stream "
+                                             "open before ending it; a client resumes with Last-Event-ID, and its "
+                                             "token is checked again.")
+    events_keep_hours: float = Field(24.0, gt=0, description="Events older than this are pruned (a live screen "
+                                                            "only needs recent ones).")
+    events_prune_interval_seconds: float = Field(3600.0, gt=0, description="How often the dispatcher prunes events.")
+    dashboard_refresh_seconds: float = Field(5.0, gt=0, description="How often the dashboard's review queue and Jobs "
+                                                                   "page refresh their tables by themselves.")
 
     @model_validator(mode="after")
     def _standin_only_when_allowed(self) -> Settings:

@@ -1,4 +1,8 @@
-"""Jobs: where the work stands, and the work that gave up (dead) with its reason and a retry button."""
+"""Jobs: where the work stands, and the work that gave up (dead) with its reason and a retry button.
+
+The counts and the list refresh themselves (a fragment rerun every DASHBOARD_REFRESH_SECONDS); what a user works
+(which jobs to show, the retry form) stays outside it, so a refresh never resets a choice. The page is its sections,
+called in order at the bottom: a new panel is one more call there."""
 
 from __future__ import annotations
 
@@ -6,43 +10,51 @@ import polars as pl
 import streamlit as st
 
 from dashboard import api_client as api
+from dashboard.alerts_panel import dead_alerts_panel
 from dashboard.formatting import plain
 from dashboard.tables import table
 
 STATUSES = ["dead", "failed", "waiting", "running", "queued", "succeeded"]
 
-st.title("Jobs")
-st.caption("Each job walks a session through extract → transcribe → analyze. Transient errors retry with backoff; "
-           "a job that runs out of attempts is **dead** and keeps its reason. Retrying runs the pipeline again.")
 
-counts = api.load_or_stop(api.job_counts, "job counts")
-by_status = {status: sum(c["jobs"] for c in counts if c["status"] == status) for status in STATUSES}
-cols = st.columns(len(STATUSES))
-for col, status in zip(cols, STATUSES, strict=True):
-    col.metric(status.capitalize(), by_status[status])
+def choose_status() -> str:
+    return st.selectbox("Show", STATUSES + ["all"], index=0, key="jobs_status",
+                        format_func=lambda s: "all jobs" if s == "all" else f"{s} jobs")
 
-if counts:
-    pivot = (pl.DataFrame(counts).pivot(on="stage", index="status", values="jobs", aggregate_function="sum")
-             .fill_null(0).sort("status"))
-    st.subheader("Jobs by status and stage")
-    table(pivot, "job-counts")
 
-status = st.selectbox("Show", STATUSES + ["all"], index=0, key="jobs_status",
-                      format_func=lambda s: "all jobs" if s == "all" else f"{s} jobs")
-rows = api.load_or_stop(lambda: api.jobs(None if status == "all" else status), "jobs")
-if not rows:
-    st.info(f"No {'' if status == 'all' else status + ' '}jobs.")
-    st.stop()
+def _rows(status: str) -> list[dict]:
+    return api.load_or_stop(lambda: api.jobs(None if status == "all" else status), "jobs")
 
-frame = pl.DataFrame([{
-    "job": j["job_id"], "session": j["session_id"], "kind": j["kind"], "stage": j["stage"], "status": j["status"],
-    "attempt": f"{j['attempt']}/{j['max_attempts']}", "error code": j["error_code"] or "",
-    "reason": j["error_detail"] or "", "updated": j["updated_at"][:19].replace("T", " "),
-} for j in rows])
-table(frame, f"jobs-{status}")
 
-retryable = [j for j in rows if j["status"] in ("dead", "failed")]
-if retryable and api.can("reprocess"):
+@st.fragment(run_every=api.refresh_seconds())
+def live_jobs(status: str) -> None:
+    counts = api.load_or_stop(api.job_counts, "job counts")
+    by_status = {s: sum(c["jobs"] for c in counts if c["status"] == s) for s in STATUSES}
+    for col, shown in zip(st.columns(len(STATUSES)), STATUSES, strict=True):
+        col.metric(shown.capitalize(), by_status[shown])
+    if counts:
+        pivot = (pl.DataFrame(counts).pivot(on="stage", index="status", values="jobs", aggregate_function="sum")
+                 .fill_null(0).sort("status"))
+        st.subheader("Jobs by status and stage")
+        table(pivot, "job-counts")
+
+    st.subheader("all jobs" if status == "all" else f"{status.capitalize()} jobs")
+    rows = _rows(status)
+    if not rows:
+        st.info(f"No {'' if status == 'all' else status + ' '}jobs.")
+        return
+    frame = pl.DataFrame([{
+        "job": j["job_id"], "session": j["session_id"], "kind": j["kind"], "stage": j["stage"], "status": j["status"],
+        "attempt": f"{j['attempt']}/{j['max_attempts']}", "error code": j["error_code"] or "",
+        "reason": j["error_detail"] or "", "updated": j["updated_at"][:19].replace("T", " "),
+    } for j in rows])
+    table(frame, f"jobs-{status}")
+
+
+def retry_dead_work(status: str) -> None:
+    retryable = [j for j in _rows(status) if j["status"] in ("dead", "failed")]
+    if not retryable or not api.can("reprocess"):
+        return
     st.subheader("Retry")
     labels = {j["job_id"]: f"{j['stage']} · {j['error_code'] or j['status']} · session {j['session_id'][:8]}"
               for j in retryable}
@@ -59,3 +71,12 @@ if retryable and api.can("reprocess"):
     if cols[1].button("Open session", key="jobs_open"):
         st.session_state["session_id"] = job["session_id"]
         st.switch_page("pages/session.py")
+
+
+st.title("Jobs")
+st.caption("Each job walks a session through extract → transcribe → analyze. Transient errors retry with backoff; "
+           "a job that runs out of attempts is **dead** and keeps its reason. Retrying runs the pipeline again.")
+status = choose_status()
+live_jobs(status)
+retry_dead_work(status)
+dead_alerts_panel()

@@ -1,4 +1,6 @@
-"""Review queue: flagged sessions awaiting review first (by severity, then age), then the rest; filtered by the API."""
+"""Review queue: flagged sessions awaiting review first (by severity, then age), then the rest; filtered by the API.
+The counts and the table refresh themselves (a fragment rerun every DASHBOARD_REFRESH_SECONDS), so a newly flagged
+session appears without a reload; the filters stay outside it, untouched by a refresh."""
 
 from __future__ import annotations
 
@@ -43,22 +45,6 @@ if len(dates) == 2:
     filters["created_to"] = (datetime.combine(dates[1], time.min, UTC) + timedelta(days=1)).isoformat()
 narrowed = any(v not in (None, [], ()) for v in filters.values())
 
-counts = api.load_or_stop(lambda: api.queue_summary(**filters), "counts")
-cols = st.columns(4)
-cols[0].metric("Flagged, awaiting review", counts["awaiting_review"])
-cols[1].metric("Analysis failed", counts["analysis_failed"], help="Processing failed or a task failed.")
-cols[2].metric("Processing", counts["processing"])
-cols[3].metric("Matching sessions" if narrowed else "All sessions", counts["total"])
-
-rows = api.load_or_stop(lambda: api.queue(limit=SHOWN, **filters), "sessions")
-if not rows:
-    if narrowed:
-        st.info("No session matches these filters.")
-    else:
-        st.info("No sessions yet. Upload one on the Upload page, with `vigil ingest FILE --token …`, or "
-                "`POST /api/v1/sessions`.")
-    st.stop()
-
 
 def _badge(s: dict[str, Any]) -> str:
     marks = [LOAD_TEST_MARK] if s.get("load_test_transcript") else []
@@ -71,34 +57,57 @@ def _badge(s: dict[str, Any]) -> str:
     return " · ".join(marks)
 
 
-frame = pl.DataFrame([{
-    "id": s["id"],
-    "needs action": s["flagged"] and not s["reviewed"],
-    "risk": f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['risk_level'] or 'pending'}",
-    "categories": ", ".join(label(c) for c in s.get("risk_categories") or []),
-    "title": s["title"] or s["original_filename"] or s["id"][:8],
-    "counselor": s.get("counselor") or "",
-    "team": s.get("team") or "",
-    "status": s["status"],
-    "attention": _badge(s),
-    "reviewed": "✔" if s["reviewed"] else "",
-    "uploaded": s["created_at"][:16].replace("T", " "),
-    "providers": ", ".join(s.get("providers") or []),
-    "error": s["error"] or "",
-} for s in rows])
-if counts["total"] > len(rows):
-    st.caption(f"Showing the first {len(rows)} of {counts['total']} in queue order; narrow with the filters.")
-picked = table(frame.drop("id"), "queue", on_select="rerun", selection_mode="single-row")
+@st.fragment(run_every=api.refresh_seconds())
+def live_queue(filters: dict[str, Any], narrowed: bool) -> None:
+    counts = api.load_or_stop(lambda: api.queue_summary(**filters), "counts")
+    cols = st.columns(4)
+    cols[0].metric("Flagged, awaiting review", counts["awaiting_review"])
+    cols[1].metric("Analysis failed", counts["analysis_failed"], help="Processing failed or a task failed.")
+    cols[2].metric("Processing", counts["processing"])
+    cols[3].metric("Matching sessions" if narrowed else "All sessions", counts["total"])
 
-ids = frame["id"].to_list()
-labels = {row["id"]: f"{row['risk']} · {row['title']} · {row['counselor'] or 'no counselor'} · {row['status']}"
-          for row in frame.iter_rows(named=True)}
-selected_rows = picked.selection.rows if picked is not None and hasattr(picked, "selection") else []
-if selected_rows:
-    st.session_state["queue_choice"] = ids[selected_rows[0]]
-elif st.session_state.get("queue_choice") not in ids:
-    st.session_state.pop("queue_choice", None)  # the filters hid it: start from the top of the queue
-chosen = st.selectbox("Open a session", options=ids, format_func=labels.get, key="queue_choice")
-if st.button("Open session", type="primary", shortcut="o", help="Shortcut: o"):
-    st.session_state["session_id"] = chosen
-    st.switch_page("pages/session.py")
+    rows = api.load_or_stop(lambda: api.queue(limit=SHOWN, **filters), "sessions")
+    if not rows:
+        if narrowed:
+            st.info("No session matches these filters.")
+        else:
+            st.info("No sessions yet. Upload one on the Upload page, with `vigil ingest FILE --token …`, or "
+                    "`POST /api/v1/sessions`.")
+        return
+
+    frame = pl.DataFrame([{
+        "id": s["id"],
+        "needs action": s["flagged"] and not s["reviewed"],
+        "risk": f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['risk_level'] or 'pending'}",
+        "categories": ", ".join(label(c) for c in s.get("risk_categories") or []),
+        "title": s["title"] or s["original_filename"] or s["id"][:8],
+        "counselor": s.get("counselor") or "",
+        "team": s.get("team") or "",
+        "status": s["status"],
+        "attention": _badge(s),
+        "reviewed": "✔" if s["reviewed"] else "",
+        "uploaded": s["created_at"][:16].replace("T", " "),
+        "providers": ", ".join(s.get("providers") or []),
+        "error": s["error"] or "",
+    } for s in rows])
+    if counts["total"] > len(rows):
+        st.caption(f"Showing the first {len(rows)} of {counts['total']} in queue order; narrow with the filters.")
+    picked = table(frame.drop("id"), "queue", on_select="rerun", selection_mode="single-row")
+
+    ids = frame["id"].to_list()
+    labels = {row["id"]: f"{row['risk']} · {row['title']} · {row['counselor'] or 'no counselor'} · {row['status']}"
+              for row in frame.iter_rows(named=True)}
+    selected_rows = picked.selection.rows if picked is not None and hasattr(picked, "selection") else []
+    # Only a click changes the choice: a refresh that moves rows (a new session on top) leaves the chosen one chosen.
+    if selected_rows and selected_rows != st.session_state.get("queue_picked"):
+        st.session_state["queue_choice"] = ids[selected_rows[0]]
+    st.session_state["queue_picked"] = selected_rows
+    if st.session_state.get("queue_choice") not in ids:
+        st.session_state.pop("queue_choice", None)  # the filters hid it: start from the top of the queue
+    chosen = st.selectbox("Open a session", options=ids, format_func=labels.get, key="queue_choice")
+    if st.button("Open session", type="primary", shortcut="o", help="Shortcut: o"):
+        st.session_state["session_id"] = chosen
+        st.switch_page("pages/session.py")
+
+
+live_queue(filters, narrowed)

@@ -507,3 +507,24 @@ def test_a_supervisor_acknowledges_a_sessions_alert_and_a_lead_only_sees_it(live
         with live.ctx.system_db() as db:
             db.execute(sa.delete(Alert).where(Alert.id == alert_id))
             db.commit()
+
+
+def test_the_jobs_page_lists_a_dead_alert_and_retries_it(live: Live) -> None:
+    from vigil.db.models import Alert
+
+    alert_id = _alert(live, live.flagged_id, "dead", last_error="ConnectError: connection refused")
+    try:
+        at = _signed_in(live)
+        at.switch_page("pages/jobs.py").run()
+        assert not at.exception
+        assert any(s.value == "Dead alert deliveries (1)" for s in at.subheader)
+        assert any("connection refused" in m.value for m in at.markdown)
+        at.button(key=f"retry_alert_{alert_id}").click().run()
+        assert any("Queued again" in s.value for s in at.success)
+        with live.ctx.system_db() as db:
+            alert = db.get(Alert, alert_id)
+        assert (alert.status, alert.attempts) == ("pending", 0)
+    finally:
+        with live.ctx.system_db() as db:
+            db.execute(sa.delete(Alert).where(Alert.id == alert_id))
+            db.commit()

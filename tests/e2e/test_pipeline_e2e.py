@@ -182,6 +182,48 @@ def test_vigil_ingest_uploads_waits_and_reports_each_file(stack: Stack, tmp_path
     assert "routine-coaching.m4a: session" in done.stdout
     assert "succeeded: risk=none flagged=False" in done.stdout
     assert "notes.mp3: rejected (415)" in done.stdout
+    progress = [line.strip() for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert [line.split(" ")[:2] for line in progress[:-1]] == [  # live, from the event stream through Serve
+        ["extract", "running"], ["extract", "done"], ["transcribe", "running"], ["transcribe", "done"],
+        ["analyze", "running"], ["analyze", "done"], ["session", "ready"]], done.stdout
+
+
+def test_the_event_stream_through_serve_shows_a_jobs_stages_as_they_happen_to_its_tenant_only(stack: Stack) -> None:
+    import ray
+
+    from cli.stack import DISPATCHER_NAME
+
+    arrivals: list[tuple[float, str, str | None, str | None]] = []
+    with stack.http("uploader") as http, http.stream("GET", "/api/v1/events", params={"max_seconds": 240},
+                                                     timeout=httpx.Timeout(10, read=60)) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        start = next(line for line in lines if line.startswith("id: ")).removeprefix("id: ")
+        accepted = _upload(stack, SAMPLES / "routine-coaching.m4a")
+        for line in lines:
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line.removeprefix("data: "))
+            if event["data"].get("job_id") != accepted["job_id"]:
+                continue
+            arrivals.append((time.time(), event["kind"], event["data"].get("stage"), event["data"].get("status")))
+            if event["kind"] in ("session.ready", "session.failed"):
+                break
+    assert [a[1:] for a in arrivals] == [
+        ("job.progress", "extract", "running"), ("job.progress", "extract", "done"),
+        ("job.progress", "transcribe", "running"), ("job.progress", "transcribe", "done"),
+        ("job.progress", "analyze", "running"), ("job.progress", "analyze", "done"), ("session.ready", None, None)]
+    with stack.ctx.system_db() as db:
+        job = db.get(Job, uuid.UUID(accepted["job_id"]))
+    assert job is not None and job.completed_at is not None
+    assert arrivals[0][0] < job.completed_at.timestamp() - 1, "streamed as it happened, not held back to the end"
+
+    with stack.http("supervisor", stack.other) as http:  # the same stretch of time, as another tenant
+        theirs = http.get("/api/v1/events", params={"since": start, "max_seconds": 1}, timeout=30)
+    assert theirs.status_code == 200
+    assert accepted["job_id"] not in theirs.text and accepted["session_id"] not in theirs.text
+    stats = ray.get(ray.get_actor(DISPATCHER_NAME).stats.remote())
+    assert stats["last_events_prune"] == {"deleted": 0}, "the dispatcher prunes events on its own schedule"
 
 
 def test_a_worker_killed_mid_transcription_is_retried_and_nothing_is_duplicated(stack: Stack,

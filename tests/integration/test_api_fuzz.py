@@ -36,7 +36,9 @@ def world(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     from vigil.services.pipeline import run_analyze
 
     # No rate limit here: ~1,400 requests from one token in seconds would otherwise be mostly 429s.
-    ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("fuzz"), api_rate_limit="")
+    # Event streams end within a second, whatever `max_seconds` the fuzzer draws.
+    ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("fuzz"), api_rate_limit="",
+                           events_stream_max_seconds=0.5)
     tenant = make_tenant(ctx)
     run_analyze(ctx, transcribed_session(ctx, tenant), OfflineAnalyzer())  # some real rows to find
     set_process_context(ctx)

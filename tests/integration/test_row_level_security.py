@@ -39,6 +39,7 @@ SYSTEM_DB_ALLOWED = {
     "vigil/services/audit_checkpoints.py",  # reads every tenant's audit head to checkpoint it (read only)
     "vigil/services/alerts.py",  # escalates across tenants; an acknowledge link names an alert, not a caller
     "vigil/services/alert_delivery.py",  # leases due alerts of every tenant; each outcome is written tenant-scoped
+    "vigil/services/events.py",  # prunes every tenant's old events in one DELETE, by age alone
 }
 
 

@@ -38,6 +38,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/uploads/{session_id}/content"): {"expires": 4102444800, "signature": "0" * 64},
+    ("get", "/api/v1/events"): {"max_seconds": 0.5},  # a stream: bounded, so the call ends
 }
 
 

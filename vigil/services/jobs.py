@@ -20,6 +20,7 @@ from vigil import logcontext
 from vigil.db.models import Job, Session, StageEvent, utcnow
 from vigil.errors import NotFound
 from vigil.schemas.api import JobCountOut, JobStatusOut
+from vigil.services import events
 from vigil.services.access import Action, Principal
 
 STAGES = ("extract", "transcribe", "analyze")
@@ -126,6 +127,9 @@ def claim_stages(db: DbSession, lease_seconds: float, stages: Sequence[str] = ST
                .values(status="processing"))
     db.add_all([StageEvent(tenant_id=r.tenant_id, job_id=r.id, session_id=r.session_id, stage=r.stage,
                            event="started", attempt=r.attempt) for r in rows])
+    for r in rows:
+        events.emit(db, r.tenant_id, "job.progress", r.session_id, job_id=str(r.id), stage=r.stage, status="running",
+                    attempt=r.attempt)
     db.commit()
     return [ClaimedStage(job_id=r.id, session_id=r.session_id, tenant_id=r.tenant_id, stage=r.stage,
                          attempt=r.attempt, claim_token=token, request_id=r.request_id) for r in rows]
@@ -167,15 +171,20 @@ def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float, 
     stages = KIND_STAGES[job.kind]
     index = stages.index(job.stage)
     now = utcnow()
+    done = {"job_id": str(job.id), "stage": job.stage, "attempt": job.attempt,
+            "duration_seconds": round(duration_seconds, 3)}
     if index + 1 < len(stages):
         job.stage, job.status, job.attempt = stages[index + 1], "queued", 0
         job.claim_token, job.lease_until, job.not_before = None, None, now
         job.error_code = job.error_detail = None
         next_stage: str | None = job.stage
+        events.emit(db, job.tenant_id, "job.progress", job.session_id, **done, status="done", next_stage=next_stage)
     else:
         job.status, job.completed_at, job.claim_token, job.lease_until = "succeeded", now, None, None
         db.execute(sa.update(Session).where(Session.id == job.session_id).values(status="ready", error=None))
         next_stage = None
+        events.emit(db, job.tenant_id, "job.progress", job.session_id, **done, status="done", next_stage=None)
+        events.emit(db, job.tenant_id, "session.ready", job.session_id, job_id=str(job.id), job_kind=job.kind)
     db.commit()
     return next_stage
 
@@ -194,14 +203,19 @@ def fail_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, tr
                       detail=f"{code}: {detail}"[:2000]))
     job.error_code, job.error_detail = code, detail[:4000]
     job.claim_token, job.lease_until = None, None
+    # The events carry the error's code, never its detail: a detail may quote what was said.
+    ids = {"job_id": str(job.id), "stage": job.stage, "attempt": job.attempt, "error_code": code}
     if transient and job.attempt < job.max_attempts:
         delay = max(min_delay_seconds, backoff_seconds(retry_base_seconds, job.attempt, jitter=0.5))
         job.status, job.not_before = "queued", utcnow() + timedelta(seconds=delay)
+        events.emit(db, job.tenant_id, "job.progress", job.session_id, **ids, status="queued",
+                    retry_in_seconds=round(delay, 1))
     else:
         job.status, job.completed_at = ("dead" if transient else "failed"), utcnow()
         message = detail if not transient else f"{detail} (gave up after {job.attempt} attempts)"
         db.execute(sa.update(Session).where(Session.id == job.session_id)
                    .values(status="failed", error=f"{job.stage} failed: {message}"[:4000]))
+        events.emit(db, job.tenant_id, "session.failed", job.session_id, **ids, status=job.status)
     status = job.status
     db.commit()
     return status
@@ -219,6 +233,8 @@ def defer_stage(db: DbSession, claim: ClaimedStage, *, code: str, detail: str, u
     job.error_code, job.error_detail = code, detail[:4000]
     job.claim_token, job.lease_until = None, None
     job.status, job.not_before, job.attempt = "queued", until, max(0, job.attempt - 1)
+    events.emit(db, job.tenant_id, "job.progress", job.session_id, job_id=str(job.id), stage=job.stage,
+                status="waiting", error_code=code, until=until.isoformat())
     db.commit()
     return "waiting"
 

@@ -33,7 +33,7 @@ from vigil.schemas.analysis import AnalysisResult, RiskAssessment, RubricDefinit
 from vigil.schemas.enums import RiskLevel
 from vigil.schemas.transcripts import AgentTranscript, ProviderTranscript
 from vigil.sealed_text import blank_text
-from vigil.services import alerts, redaction
+from vigil.services import alerts, events, redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
@@ -277,6 +277,15 @@ def builtin_rubric_version(analyzer: Analyzer) -> str | None:
     return content_version("rubric", rubric.model_dump(mode="json")) if rubric is not None else None
 
 
+def highest_severities(result: AnalysisResult) -> dict[str, str]:
+    """Each flagged category's highest severity."""
+    highest: dict[str, RiskLevel] = {}
+    for flag in result.flags:
+        if flag.category.value not in highest or flag.severity.rank > highest[flag.category.value].rank:
+            highest[flag.category.value] = flag.severity
+    return {category: level.value for category, level in sorted(highest.items())}
+
+
 def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
     """The four post-transcription tasks → a new analysis version for this job (once). Model work first passes
     the tenant's daily budget guard; the tenant's active prompt and rubric versions are used and recorded."""
@@ -337,5 +346,11 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
         session.risk_categories = sorted({flag.category.value for flag in result.flags})
         session.flagged = effective != "none"
         session.analysis_ready_at = utcnow()
+        if result.risk_status == "failed" or result.risk_level != RiskLevel.none:
+            # Levels and categories only: a live screen learns that a session needs reading, never what was said.
+            events.emit(db, claim.tenant_id, "flag.new", claim.session_id, job_id=str(claim.job_id),
+                        analysis_version=version, risk_level=session.ai_risk_level,
+                        categories=session.risk_categories,
+                        severities=highest_severities(result))
         db.commit()
     _record_artifact(ctx, claim, f"analysis:v{version}", key, payload)
