@@ -55,6 +55,10 @@ class Tenant(Base):
     active_risk_model_version: Mapped[str | None] = mapped_column(sa.String(100))
     # Alert rules (vigil.services.alerts): {"rules": [...], "escalate_after_minutes": n}; channel secrets sealed.
     alert_config: Mapped[dict[str, Any] | None] = mapped_column()
+    # Double review (vigil.services.double_review): the share of sessions two supervisors judge, and whether every
+    # high-risk one is among them.
+    double_review_share: Mapped[float | None] = mapped_column(sa.Float)
+    double_review_high_risk: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[datetime] = _created()
 
 
@@ -242,6 +246,8 @@ class Review(Base):
     human_value: Mapped[dict[str, Any]] = mapped_column()
     reason: Mapped[str] = mapped_column(sa.Text)  # "" once sealed: the reason is in `sealed`
     reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    # override: a supervisor's own; double: what two reviewers agreed on; adjudication: a settled disagreement.
+    kind: Mapped[str] = mapped_column(sa.String(20), default="override", server_default="override")
     # {"ai", "human", "reason"} sealed under the keyring (vigil.services.analysis_content); ai_value and human_value
     # then keep a digest for a text field (summary, action items), the value itself for the others.
     sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -407,3 +413,25 @@ class Event(Base):
     session_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     data: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ReviewAssignment(Base):
+    """One reviewer's place in a double review of a session (slot 1 or 2) and their answer sheet, blind to the
+    other slot until both are submitted (vigil.services.double_review). The note is sealed like review text."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (sa.UniqueConstraint("session_id", "purpose", "slot", name="uq_review_assignments_slot"),
+                      sa.UniqueConstraint("session_id", "purpose", "reviewer_id",
+                                          name="uq_review_assignments_reviewer"),
+                      sa.Index("ix_review_assignments_reviewer_status", "reviewer_id", "status"))
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(sa.Integer)
+    purpose: Mapped[str] = mapped_column(sa.String(20))  # double
+    status: Mapped[str] = mapped_column(sa.String(20))  # open | submitted
+    answers: Mapped[dict[str, Any] | None] = mapped_column()  # field → value; no free text
+    note_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = _created()
+    submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

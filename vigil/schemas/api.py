@@ -229,6 +229,8 @@ class SessionOut(BaseModel):
     media_purged_at: datetime | None = Field(None, description="When retention deleted the original upload.")
     content_purged_at: datetime | None = Field(None, description="When retention deleted audio and transcripts.")
     redaction_count: int | None = Field(None, description="Spans of personal data redacted from the transcript.")
+    double_review: str | None = Field(None, description="For the caller: your review | second review | waiting for "
+                                      "the other reviewer | double review | disagreement; None outside one.")
 
 
 class SessionSummaryOut(BaseModel):
@@ -406,3 +408,58 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None = Field(None, description="The acknowledging user's email; None for a link.")
     acknowledged_via: str | None = Field(None, description="dashboard | link")
+
+
+class DoubleReviewSettings(BaseModel):
+    """Which sessions two supervisors judge, blind to each other: a share of all (a stable draw from the session's
+    id) and, if `high_risk`, every session the AI rated high or could not rate. 0 and false: single review."""
+
+    model_config = ConfigDict(extra="forbid")
+    share: float = Field(0.0, ge=0.0, le=1.0)
+    high_risk: bool = False
+
+
+class AssignmentOut(BaseModel):
+    slot: int = Field(description="1: first reviewer, 2: second reviewer")
+    reviewer_email: str | None
+    status: str = Field(description="open | submitted")
+    submitted_at: datetime | None
+
+
+class ReviewerSheetOut(AssignmentOut):
+    answers: dict[str, Any] = Field(description="field → value, e.g. risk_level, flag.self_harm (confirmed | "
+                                                "dismissed), rubric.<key>, mi_quality")
+    note: str | None = None
+
+
+class DisagreementOut(BaseModel):
+    field: str
+    values: dict[str, Any] = Field(description="slot → that reviewer's answer")
+    adjudicated: Any = Field(None, description="The value a lead or admin settled it at, once they have.")
+
+
+class DoubleReviewOut(BaseModel):
+    session_id: uuid.UUID
+    status: str = Field(description="none | open | disagreement | settled")
+    fields: dict[str, Any] = Field(default_factory=dict, description="The judged fields and the AI's answer to "
+                                   "each (None: the AI gave none, e.g. its risk task failed)")
+    reviewers: list[AssignmentOut] = Field(default_factory=list)
+    mine: ReviewerSheetOut | None = Field(None, description="The caller's own sheet, if they are a reviewer.")
+    sheets: list[ReviewerSheetOut] = Field(default_factory=list, description="Both sheets, once both are in; "
+                                           "empty before (the review is blind).")
+    disagreements: list[DisagreementOut] = Field(default_factory=list)
+
+
+class DoubleReviewAnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    note: str | None = Field(None, max_length=5000, description="Kept sealed; shown to the other reviewer and "
+                             "leads once both are in.")
+    submit: bool = Field(False, description="Close the sheet: every field answered, no more changes.")
+
+
+class AdjudicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str = Field(max_length=100)
+    value: Any
+    reason: str = Field(min_length=1, max_length=5000)

@@ -22,12 +22,13 @@ class Action(StrEnum):
     review = "review"
     reprocess = "reprocess"
     administer = "administer"
+    adjudicate = "adjudicate"  # settle two reviewers' disagreement (vigil.services.double_review)
 
 
 PERMISSIONS: dict[Role, set[Action]] = {
     Role.admin: set(Action),
-    Role.supervisor: set(Action) - {Action.administer},
-    Role.lead: {Action.read_status, Action.read_content},
+    Role.supervisor: set(Action) - {Action.administer, Action.adjudicate},
+    Role.lead: {Action.read_status, Action.read_content, Action.adjudicate},
     Role.uploader: {Action.upload, Action.read_status},
 }
 

@@ -33,7 +33,7 @@ from vigil.schemas.analysis import AnalysisResult, RiskAssessment, RubricDefinit
 from vigil.schemas.enums import RiskLevel
 from vigil.schemas.transcripts import AgentTranscript, ProviderTranscript
 from vigil.sealed_text import blank_text
-from vigil.services import alerts, events, redaction
+from vigil.services import alerts, double_review, events, redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
@@ -329,6 +329,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
                         inputs_key=inputs))
         db.flush()  # the analysis row first: its alerts refer to it
         alerts.enqueue(db, claim.tenant_id, claim.session_id, analysis_id, result)  # committed with the analysis
+        double_review.assign_if_due(db, claim.tenant_id, claim.session_id, result)  # the same transaction
         for model, kind, detail in model_failures:
             db.add(ModelFailure(tenant_id=claim.tenant_id, session_id=claim.session_id, job_id=claim.job_id,
                                 task="analysis", model=model[:200], kind=kind, detail=detail[:2000]))

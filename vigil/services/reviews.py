@@ -1,4 +1,5 @@
-"""Supervisor overrides. The newest review of a field is canonical; every review is audited."""
+"""Supervisor overrides. The newest review of a field is canonical; every review is audited. A session in double
+review (vigil.services.double_review) takes its judged fields from the two reviewers' sheets instead."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.db.models import Analysis, Review, User, utcnow
-from vigil.errors import NotFound, ValidationFailure
+from vigil.db.models import Analysis, Review, Session, User, utcnow
+from vigil.errors import Conflict, NotFound, ValidationFailure
 from vigil.schemas.analysis import AnalysisResult
 from vigil.schemas.api import AnalysisOut, AnalysisVersionOut, ReviewIn, ReviewOut
 from vigil.schemas.enums import RiskCategory, RiskLevel
@@ -19,6 +20,7 @@ from vigil.sealed_text import digest
 from vigil.services import audit
 from vigil.services.access import Action, Principal, owned_session
 from vigil.services.analysis_content import ReviewText, full_result, review_text, seal_review
+from vigil.services.review_sheets import is_judged, waiting
 from vigil.storage.base import ObjectStore
 from vigil.transcription.agent import transcript_text
 
@@ -137,30 +139,43 @@ def create_review(store: ObjectStore, db: DbSession, principal: Principal, sessi
                   transcript: AgentTranscript | None = None, redactions: dict[str, Any] | None = None) -> ReviewOut:
     """Record one override, its text sealed (`store`'s keyring). `transcript` makes its speaker fields reviewable,
     `redactions` its redaction findings (field → the AI's value); a decision on a redaction is not a review of the
-    session's risk, so it leaves the session's place in the review queue alone."""
+    session's risk, so it leaves the session's place in the review queue alone. While the session is in double
+    review, its judged fields are answered on the reviewers' sheets instead (409)."""
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
+    if is_judged(body.field) and waiting(db, principal.tenant_id, session_id):
+        raise Conflict(f"{body.field!r} is in double review: the two assigned reviewers answer it on their sheets, "
+                       "and a lead or admin settles a disagreement")
     analysis = latest_analysis(db, principal, session_id)
     result, _ = full_result(store, analysis)
     ai = ai_values(result) | transcript_values(transcript) | (redactions or {})
     human = validate_value(body.field, body.value, ai, {f"rubric.{r.key}": r.scale_max for r in result.rubric})
-    review = Review(id=uuid.uuid4(), tenant_id=principal.tenant_id, session_id=session.id, analysis_id=analysis.id,
-                    field=body.field, reviewer_id=principal.user_id)
-    seal_review(store, review, ReviewText(ai=ai[body.field], human=human, reason=body.reason.strip()))
-    db.add(review)
-    now = utcnow()
-    if not body.field.startswith("redaction."):
-        session.reviewed_at = session.reviewed_at or now
-    if body.field == "risk_level":
-        session.risk_level = human
-        session.flagged = human != "none"
-    audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="review.override",
-                 entity_type="session", entity_id=session.id,
-                 detail={"field": body.field, "review_id": str(review.id),  # text fields: digests only
-                         "ai_value": review.ai_value["value"], "human_value": review.human_value["value"],
-                         "reason": digest(body.reason.strip()), "analysis_version": analysis.analysis_version})
+    review = record_review(store, db, session, analysis, body.field, ai[body.field], human, body.reason.strip(),
+                           reviewer_id=principal.user_id, actor=principal)
     db.commit()
     return _review_out(store, review, principal.email)
+
+
+def record_review(store: ObjectStore, db: DbSession, session: Session, analysis: Analysis, field: str, ai: Any,
+                  human: Any, reason: str, *, reviewer_id: uuid.UUID, actor: Principal | None,
+                  kind: str = "override", action: str = "review.override") -> Review:
+    """Add one canonical review of a checked value to `db`'s transaction, sealed and audited (the caller commits):
+    the session's risk level follows a review of it, and any review but a redaction decision marks it reviewed."""
+    review = Review(id=uuid.uuid4(), tenant_id=session.tenant_id, session_id=session.id, analysis_id=analysis.id,
+                    field=field, reviewer_id=reviewer_id, kind=kind)
+    seal_review(store, review, ReviewText(ai=ai, human=human, reason=reason))
+    db.add(review)
+    if not field.startswith("redaction.") and kind == "override":
+        session.reviewed_at = session.reviewed_at or utcnow()
+    if field == "risk_level":
+        session.risk_level = human
+        session.flagged = human != "none"
+    audit.record(db, tenant_id=session.tenant_id, actor=actor, action=action, entity_type="session",
+                 entity_id=session.id,
+                 detail={"field": field, "review_id": str(review.id),  # text fields: digests only
+                         "ai_value": review.ai_value["value"], "human_value": review.human_value["value"],
+                         "reason": digest(reason), "analysis_version": analysis.analysis_version})
+    return review
 
 
 def analysis_view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uuid.UUID) -> AnalysisOut:

@@ -13,19 +13,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.context import Context
-from vigil.db.models import Job, Session, StageEvent, Transcript
+from vigil.db.models import Job, ReviewAssignment, Session, StageEvent, Transcript
 from vigil.errors import NotFound
 from vigil.schemas.api import SessionOut, SessionSummaryOut
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, owned_session
 from vigil.services.redaction import apply_restorations, restored_findings
+from vigil.services.review_sheets import label_for
 from vigil.services.reviews import relabel_speakers, speaker_overrides
 from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 from vigil.transcription.standin import StandinTranscriber
 
 
-def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[str] | None = None) -> SessionOut:
+def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[str] | None = None,
+            double_review: str | None = None) -> SessionOut:
     return SessionOut(
         id=session.id, title=session.title, status=session.status, error=session.error,
         original_filename=session.original_filename, media_type=session.media_type,
@@ -37,7 +39,7 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[s
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
         media_purged_at=session.media_purged_at, content_purged_at=session.content_purged_at,
-        redaction_count=session.redaction_count,
+        redaction_count=session.redaction_count, double_review=double_review,
     )
 
 
@@ -114,9 +116,15 @@ def list_sessions(db: DbSession, principal: Principal, *, status: str | None = N
                                                  if v is not None})
     order = order or ("severity" if where.flagged else "newest")
     query = sa.select(Session).where(*where.where(principal))
-    rows = db.scalars(query.order_by(*ORDERS[order]).limit(min(limit, 1000)).offset(offset)).all()
+    ordering = ORDERS[order]
+    if order == "queue":  # the caller's own open double reviews come first: they are waiting on this person
+        ordering = [sa.case((sa.exists().where(ReviewAssignment.session_id == Session.id,
+                                               ReviewAssignment.reviewer_id == principal.user_id,
+                                               ReviewAssignment.status == "open"), 0), else_=1), *ordering]
+    rows = db.scalars(query.order_by(*ordering).limit(min(limit, 1000)).offset(offset)).all()
     providers = _providers_of(db, principal, [r.id for r in rows])
-    return [_to_out(s, providers=providers.get(s.id)) for s in rows]
+    labels = label_for(db, principal, [r.id for r in rows])
+    return [_to_out(s, providers=providers.get(s.id), double_review=labels.get(s.id)) for s in rows]
 
 
 def _providers_of(db: DbSession, principal: Principal, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -164,7 +172,8 @@ def get_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> S
     session = owned_session(db, principal, session_id)
     job_id = db.scalar(sa.select(Job.id).where(Job.session_id == session.id)
                        .order_by(Job.created_at.desc()).limit(1))
-    return _to_out(session, job_id, _providers_of(db, principal, [session.id]).get(session.id))
+    return _to_out(session, job_id, _providers_of(db, principal, [session.id]).get(session.id),
+                   label_for(db, principal, [session.id]).get(session.id))
 
 
 def _require_artifact(ctx: Context, key: str, what: str) -> bytes:
