@@ -5,7 +5,8 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 
 from serve.deps import DbDep, PrincipalDep
-from vigil.schemas.api import RequestTimingOut, SessionReviewFacts, StageTimingOut
+from vigil.schemas.api import AgreementOut, RequestTimingOut, SessionReviewFacts, StageTimingOut
+from vigil.services.agreement import reviewer_agreement
 from vigil.services.review_metrics import request_timings, review_facts_json, stage_timings
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -31,3 +32,13 @@ def get_stage_timings(db: DbDep, principal: PrincipalDep, since: datetime | None
             description="The tenant's API requests with their durations (newest first, up to 100,000).")
 def get_request_timings(db: DbDep, principal: PrincipalDep, since: datetime | None = None) -> list[RequestTimingOut]:
     return request_timings(db, principal, since)
+
+
+@router.get("/agreement", response_model=AgreementOut)
+def get_agreement(db: DbDep, principal: PrincipalDep, since: datetime | None = None,
+                  field: str | None = None) -> AgreementOut:
+    """How far reviewers agree, from double reviews with both sheets in: per judged field, sessions, percent
+    agreement, Cohen's kappa (nominal) or Krippendorff's ordinal alpha, a 95 % bootstrap interval, and reviewers
+    against the AI on the same sessions; for `field` (default risk_level), a reviewer-by-reviewer matrix and the
+    trend by week. Supervisors, leads, admins."""
+    return reviewer_agreement(db, principal, since, field)

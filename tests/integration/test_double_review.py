@@ -229,3 +229,50 @@ def test_a_sheet_cannot_be_submitted_with_a_field_unanswered(ctx: Context) -> No
         assert client.put(path, headers=_auth(first), json={"answers": {"risk_level": "unknown"}}).status_code == 400
         assert client.put(path, headers=_auth(first), json={"answers": {"summary": "x"}}).status_code == 400
         assert client.get(path, headers=_auth(first)).json()["mine"]["status"] == "open"
+
+
+def test_agreement_through_the_api_matches_the_hand_worked_values(ctx: Context) -> None:
+    """Four double reviews. Risk level (A, B): (low, low) (medium, medium) (high, high) (low, medium): ranks as in
+    the unit test's (1,1) (2,2) (3,3) (1,2), so ordinal alpha = 0.79 and agreement 3/4. Self-harm flag (A, B):
+    (confirmed, confirmed) (dismissed, dismissed) (confirmed, dismissed) (dismissed, dismissed): p_o = 3/4, A
+    confirms 1/2 and B 1/4, p_e = 1/2·1/4 + 1/2·3/4 = 1/2, kappa = (3/4 − 1/2) / (1/2) = 0.5. The AI said medium
+    every time, so reviewers against the AI on risk level agree on 3 of 8 answers."""
+    tenant, other = make_tenant(ctx), make_tenant(ctx)
+    extra = supervisors(ctx, tenant, 2)
+    answers = [("low", "low", "confirmed", "confirmed"), ("medium", "medium", "dismissed", "dismissed"),
+               ("high", "high", "confirmed", "dismissed"), ("low", "medium", "dismissed", "dismissed")]
+    with TestClient(configure(create_app(), ctx)) as client:
+        _setting(client, ctx, tenant, 1.0)
+        for risk_a, risk_b, flag_a, flag_b in answers:
+            session_id = _analysed(ctx, tenant)
+            first, second = _reviewer_tokens(ctx, session_id, [tenant.supervisor, *extra])
+            path = f"/api/v1/sessions/{session_id}/double-review"
+            for token, risk, flag in ((first, risk_a, flag_a), (second, risk_b, flag_b)):
+                saved = client.put(path, headers=_auth(token), json={
+                    "answers": {"risk_level": risk, "flag.self_harm": flag}, "submit": True})
+                assert saved.status_code == 200, saved.text
+        stats = client.get("/api/v1/analytics/agreement", headers=tenant.headers("lead")).json()
+        risk = next(f for f in stats["fields"] if f["field"] == "risk_level")
+        harm = next(f for f in stats["fields"] if f["field"] == "flag.self_harm")
+        assert stats["sessions"] == 4 and stats["fields"][0]["field"] == "risk_level"
+        assert (risk["kind"], risk["statistic"], risk["sessions"]) == ("ordinal", "krippendorff_alpha", 4)
+        assert risk["value"] == pytest.approx(0.79) and risk["percent_agreement"] == 0.75
+        assert risk["ci_low"] <= risk["value"] <= risk["ci_high"]
+        assert (harm["statistic"], harm["value"], harm["percent_agreement"]) == ("cohen_kappa", pytest.approx(0.5),
+                                                                                 0.75)
+        assert (risk["ai_pairs"], risk["ai_percent_agreement"]) == (8, 0.375)
+        matrix = stats["matrix"]
+        assert len(matrix["reviewers"]) == 3 and all(matrix["percent"][i][i] is None for i in range(3))
+        assert sum(map(sum, matrix["sessions"])) == 8, "each session counts once for each of its two reviewers"
+        assert all(matrix["percent"][i][j] == matrix["percent"][j][i] for i in range(3) for j in range(3))
+        [week] = stats["trend"]
+        assert (week["sessions"], week["value"]) == (4, pytest.approx(0.79))
+        only = client.get("/api/v1/analytics/agreement", params={"field": "flag.self_harm"},
+                          headers=tenant.headers("supervisor")).json()
+        assert [f["field"] for f in only["fields"]] == ["flag.self_harm"] and only["matrix"]["field"] == \
+            "flag.self_harm"
+        later = client.get("/api/v1/analytics/agreement", params={"since": "2999-01-01T00:00:00Z"},
+                           headers=tenant.headers("lead")).json()
+        assert later["sessions"] == 0 and later["fields"] == []
+        assert client.get("/api/v1/analytics/agreement", headers=other.headers("lead")).json()["sessions"] == 0
+        assert client.get("/api/v1/analytics/agreement", headers=tenant.headers("uploader")).status_code == 403

@@ -432,6 +432,7 @@ class ReviewAssignment(Base):
     purpose: Mapped[str] = mapped_column(sa.String(20))  # double
     status: Mapped[str] = mapped_column(sa.String(20))  # open | submitted
     answers: Mapped[dict[str, Any] | None] = mapped_column()  # field → value; no free text
+    ai_answers: Mapped[dict[str, Any]] = mapped_column()  # the AI's answers the sheet started from
     note_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = _created()
     submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -463,3 +463,43 @@ class AdjudicationIn(BaseModel):
     field: str = Field(max_length=100)
     value: Any
     reason: str = Field(min_length=1, max_length=5000)
+
+
+class AgreementFieldOut(BaseModel):
+    field: str
+    kind: str = Field(description="nominal (Cohen's kappa) | ordinal (Krippendorff's alpha)")
+    sessions: int = Field(description="Double-reviewed sessions where both reviewers answered the field.")
+    percent_agreement: float | None
+    statistic: str = Field(description="cohen_kappa | krippendorff_alpha")
+    value: float | None = Field(description="None where undefined (e.g. every answer the same).")
+    ci_low: float | None = Field(description="95 % bootstrap interval over sessions.")
+    ci_high: float | None
+    ai_pairs: int = Field(description="Reviewer answers compared with the AI's on the same sessions (two a session).")
+    ai_percent_agreement: float | None
+    ai_value: float | None
+    ai_ci_low: float | None
+    ai_ci_high: float | None
+
+
+class AgreementMatrixOut(BaseModel):
+    field: str
+    reviewers: list[str] = Field(description="Reviewer emails, the matrix's rows and columns in this order.")
+    percent: list[list[float | None]] = Field(description="Percent agreement of each two reviewers on the "
+                                              "sessions both judged; None where they share none.")
+    sessions: list[list[int]]
+
+
+class AgreementWeekOut(BaseModel):
+    week: str = Field(description="ISO week of the second submission, e.g. 2026-W49")
+    sessions: int
+    percent_agreement: float | None
+    statistic: str
+    value: float | None
+
+
+class AgreementOut(BaseModel):
+    since: datetime | None
+    sessions: int = Field(description="Double reviews with both sheets in, in the window.")
+    fields: list[AgreementFieldOut]
+    matrix: AgreementMatrixOut = Field(description="For `field` (default risk_level).")
+    trend: list[AgreementWeekOut] = Field(description="For `field` (default risk_level), by week.")

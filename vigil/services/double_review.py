@@ -108,8 +108,10 @@ def assign_if_due(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID, re
         audit.record(db, tenant_id=tenant_id, actor=None, action="double_review.unavailable", entity_type="session",
                      entity_id=session_id, detail={"supervisors": len(reviewers)})
         return False
+    ai_answers = sheet_defaults(result)
     db.add_all(ReviewAssignment(id=uuid.uuid4(), tenant_id=tenant_id, session_id=session_id, reviewer_id=reviewer,
-                                slot=slot, purpose=DOUBLE, status="open", answers=None, created_at=utcnow())
+                                slot=slot, purpose=DOUBLE, status="open", answers=None, ai_answers=ai_answers,
+                                created_at=utcnow())
                for slot, reviewer in enumerate(reviewers, start=1))
     audit.record(db, tenant_id=tenant_id, actor=None, action="double_review.assigned", entity_type="session",
                  entity_id=session_id, detail={"reason": "high risk" if high else "sampled",
@@ -140,10 +142,7 @@ def view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uu
         User.id.in_([a.reviewer_id for a in assignments]))).all()) if assignments else {}
     both_in = bool(assignments) and all(a.status == "submitted" for a in assignments)
     mine = next((a for a in assignments if a.reviewer_id == principal.user_id), None)
-    fields: dict[str, Any] = {}
-    if assignments:
-        analysis = latest_analysis(db, principal, session_id)
-        fields = sheet_defaults(full_result(store, analysis)[0])
+    fields: dict[str, Any] = dict(assignments[0].ai_answers) if assignments else {}
 
     def sheet(a: ReviewAssignment) -> ReviewerSheetOut:
         return ReviewerSheetOut(slot=a.slot, reviewer_email=emails.get(a.reviewer_id), status=a.status,
@@ -175,7 +174,7 @@ def save_answers(store: ObjectStore, db: DbSession, principal: Principal, sessio
         raise Conflict("your review of this session is submitted; it can no longer change")
     analysis = latest_analysis(db, principal, session_id)
     result = full_result(store, analysis)[0]
-    defaults = sheet_defaults(result)
+    defaults = dict(mine.ai_answers)  # what the sheet started from, even if the session was analysed again since
     scales = {f"rubric.{r.key}": r.scale_max for r in result.rubric}
     ai_shaped = {**defaults, **{f: "flagged" for f in defaults if f.startswith("flag.")}}
     merged = {**defaults, **(mine.answers or {})}
@@ -235,7 +234,7 @@ def adjudicate(store: ObjectStore, db: DbSession, principal: Principal, session_
         raise ValidationFailure("an adjudication needs a reason")
     analysis = latest_analysis(db, principal, session_id)
     result = full_result(store, analysis)[0]
-    defaults = sheet_defaults(result)
+    defaults = dict(assignments[0].ai_answers)
     if field.startswith("flag."):
         if value not in FLAG_DECISIONS:
             raise ValidationFailure(f"invalid value for {field!r}: {value!r}")
