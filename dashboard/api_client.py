@@ -17,7 +17,8 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
            "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export",
-           "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds"]
+           "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds", "agreement", "double_review",
+           "save_double_review", "adjudicate"]
 T = TypeVar("T")
 
 
@@ -277,3 +278,30 @@ def acknowledge_alert(alert_id: str) -> dict[str, Any]:
 
 def retry_alert(alert_id: str) -> dict[str, Any]:
     return client().post_json(f"/api/v1/alerts/{alert_id}/retry", None)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _agreement(api_token: str, field: str | None) -> dict[str, Any]:
+    return _client(api_url(), api_token).get_json("/api/v1/analytics/agreement", field=field)
+
+
+def agreement(field: str | None = None) -> dict[str, Any]:
+    return _agreement(token() or "", field)
+
+
+def double_review(session_id: str) -> dict[str, Any]:
+    return client().get_json(f"/api/v1/sessions/{session_id}/double-review")
+
+
+def save_double_review(session_id: str, answers: dict[str, Any], note: str | None, submit: bool) -> dict[str, Any]:
+    result = client().put_json(f"/api/v1/sessions/{session_id}/double-review",
+                               {"answers": answers, "note": note, "submit": submit})
+    _forget_lists()
+    return result
+
+
+def adjudicate(session_id: str, field: str, value: Any, reason: str) -> dict[str, Any]:
+    result = client().post_json(f"/api/v1/sessions/{session_id}/adjudications",
+                                {"field": field, "value": value, "reason": reason})
+    _forget_lists()
+    return result

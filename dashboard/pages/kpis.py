@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import api_client as api
+from dashboard.agreement_panel import reviewer_agreement_section
 from dashboard.kpis import override_rates, summary
 from dashboard.tables import table
 
@@ -50,6 +51,8 @@ if rates.is_empty():
     st.caption("No reviews yet.")
 else:
     table(rates, "agreement")
+
+reviewer_agreement_section()
 
 st.subheader("Sessions")
 table(frame.select("id", "created_at", "counselor", "team", "status", "flagged", "ai_risk_level", "risk_level",
