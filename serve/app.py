@@ -13,7 +13,20 @@ from sqlalchemy import exc as sa_exc
 from serve.deps import process_context
 from serve.idempotency import IdempotencyMiddleware
 from serve.request_id import RequestIdMiddleware
-from serve.routes import alerts, analytics, events, health, jobs, me, replays, sessions, tenants, uploads
+from serve.routes import (
+    alerts,
+    analytics,
+    counselors,
+    disputes,
+    events,
+    health,
+    jobs,
+    me,
+    replays,
+    sessions,
+    tenants,
+    uploads,
+)
 from serve.timing import TimingMiddleware, TimingRecorder
 from vigil.context import Context
 from vigil.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailure, VigilError
@@ -45,6 +58,8 @@ def create_app() -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(alerts.router)
     app.include_router(events.router)
+    app.include_router(counselors.router)
+    app.include_router(disputes.router)
 
     app.state.timings = TimingRecorder(lambda: getattr(app.state, "ctx", None) or process_context())
     app.add_middleware(IdempotencyMiddleware)
