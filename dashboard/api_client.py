@@ -17,7 +17,8 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
            "audio", "metrics", "reprocess", "submit_review", "token", "sign_out", "forget_transcript", "load_or_stop",
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
            "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export",
-           "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds"]
+           "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds", "my_sessions", "my_session",
+           "acknowledge_review", "dispute", "disputes", "resolve_dispute"]
 T = TypeVar("T")
 
 
@@ -277,3 +278,33 @@ def acknowledge_alert(alert_id: str) -> dict[str, Any]:
 
 def retry_alert(alert_id: str) -> dict[str, Any]:
     return client().post_json(f"/api/v1/alerts/{alert_id}/retry", None)
+
+
+# The counselor's voice: a counselor's own reviewed sessions, and the disputes a supervisor resolves. Uncached: an
+# acknowledgement, a dispute or a resolution shows at once.
+def my_sessions() -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/me/sessions")
+
+
+def my_session(session_id: str) -> dict[str, Any]:
+    return client().get_json(f"/api/v1/me/sessions/{session_id}")
+
+
+def acknowledge_review(session_id: str) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/me/sessions/{session_id}/acknowledge", None)
+
+
+def dispute(session_id: str, field: str, note: str) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/me/sessions/{session_id}/disputes", {"field": field, "note": note})
+
+
+def disputes(status: str | None = None) -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/disputes", status=status)
+
+
+def resolve_dispute(dispute_id: str, outcome: str, reason: str, value: Any = None) -> dict[str, Any]:
+    result = client().post_json(f"/api/v1/disputes/{dispute_id}/resolve",
+                                {"outcome": outcome, "reason": reason, "value": value})
+    if outcome == "changed":
+        _forget_lists()  # a change is a review: the queue's reviewed state and the facts move
+    return result
