@@ -57,7 +57,7 @@ def main() -> int:
     flags = re.findall(r"([\w-]+)\.jsonl: (\d+) utterances, flagged (\{[^}]*\}|nothing)", output)
 
     rows = [
-        ("tenant walls (API)", f"{walls.group(1)} calls: operations × 4 roles of tenant B" if walls else "not run",
+        ("tenant walls (API)", f"{walls.group(1)} calls: operations × 5 roles of tenant B" if walls else "not run",
          f"{walls.group(2)} leaks" if walls else "?"),
         ("tenant walls (database)", f"{rls.group(1)} rows of A in {rls.group(2)} tables, raw SQL as B" if rls
          else "not run", f"{rls.group(3)} seen" if rls else "?"),

@@ -28,13 +28,24 @@ def migrate() -> None:
 @token_app.command("create")
 def token_create(tenant: Annotated[str, typer.Option(help="Tenant name (created if missing).")],
                  email: Annotated[str, typer.Option(help="User email (created if missing).")],
-                 role: Annotated[Role, typer.Option(help="admin | supervisor | lead | uploader")]) -> None:
+                 role: Annotated[Role, typer.Option(help="admin | supervisor | lead | uploader | counselor")],
+                 counselor: Annotated[str | None, typer.Option(
+                     help="With --role counselor: the counselor's name as sessions carry it (given at upload); the "
+                          "account sees the reviewed sessions of that name. Audited.")] = None) -> None:
     """Print a new API token for the user."""
     from vigil.context import Context
+    from vigil.errors import VigilError
     from vigil.services.auth import issue_token
+    from vigil.services.counselors import link_by_email
 
     with Context.build(local_settings(), database_url()).system_db() as db:
         token = issue_token(db, tenant, email, role, label="cli")
+        if counselor is not None:
+            try:
+                link_by_email(db, tenant, email, counselor)
+            except VigilError as exc:
+                typer.secho(str(exc), fg="red")
+                raise typer.Exit(2) from exc
         db.commit()
     typer.echo(token)
 

@@ -18,7 +18,8 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
            "replay_runs", "replay_run", "review_facts", "queue", "queue_summary", "jobs", "job_counts", "stage_timings",
            "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export",
            "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds", "agreement", "double_review",
-           "save_double_review", "adjudicate"]
+           "save_double_review", "adjudicate", "my_sessions", "my_session", "acknowledge_review", "dispute",
+           "disputes", "resolve_dispute"]
 T = TypeVar("T")
 
 
@@ -304,4 +305,34 @@ def adjudicate(session_id: str, field: str, value: Any, reason: str) -> dict[str
     result = client().post_json(f"/api/v1/sessions/{session_id}/adjudications",
                                 {"field": field, "value": value, "reason": reason})
     _forget_lists()
+    return result
+
+
+# The counselor's voice: a counselor's own reviewed sessions, and the disputes a supervisor resolves. Uncached: an
+# acknowledgement, a dispute or a resolution shows at once.
+def my_sessions() -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/me/sessions")
+
+
+def my_session(session_id: str) -> dict[str, Any]:
+    return client().get_json(f"/api/v1/me/sessions/{session_id}")
+
+
+def acknowledge_review(session_id: str) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/me/sessions/{session_id}/acknowledge", None)
+
+
+def dispute(session_id: str, field: str, note: str) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/me/sessions/{session_id}/disputes", {"field": field, "note": note})
+
+
+def disputes(status: str | None = None) -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/disputes", status=status)
+
+
+def resolve_dispute(dispute_id: str, outcome: str, reason: str, value: Any = None) -> dict[str, Any]:
+    result = client().post_json(f"/api/v1/disputes/{dispute_id}/resolve",
+                                {"outcome": outcome, "reason": reason, "value": value})
+    if outcome == "changed":
+        _forget_lists()  # a change is a review: the queue's reviewed state and the facts move
     return result

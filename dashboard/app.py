@@ -29,13 +29,18 @@ def sign_in() -> None:
 
 def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
     """What a role sees. The API refuses the rest anyway; hiding it keeps the dashboard honest about the role:
-    supervisors review and retry, leads explore analytics and exports, uploaders upload."""
+    supervisors review and retry, leads explore analytics and exports, uploaders upload, counselors read their own
+    reviewed sessions."""
     sections: dict[str, list[st.Page]] = {}
     reads = "read_content" in permissions
+    if "counsel" in permissions:  # a counselor sees nothing but the reviewed results of their own sessions
+        sections["My work"] = [st.Page("pages/my_sessions.py", title="My sessions", icon="🗂️",
+                                       url_path="my-sessions", default=True)]
     if reads:
         sections["Review"] = [
             st.Page("pages/queue.py", title="Review queue", icon="🚩", url_path="queue", default=True),
             st.Page("pages/session.py", title="Session", icon="🎧", url_path="session"),
+            st.Page("pages/disputes.py", title="Disputes", icon="💬", url_path="disputes"),
         ]
         sections["Analytics"] = [
             st.Page("pages/kpis.py", title="KPIs", icon="📊", url_path="kpis"),
@@ -49,7 +54,8 @@ def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
         operations.append(st.Page("pages/governance.py", title="Governance", icon="🧪", url_path="governance"))
     if "upload" in permissions:
         operations.append(st.Page("pages/upload.py", title="Upload", icon="⬆️", url_path="upload", default=not reads))
-    sections["Operations"] = operations
+    if operations:
+        sections["Operations"] = operations
     return sections
 
 

@@ -32,3 +32,20 @@ def clock(seconds: float | None) -> str:
 
 def label(category: str) -> str:
     return category.replace("_", " ")
+
+
+def field_label(field: str) -> str:
+    """A reviewed field's name for people: `rubric.open_questions` → "Rubric: open questions"."""
+    kind, _, key = field.partition(".")
+    names = {"risk_level": "Risk level", "summary": "Summary", "action_items": "Action items",
+             "mi_quality": "MI quality", "rubric": "Rubric", "flag": "Flag"}
+    return f"{names.get(kind, kind)}: {label(key)}" if key else names.get(kind, label(kind))
+
+
+def field_value(value: object) -> str:
+    """A reviewed value as plain text (action items one per line; flags' decisions in words)."""
+    if isinstance(value, list):
+        return "\n".join(f"• {item}" for item in value)
+    if value in ("flagged", "not_flagged", "confirmed", "dismissed"):
+        return label(str(value))
+    return "–" if value is None else str(value)

@@ -16,6 +16,8 @@ from serve.request_id import RequestIdMiddleware
 from serve.routes import (
     alerts,
     analytics,
+    counselors,
+    disputes,
     double_review,
     events,
     health,
@@ -58,6 +60,8 @@ def create_app() -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(events.router)
     app.include_router(double_review.router)
+    app.include_router(counselors.router)
+    app.include_router(disputes.router)
 
     app.state.timings = TimingRecorder(lambda: getattr(app.state, "ctx", None) or process_context())
     app.add_middleware(IdempotencyMiddleware)

@@ -104,6 +104,7 @@ class Tenant:
     lead: str
     uploader: str
     admin: str
+    counselor: str  # not linked to a counselor's name: sees nothing until linked (tests/integration/test_counselors.py)
 
     def headers(self, role: str = "supervisor") -> dict[str, str]:
         return {"Authorization": f"Bearer {getattr(self, role)}"}

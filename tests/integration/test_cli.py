@@ -43,6 +43,23 @@ def test_token_create_prints_a_token_that_signs_in_with_the_role(ctx: Context, d
     assert principal is not None and principal.email == "sam@clinic.test" and principal.role.value == "lead"
 
 
+def test_token_create_links_a_counselor_to_the_name_sessions_carry(ctx: Context, database_url: str,
+                                                                   tmp_path: Path) -> None:
+    from vigil.db.models import User
+
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path)}
+    done = _run("token", "create", "--tenant", "cli-clinic", "--email", "dana@clinic.test", "--role", "counselor",
+                "--counselor", " Dana Ruiz ", env=env)
+    assert done.returncode == 0, done.stderr
+    with ctx.system_db() as db:
+        principal = authenticate(db, done.stdout.strip().splitlines()[-1])
+        assert principal is not None and principal.role.value == "counselor"
+        assert db.get(User, principal.user_id).counselor_label == "Dana Ruiz"
+    refused = _run("token", "create", "--tenant", "cli-clinic", "--email", "lee@clinic.test", "--role", "lead",
+                   "--counselor", "Lee", env=env)
+    assert refused.returncode == 2 and "only a counselor account" in refused.stdout
+
+
 def test_token_create_refuses_an_unknown_role(database_url: str, tmp_path: Path) -> None:
     done = _run("token", "create", "--tenant", "x", "--email", "a@b.test", "--role", "owner",
                 env={"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path)})

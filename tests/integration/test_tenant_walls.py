@@ -15,13 +15,25 @@ from fastapi.testclient import TestClient
 from serve.app import create_app
 from tests.conftest import Tenant
 from vigil.context import Context
-from vigil.db.models import Analysis, AuditEntry, ConfigVersion, Job, ReplayRun, Review, Session
+from vigil.db.models import (
+    Alert,
+    Analysis,
+    AuditEntry,
+    ConfigVersion,
+    Dispute,
+    Job,
+    ReplayRun,
+    Review,
+    ReviewAcknowledgement,
+    Session,
+    User,
+)
 from vigil.db.models import Tenant as TenantRow
 
-ROLES = ("admin", "supervisor", "lead", "uploader")
+ROLES = ("admin", "supervisor", "lead", "uploader", "counselor")
 # Operations that act on the caller's own tenant (no object id to cross) or need no token at all.
 OWN_OR_PUBLIC = {("get", "/api/v1/health"), ("get", "/api/v1/me"), ("post", "/api/v1/sessions"),
-                 ("post", "/api/v1/uploads")}
+                 ("post", "/api/v1/uploads"), ("get", "/api/v1/me/sessions")}
 # A's object ids are only useful inside a request that would otherwise be accepted: plausible bodies.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/sessions/{session_id}/reviews"): {"field": "risk_level", "value": "none",
@@ -35,10 +47,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/retention"): {"media_days": 1, "content_days": 1},
     ("put", "/api/v1/tenants/{tenant_id}/redaction"): {"names": ["Crossing Wall"]},
     ("put", "/api/v1/tenants/{tenant_id}/risk"): {"sensitivity": "balanced"},
+    ("put", "/api/v1/tenants/{tenant_id}/users/{user_id}/counselor"): {"label": "Counselor A-7731"},
+    ("post", "/api/v1/me/sessions/{session_id}/disputes"): {"field": "summary", "note": "crossing the wall"},
+    ("post", "/api/v1/disputes/{dispute_id}/resolve"): {"outcome": "upheld", "reason": "crossing the wall"},
 }
 PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/uploads/{session_id}/content"): {"expires": 4102444800, "signature": "0" * 64},
     ("get", "/api/v1/events"): {"max_seconds": 0.5},  # a stream: bounded, so the call ends
+    ("get", "/api/v1/alerts/{alert_id}/acknowledge-link"): {"token": "0" * 64},
+    ("post", "/api/v1/alerts/{alert_id}/acknowledge-link"): {"token": "0" * 64},
 }
 
 
@@ -50,23 +67,33 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
     with ctx.system_db() as db:
         counts = {table.__tablename__: db.scalar(sa.select(sa.func.count()).select_from(table)
                                                  .where(table.tenant_id == tenant_id))
-                  for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun)}
+                  for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun, Dispute,
+                                ReviewAcknowledgement, Alert)}
         tenant = db.get(TenantRow, tenant_id)
         sessions = db.execute(sa.select(Session.id, Session.status, Session.risk_level, Session.reviewed_at)
                               .where(Session.tenant_id == tenant_id).order_by(Session.id)).all()
+        alerts = db.execute(sa.select(Alert.id, Alert.status, Alert.attempts, Alert.acknowledged_at)
+                            .where(Alert.tenant_id == tenant_id)).all()
+        disputes = db.execute(sa.select(Dispute.id, Dispute.status).where(Dispute.tenant_id == tenant_id)).all()
+        users = db.execute(sa.select(User.id, User.role, User.counselor_label).where(User.tenant_id == tenant_id)
+                           .order_by(User.id)).all()
     return {**counts, "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version,
                                  tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names,
                                  tenant.risk_sensitivity, tenant.active_risk_model_version),
-            "sessions": sessions}
+            "sessions": sessions, "disputes": disputes, "users": users, "alerts": alerts}
 
 
 @pytest.fixture
 def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
-    """Tenant A with one of everything: an analysed session with a review, a job, a replay run."""
+    """Tenant A with one of everything: an analysed session with a review, a job, a replay run, a counselor linked
+    to the session's counselor who acknowledged it and disputed a field."""
     from tests.integration.test_analysis_tasks import transcribed_session
     from vigil.analysis.analyzers.offline import OfflineAnalyzer
     from vigil.schemas.api import ReviewIn
+    from vigil.schemas.counseling import DisputeIn
     from vigil.services.auth import authenticate
+    from vigil.services.counselors import acknowledge, link
+    from vigil.services.disputes import open_dispute
     from vigil.services.pipeline import run_analyze
     from vigil.services.reviews import create_review
 
@@ -80,15 +107,25 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
         run = ReplayRun(tenant_id=claim.tenant_id, candidate="offline", baseline="active", source="dataset:x",
                         session_count=1, duration_seconds=0.1, metrics={}, predictions={})
         db.add(run)
+        analysis_id = db.scalar(sa.select(Analysis.id).where(Analysis.session_id == claim.session_id))
+        alert = Alert(tenant_id=claim.tenant_id, session_id=claim.session_id, analysis_id=analysis_id,
+                      category="self_harm", severity="high", channel_url="https://hooks.example.test/a", status="dead")
+        db.add(alert)
+        counselor = authenticate(db, tenant_a.counselor)
+        link(db, None, db.get(User, counselor.user_id), "Counselor A-7731")
         db.commit()
+        acknowledge(db, counselor, claim.session_id)
+        dispute = open_dispute(ctx.store, db, counselor, claim.session_id,
+                               DisputeIn(field="risk_level", note="A-only dispute note"))
     return {"session_id": str(claim.session_id), "job_id": str(claim.job_id), "tenant_id": str(claim.tenant_id),
-            "run_id": str(run.id), "kind": "prompt"}
+            "run_id": str(run.id), "kind": "prompt", "user_id": str(counselor.user_id),
+            "dispute_id": str(dispute.id), "alert_id": str(alert.id)}
 
 
 def test_no_role_of_another_tenant_reaches_anything_of_this_one(client: TestClient, ctx: Context, tenant_b: Tenant,
                                                                 world: dict[str, str]) -> None:
     markers = [world["session_id"], world["job_id"], world["tenant_id"], world["run_id"], "Counselor A-7731",
-               "A-only summary"]
+               "A-only summary", world["user_id"], world["dispute_id"], "A-only dispute note", world["alert_id"]]
     before = _a_state(ctx, uuid.UUID(world["tenant_id"]))
     tried, leaks, unclassified = 0, [], []
     for method, path in _operations():

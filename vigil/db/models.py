@@ -70,6 +70,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(sa.String(320))
     role: Mapped[str] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = _created()
+    # A counselor's link to the name sessions carry (Session.counselor, given at upload), set by an admin; a
+    # counselor without one sees nothing.
+    counselor_label: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class ApiToken(Base):
@@ -436,3 +439,42 @@ class ReviewAssignment(Base):
     note_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = _created()
     submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ReviewAcknowledgement(Base):
+    """A counselor saw the review of a session they held. Once per counselor and session; the first stands."""
+
+    __tablename__ = "review_acknowledgements"
+    __table_args__ = (sa.UniqueConstraint("session_id", "user_id", name="uq_review_acknowledgements_session_user"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    acknowledged_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Dispute(Base):
+    """A counselor disputes one reviewed field of a session they held; the supervisor who reviewed it upholds the
+    value or changes it (a new review), with a reason. At most one open dispute per session and field. The note,
+    the disputed value and the resolution's reason are sealed in `sealed` like a review's text."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (sa.Index("uq_disputes_open_field", "session_id", "field", unique=True,
+                               postgresql_where=sa.text("status = 'open'")),
+                      sa.Index("ix_disputes_tenant_assignee_status", "tenant_id", "assignee_id", "status"))
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(sa.String(100))
+    # The value disputed, as a review's clear columns keep it: a digest for a text field, else the value.
+    disputed_value: Mapped[dict[str, Any]] = mapped_column()
+    opened_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # The supervisor whose queue it is in: who made the field's canonical review, else who reviewed the session.
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")  # open | upheld | changed
+    # {"note", "value", "reason", "resolved_value"} sealed under the keyring (vigil.services.disputes).
+    sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    review_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("reviews.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()

@@ -10,6 +10,7 @@ class Role(StrEnum):
     supervisor = "supervisor"
     lead = "lead"
     uploader = "uploader"
+    counselor = "counselor"  # sees only the reviewed results of the sessions they held (vigil.services.counselors)
 
 
 class RiskCategory(StrEnum):

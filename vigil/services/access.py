@@ -23,13 +23,17 @@ class Action(StrEnum):
     reprocess = "reprocess"
     administer = "administer"
     adjudicate = "adjudicate"  # settle two reviewers' disagreement (vigil.services.double_review)
+    counsel = "counsel"  # one's own reviewed sessions: read them, acknowledge a review, dispute a field
 
 
+# A counselor may do nothing else: no session list, status, transcript, audio or analysis (those endpoints answer
+# 403), only their own reviewed results through /me/sessions. Nobody else counsels: it needs a counselor link.
 PERMISSIONS: dict[Role, set[Action]] = {
-    Role.admin: set(Action),
-    Role.supervisor: set(Action) - {Action.administer, Action.adjudicate},
+    Role.admin: set(Action) - {Action.counsel},
+    Role.supervisor: set(Action) - {Action.administer, Action.adjudicate, Action.counsel},
     Role.lead: {Action.read_status, Action.read_content, Action.adjudicate},
     Role.uploader: {Action.upload, Action.read_status},
+    Role.counselor: {Action.counsel},
 }
 
 
