@@ -25,10 +25,13 @@ from vigil.db.models import (
     ReplayRun,
     Review,
     ReviewAcknowledgement,
+    ReviewAssignment,
     Session,
     User,
+    utcnow,
 )
 from vigil.db.models import Tenant as TenantRow
+from vigil.storage.encrypted import seal_value
 
 ROLES = ("admin", "supervisor", "lead", "uploader", "counselor")
 # Operations that act on the caller's own tenant (no object id to cross) or need no token at all.
@@ -50,6 +53,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/users/{user_id}/counselor"): {"label": "Counselor A-7731"},
     ("post", "/api/v1/me/sessions/{session_id}/disputes"): {"field": "summary", "note": "crossing the wall"},
     ("post", "/api/v1/disputes/{dispute_id}/resolve"): {"outcome": "upheld", "reason": "crossing the wall"},
+    ("put", "/api/v1/tenants/{tenant_id}/double-review"): {"share": 1.0, "high_risk": True},
+    ("put", "/api/v1/sessions/{session_id}/double-review"): {"answers": {"risk_level": "none"}, "submit": True},
+    ("post", "/api/v1/sessions/{session_id}/adjudications"): {"field": "risk_level", "value": "none",
+                                                             "reason": "crossing the wall"},
 }
 PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/uploads/{session_id}/content"): {"expires": 4102444800, "signature": "0" * 64},
@@ -68,7 +75,7 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
         counts = {table.__tablename__: db.scalar(sa.select(sa.func.count()).select_from(table)
                                                  .where(table.tenant_id == tenant_id))
                   for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun, Dispute,
-                                ReviewAcknowledgement, Alert)}
+                                ReviewAcknowledgement, Alert, ReviewAssignment)}
         tenant = db.get(TenantRow, tenant_id)
         sessions = db.execute(sa.select(Session.id, Session.status, Session.risk_level, Session.reviewed_at)
                               .where(Session.tenant_id == tenant_id).order_by(Session.id)).all()
@@ -79,7 +86,8 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
                            .order_by(User.id)).all()
     return {**counts, "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version,
                                  tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names,
-                                 tenant.risk_sensitivity, tenant.active_risk_model_version),
+                                 tenant.risk_sensitivity, tenant.active_risk_model_version,
+                                 tenant.double_review_share, tenant.double_review_high_risk),
             "sessions": sessions, "disputes": disputes, "users": users, "alerts": alerts}
 
 
@@ -111,6 +119,13 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
         alert = Alert(tenant_id=claim.tenant_id, session_id=claim.session_id, analysis_id=analysis_id,
                       category="self_harm", severity="high", channel_url="https://hooks.example.test/a", status="dead")
         db.add(alert)
+        sheet_id = uuid.uuid4()  # a double review's first sheet, in: its note is A's alone
+        db.add(ReviewAssignment(id=sheet_id, tenant_id=claim.tenant_id, session_id=claim.session_id,
+                                reviewer_id=supervisor.user_id, slot=1, purpose="double", status="submitted",
+                                answers={"risk_level": "low"}, ai_answers={"risk_level": "medium"},
+                                note_sealed=seal_value(ctx.store, b'{"note": "A-only sheet note"}',
+                                                       f"review-assignment/{sheet_id}"),
+                                created_at=utcnow(), submitted_at=utcnow()))
         counselor = authenticate(db, tenant_a.counselor)
         link(db, None, db.get(User, counselor.user_id), "Counselor A-7731")
         db.commit()
@@ -125,7 +140,8 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
 def test_no_role_of_another_tenant_reaches_anything_of_this_one(client: TestClient, ctx: Context, tenant_b: Tenant,
                                                                 world: dict[str, str]) -> None:
     markers = [world["session_id"], world["job_id"], world["tenant_id"], world["run_id"], "Counselor A-7731",
-               "A-only summary", world["user_id"], world["dispute_id"], "A-only dispute note", world["alert_id"]]
+               "A-only summary", world["user_id"], world["dispute_id"], "A-only dispute note", world["alert_id"],
+               "A-only sheet note"]
     before = _a_state(ctx, uuid.UUID(world["tenant_id"]))
     tried, leaks, unclassified = 0, [], []
     for method, path in _operations():
