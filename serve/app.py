@@ -16,6 +16,7 @@ from serve.request_id import RequestIdMiddleware
 from serve.routes import (
     alerts,
     analytics,
+    calibration,
     counselors,
     disputes,
     double_review,
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(events.router)
     app.include_router(double_review.router)
+    app.include_router(calibration.router)
     app.include_router(counselors.router)
     app.include_router(disputes.router)
 

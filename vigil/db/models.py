@@ -99,6 +99,10 @@ class Session(Base):
     title: Mapped[str | None] = mapped_column(sa.String(500))
     # Who held the session, for queue filters and trends by counselor or team (given at upload).
     counselor: Mapped[str | None] = mapped_column(sa.String(200))
+    # production, or calibration: a copy of a gold session one chosen reviewer judges (vigil.services.calibration);
+    # copies stay out of the queue (except their reviewer's), KPIs and facts.
+    purpose: Mapped[str] = mapped_column(sa.String(20), default="production", server_default="production")
+    calibration_of: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"))
     team: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[str] = mapped_column(sa.String(20), default="uploaded")
     error: Mapped[str | None] = mapped_column(sa.Text)
@@ -436,6 +440,8 @@ class ReviewAssignment(Base):
     status: Mapped[str] = mapped_column(sa.String(20))  # open | submitted
     answers: Mapped[dict[str, Any] | None] = mapped_column()  # field → value; no free text
     ai_answers: Mapped[dict[str, Any]] = mapped_column()  # the AI's answers the sheet started from
+    round_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("calibration_rounds.id", ondelete="CASCADE"),
+                                                       index=True)  # calibration sheets only
     note_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = _created()
     submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -477,4 +483,28 @@ class Dispute(Base):
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     review_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("reviews.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class GoldStandard(Base):
+    """The consensus answer of a reviewed session, marked by a lead: what calibration sheets are scored against.
+    Calibration never changes it. The note is sealed like review text."""
+
+    __tablename__ = "gold_standards"
+    session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    answers: Mapped[dict[str, Any]] = mapped_column()  # field → value, in the answer sheets' words
+    note_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class CalibrationRound(Base):
+    """Gold sessions sent to chosen reviewers, each as a copy of their own to judge (vigil.services.calibration)."""
+
+    __tablename__ = "calibration_rounds"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()

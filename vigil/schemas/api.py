@@ -230,7 +230,9 @@ class SessionOut(BaseModel):
     content_purged_at: datetime | None = Field(None, description="When retention deleted audio and transcripts.")
     redaction_count: int | None = Field(None, description="Spans of personal data redacted from the transcript.")
     double_review: str | None = Field(None, description="For the caller: your review | second review | waiting for "
-                                      "the other reviewer | double review | disagreement; None outside one.")
+                                      "the other reviewer | double review | disagreement | calibration; None outside one.")
+    purpose: str = Field("production", description="production, or calibration (a copy of a gold session sent to "
+                         "one reviewer; answered on GET/PUT /sessions/{id}/calibration)")
 
 
 class SessionSummaryOut(BaseModel):
@@ -503,3 +505,57 @@ class AgreementOut(BaseModel):
     fields: list[AgreementFieldOut]
     matrix: AgreementMatrixOut = Field(description="For `field` (default risk_level).")
     trend: list[AgreementWeekOut] = Field(description="For `field` (default risk_level), by week.")
+
+
+class GoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, max_length=5000, description="Why this is the answer; kept sealed.")
+
+
+class GoldOut(BaseModel):
+    session_id: uuid.UUID
+    answers: dict[str, Any] = Field(description="The session's canonical judged values, in the sheets' words.")
+    note: str | None
+    created_at: datetime
+
+
+class CalibrationRoundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    session_ids: list[uuid.UUID] = Field(min_length=1, max_length=50, description="Gold sessions.")
+    reviewer_emails: list[str] = Field(min_length=1, max_length=50)
+
+
+class CalibrationCellOut(BaseModel):
+    reviewer_email: str
+    gold_session_id: uuid.UUID
+    field: str
+    answer: Any
+    gold: Any
+    match: bool
+    distance: float | None = Field(description="Steps from gold for an ordinal field (risk level, rubric).")
+
+
+class CalibrationReviewerOut(BaseModel):
+    reviewer_email: str
+    sheets: int
+    submitted: int
+    fields: int = Field(description="Field answers scored (submitted sheets only).")
+    accuracy: float | None = Field(description="Share of those equal to gold.")
+
+
+class CalibrationFieldOut(BaseModel):
+    field: str
+    answers: int
+    accuracy: float
+    mean_distance: float | None
+
+
+class CalibrationRoundOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    gold_session_ids: list[uuid.UUID]
+    reviewers: list[CalibrationReviewerOut]
+    fields: list[CalibrationFieldOut]
+    cells: list[CalibrationCellOut]

@@ -24,14 +24,15 @@ class Action(StrEnum):
     administer = "administer"
     adjudicate = "adjudicate"  # settle two reviewers' disagreement (vigil.services.double_review)
     counsel = "counsel"  # one's own reviewed sessions: read them, acknowledge a review, dispute a field
+    calibrate = "calibrate"  # mark gold answers and run calibration rounds (vigil.services.calibration)
 
 
 # A counselor may do nothing else: no session list, status, transcript, audio or analysis (those endpoints answer
 # 403), only their own reviewed results through /me/sessions. Nobody else counsels: it needs a counselor link.
 PERMISSIONS: dict[Role, set[Action]] = {
     Role.admin: set(Action) - {Action.counsel},
-    Role.supervisor: set(Action) - {Action.administer, Action.adjudicate, Action.counsel},
-    Role.lead: {Action.read_status, Action.read_content, Action.adjudicate},
+    Role.supervisor: set(Action) - {Action.administer, Action.adjudicate, Action.counsel, Action.calibrate},
+    Role.lead: {Action.read_status, Action.read_content, Action.adjudicate, Action.calibrate},
     Role.uploader: {Action.upload, Action.read_status},
     Role.counselor: {Action.counsel},
 }

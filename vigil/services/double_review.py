@@ -130,12 +130,13 @@ def _place(assignment_id: uuid.UUID) -> str:
     return f"review-assignment/{assignment_id}"
 
 
-def view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uuid.UUID) -> DoubleReviewOut:
-    """The session's double review as the caller may see it: their own sheet always; the other's only once both
-    are in."""
+def view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uuid.UUID,
+         purpose: str = DOUBLE) -> DoubleReviewOut:
+    """The session's double review (or a calibration copy's sheet) as the caller may see it: their own sheet
+    always; the other's only once both are in."""
     principal.require(Action.read_content)
     owned_session(db, principal, session_id)
-    assignments = sheets_of(db, principal.tenant_id, session_id)
+    assignments = sheets_of(db, principal.tenant_id, session_id, purpose)
     settled = adjudicated(db, principal.tenant_id, session_id) if assignments else {}
     status = state(assignments, set(settled))
     emails = dict(db.execute(sa.select(User.id, User.email).where(
@@ -161,15 +162,16 @@ def view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uu
 
 # ------------------------------------------------------------------ answering
 def save_answers(store: ObjectStore, db: DbSession, principal: Principal, session_id: uuid.UUID,
-                 answers: dict[str, Any], note: str | None, submit: bool) -> DoubleReviewOut:
+                 answers: dict[str, Any], note: str | None, submit: bool, purpose: str = DOUBLE) -> DoubleReviewOut:
     """The assigned reviewer's sheet: answers merged over what they saved before; `submit` closes it. Every field
-    must be answered to submit. The second submission settles what the two agree on."""
+    must be answered to submit. The second submission of a double review settles what the two agree on; a
+    calibration sheet is only scored (vigil.services.calibration)."""
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
-    assignments = sheets_of(db, principal.tenant_id, session_id)
+    assignments = sheets_of(db, principal.tenant_id, session_id, purpose)
     mine = next((a for a in assignments if a.reviewer_id == principal.user_id), None)
     if mine is None:
-        raise NotFound("you are not a reviewer of this session's double review")
+        raise NotFound(f"you are not a reviewer of this session's {purpose} review")
     if mine.status != "open":
         raise Conflict("your review of this session is submitted; it can no longer change")
     analysis = latest_analysis(db, principal, session_id)
@@ -191,13 +193,14 @@ def save_answers(store: ObjectStore, db: DbSession, principal: Principal, sessio
         if missing := sorted(f for f, v in merged.items() if v is None):
             raise ValidationFailure(f"answer every field before submitting; missing: {', '.join(missing)}")
         mine.status, mine.submitted_at = "submitted", utcnow()
-        audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="double_review.submitted",
+        audit.record(db, tenant_id=principal.tenant_id, actor=principal,
+                     action="double_review.submitted" if purpose == DOUBLE else "calibration.submitted",
                      entity_type="session", entity_id=session_id,
                      detail={"slot": mine.slot, "changed": sum(merged[f] != defaults[f] for f in merged)})
-        if all(a.status == "submitted" for a in assignments):
+        if purpose == DOUBLE and all(a.status == "submitted" for a in assignments):
             _settle(store, db, session, analysis, assignments, defaults)
     db.commit()
-    return view(store, db, principal, session_id)
+    return view(store, db, principal, session_id, purpose)
 
 
 def _settle(store: ObjectStore, db: DbSession, session: Session, analysis: Analysis,

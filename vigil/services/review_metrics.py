@@ -18,7 +18,8 @@ from vigil.services.access import Action, Principal
 FACTS_SQL = sa.text("""
 WITH scope AS (
     SELECT id FROM sessions
-    WHERE tenant_id = :tenant AND (CAST(:since AS timestamptz) IS NULL OR created_at >= CAST(:since AS timestamptz))
+    WHERE tenant_id = :tenant AND purpose = 'production'  -- calibration copies are not production work
+      AND (CAST(:since AS timestamptz) IS NULL OR created_at >= CAST(:since AS timestamptz))
     ORDER BY created_at DESC LIMIT :limit
 ), rv AS (
     SELECT r.session_id, array_agg(DISTINCT r.field ORDER BY r.field) AS reviewed,

@@ -14,6 +14,7 @@ from vigil.db.models import Review, ReviewAssignment
 from vigil.services.access import Principal
 
 DOUBLE = "double"
+CALIBRATION = "calibration"
 JUDGED_PREFIXES = ("flag.", "rubric.")
 
 
@@ -22,10 +23,11 @@ def is_judged(field: str) -> bool:
     return field in ("risk_level", "mi_quality") or field.startswith(JUDGED_PREFIXES)
 
 
-def sheets_of(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID) -> list[ReviewAssignment]:
+def sheets_of(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID,
+              purpose: str = DOUBLE) -> list[ReviewAssignment]:
     return list(db.scalars(sa.select(ReviewAssignment).where(
         ReviewAssignment.tenant_id == tenant_id, ReviewAssignment.session_id == session_id,
-        ReviewAssignment.purpose == DOUBLE).order_by(ReviewAssignment.slot)))
+        ReviewAssignment.purpose == purpose).order_by(ReviewAssignment.slot)))
 
 
 def disagreements(sheets: list[ReviewAssignment]) -> list[str]:
@@ -62,12 +64,13 @@ def waiting(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID) -> bool:
 
 def label_for(db: DbSession, principal: Principal, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """What the queue says about each session's double review, for the caller: "your review", "second review",
-    "waiting for the other reviewer", "disagreement", "double review" (someone else's, open)."""
+    "waiting for the other reviewer", "disagreement", "double review" (someone else's, open); "calibration" for a
+    calibration copy."""
     if not session_ids:
         return {}
     rows = db.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.tenant_id == principal.tenant_id,
                                                         ReviewAssignment.session_id.in_(session_ids),
-                                                        ReviewAssignment.purpose == DOUBLE)).all()
+                                                        ReviewAssignment.purpose.in_((DOUBLE, CALIBRATION)))).all()
     by_session: dict[uuid.UUID, list[ReviewAssignment]] = {}
     for row in rows:
         by_session.setdefault(row.session_id, []).append(row)
@@ -80,7 +83,9 @@ def label_for(db: DbSession, principal: Principal, session_ids: list[uuid.UUID])
     for session_id, assignments in by_session.items():
         assignments.sort(key=lambda a: a.slot)
         mine = next((a for a in assignments if a.reviewer_id == principal.user_id), None)
-        if mine is not None and mine.status == "open":
+        if assignments[0].purpose == CALIBRATION:
+            labels[session_id] = "calibration" if mine is None or mine.status == "open" else "calibration, submitted"
+        elif mine is not None and mine.status == "open":
             labels[session_id] = "your review" if mine.slot == 1 else "second review"
         elif any(a.status == "open" for a in assignments):
             labels[session_id] = "waiting for the other reviewer" if mine else "double review"

@@ -143,6 +143,8 @@ def create_review(store: ObjectStore, db: DbSession, principal: Principal, sessi
     review, its judged fields are answered on the reviewers' sheets instead (409)."""
     principal.require(Action.review)
     session = owned_session(db, principal, session_id)
+    if session.purpose != "production":
+        raise Conflict("a calibration copy is answered on its calibration sheet, not reviewed")
     if is_judged(body.field) and waiting(db, principal.tenant_id, session_id):
         raise Conflict(f"{body.field!r} is in double review: the two assigned reviewers answer it on their sheets, "
                        "and a lead or admin settles a disagreement")

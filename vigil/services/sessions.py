@@ -39,7 +39,7 @@ def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[s
         reviewed=session.reviewed_at is not None, created_at=session.created_at,
         analysis_ready_at=session.analysis_ready_at, reviewed_at=session.reviewed_at, job_id=job_id,
         media_purged_at=session.media_purged_at, content_purged_at=session.content_purged_at,
-        redaction_count=session.redaction_count, double_review=double_review,
+        redaction_count=session.redaction_count, double_review=double_review, purpose=session.purpose,
     )
 
 
@@ -74,7 +74,10 @@ class SessionFilter:
     analysis_failed: bool | None = None
 
     def where(self, principal: Principal) -> list[sa.ColumnElement[bool]]:
-        clauses: list[sa.ColumnElement[bool]] = [Session.tenant_id == principal.tenant_id]
+        clauses: list[sa.ColumnElement[bool]] = [Session.tenant_id == principal.tenant_id, sa.or_(
+            Session.purpose == "production",  # a calibration copy shows only to the reviewer it was sent to
+            sa.exists().where(ReviewAssignment.session_id == Session.id,
+                              ReviewAssignment.reviewer_id == principal.user_id))]
         if principal.role.value == "uploader":
             clauses.append(Session.uploaded_by == principal.user_id)
         if self.status:

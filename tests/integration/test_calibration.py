@@ -1,0 +1,98 @@
+"""Calibration through the API on real PostgreSQL and the real store: a lead marks a reviewed session gold, a round
+sends each chosen reviewer a copy of their own that shows no review, their sheets are scored against gold per field
+and per reviewer, gold never moves, and copies stay out of the production queue, facts and agreement."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from serve.app import configure, create_app
+from tests.conftest import isolated_context, make_tenant
+from tests.integration.test_double_review import _analysed, _auth, supervisors
+from vigil.context import Context
+from vigil.db.models import AuditEntry, GoldStandard, Review
+
+
+@pytest.fixture
+def ctx(pg_admin_url: str, tmp_path) -> Context:  # type: ignore[no-untyped-def]
+    return isolated_context(pg_admin_url, tmp_path)
+
+
+def test_gold_rounds_and_scores_against_gold(ctx: Context) -> None:
+    tenant, other = make_tenant(ctx), make_tenant(ctx)
+    [second] = supervisors(ctx, tenant, 1)
+    lead = tenant.headers("lead")
+    with TestClient(configure(create_app(), ctx)) as client:
+        gold_id, unreviewed = _analysed(ctx, tenant), _analysed(ctx, tenant)
+        assert client.post(f"/api/v1/sessions/{gold_id}/reviews", headers=tenant.headers(), json={
+            "field": "risk_level", "value": "low", "reason": "protective factors, no plan"}).status_code == 201
+        gold_path = f"/api/v1/sessions/{gold_id}/gold"
+        assert client.post(gold_path, headers=tenant.headers(), json={}).status_code == 403
+        assert client.post(gold_path, headers=other.headers("lead"), json={}).status_code == 404
+        assert client.post(f"/api/v1/sessions/{unreviewed}/gold", headers=lead, json={}).status_code == 409
+        marked = client.post(gold_path, headers=lead, json={"note": "agreed at the March case conference"})
+        assert marked.status_code == 201, marked.text
+        gold = marked.json()["answers"]
+        assert gold["risk_level"] == "low" and gold["flag.suicidal_ideation"] == "confirmed"
+        assert client.post(gold_path, headers=lead, json={}).status_code == 409
+        assert [g["note"] for g in client.get("/api/v1/gold", headers=lead).json()] == [
+            "agreed at the March case conference"]
+
+        supervisor_email = client.get("/api/v1/me", headers=tenant.headers()).json()["email"]
+        second_email = client.get("/api/v1/me", headers=_auth(second)).json()["email"]
+        body = {"name": "March", "session_ids": [gold_id], "reviewer_emails": [supervisor_email, second_email]}
+        assert client.post("/api/v1/calibration-rounds", headers=tenant.headers(), json=body).status_code == 403
+        assert client.post("/api/v1/calibration-rounds", headers=lead, json={
+            **body, "session_ids": [unreviewed]}).status_code == 400, "only gold sessions"
+        assert client.post("/api/v1/calibration-rounds", headers=lead, json={
+            **body, "reviewer_emails": [f"lead@{tenant.name}.test"]}).status_code == 400, "only reviewers"
+        created = client.post("/api/v1/calibration-rounds", headers=lead, json=body)
+        assert created.status_code == 201, created.text
+        round_id = created.json()["id"]
+
+        copies = {}
+        for token in (tenant.supervisor, second):
+            queue = client.get("/api/v1/sessions", params={"order": "queue"}, headers=_auth(token)).json()
+            [copy] = [s for s in queue if s["purpose"] == "calibration"]
+            assert copy["double_review"] == "calibration" and copy["title"].startswith("Calibration session")
+            copies[token] = copy["id"]
+            shown = client.get(f"/api/v1/sessions/{copy['id']}/analysis", headers=_auth(token)).json()
+            assert shown["overrides"] == {} and shown["effective"]["risk_level"] == "medium", "no review shows"
+            transcript = client.get(f"/api/v1/sessions/{copy['id']}/transcript", headers=_auth(token))
+            assert transcript.status_code == 200 and "killing myself" in transcript.text
+        assert len(set(copies.values())) == 2, "a copy each"
+        lead_queue = client.get("/api/v1/sessions", headers=lead).json()
+        assert not [s for s in lead_queue if s["purpose"] == "calibration"], "copies stay out of others' lists"
+        facts = client.get("/api/v1/analytics/review-facts", headers=lead).json()
+        assert {f["id"] for f in facts} == {gold_id, unreviewed}, "and out of the facts"
+        assert client.post(f"/api/v1/sessions/{copies[second]}/reviews", headers=_auth(second), json={
+            "field": "risk_level", "value": "high", "reason": "answered here"}).status_code == 409
+
+        sheet = f"/api/v1/sessions/{copies[tenant.supervisor]}/calibration"
+        assert client.put(sheet, headers=_auth(second), json={"answers": {}}).status_code == 404, "not theirs"
+        assert client.put(sheet, headers=tenant.headers(), json={"answers": gold, "submit": True}).status_code == 200
+        off = {**gold, "risk_level": "high", "flag.self_harm": "confirmed"}
+        assert client.put(f"/api/v1/sessions/{copies[second]}/calibration", headers=_auth(second),
+                          json={"answers": off, "submit": True}).status_code == 200
+
+        scored = client.get(f"/api/v1/calibration-rounds/{round_id}", headers=lead).json()
+        accuracy = {r["reviewer_email"]: r["accuracy"] for r in scored["reviewers"]}
+        fields = len(gold)
+        assert accuracy == {supervisor_email: 1.0, second_email: pytest.approx((fields - 2) / fields)}
+        risk = next(f for f in scored["fields"] if f["field"] == "risk_level")
+        assert (risk["answers"], risk["accuracy"], risk["mean_distance"]) == (2, 0.5, 1.0), "low vs high: 2 steps"
+        assert client.get(f"/api/v1/calibration-rounds/{round_id}", headers=tenant.headers()).status_code == 403
+        assert client.get(f"/api/v1/calibration-rounds/{round_id}", headers=other.headers("lead")).status_code == 404
+        assert client.get("/api/v1/analytics/agreement", headers=lead).json()["sessions"] == 0, "not production"
+        assert client.get(gold_path.replace("/gold", ""), headers=lead).json()["risk_level"] == "low"
+    with ctx.system_db() as db:
+        stored = db.get(GoldStandard, uuid.UUID(gold_id))
+        reviews = db.scalar(sa.select(sa.func.count()).select_from(Review))
+        actions = set(db.scalars(sa.select(AuditEntry.action)).all())
+    assert stored is not None and stored.answers == gold, "gold never changes through calibration"
+    assert reviews == 1, "calibration sheets write no reviews"
+    assert {"calibration.gold", "calibration.round", "calibration.submitted"} <= actions
