@@ -19,8 +19,10 @@ from vigil.db.models import (
     Alert,
     Analysis,
     AuditEntry,
+    CalibrationRound,
     ConfigVersion,
     Dispute,
+    GoldStandard,
     Job,
     ReplayRun,
     Review,
@@ -57,6 +59,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/sessions/{session_id}/double-review"): {"answers": {"risk_level": "none"}, "submit": True},
     ("post", "/api/v1/sessions/{session_id}/adjudications"): {"field": "risk_level", "value": "none",
                                                              "reason": "crossing the wall"},
+    ("post", "/api/v1/sessions/{session_id}/gold"): {"note": "crossing the wall"},
+    ("put", "/api/v1/sessions/{session_id}/calibration"): {"answers": {"risk_level": "none"}, "submit": True},
+    ("post", "/api/v1/calibration-rounds"): {"name": "across", "session_ids": ["{session_id}"],
+                                             "reviewer_emails": ["{supervisor_email}"]},
 }
 PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/uploads/{session_id}/content"): {"expires": 4102444800, "signature": "0" * 64},
@@ -64,6 +70,15 @@ PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/alerts/{alert_id}/acknowledge-link"): {"token": "0" * 64},
     ("post", "/api/v1/alerts/{alert_id}/acknowledge-link"): {"token": "0" * 64},
 }
+
+
+def _filled(body: Any, world: dict[str, str]) -> Any:
+    """A body whose strings may name tenant A's objects, e.g. "{session_id}"."""
+    if isinstance(body, dict):
+        return {k: _filled(v, world) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_filled(v, world) for v in body]
+    return body.format(**world) if isinstance(body, str) and "{" in body else body
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -75,7 +90,7 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
         counts = {table.__tablename__: db.scalar(sa.select(sa.func.count()).select_from(table)
                                                  .where(table.tenant_id == tenant_id))
                   for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun, Dispute,
-                                ReviewAcknowledgement, Alert, ReviewAssignment)}
+                                ReviewAcknowledgement, Alert, ReviewAssignment, GoldStandard, CalibrationRound)}
         tenant = db.get(TenantRow, tenant_id)
         sessions = db.execute(sa.select(Session.id, Session.status, Session.risk_level, Session.reviewed_at)
                               .where(Session.tenant_id == tenant_id).order_by(Session.id)).all()
@@ -126,6 +141,11 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
                                 note_sealed=seal_value(ctx.store, b'{"note": "A-only sheet note"}',
                                                        f"review-assignment/{sheet_id}"),
                                 created_at=utcnow(), submitted_at=utcnow()))
+        db.add(GoldStandard(session_id=claim.session_id, tenant_id=claim.tenant_id, answers={"risk_level": "low"},
+                            created_at=utcnow()))
+        round_ = CalibrationRound(id=uuid.uuid4(), tenant_id=claim.tenant_id, name="A-only round",
+                                  created_at=utcnow())
+        db.add(round_)
         counselor = authenticate(db, tenant_a.counselor)
         link(db, None, db.get(User, counselor.user_id), "Counselor A-7731")
         db.commit()
@@ -134,14 +154,15 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
                                DisputeIn(field="risk_level", note="A-only dispute note"))
     return {"session_id": str(claim.session_id), "job_id": str(claim.job_id), "tenant_id": str(claim.tenant_id),
             "run_id": str(run.id), "kind": "prompt", "user_id": str(counselor.user_id),
-            "dispute_id": str(dispute.id), "alert_id": str(alert.id)}
+            "dispute_id": str(dispute.id), "alert_id": str(alert.id), "round_id": str(round_.id),
+            "supervisor_email": supervisor.email}
 
 
 def test_no_role_of_another_tenant_reaches_anything_of_this_one(client: TestClient, ctx: Context, tenant_b: Tenant,
                                                                 world: dict[str, str]) -> None:
     markers = [world["session_id"], world["job_id"], world["tenant_id"], world["run_id"], "Counselor A-7731",
                "A-only summary", world["user_id"], world["dispute_id"], "A-only dispute note", world["alert_id"],
-               "A-only sheet note"]
+               "A-only sheet note", "A-only round"]
     before = _a_state(ctx, uuid.UUID(world["tenant_id"]))
     tried, leaks, unclassified = 0, [], []
     for method, path in _operations():
@@ -154,7 +175,8 @@ def test_no_role_of_another_tenant_reaches_anything_of_this_one(client: TestClie
         url = path.format(**world)
         for role in ROLES:
             answer = client.request(method.upper(), url, headers=tenant_b.headers(role),
-                                    json=BODIES.get((method, path)), params=PARAMS.get((method, path)))
+                                    json=_filled(BODIES.get((method, path)), world),
+                                    params=PARAMS.get((method, path)))
             tried += 1
             seen = [m for m in markers if m in answer.text]
             if names and answer.status_code not in (403, 404):
