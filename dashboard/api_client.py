@@ -19,7 +19,8 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
            "request_timings", "config_versions", "activate_version", "upload", "can", "sign_in", "record_export",
            "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds", "agreement", "double_review",
            "save_double_review", "adjudicate", "my_sessions", "my_session", "acknowledge_review", "dispute",
-           "disputes", "resolve_dispute"]
+           "disputes", "resolve_dispute", "calibration_sheet", "save_calibration_sheet", "gold", "mark_gold",
+           "calibration_rounds", "create_calibration_round"]
 T = TypeVar("T")
 
 
@@ -336,3 +337,30 @@ def resolve_dispute(dispute_id: str, outcome: str, reason: str, value: Any = Non
     if outcome == "changed":
         _forget_lists()  # a change is a review: the queue's reviewed state and the facts move
     return result
+
+
+def calibration_sheet(session_id: str) -> dict[str, Any]:
+    return client().get_json(f"/api/v1/sessions/{session_id}/calibration")
+
+
+def save_calibration_sheet(session_id: str, answers: dict[str, Any], note: str | None,
+                           submit: bool) -> dict[str, Any]:
+    return client().put_json(f"/api/v1/sessions/{session_id}/calibration",
+                             {"answers": answers, "note": note, "submit": submit})
+
+
+def gold() -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/gold")
+
+
+def mark_gold(session_id: str, note: str | None) -> dict[str, Any]:
+    return client().post_json(f"/api/v1/sessions/{session_id}/gold", {"note": note})
+
+
+def calibration_rounds() -> list[dict[str, Any]]:
+    return client().get_json("/api/v1/calibration-rounds")
+
+
+def create_calibration_round(name: str, session_ids: list[str], reviewer_emails: list[str]) -> dict[str, Any]:
+    return client().post_json("/api/v1/calibration-rounds", {"name": name, "session_ids": session_ids,
+                                                             "reviewer_emails": reviewer_emails})

@@ -44,6 +44,8 @@ def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
         ]
         sections["Analytics"] = [
             st.Page("pages/kpis.py", title="KPIs", icon="📊", url_path="kpis"),
+            *([st.Page("pages/calibration.py", title="Calibration", icon="🎯", url_path="calibration")]
+              if "calibrate" in permissions else []),
             st.Page("pages/latency.py", title="Latency", icon="⏱️", url_path="latency"),
             st.Page("pages/trends.py", title="Quality trends", icon="📈", url_path="trends"),
         ]

@@ -35,11 +35,15 @@ def _input(field: str, current: Any, key: str) -> Any:
                            value=int(current) if current is not None else None, key=key)
 
 
-def _sheet_form(sid: str, review: dict[str, Any]) -> None:
+def _sheet_form(sid: str, review: dict[str, Any], calibration: bool = False) -> None:
     mine = review["mine"]
     current = {**review["fields"], **mine["answers"]}
-    st.info(f"**Your {'first' if mine['slot'] == 1 else 'second'} review.** Judge each field yourself; you see the "
-            "other reviewer's answers only when both are in.")
+    if calibration:
+        st.info("**Calibration review.** Judge each field as you would any session; your answers are compared "
+                "with the team's agreed answer, and change nothing on the original.")
+    else:
+        st.info(f"**Your {'first' if mine['slot'] == 1 else 'second'} review.** Judge each field yourself; you see "
+                "the other reviewer's answers only when both are in.")
     with st.form("double_review_sheet"):
         answers = {field: _input(field, value, f"sheet_{field}") for field, value in current.items()}
         note = st.text_area("Note (optional; kept sealed)", mine.get("note") or "", key="sheet_note")
@@ -47,9 +51,9 @@ def _sheet_form(sid: str, review: dict[str, Any]) -> None:
         saved = save.form_submit_button("Save draft")
         submitted = submit.form_submit_button("Submit review", type="primary")
     if saved or submitted:
+        save_sheet = api.save_calibration_sheet if calibration else api.save_double_review
         try:
-            api.save_double_review(sid, {f: v for f, v in answers.items() if v is not None}, note or None,
-                                   submitted)
+            save_sheet(sid, {f: v for f, v in answers.items() if v is not None}, note or None, submitted)
         except api.ApiError as exc:
             st.error(f"Not saved: {plain(exc.detail)}")
         else:
@@ -76,6 +80,23 @@ def _adjudication(sid: str, review: dict[str, Any]) -> None:
                     st.error(f"Not saved: {plain(exc.detail)}")
                 else:
                     st.rerun()
+
+
+def calibration_section(sid: str) -> None:
+    """A calibration copy: the caller's sheet while open, what they answered once submitted."""
+    try:
+        review = api.calibration_sheet(sid)
+    except api.ApiError as exc:
+        st.caption(f"Calibration sheet not available: {plain(exc.detail)}")
+        return
+    st.subheader("Calibration")
+    mine = review["mine"]
+    if mine and mine["status"] == "open":
+        _sheet_form(sid, review, calibration=True)
+    elif mine:
+        st.success("Submitted. Your lead sees how it compares with the agreed answer.")
+    else:
+        st.caption("A calibration copy sent to another reviewer.")
 
 
 def double_review_section(sid: str) -> str:

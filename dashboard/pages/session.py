@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import api_client as api
 from dashboard.alerts_panel import session_alerts
-from dashboard.double_review_panel import double_review_section, is_judged
+from dashboard.double_review_panel import calibration_section, double_review_section, is_judged
 from dashboard.formatting import LOAD_TEST_WARNING, SEVERITY_ICON, clock, label, plain
 from dashboard.tables import table
 
@@ -278,8 +278,11 @@ if analysis:
     else:
         st.success("Nothing left to act on: the risk level and every flag have a supervisor's decision.")
 
-    in_double_review = double_review_section(sid) in ("open", "disagreement")
-    if "review" in st.session_state.get("me", {}).get("permissions", []):
+    calibration = session.get("purpose") == "calibration"
+    if calibration:
+        calibration_section(sid)
+    in_double_review = not calibration and double_review_section(sid) in ("open", "disagreement")
+    if "review" in st.session_state.get("me", {}).get("permissions", []) and not calibration:
         st.subheader("Override")
         fields = [f for f in analysis["effective"] if not (in_double_review and is_judged(f))]
         field = st.selectbox("Field", fields, key="override_field")

@@ -110,3 +110,48 @@ def test_each_reviewer_answers_blind_then_a_lead_settles_it_and_the_kpis_show_ag
     assert any(s.value == "Reviewer agreement (double review)" for s in kpis.subheader)
     agreement = next(df.value for df in kpis.dataframe if "statistic" in df.value.columns)
     assert agreement.set_index("field").loc["risk_level", "sessions"] == 1
+
+
+def test_a_lead_marks_gold_sends_a_round_and_sees_the_reviewers_score(live: Live) -> None:
+    from vigil.db.models import GoldStandard, Session, User
+    from vigil.services.auth import authenticate
+
+    lead = AppTest.from_file(APP, default_timeout=60)
+    lead.session_state["token"] = live.tenant.lead
+    lead.run()
+    lead.switch_page("pages/calibration.py").run()
+    assert not lead.exception
+    lead.selectbox(key="gold_session").select(live.session_id)  # settled by the test before: reviewed
+    lead.text_area(key="gold_note").input("case conference, 3 May")
+    next(b for b in lead.button if b.label == "Mark as gold").click().run()
+    assert not lead.exception
+    with live.ctx.system_db() as db:
+        assert db.get(GoldStandard, uuid.UUID(live.session_id)) is not None
+        email = db.scalar(sa.select(User.email).where(User.id == authenticate(db, live.first).user_id))
+    lead.text_input(key="round_name").input("May")
+    lead.multiselect(key="round_sessions").select(live.session_id)
+    lead.text_area(key="round_reviewers").input(email)
+    next(b for b in lead.button if b.label == "Send").click().run()
+    assert not lead.exception
+    with live.ctx.system_db() as db:
+        copy = db.scalar(sa.select(Session.id).where(Session.calibration_of == uuid.UUID(live.session_id)))
+    assert copy is not None
+
+    reviewer = AppTest.from_file(APP, default_timeout=60)
+    reviewer.session_state["token"] = live.first
+    reviewer.run()
+    reviewer.session_state["session_id"] = str(copy)
+    reviewer.switch_page("pages/session.py").run()
+    assert not reviewer.exception
+    assert any(s.value == "Calibration" for s in reviewer.subheader)
+    assert any("Calibration review" in i.value for i in reviewer.info)
+    assert not [s for s in reviewer.subheader if s.value == "Override"], "a copy is answered on its sheet"
+    reviewer.selectbox(key="sheet_risk_level").select("medium")
+    next(b for b in reviewer.button if b.label == "Submit review").click().run()
+    assert not reviewer.exception
+
+    lead.run()
+    scores = next(df.value for df in lead.dataframe if "agreement with gold" in df.value.columns
+                  and "reviewer" in df.value.columns)
+    row = scores.set_index("reviewer").loc[email]
+    assert row["submitted"] == "1/1" and row["agreement with gold"].endswith("%")
