@@ -75,10 +75,12 @@ def _rewrap_reviews(ctx) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     from vigil.db.models import Tenant
     from vigil.services.analysis_content import rewrap_sealed_reviews
     from vigil.services.disputes import rewrap_sealed_disputes
+    from vigil.services.sealed_notes import rewrap_sealed_notes
 
     with ctx.system_db() as db:
         tenants = db.scalars(sa.select(Tenant.id)).all()
-    # Dispute notes and reasons are sealed like review text, so they are counted with the reviews.
+    # Dispute notes and reasons, sheet and gold notes and alert secrets are sealed like review text, so they are
+    # counted with the reviews.
     counts = [rewrap(ctx, tenant_id) for tenant_id in tenants
-              for rewrap in (rewrap_sealed_reviews, rewrap_sealed_disputes)]
+              for rewrap in (rewrap_sealed_reviews, rewrap_sealed_disputes, rewrap_sealed_notes)]
     return sum(done for done, _ in counts), sum(unknown for _, unknown in counts)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from serve.deps import DbDep, PrincipalDep
+from serve.deps import ContextDep, DbDep, PrincipalDep
 from vigil.schemas.api import AgreementOut, RequestTimingOut, SessionReviewFacts, StageTimingOut
+from vigil.services import score_exports
 from vigil.services.agreement import reviewer_agreement
 from vigil.services.review_metrics import request_timings, review_facts_json, stage_timings
 
@@ -42,3 +44,18 @@ def get_agreement(db: DbDep, principal: PrincipalDep, since: datetime | None = N
     against the AI on the same sessions; for `field` (default risk_level), a reviewer-by-reviewer matrix and the
     trend by week. Supervisors, leads, admins."""
     return reviewer_agreement(db, principal, since, field)
+
+
+MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "json": "application/json"}
+
+
+@router.get("/human-scores", responses={200: {"content": {m: {} for m in MEDIA.values()}}})
+def get_human_scores(ctx: ContextDep, db: DbDep, principal: PrincipalDep, since: datetime | None = None,
+                     format: Literal["csv", "parquet", "json"] = "csv") -> Response:
+    """Every human score and comment, one row each (kind, session, field, value, the AI's value, comment,
+    reviewer id and email, time): reviews (own, agreed in double review, adjudicated), submitted double-review and
+    calibration sheets, disputes and their resolutions, gold answers. Comments are in the clear: leads and admins
+    only, and every export is audited with its row count."""
+    frame = score_exports.human_scores(ctx.store, db, principal, since)
+    return Response(score_exports.encoded(frame, format), media_type=MEDIA[format],
+                    headers={"Content-Disposition": f'attachment; filename="human-scores.{format}"'})

@@ -96,3 +96,103 @@ def test_gold_rounds_and_scores_against_gold(ctx: Context) -> None:
     assert stored is not None and stored.answers == gold, "gold never changes through calibration"
     assert reviews == 1, "calibration sheets write no reviews"
     assert {"calibration.gold", "calibration.round", "calibration.submitted"} <= actions
+
+
+def test_every_human_score_and_comment_exports_with_reviewer_ids(ctx: Context) -> None:
+    """Reviews, sheets and gold, in CSV and Parquet, leads and admins only (disputes: test_counselors.py,
+    test_disputes_and_their_resolutions_export_with_the_other_human_scores)."""
+    import io
+
+    import polars as pl
+
+    tenant, other = make_tenant(ctx), make_tenant(ctx)
+    [second] = supervisors(ctx, tenant, 1)
+    lead = tenant.headers("lead")
+    with TestClient(configure(create_app(), ctx)) as client:
+        gold_id = _analysed(ctx, tenant)
+        client.post(f"/api/v1/sessions/{gold_id}/reviews", headers=tenant.headers(), json={
+            "field": "risk_level", "value": "low", "reason": "safety plan agreed"})
+        client.post(f"/api/v1/sessions/{gold_id}/gold", headers=lead, json={"note": "conference consensus"})
+        second_email = client.get("/api/v1/me", headers=_auth(second)).json()["email"]
+        client.post("/api/v1/calibration-rounds", headers=lead, json={
+            "name": "June", "session_ids": [gold_id], "reviewer_emails": [second_email]})
+        [copy] = [s for s in client.get("/api/v1/sessions", headers=_auth(second)).json()
+                  if s["purpose"] == "calibration"]
+        client.put(f"/api/v1/sessions/{copy['id']}/calibration", headers=_auth(second),
+                   json={"answers": {"risk_level": "medium"}, "note": "hesitant", "submit": True})
+
+        csv = client.get("/api/v1/analytics/human-scores", headers=lead)
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        rows = pl.read_csv(io.BytesIO(csv.content))
+        parquet = client.get("/api/v1/analytics/human-scores", params={"format": "parquet"},
+                             headers=tenant.headers("admin"))
+        assert pl.read_parquet(io.BytesIO(parquet.content)).height == rows.height
+        assert client.get("/api/v1/analytics/human-scores", headers=tenant.headers()).status_code == 403
+        assert client.get("/api/v1/analytics/human-scores", headers=other.headers("lead")).content.count(b"\n") == 1
+    review = rows.filter(pl.col("kind") == "review").row(0, named=True)
+    assert (review["field"], review["value"], review["ai_value"], review["comment"]) == (
+        "risk_level", "low", "medium", "safety plan agreed")
+    assert review["reviewer_email"] == f"supervisor@{tenant.name}.test" and review["reviewer_id"]
+    sheet = rows.filter((pl.col("kind") == "calibration_sheet") & (pl.col("field") == "risk_level")).row(0, named=True)
+    assert (sheet["value"], sheet["comment"], sheet["reviewer_email"]) == ("medium", "hesitant", second_email)
+    gold = rows.filter((pl.col("kind") == "gold") & (pl.col("field") == "risk_level")).row(0, named=True)
+    assert (gold["value"], gold["comment"]) == ("low", "conference consensus")
+    with ctx.system_db() as db:
+        exported = db.scalars(sa.select(AuditEntry.detail).where(AuditEntry.action == "export.human_scores")).all()
+    assert {"rows": rows.height, "since": None} in exported
+
+
+def test_sheet_and_gold_notes_and_alert_secrets_rewrap_under_a_new_key(ctx: Context) -> None:
+    """After a rotation, `vigil keys rewrap`'s pass over these values leaves them readable with the new key alone."""
+    import base64
+    import json
+
+    from tests.conftest import TEST_KEYS, tenant_id_of
+    from vigil.crypto import Keyring
+    from vigil.db.models import Alert, ReviewAssignment
+    from vigil.db.models import Tenant as TenantRow
+    from vigil.services.alerts import secret_place
+    from vigil.services.sealed_notes import rewrap_sealed_notes
+    from vigil.storage.encrypted import open_value
+
+    tenant = make_tenant(ctx)
+    [second] = supervisors(ctx, tenant, 1)
+    lead = tenant.headers("lead")
+    with TestClient(configure(create_app(), ctx)) as client:
+        gold_id = _analysed(ctx, tenant)
+        client.post(f"/api/v1/sessions/{gold_id}/reviews", headers=tenant.headers(), json={
+            "field": "risk_level", "value": "low", "reason": "safety plan agreed"})
+        client.post(f"/api/v1/sessions/{gold_id}/gold", headers=lead, json={"note": "gold note"})
+        email = client.get("/api/v1/me", headers=_auth(second)).json()["email"]
+        client.post("/api/v1/calibration-rounds", headers=lead, json={
+            "name": "R", "session_ids": [gold_id], "reviewer_emails": [email]})
+        [copy] = [s for s in client.get("/api/v1/sessions", headers=_auth(second)).json()
+                  if s["purpose"] == "calibration"]
+        client.put(f"/api/v1/sessions/{copy['id']}/calibration", headers=_auth(second),
+                   json={"answers": {}, "note": "sheet note"})
+        url = "https://hooks.example.test/rotate"
+        assert client.put(f"/api/v1/tenants/{tenant_id_of(ctx, tenant)}/alerts", headers=tenant.headers("admin"),
+                          json={"rules": [{"categories": ["suicidal_ideation"], "channels": [
+                              {"type": "webhook", "url": url, "secret": "whsec-rotate-0123456789"}]}]}
+                          ).status_code == 200
+    _analysed(ctx, tenant)  # flagged: a pending delivery holding the sealed secret
+
+    new_key = Keyring.generate_key()
+    both = Context.build(ctx.settings.model_copy(update={"encryption_keys": f"{TEST_KEYS},test2:{new_key}",
+                                                         "encryption_active_key": "test2"}), ctx.database_url)
+    done, unknown = rewrap_sealed_notes(both, tenant_id_of(ctx, tenant))
+    assert unknown == 0 and done == 4, "a sheet note, a gold note, the rule's secret and the pending delivery's"
+    only_new = Context.build(ctx.settings.model_copy(update={"encryption_keys": f"test2:{new_key}",
+                                                             "encryption_active_key": "test2"}), ctx.database_url)
+    with ctx.system_db() as db:
+        sheet = db.scalar(sa.select(ReviewAssignment).where(ReviewAssignment.note_sealed.is_not(None)))
+        stored_gold = db.get(GoldStandard, uuid.UUID(gold_id))
+        alert = db.scalar(sa.select(Alert))
+        config = db.scalar(sa.select(TenantRow.alert_config).where(TenantRow.name == tenant.name))
+    tid = tenant_id_of(ctx, tenant)
+    assert json.loads(open_value(only_new.store, sheet.note_sealed, f"review-assignment/{sheet.id}")) == {
+        "note": "sheet note"}
+    assert json.loads(open_value(only_new.store, stored_gold.note_sealed, f"gold/{gold_id}")) == {"note": "gold note"}
+    assert open_value(only_new.store, alert.channel_secret, secret_place(tid, url)) == b"whsec-rotate-0123456789"
+    sealed = base64.b64decode(config["rules"][0]["channels"][0]["secret_sealed"])
+    assert open_value(only_new.store, sealed, secret_place(tid, url)) == b"whsec-rotate-0123456789"

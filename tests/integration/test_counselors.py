@@ -383,3 +383,22 @@ def test_rewrapping_keeps_dispute_text_readable(world: World) -> None:
     done, unknown = rewrap_sealed_disputes(world.ctx, tenant_id_of(world.ctx, world.tenant))
     assert done >= 1 and unknown == 0
     assert _mine(world, dispute["session_id"]).json()["disputes"][0]["note"] == "Rewrap me please"
+
+
+def test_disputes_and_their_resolutions_export_with_the_other_human_scores(world: World) -> None:
+    import io
+
+    import polars as pl
+
+    dispute = _open_one(world, "risk_level", "Exported: the client named a date")
+    assert _resolve(world, dispute["id"], world.tenant.supervisor, outcome="upheld",
+                    reason="Exported: the date was a past one").status_code == 200
+    answer = world.get("/api/v1/analytics/human-scores", world.tenant.lead)
+    assert answer.status_code == 200, answer.text
+    rows = pl.read_csv(io.BytesIO(answer.content)).filter(pl.col("ref_id") == dispute["id"])
+    by_kind = {r["kind"]: r for r in rows.iter_rows(named=True)}
+    assert by_kind["dispute"]["comment"] == "Exported: the client named a date"
+    assert by_kind["dispute"]["reviewer_email"] == f"counselor@{world.tenant.name}.test"
+    assert by_kind["dispute_upheld"]["comment"] == "Exported: the date was a past one"
+    assert by_kind["dispute_upheld"]["value"] == "low"
+    assert by_kind["dispute_upheld"]["reviewer_email"] == f"supervisor@{world.tenant.name}.test"

@@ -230,7 +230,8 @@ class SessionOut(BaseModel):
     content_purged_at: datetime | None = Field(None, description="When retention deleted audio and transcripts.")
     redaction_count: int | None = Field(None, description="Spans of personal data redacted from the transcript.")
     double_review: str | None = Field(None, description="For the caller: your review | second review | waiting for "
-                                      "the other reviewer | double review | disagreement | calibration; None outside one.")
+                                      "the other reviewer | double review | disagreement | calibration; None "
+                                      "outside one.")
     purpose: str = Field("production", description="production, or calibration (a copy of a gold session sent to "
                          "one reviewer; answered on GET/PUT /sessions/{id}/calibration)")
 
