@@ -20,7 +20,7 @@ __all__ = ["ApiError", "api_url", "client", "me", "session", "transcript", "anal
            "alerts", "acknowledge_alert", "retry_alert", "refresh_seconds", "agreement", "double_review",
            "save_double_review", "adjudicate", "my_sessions", "my_session", "acknowledge_review", "dispute",
            "disputes", "resolve_dispute", "calibration_sheet", "save_calibration_sheet", "gold", "mark_gold",
-           "calibration_rounds", "create_calibration_round"]
+           "calibration_rounds", "create_calibration_round", "human_scores"]
 T = TypeVar("T")
 
 
@@ -364,3 +364,9 @@ def calibration_rounds() -> list[dict[str, Any]]:
 def create_calibration_round(name: str, session_ids: list[str], reviewer_emails: list[str]) -> dict[str, Any]:
     return client().post_json("/api/v1/calibration-rounds", {"name": name, "session_ids": session_ids,
                                                              "reviewer_emails": reviewer_emails})
+
+
+def human_scores() -> pl.DataFrame:
+    """Every human score and comment (uncached: the API audits each export)."""
+    body = client().get_bytes("/api/v1/analytics/human-scores", format="json")
+    return pl.read_json(body) if body.strip() not in (b"", b"[]") else pl.DataFrame()

@@ -54,6 +54,17 @@ else:
 
 reviewer_agreement_section()
 
+if api.can("calibrate"):
+    st.subheader("Every human score and comment")
+    st.caption("Reviews, adjudications, double-review and calibration sheets, disputes and gold, with reviewer ids. "
+               "Comments are in the clear, so loading them is audited, and so is each download.")
+    if st.toggle("Load human scores", key="load_human_scores"):
+        scores = api.human_scores()
+        if scores.is_empty():
+            st.caption("No human scores yet.")
+        else:
+            table(scores, "human-scores")
+
 st.subheader("Sessions")
 table(frame.select("id", "created_at", "counselor", "team", "status", "flagged", "ai_risk_level", "risk_level",
                    "reviewLatencyMinutes", "reviewed_fields", "overridden_fields"), "review-facts")

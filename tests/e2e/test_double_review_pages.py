@@ -155,3 +155,16 @@ def test_a_lead_marks_gold_sends_a_round_and_sees_the_reviewers_score(live: Live
                   and "reviewer" in df.value.columns)
     row = scores.set_index("reviewer").loc[email]
     assert row["submitted"] == "1/1" and row["agreement with gold"].endswith("%")
+
+
+def test_a_lead_loads_every_human_score_on_the_kpi_page(live: Live) -> None:
+    kpis = AppTest.from_file(APP, default_timeout=60)
+    kpis.session_state["token"] = live.tenant.lead
+    kpis.run()
+    kpis.switch_page("pages/kpis.py").run()
+    assert not [d for d in kpis.dataframe if "comment" in d.value.columns], "nothing opened until asked"
+    kpis.toggle(key="load_human_scores").set_value(True).run()
+    assert not kpis.exception
+    scores = next(d.value for d in kpis.dataframe if "comment" in d.value.columns)
+    assert {"double_sheet", "adjudication", "gold", "calibration_sheet"} <= set(scores["kind"]), set(scores["kind"])
+    assert "passive ideation, no plan, follow-up booked" in set(scores["comment"].dropna())
