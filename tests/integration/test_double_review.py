@@ -276,3 +276,30 @@ def test_agreement_through_the_api_matches_the_hand_worked_values(ctx: Context) 
         assert later["sessions"] == 0 and later["fields"] == []
         assert client.get("/api/v1/analytics/agreement", headers=other.headers("lead")).json()["sessions"] == 0
         assert client.get("/api/v1/analytics/agreement", headers=tenant.headers("uploader")).status_code == 403
+
+
+def test_counselors_and_uploaders_reach_none_of_the_review_quality_routes(ctx: Context) -> None:
+    """Same tenant, wrong role: every double-review, agreement, calibration and export route refuses (403), or does
+    not find what the caller may not know of (404)."""
+    tenant = make_tenant(ctx)
+    supervisors(ctx, tenant, 1)
+    with TestClient(configure(create_app(), ctx)) as client:
+        _setting(client, ctx, tenant, 1.0)
+        session_id = _analysed(ctx, tenant)
+        calls = [("GET", f"/api/v1/sessions/{session_id}/double-review", None),
+                 ("PUT", f"/api/v1/sessions/{session_id}/double-review", {"answers": {}}),
+                 ("POST", f"/api/v1/sessions/{session_id}/adjudications",
+                  {"field": "risk_level", "value": "low", "reason": "not mine to settle"}),
+                 ("GET", "/api/v1/analytics/agreement", None),
+                 ("POST", f"/api/v1/sessions/{session_id}/gold", {"note": "x"}),
+                 ("GET", "/api/v1/gold", None),
+                 ("POST", "/api/v1/calibration-rounds", {"name": "x", "session_ids": [session_id],
+                                                         "reviewer_emails": ["a@b.test"]}),
+                 ("GET", "/api/v1/calibration-rounds", None),
+                 ("GET", f"/api/v1/sessions/{session_id}/calibration", None),
+                 ("GET", "/api/v1/analytics/human-scores", None),
+                 ("GET", f"/api/v1/tenants/{tenant_id_of(ctx, tenant)}/double-review", None)]
+        for role in ("counselor", "uploader"):
+            for method, path, body in calls:
+                answer = client.request(method, path, headers=tenant.headers(role), json=body)
+                assert answer.status_code in (403, 404), f"{role} {method} {path}: {answer.status_code}"
