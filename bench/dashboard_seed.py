@@ -118,6 +118,7 @@ class Seeded:
     tenant_id: uuid.UUID
     seconds: float
     rows: dict[str, int]
+    other_tokens: list[str] = field(default_factory=list)  # a lead's, an admin's and a counselor's
 
 
 @dataclass
@@ -283,9 +284,12 @@ def build_rows(out: TenantRows, sessions: int, rng: random.Random, results: Resu
 
 def seed_tenant(ctx: Context, sessions: int, results: Results, seed: int = SEED) -> Seeded:
     """A tenant with a supervisor (whose token is returned), two more reviewers and an uploader, then its rows
-    by bulk INSERT in one transaction, then ANALYZE. Seconds count building, inserting and analysing."""
+    by bulk INSERT in one transaction, then ANALYZE. Seconds count building, inserting and analysing. A lead, an
+    admin and a counselor get tokens too, for the pages a supervisor does not see."""
     with ctx.system_db() as db:
         token = issue_token(db, "bench-clinic", "supervisor@bench.test", Role.supervisor)
+        more = [issue_token(db, "bench-clinic", f"{role.value}@bench.test", role)
+                for role in (Role.lead, Role.admin, Role.counselor)]
         others = [ensure_user(db, "bench-clinic", f"{name}@bench.test", role).id
                   for name, role in (("reviewer1", Role.supervisor), ("reviewer2", Role.supervisor),
                                      ("uploader", Role.uploader))]
@@ -303,6 +307,7 @@ def seed_tenant(ctx: Context, sessions: int, results: Results, seed: int = SEED)
         db.execute(sa.text("ANALYZE"))  # as autovacuum soon would: without statistics the planner guesses
         db.commit()
     return Seeded(token=token, tenant_id=principal.tenant_id, seconds=round(time.perf_counter() - started, 2),
+                  other_tokens=more,
                   rows={table.__tablename__: len(rows) for table, rows in out.tables.items()})
 
 
