@@ -1,7 +1,6 @@
 """bench/dashboard.py at small scale: 300 sessions seeded in a database of their own, the real API on loopback, and
 every page of the dashboard's navigation rendered (as a supervisor, or the role that has the page), each without
-exception and timed. How fast is
-the bench's report, not asserted here."""
+exception and timed. How fast is the bench's report, not asserted here."""
 
 from __future__ import annotations
 
