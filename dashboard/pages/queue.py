@@ -78,6 +78,7 @@ def live_queue(filters: dict[str, Any], narrowed: bool) -> None:
     frame = pl.DataFrame([{
         "id": s["id"],
         "needs action": s["flagged"] and not s["reviewed"],
+        "review": s.get("double_review") or "",  # your review | second review | disagreement | calibration …
         "risk": f"{SEVERITY_ICON.get(s['risk_level'], '…')} {s['risk_level'] or 'pending'}",
         "categories": ", ".join(label(c) for c in s.get("risk_categories") or []),
         "title": s["title"] or s["original_filename"] or s["id"][:8],
@@ -96,7 +97,7 @@ def live_queue(filters: dict[str, Any], narrowed: bool) -> None:
 
     ids = frame["id"].to_list()
     labels = {row["id"]: f"{row['risk']} · {row['title']} · {row['counselor'] or 'no counselor'} · {row['status']}"
-              for row in frame.iter_rows(named=True)}
+              + (f" · {row['review']}" if row["review"] else "") for row in frame.iter_rows(named=True)}
     selected_rows = picked.selection.rows if picked is not None and hasattr(picked, "selection") else []
     # Only a click changes the choice: a refresh that moves rows (a new session on top) leaves the chosen one chosen.
     if selected_rows and selected_rows != st.session_state.get("queue_picked"):

@@ -70,6 +70,13 @@ def _status(live: Live) -> list[str]:
 
 
 def test_each_reviewer_answers_blind_then_a_lead_settles_it_and_the_kpis_show_agreement(live: Live) -> None:
+    queue = AppTest.from_file(APP, default_timeout=60)
+    queue.session_state["token"] = live.second
+    queue.run()
+    listed = next(df.value for df in queue.dataframe if "review" in df.value.columns)
+    assert list(listed["review"]) == ["second review"], "the queue says whose review it is"
+    assert queue.selectbox(key="queue_choice").options[0].endswith("· second review")
+
     first = _session_page(live, live.first)
     assert any(s.value == "Double review" for s in first.subheader)
     assert any("Your first review" in i.value for i in first.info)
