@@ -199,8 +199,15 @@ class Dashboard:
         heading = f"h3[normalize-space()='{subheader}']"
         grids = self.driver.find_elements(By.XPATH, f"//{heading}/following::*[@data-testid='stDataFrame'][1]"
                                                     f"[preceding::h3[1][self::{heading}]]")
-        rows = [[_content(cell) for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]
-                for grid in grids for row in grid.find_elements(By.CSS_SELECTOR, "tr")]
+        rows: list[list[str]] = []
+        deadline = time.monotonic() + (WAIT if grids else 0)
+        while grids:  # a grid out of view may not have put its cells in the DOM yet: bring it in view and wait
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", grids[0])
+            rows = [[_content(cell) for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]
+                    for grid in grids for row in grid.find_elements(By.CSS_SELECTOR, "tr")]
+            if len(rows) > 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         if not rows:
             return []  # no table under this subheader
         header, *body = rows
