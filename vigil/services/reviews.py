@@ -81,8 +81,13 @@ def relabel_speakers(transcript: AgentTranscript, overrides: dict[str, Any]) -> 
 
 
 def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    return session_speaker_overrides(db, principal.tenant_id, session_id)
+
+
+def session_speaker_overrides(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
+    """The supervisors' speaker corrections of a session, newest per field: every analysis of it applies them."""
     rows = db.execute(sa.select(Review.field, Review.human_value).where(
-        Review.session_id == session_id, Review.tenant_id == principal.tenant_id,
+        Review.session_id == session_id, Review.tenant_id == tenant_id,
         sa.or_(Review.field.like("speaker.%"), Review.field.like("segment.%"))).order_by(Review.created_at)).all()
     return {field: human["value"] for field, human in rows}
 
