@@ -35,8 +35,10 @@ WINDOW_SECONDS = 1.6
 MIN_SPEECH_SHARE = 0.5
 # A speaker's pauses shorter than this are bridged: a pause inside a turn is still that speaker's turn.
 BRIDGE_SECONDS = 0.5
-# A run of frames shorter than this is a seam between windows, not a turn: it joins the turn it touches.
-MIN_TURN_SECONDS = 0.25
+# A run of frames shorter than this that touches another speaker's run with no pause between is a seam between
+# windows (a window half over a turn change), not a turn: it joins the run it touches. A short run with pauses
+# either side ("Yes.") stays a turn.
+MIN_TURN_SECONDS = 0.5
 # Two speakers is the default for a session; more are found only when they separate clearly better.
 MORE_SPEAKERS_MARGIN = 0.1
 
@@ -251,6 +253,8 @@ def turns_from_frames(frames: np.ndarray) -> list[SpeakerTurn]:
             kept[-1][2] = span[2]
         elif i + 1 < len(spans) and abs(spans[i + 1][1] - span[2]) < FRAME / 2:
             spans[i + 1][1] = span[1]
+        else:
+            kept.append(span)
     merged: list[list[float | int]] = []
     for span in kept:
         if merged and merged[-1][0] == span[0] and span[1] - merged[-1][2] < BRIDGE_SECONDS:
