@@ -6,7 +6,9 @@
      into 2-minute chunks transcribed two at a time and stitched: wall time as a ratio, and WER of
      both, so stitching is shown to lose nothing;
   3. diarization, each setting side by side on the bundled samples and ../shared/data/speech: diarization
-     error rate, speaker accuracy of the recognized words, speakers found, speed (`diarization`).
+     error rate, speaker accuracy of the recognized words, speakers found, speed (`diarization`); and the
+     transcribe stage's two halves, Whisper and diarization, one after the other vs at once as the stage runs
+     them (`diarization_overlap`).
 
 AssemblyAI and Google need accounts; they are measured only when ASSEMBLYAI_API_KEY or
 GOOGLE_APPLICATION_CREDENTIALS is set (never in CI).
@@ -36,7 +38,7 @@ from vigil.evaluation.diarization import (  # noqa: E402
 from vigil.media import audio_duration, extract_audio, ffmpeg_binary  # noqa: E402
 from vigil.settings import Settings  # noqa: E402
 from vigil.transcription.chunking import cut_at_silences  # noqa: E402
-from vigil.transcription.diarization import build_diarizer  # noqa: E402
+from vigil.transcription.diarization import build_diarizer, diarize_in_thread, diarizer_for  # noqa: E402
 from vigil.transcription.fanout import ChunkedAudio, run_providers  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.registry import build_transcriber  # noqa: E402
@@ -166,6 +168,39 @@ def diarization(tmp: Path) -> None:
                   + f"{sum(r[4] for r in found) / sum(r[5] for r in found):.0f}x real time")
 
 
+def diarization_overlap(tmp: Path) -> None:
+    """Whisper then diarization, against both at once as `run_transcribe` starts them (diarization in a thread
+    here; a Ray task in the running app), over the five spoken excerpts; three rounds, alternating the order."""
+    settings = Settings()
+    whisper = WhisperTranscriber(default_model_dir(), cpu_threads=settings.whisper_threads, num_workers=1)
+    diarizer = diarizer_for(settings)
+    assert diarizer is not None
+    files = []
+    for case in json.loads((SPEECH / "cases.json").read_text()):
+        audio = tmp / f"overlap-{case['audio']}.flac"
+        extract_audio(SPEECH / case["audio"], audio, 600)
+        files.append(audio)
+    diarizer.diarize(files[0])  # warm
+    sequential = overlapped = alone_whisper = alone_diarize = 0.0
+    for _ in range(3):
+        for audio in files:
+            started = time.perf_counter()
+            whisper.transcribe(audio)
+            middle = time.perf_counter()
+            diarizer.diarize(audio)
+            ended = time.perf_counter()
+            alone_whisper, alone_diarize = alone_whisper + middle - started, alone_diarize + ended - middle
+            sequential += ended - started
+            started = time.perf_counter()
+            wait = diarize_in_thread(settings, audio)
+            whisper.transcribe(audio)
+            wait()
+            overlapped += time.perf_counter() - started
+    print(f"\nTranscribe stage, 5 files x 3 rounds: Whisper {alone_whisper:.1f}s + diarization {alone_diarize:.1f}s "
+          f"one after the other {sequential:.1f}s; at once {overlapped:.1f}s -> {sequential / overlapped:.2f}x, "
+          f"at once / Whisper alone {overlapped / alone_whisper:.2f}")
+
+
 def main() -> None:
     cases = json.loads((SPEECH / "cases.json").read_text())
     with tempfile.TemporaryDirectory(prefix="vigil-bench-asr-") as tmp:
@@ -173,6 +208,7 @@ def main() -> None:
             per_recognizer(cases, Path(tmp))
             long_file(cases, Path(tmp))
         diarization(Path(tmp))
+        diarization_overlap(Path(tmp))
 
 
 if __name__ == "__main__":
