@@ -20,7 +20,7 @@ from vigil.schemas.transcripts import (
     TranscriptMetrics,
     Word,
 )
-from vigil.services.pipeline import transcript_with_roles
+from vigil.services.reviews import transcript_with_roles
 from vigil.transcription.speakers import attach_speakers, split_by_speaker
 
 SESSION = [

@@ -25,7 +25,6 @@ from vigil.analysis.analyzers.versions import content_version
 from vigil.analysis.outputs.conversation import conversation_analytics
 from vigil.analysis.outputs.refinement import refine_transcript
 from vigil.analysis.text.evidence import quote_in_text
-from vigil.analysis.text.roles import assign_roles
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Tenant, Transcript, utcnow
 from vigil.errors import PermanentError
@@ -38,7 +37,7 @@ from vigil.services import alerts, double_review, events, redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
-from vigil.services.reviews import relabel_speakers, session_speaker_overrides
+from vigil.services.reviews import session_speaker_overrides, transcript_with_roles
 from vigil.storage.base import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
@@ -235,17 +234,6 @@ def _has_transcript(ctx: Context, claim: ClaimedStage) -> bool:
 def load_agent_transcript(ctx: Context, claim: ClaimedStage) -> AgentTranscript:
     key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)
     return AgentTranscript.model_validate_json(ctx.store.get_bytes(key))
-
-
-def transcript_with_roles(transcript: AgentTranscript, corrections: dict[str, Any],
-                          first_speaker: str | None) -> AgentTranscript:
-    """The transcript as analysis reads it: the supervisors' speaker corrections applied (they win over anything
-    inferred, and every later analysis of the session applies them again), then a role for every speaker."""
-    corrected = relabel_speakers(transcript, corrections) if corrections else transcript
-    roles = assign_roles(corrected.segments, transcript.speakers_source,
-                         first_speaker if first_speaker in ("counselor", "client") else None,  # type: ignore[arg-type]
-                         corrected=bool(corrections))
-    return corrected.model_copy(update={"roles": roles})
 
 
 def check_evidence(result: RiskAssessment | AnalysisResult, transcript: AgentTranscript) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.analysis.text.roles import assign_roles
 from vigil.db.models import Analysis, Review, Session, User, utcnow
 from vigil.errors import Conflict, NotFound, ValidationFailure
 from vigil.schemas.analysis import AnalysisResult
@@ -78,6 +79,17 @@ def relabel_speakers(transcript: AgentTranscript, overrides: dict[str, Any]) -> 
         speaker = overrides.get(f"segment.{seg.index}.speaker", speaker)
         segments.append(seg.model_copy(update={"speaker": speaker}))
     return transcript.model_copy(update={"segments": segments, "text": transcript_text(segments)})
+
+
+def transcript_with_roles(transcript: AgentTranscript, corrections: dict[str, Any],
+                          first_speaker: str | None) -> AgentTranscript:
+    """The transcript as analysis reads it: the supervisors' speaker corrections applied (they win over anything
+    inferred, and every later analysis of the session applies them again), then a role for every speaker."""
+    corrected = relabel_speakers(transcript, corrections) if corrections else transcript
+    roles = assign_roles(corrected.segments, transcript.speakers_source,
+                         first_speaker if first_speaker in ("counselor", "client") else None,  # type: ignore[arg-type]
+                         corrected=bool(corrections))
+    return corrected.model_copy(update={"roles": roles})
 
 
 def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
