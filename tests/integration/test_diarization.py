@@ -201,3 +201,22 @@ def test_only_the_tenants_admin_may_set_who_speaks_first(world: World) -> None:
     bad = world.client.put(path, headers=world.tenant.headers("admin"), json={"first_speaker": "therapist"})
     assert bad.status_code == 422
     assert world.get(path, "admin") == {"first_speaker": None}
+
+
+def test_a_failed_diarization_leaves_speakers_unknown_and_the_transcript_still_made(  # type: ignore[no-untyped-def]
+        pg_admin_url: str, tmp_path: Path, whisper, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def diarize(self, audio: Path) -> None:
+            raise RuntimeError("encoder crashed")
+
+    monkeypatch.setattr("vigil.transcription.diarization.shared_diarizer", lambda *args: Broken())
+    ctx = isolated_context(pg_admin_url, tmp_path)
+    tenant = make_tenant(ctx)
+    session = process_session(ctx, tenant, SAMPLES / "support-video.webm", whisper)
+    with TestClient(configure(create_app(), ctx)) as client:
+        transcript = client.get(f"/api/v1/sessions/{session}/transcript", headers=tenant.headers()).json()
+        analysis = client.get(f"/api/v1/sessions/{session}/analysis", headers=tenant.headers()).json()
+    assert transcript["speakers_source"] is None
+    assert all(s["speaker"] is None for s in transcript["segments"]) and transcript["segments"]
+    assert transcript["diarization"]["error"] == "RuntimeError: encoder crashed"
+    assert analysis["ai"]["roles"]["source"] == "inference"
