@@ -4,7 +4,11 @@
      ../shared/data/speech (spoken AnnoMI excerpts with reference text);
   2. one ~11-minute file (the five excerpts end to end) transcribed as one piece vs cut at silences
      into 2-minute chunks transcribed two at a time and stitched: wall time as a ratio, and WER of
-     both, so stitching is shown to lose nothing.
+     both, so stitching is shown to lose nothing;
+  3. diarization, each setting side by side on the bundled samples and ../shared/data/speech: diarization
+     error rate, speaker accuracy of the recognized words, speakers found, speed (`diarization`); and the
+     transcribe stage's two halves, Whisper and diarization, one after the other vs at once as the stage runs
+     them (`diarization_overlap`).
 
 AssemblyAI and Google need accounts; they are measured only when ASSEMBLYAI_API_KEY or
 GOOGLE_APPLICATION_CREDENTIALS is set (never in CI).
@@ -25,12 +29,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from vigil.evaluation.diarization import (  # noqa: E402
+    aligned_reference_speakers,
+    diarization_error,
+    speaker_word_accuracy,
+    turns_from_words,
+)
 from vigil.media import audio_duration, extract_audio, ffmpeg_binary  # noqa: E402
 from vigil.settings import Settings  # noqa: E402
 from vigil.transcription.chunking import cut_at_silences  # noqa: E402
+from vigil.transcription.diarization import build_diarizer, diarize_in_thread, diarizer_for  # noqa: E402
 from vigil.transcription.fanout import ChunkedAudio, run_providers  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.registry import build_transcriber  # noqa: E402
+from vigil.transcription.speakers import split_by_speaker  # noqa: E402
 from vigil.transcription.whisper import WhisperTranscriber, default_model_dir  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
@@ -93,11 +105,110 @@ def long_file(cases: list[dict], tmp: Path) -> None:
           f" → speed-up {one_seconds / chunked_seconds:.2f}x")
 
 
+SAMPLES = ROOT / "samples"
+# (label, embedder, hop seconds, fixed speaker count or None to estimate 2..4)
+DIARIZATION_SETTINGS = [
+    ("resemblyzer, hop 0.75 s, 2-4 estimated (default)", "resemblyzer", 0.75, None),
+    ("resemblyzer, hop 0.375 s, 2-4 estimated", "resemblyzer", 0.375, None),
+    ("resemblyzer, hop 0.75 s, 2 fixed", "resemblyzer", 0.75, 2),
+    ("log-mel statistics (no model), hop 0.75 s, 2-4", "logmel", 0.75, None),
+]
+
+
+def diarization_cases(tmp: Path) -> list[dict]:
+    """Each file once through Whisper: its words, their reference speakers, and reference turns. The samples'
+    reference turns have times; `shared/data/speech` gives speakers and text only, so there the reference speaker
+    of each recognized word comes from aligning the reference text to it, and reference turns span those words."""
+    whisper = WhisperTranscriber(default_model_dir(), cpu_threads=2, num_workers=1)
+    found = []
+    sources = [(SAMPLES / s["media"], s["turns"], True) for s in
+               (json.loads(p.read_text()) for p in sorted(SAMPLES.glob("*.json")))]
+    sources += [(SPEECH / c["audio"], c["turns"], False) for c in json.loads((SPEECH / "cases.json").read_text())]
+    for media, turns, timed in sources:
+        audio = tmp / f"{media.stem}.flac"
+        extract_audio(media, audio, 600)
+        transcript = whisper.transcribe(audio)
+        words = [w.text for w in transcript.words]
+        ref_words = aligned_reference_speakers([(t["speaker"], t["text"]) for t in turns], words)
+        ref_turns = ([(t["speaker"], t["start"], t["end"]) for t in turns] if timed else
+                     turns_from_words(ref_words, [(w.start, w.end) for w in transcript.words]))
+        found.append({"name": media.stem, "set": "samples" if timed else "speech", "audio": audio,
+                      "transcript": transcript, "ref_words": ref_words, "ref_turns": ref_turns,
+                      "speakers": len({t["speaker"] for t in turns})})
+    return found
+
+
+def diarization(tmp: Path) -> None:
+    cases = diarization_cases(tmp)
+    print("\nDiarization (DER: missed + false alarm + confusion over reference speech, no collar; words: share of "
+          "recognized words given their reference speaker)")
+    for label, embedder, hop, fixed in DIARIZATION_SETTINGS:
+        diarizer = build_diarizer(embedder, hop_seconds=hop, speakers=fixed)
+        diarizer.diarize(cases[0]["audio"])  # warm: first-call costs (imports, JIT) are not per session
+        rows: dict[str, list] = {"samples": [], "speech": []}
+        for case in cases:
+            started = time.perf_counter()
+            result = diarizer.diarize(case["audio"])
+            seconds = time.perf_counter() - started
+            error = diarization_error(case["ref_turns"], [(t.speaker, t.start, t.end) for t in result.turns])
+            labelled = split_by_speaker(case["transcript"], result.turns)
+            accuracy = speaker_word_accuracy(case["ref_words"], [w.speaker for w in labelled.words])
+            rows[case["set"]].append((case["name"], error, accuracy, result.speakers == case["speakers"],
+                                      case["transcript"].duration, seconds))
+        print(f"  {label}")
+        for name, found in rows.items():
+            errors = [r[1] for r in found]
+            pooled = sum(e.missed + e.false_alarm + e.confusion for e in errors) / sum(e.total for e in errors)
+            confusion = sum(e.confusion for e in errors) / sum(e.total for e in errors)
+            print(f"    {name:<8} DER {pooled:.3f} (confusion {confusion:.3f}; per file "
+                  + ", ".join(f"{e.der:.3f}" for e in errors)
+                  + f"); words {sum(r[2] for r in found) / len(found):.3f} (per file "
+                  + ", ".join(f"{r[2]:.3f}" for r in found)
+                  + f"); speaker count right {sum(r[3] for r in found)}/{len(found)}; "
+                  + f"{sum(r[4] for r in found) / sum(r[5] for r in found):.0f}x real time")
+
+
+def diarization_overlap(tmp: Path) -> None:
+    """Whisper then diarization, against both at once as `run_transcribe` starts them (diarization in a thread
+    here; a Ray task in the running app), over the five spoken excerpts; three rounds, alternating the order."""
+    settings = Settings()
+    whisper = WhisperTranscriber(default_model_dir(), cpu_threads=settings.whisper_threads, num_workers=1)
+    diarizer = diarizer_for(settings)
+    assert diarizer is not None
+    files = []
+    for case in json.loads((SPEECH / "cases.json").read_text()):
+        audio = tmp / f"overlap-{case['audio']}.flac"
+        extract_audio(SPEECH / case["audio"], audio, 600)
+        files.append(audio)
+    diarizer.diarize(files[0])  # warm
+    sequential = overlapped = alone_whisper = alone_diarize = 0.0
+    for _ in range(3):
+        for audio in files:
+            started = time.perf_counter()
+            whisper.transcribe(audio)
+            middle = time.perf_counter()
+            diarizer.diarize(audio)
+            ended = time.perf_counter()
+            alone_whisper, alone_diarize = alone_whisper + middle - started, alone_diarize + ended - middle
+            sequential += ended - started
+            started = time.perf_counter()
+            wait = diarize_in_thread(settings, audio)
+            whisper.transcribe(audio)
+            wait()
+            overlapped += time.perf_counter() - started
+    print(f"\nTranscribe stage, 5 files x 3 rounds: Whisper {alone_whisper:.1f}s + diarization {alone_diarize:.1f}s "
+          f"one after the other {sequential:.1f}s; at once {overlapped:.1f}s -> {sequential / overlapped:.2f}x, "
+          f"at once / Whisper alone {overlapped / alone_whisper:.2f}")
+
+
 def main() -> None:
     cases = json.loads((SPEECH / "cases.json").read_text())
     with tempfile.TemporaryDirectory(prefix="vigil-bench-asr-") as tmp:
-        per_recognizer(cases, Path(tmp))
-        long_file(cases, Path(tmp))
+        if "--diarization-only" not in sys.argv:
+            per_recognizer(cases, Path(tmp))
+            long_file(cases, Path(tmp))
+        diarization(Path(tmp))
+        diarization_overlap(Path(tmp))
 
 
 if __name__ == "__main__":

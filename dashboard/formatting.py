@@ -49,3 +49,21 @@ def field_value(value: object) -> str:
     if value in ("flagged", "not_flagged", "confirmed", "dismissed"):
         return label(str(value))
     return "–" if value is None else str(value)
+
+
+_ROLES_SOURCE = {"diarization": "speakers from diarization", "provider": "speakers from the speech provider",
+                 "inference": "no speakers: each turn read on its own", "person": "a supervisor's speaker correction"}
+_ROLES_BASIS = {"named": "the role the label names", "first_speaker": "the tenant's first-speaker setting",
+                "content": "what each speaker says", "per_segment": "what each turn says"}
+
+
+def roles_note(roles: dict | None) -> str:
+    """One line saying who is counselor and client and where that came from, e.g.
+    "Roles: S1 counselor · S2 client — speakers from diarization, by what each speaker says"."""
+    if not roles:
+        return "Roles: not recorded (an analysis from before roles were recorded)"
+    who = " · ".join(f"{plain(label)} {role}" for label, role in roles.get("by_speaker", {}).items())
+    note = f"Roles: {who + ' — ' if who else ''}{_ROLES_SOURCE.get(roles['source'], roles['source'])}"
+    if roles["basis"] != "per_segment":
+        note += f", by {_ROLES_BASIS.get(roles['basis'], roles['basis'])}"
+    return note + (" (the speakers barely differ: read both ways)" if roles.get("ambiguous") else "")

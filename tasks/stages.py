@@ -9,7 +9,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -22,8 +22,8 @@ from vigil import logcontext
 from vigil.analysis.analyzers.base import Analyzer
 from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
-from vigil.errors import TransientError, VigilError
-from vigil.schemas.transcripts import ProviderTranscript
+from vigil.errors import PermanentError, TransientError, VigilError
+from vigil.schemas.transcripts import Diarization, ProviderTranscript
 from vigil.services import events
 from vigil.services.alert_delivery import deliver_due
 from vigil.services.audit_checkpoints import write_checkpoints
@@ -34,6 +34,7 @@ from vigil.services.tenants import transcribers_for
 from vigil.settings import Settings
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import Chunk
+from vigil.transcription.diarization import diarizer_for
 from vigil.transcription.fanout import ChunkMap, call_provider
 from vigil.transcription.registry import build_transcriber
 
@@ -149,6 +150,26 @@ def chunk_map_on_ray(settings: Settings) -> ChunkMap:
     return map_chunks
 
 
+@ray.remote(num_cpus=1, max_retries=0)
+def diarize_audio(settings_json: str, audio: bytes, suffix: str) -> Diarization:
+    """Speaker turns of one session's audio, in a worker of its own beside the transcription (the encoder loads
+    once per worker process and is kept)."""
+    diarizer = diarizer_for(Settings.model_validate_json(settings_json))
+    if diarizer is None:
+        raise PermanentError("diarization is off", code="bad_config")
+    with tempfile.NamedTemporaryFile(suffix=suffix) as audio_file:
+        audio_file.write(audio)
+        audio_file.flush()
+        return diarizer.diarize(Path(audio_file.name))
+
+
+def diarize_on_ray(settings: Settings, audio: Path) -> Callable[[], Diarization]:
+    """Starts `diarize_audio` as a Ray task now; the returned function waits for its turns."""
+    ref = diarize_audio.options(name="diarize").remote(settings.model_dump_json(), ray.put(audio.read_bytes()),
+                                                       audio.suffix)
+    return lambda: ray.get(ref)
+
+
 @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)
 class Transcription:
     """Holds the speech models in memory so each session does not pay to load them."""
@@ -171,5 +192,5 @@ class Transcription:
             with self.ctx.tenant_db(claim.tenant_id) as db:
                 names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
             transcribers = [self._provider(name) for name in names]
-            run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings))
+            run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings), diarize_on_ray)
         return this_node()

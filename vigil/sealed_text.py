@@ -17,7 +17,8 @@ TEXT_REVIEW_FIELDS = frozenset({"summary", "action_items"})
 def blank_text(result: dict[str, Any]) -> dict[str, Any]:
     """An analysis result (its JSON form) with every text emptied and everything else kept: risk level and status,
     flags' categories, severities, confidences and evidence places, rubric scores, turn codes, MITI counts,
-    analytics, versions, cost and task outcomes. It still validates as an AnalysisResult."""
+    analytics, versions, cost, task outcomes and where the speakers' roles came from. It still validates as an
+    AnalysisResult."""
     facts = copy.deepcopy(result)
     _blank(facts, "summary", "")
     _blank(facts, "action_items", [])
@@ -27,6 +28,8 @@ def blank_text(result: dict[str, Any]) -> dict[str, Any]:
             _blank(evidence, "quote", "")
     for score in facts.get("rubric") or []:
         _blank(score, "rationale", "")
+    if facts.get("roles"):  # speaker labels a supervisor typed may be names; the roles' source and basis stay
+        _blank(facts["roles"], "by_speaker", {})
     return facts
 
 

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     chunk_seconds: float = Field(120.0, description="Audio longer than twice this is cut into chunks at silences.")
     chunk_overlap_seconds: float = Field(1.0, description="Audio shared by neighbouring chunks.")
     chunk_parallelism: int = Field(2, description="Chunks of one provider transcribed at once.")
+    diarization: Literal["resemblyzer", "logmel", "off"] = Field(
+        "resemblyzer", description="Speaker turns from the audio, beside transcription: the speaker embedder "
+                                   "(resemblyzer: the voice encoder its wheel ships; logmel: a model-free baseline), "
+                                   "or off.")
+    diarization_hop_seconds: float = Field(0.75, gt=0, description="Step between 1.6 s embedding windows.")
+    diarization_speakers: int | None = Field(None, ge=1, le=8, description="A fixed speaker count; unset: "
+                                             "estimated between 2 and DIARIZATION_MAX_SPEAKERS.")
+    diarization_max_speakers: int = Field(4, ge=2, le=8, description="Most speakers the estimate may find.")
     standin_latency_seconds: float = Field(1.0, description="Latency of the `standin` provider (load tests).")
     allow_standin: bool = Field(False, description="Offer the `standin` provider, which returns the same three words "
                                 "for every recording: for load tests and benches only, never a real deployment.")

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import api_client as api
 from dashboard.alerts_panel import session_alerts
 from dashboard.double_review_panel import calibration_section, double_review_section, is_judged
-from dashboard.formatting import LOAD_TEST_WARNING, SEVERITY_ICON, clock, label, plain
+from dashboard.formatting import LOAD_TEST_WARNING, SEVERITY_ICON, clock, label, plain, roles_note
 from dashboard.tables import table
 
 
@@ -250,10 +250,14 @@ with right:
             with st.expander("Conversation analytics"):
                 table(pl.DataFrame([{"speaker": who, **stats} for who, stats in analytics["speakers"].items()]),
                       "speakers")
+                if analytics.get("roles"):
+                    table(pl.DataFrame([{"role": role, **stats} for role, stats in analytics["roles"].items()]),
+                          "roles")
                 st.caption(f"{analytics['words_per_minute'] or '–'} words/min overall · "
                            f"{len(analytics['long_silences'])} silences ≥ {analytics['long_silence_seconds']:g} s · "
                            f"{analytics['interruptions']} interruptions · fillers: "
                            + (", ".join(f"{w} ×{n}" for w, n in analytics["fillers"].items()) or "none"))
+        st.caption(roles_note(ai.get("roles")))
         tasks = ai.get("tasks") or {}
         if tasks:
             st.caption("Tasks: " + " · ".join(

@@ -18,6 +18,7 @@ from vigil.schemas.api import (
     RetentionPolicy,
     RiskSettingsIn,
     RiskSettingsOut,
+    SpeakerSettings,
     TranscriptionConfig,
     UsageOut,
 )
@@ -61,6 +62,20 @@ def get_risk(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> RiskSe
                         "audited. Each analysis records the sensitivity it used.")
 def put_risk(tenant_id: uuid.UUID, body: RiskSettingsIn, db: DbDep, principal: PrincipalDep) -> RiskSettingsOut:
     return tenants.set_risk_sensitivity(db, principal, tenant_id, body.sensitivity)
+
+
+@router.get("/{tenant_id}/speakers", response_model=SpeakerSettings, tags=["tenants"],
+            description="Who speaks first in this tenant's sessions, if the tenant said (admin, own tenant).")
+def get_speakers(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> SpeakerSettings:
+    return tenants.speaker_settings(db, principal, tenant_id)
+
+
+@router.put("/{tenant_id}/speakers", response_model=SpeakerSettings, tags=["tenants"],
+            description="Say who speaks first in this tenant's sessions (counselor or client): the analyze stage "
+                        "gives that speaker the role, and the other speakers the other. null → roles from what each "
+                        "speaker says. A supervisor's speaker correction still wins. Admin, own tenant; audited.")
+def put_speakers(tenant_id: uuid.UUID, body: SpeakerSettings, db: DbDep, principal: PrincipalDep) -> SpeakerSettings:
+    return tenants.set_first_speaker(db, principal, tenant_id, body.first_speaker)
 
 
 @router.get("/{tenant_id}/config-versions", response_model=list[ConfigVersionOut], tags=["governance"],

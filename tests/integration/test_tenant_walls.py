@@ -44,6 +44,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/sessions/{session_id}/reviews"): {"field": "risk_level", "value": "none",
                                                         "reason": "crossing the wall"},
     ("put", "/api/v1/tenants/{tenant_id}/transcription"): {"transcribers": ["whisper"]},
+    ("put", "/api/v1/tenants/{tenant_id}/speakers"): {"first_speaker": "client"},
     ("put", "/api/v1/tenants/{tenant_id}/alerts"): {"rules": [{"categories": ["self_harm"], "channels": [
         {"type": "webhook", "url": "https://hooks.example.test/x"}]}]},
     ("post", "/api/v1/tenants/{tenant_id}/config-versions"): {"kind": "prompt", "name": "x", "content": {}},

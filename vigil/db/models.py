@@ -52,6 +52,7 @@ class Tenant(Base):
     # The risk model's operating point (high: recall first, balanced) and a risk model fitted from this tenant's
     # reviews (a config version of kind risk_model); NULL → high and the shipped model.
     risk_sensitivity: Mapped[str | None] = mapped_column(sa.String(20))
+    first_speaker: Mapped[str | None] = mapped_column(sa.String(20))  # counselor | client | None: from content
     active_risk_model_version: Mapped[str | None] = mapped_column(sa.String(100))
     # Alert rules (vigil.services.alerts): {"rules": [...], "escalate_after_minutes": n}; channel secrets sealed.
     alert_config: Mapped[dict[str, Any] | None] = mapped_column()

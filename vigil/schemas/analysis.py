@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from vigil.schemas.enums import RiskCategory, RiskLevel
+from vigil.schemas.transcripts import SpeakerRoles
 
 
 class Evidence(BaseModel):
@@ -169,3 +170,5 @@ class AnalysisResult(ModelWork):
     rubric_version: str | None = None
     analytics: dict[str, Any] | None = Field(None, description="Talk time, pace, fillers, silences, interruptions.")
     tasks: dict[str, TaskOutcome] = Field(default_factory=dict)
+    roles: SpeakerRoles | None = Field(None, description="Counselor or client per speaker, and where the roles came "
+                                                         "from (diarization, a provider, inference or a person).")

@@ -24,6 +24,12 @@ class RiskSettingsOut(BaseModel):
                                                   "(a config version of kind risk_model); null: the shipped model.")
 
 
+class SpeakerSettings(BaseModel):
+    first_speaker: Literal["counselor", "client"] | None = Field(
+        description="Who speaks first in this tenant's sessions: its speaker takes that role; null: roles are "
+                    "read from what each speaker says.")
+
+
 class ConfigVersionIn(BaseModel):
     kind: Literal["prompt", "rubric", "risk_model"]
     name: str = Field(min_length=1, max_length=200)

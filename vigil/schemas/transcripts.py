@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -62,6 +62,39 @@ class ReconciliationSummary(BaseModel):
     mean_confidence: dict[str, float | None]
 
 
+class SpeakerTurn(BaseModel):
+    speaker: str
+    start: Seconds
+    end: Seconds
+
+
+class Diarization(BaseModel):
+    """Who spoke when, from the audio alone (`transcript/diarization.json`)."""
+
+    model: str = Field(description="Embedding model and clustering, e.g. 'resemblyzer+agglomerative'.")
+    speakers: int = Field(ge=0, description="Speakers found (estimated unless fixed by settings).")
+    turns: list[SpeakerTurn]
+    seconds: float = Field(0.0, description="Wall time the diarization took.")
+
+
+SpeakersSource = Literal["provider", "diarization"]
+RolesSource = Literal["diarization", "provider", "inference", "person"]
+Role = Literal["counselor", "client"]
+
+
+class SpeakerRoles(BaseModel):
+    """Counselor or client for each speaker label, and where that came from: `source` says whose speaker labels
+    were given roles (diarization's, a provider's), `inference` when there were none and each segment was read
+    on its own, `person` when a supervisor named them; `basis` says how (the tenant's first-speaker setting,
+    what each speaker says, a role word in the label)."""
+
+    source: RolesSource
+    basis: Literal["named", "first_speaker", "content", "per_segment"]
+    by_speaker: dict[str, Role] = Field(default_factory=dict)
+    ambiguous: bool = Field(False, description="What the speakers say barely told them apart: their turns are "
+                                               "also read as if the roles were the other way round.")
+
+
 class AgentTranscript(BaseModel):
     """Clean, agent-ready transcript (`transcript/agent.json`): what analysis and display use."""
 
@@ -75,6 +108,17 @@ class AgentTranscript(BaseModel):
     providers: list[str] = Field(default_factory=list, description="Providers whose output went in.")
     failed_providers: dict[str, str] = Field(default_factory=dict, description="Provider → why it failed.")
     reconciliation: ReconciliationSummary | None = None
+    speakers_source: SpeakersSource | None = Field(
+        None, description="Where the segments' speakers came from; None: no speakers.")
+    diarization: DiarizationInfo | None = None
+    roles: SpeakerRoles | None = Field(None, description="Set by the analyze stage, never stored with the transcript.")
+
+
+class DiarizationInfo(BaseModel):
+    model: str
+    speakers: int
+    seconds: float
+    error: str | None = Field(None, description="Why diarization failed; the transcript then has no speakers.")
 
 
 class TranscriptMetrics(BaseModel):

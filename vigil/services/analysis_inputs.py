@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.analysis.analyzers.registry import analyzer_identity
 from vigil.analysis.risk.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Artifact, Tenant
+from vigil.sealed_text import digest
+from vigil.services.reviews import session_speaker_overrides
 from vigil.settings import Settings
 
 TRANSCRIPT_KIND = "transcript_agent"
@@ -27,10 +29,18 @@ def analysis_inputs(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID,
     tenant = db.get(Tenant, tenant_id)
     if transcript is None or tenant is None:
         return None
-    return {"transcript_sha256": transcript, **analyzer_identity(settings),
-            "prompt": tenant.active_prompt_version, "rubric": tenant.active_rubric_version,
-            "risk_model": tenant.active_risk_model_version,
-            "sensitivity": tenant.risk_sensitivity or DEFAULT_SENSITIVITY}
+    inputs: dict[str, object] = {
+        "transcript_sha256": transcript, **analyzer_identity(settings),
+        "prompt": tenant.active_prompt_version, "rubric": tenant.active_rubric_version,
+        "risk_model": tenant.active_risk_model_version,
+        "sensitivity": tenant.risk_sensitivity or DEFAULT_SENSITIVITY}
+    # Speakers and roles are inputs too, named only when set, so analyses made before them keep their keys.
+    speakers = session_speaker_overrides(db, tenant_id, session_id)
+    if speakers:
+        inputs["speaker_corrections"] = digest(speakers)["sha256"]
+    if tenant.first_speaker:
+        inputs["first_speaker"] = tenant.first_speaker
+    return inputs
 
 
 def inputs_key(inputs: dict[str, object] | None) -> str | None:

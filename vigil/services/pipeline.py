@@ -26,20 +26,22 @@ from vigil.analysis.outputs.conversation import conversation_analytics
 from vigil.analysis.outputs.refinement import refine_transcript
 from vigil.analysis.text.evidence import quote_in_text
 from vigil.context import Context
-from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Transcript, utcnow
+from vigil.db.models import Analysis, Artifact, ModelFailure, Review, Session, Tenant, Transcript, utcnow
 from vigil.errors import PermanentError
 from vigil.media import audio_duration, extract_audio
 from vigil.schemas.analysis import AnalysisResult, RiskAssessment, RubricDefinition, SessionSummary, TaskOutcome
 from vigil.schemas.enums import RiskLevel
-from vigil.schemas.transcripts import AgentTranscript, ProviderTranscript
+from vigil.schemas.transcripts import AgentTranscript, Diarization, DiarizationInfo, ProviderTranscript, SpeakerRoles
 from vigil.sealed_text import blank_text
 from vigil.services import alerts, double_review, events, redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
+from vigil.services.reviews import session_speaker_overrides, transcript_with_roles
 from vigil.storage.base import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
+    TRANSCRIPT_DIARIZATION_NAME,
     TRANSCRIPT_ORIGINAL_NAME,
     TRANSCRIPT_REDACTIONS_NAME,
     TRANSCRIPT_REFINED_NAME,
@@ -51,8 +53,10 @@ from vigil.storage.base import (
 from vigil.transcription.agent import build_agent_transcript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import cut_at_silences
+from vigil.transcription.diarization import StartDiarization, diarize_in_thread
 from vigil.transcription.fanout import ChunkedAudio, ChunkMap, map_chunks_in_threads, run_providers
 from vigil.transcription.reconcile import reconcile_transcripts
+from vigil.transcription.speakers import attach_speakers
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +112,25 @@ def run_extract(ctx: Context, claim: ClaimedStage) -> None:
 
 
 def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcriber],
-                   map_chunks: ChunkMap = map_chunks_in_threads) -> None:
-    """Every configured provider transcribes the audio at once; what succeeded is kept per provider
-    (`transcript/raw/<provider>.json`) and, when several succeeded, reconciled by vote. The stage
-    fails only when every provider failed; the transcript records which ones did."""
+                   map_chunks: ChunkMap = map_chunks_in_threads,
+                   diarize: StartDiarization = diarize_in_thread) -> None:
+    """Every configured provider transcribes the audio at once, and diarization runs beside them on the same
+    audio; what succeeded is kept per provider (`transcript/raw/<provider>.json`) and, when several succeeded,
+    reconciled by vote; speakers go onto the words (`attach_speakers`). The stage fails only when every provider
+    failed; the transcript records which ones did, and a diarization that failed (its speakers stay unknown)."""
     agent_key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)
     if ctx.store.exists(agent_key) and _has_transcript(ctx, claim):
         return
     audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
+    diarization_key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_DIARIZATION_NAME)
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
+        diarized = _start_diarization(ctx, diarization_key, audio, diarize)
         run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks))
+        diarization, diarization_info = diarized()
+    if diarization is not None and not ctx.store.exists(diarization_key):
+        _put_json(ctx, claim, "transcript_diarization", TRANSCRIPT_DIARIZATION_NAME, diarization.model_dump_json())
     for result in run.transcripts:
         _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
                   result.model_dump_json())
@@ -137,8 +148,10 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         rows.append(source)
     else:
         source, summary = run.transcripts[0], None
-    original = build_agent_transcript(claim.session_id, source, providers=names, failed_providers=failed,
-                                      reconciliation=summary)
+    spoken, speakers_source = attach_speakers(source, diarization)
+    original = build_agent_transcript(claim.session_id, spoken, providers=names, failed_providers=failed,
+                                      reconciliation=summary).model_copy(
+        update={"speakers_source": speakers_source, "diarization": diarization_info})
     with ctx.tenant_db(claim.tenant_id) as db:
         pii_names = redaction.names_for(db, claim.tenant_id)
     agent, findings = redaction.redact_transcript(original, pii_names)
@@ -163,6 +176,40 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     _put_json(ctx, claim, "transcript_redactions", TRANSCRIPT_REDACTIONS_NAME, json.dumps(findings))
     # The (redacted) agent transcript is written last: its presence marks the stage as done.
     _put_json(ctx, claim, "transcript_agent", TRANSCRIPT_AGENT_NAME, agent.model_dump_json())
+
+
+def _start_diarization(ctx: Context, key: str, audio: Path, diarize: StartDiarization,
+                       ) -> Callable[[], tuple[Diarization | None, DiarizationInfo | None]]:
+    """Diarization of `audio` started now (or read back, when an earlier attempt of this stage stored it); the
+    returned function waits for it. Its failure is recorded on the transcript, whose speakers then stay unknown:
+    the words still count, so it does not fail the stage."""
+    if ctx.store.exists(key):
+        stored = Diarization.model_validate_json(ctx.store.get_bytes(key))
+        return lambda: (stored, DiarizationInfo(model=stored.model, speakers=stored.speakers, seconds=stored.seconds))
+    if ctx.settings.diarization == "off":
+        return lambda: (None, None)
+    started = time.perf_counter()
+    try:
+        wait = diarize(ctx.settings, audio)
+    except Exception as exc:  # recorded on the transcript and logged
+        return _diarization_failed(ctx, exc, started)
+
+    def result() -> tuple[Diarization | None, DiarizationInfo | None]:
+        try:
+            found = wait()
+        except Exception as exc:  # recorded on the transcript and logged
+            return _diarization_failed(ctx, exc, started)()
+        return found, DiarizationInfo(model=found.model, speakers=found.speakers, seconds=found.seconds)
+
+    return result
+
+
+def _diarization_failed(ctx: Context, exc: Exception, started: float,
+                        ) -> Callable[[], tuple[Diarization | None, DiarizationInfo | None]]:
+    log.warning("diarization failed; speakers stay unknown", exc_info=exc)
+    info = DiarizationInfo(model=ctx.settings.diarization, speakers=0,
+                           seconds=round(time.perf_counter() - started, 3), error=f"{type(exc).__name__}: {exc}"[:300])
+    return lambda: (None, info)
 
 
 def chunk_audio(ctx: Context, audio: Path, workdir: Path,
@@ -258,7 +305,7 @@ def run_analysis_tasks(transcript: AgentTranscript, analyzer: Analyzer, rubric: 
                    outcomes={name: outcomes[name] for name in tasks})
 
 
-def assemble_result(run: TaskRun, rubric_version: str | None) -> AnalysisResult:
+def assemble_result(run: TaskRun, rubric_version: str | None, roles: SpeakerRoles | None = None) -> AnalysisResult:
     """One stored result from the tasks; a failed risk task yields `risk_status="failed"`, never "no risk found"."""
     assessment, summary = run.assessment, run.summary
     failed_summary = SessionSummary(summary="", action_items=[], model="none", prompt_version="none")
@@ -269,7 +316,7 @@ def assemble_result(run: TaskRun, rubric_version: str | None) -> AnalysisResult:
     else:
         result = combine(assessment, summary or failed_summary)
     return result.model_copy(update={"analytics": run.analytics, "tasks": run.outcomes,
-                                     "rubric_version": rubric_version})
+                                     "rubric_version": rubric_version, "roles": roles})
 
 
 def builtin_rubric_version(analyzer: Analyzer) -> str | None:
@@ -294,6 +341,8 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
             return
         config = active_config(db, claim.tenant_id)
         inputs = current_inputs_key(db, claim.tenant_id, claim.session_id, ctx.settings)
+        corrections = session_speaker_overrides(db, claim.tenant_id, claim.session_id)
+        first_speaker = db.scalar(sa.select(Tenant.first_speaker).where(Tenant.id == claim.tenant_id))
         if analyzer.name not in FREE_ANALYZERS:
             guard_model_budget(db, claim.tenant_id, ctx.settings)
     if config.prompts is not None and config.prompt_version is not None:
@@ -301,12 +350,12 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
     analyzer = analyzer.with_risk_settings(config.risk)
     rubric = config.rubric  # None → the analyzer's built-in rubric
     rubric_version = config.rubric_version or builtin_rubric_version(analyzer)
-    transcript = load_agent_transcript(ctx, claim)
+    transcript = transcript_with_roles(load_agent_transcript(ctx, claim), corrections, first_speaker)
     failures_before = len(getattr(analyzer, "failures", []))
     started = time.perf_counter()
     run = run_analysis_tasks(transcript, analyzer, rubric)
     latency = time.perf_counter() - started
-    result = assemble_result(run, rubric_version)
+    result = assemble_result(run, rubric_version, transcript.roles)
     if run.refined is not None:
         _put_json(ctx, claim, "transcript_refined", TRANSCRIPT_REFINED_NAME, run.refined.model_dump_json())
     model_failures = getattr(analyzer, "failures", [])[failures_before:]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.analysis.text.roles import assign_roles
 from vigil.db.models import Analysis, Review, Session, User, utcnow
 from vigil.errors import Conflict, NotFound, ValidationFailure
 from vigil.schemas.analysis import AnalysisResult
@@ -80,9 +81,25 @@ def relabel_speakers(transcript: AgentTranscript, overrides: dict[str, Any]) -> 
     return transcript.model_copy(update={"segments": segments, "text": transcript_text(segments)})
 
 
+def transcript_with_roles(transcript: AgentTranscript, corrections: dict[str, Any],
+                          first_speaker: str | None) -> AgentTranscript:
+    """The transcript as analysis reads it: the supervisors' speaker corrections applied (they win over anything
+    inferred, and every later analysis of the session applies them again), then a role for every speaker."""
+    corrected = relabel_speakers(transcript, corrections) if corrections else transcript
+    roles = assign_roles(corrected.segments, transcript.speakers_source,
+                         first_speaker if first_speaker in ("counselor", "client") else None,  # type: ignore[arg-type]
+                         corrected=bool(corrections))
+    return corrected.model_copy(update={"roles": roles})
+
+
 def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    return session_speaker_overrides(db, principal.tenant_id, session_id)
+
+
+def session_speaker_overrides(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
+    """The supervisors' speaker corrections of a session, newest per field: every analysis of it applies them."""
     rows = db.execute(sa.select(Review.field, Review.human_value).where(
-        Review.session_id == session_id, Review.tenant_id == principal.tenant_id,
+        Review.session_id == session_id, Review.tenant_id == tenant_id,
         sa.or_(Review.field.like("speaker.%"), Review.field.like("segment.%"))).order_by(Review.created_at)).all()
     return {field: human["value"] for field, human in rows}
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.analysis.risk.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Tenant
 from vigil.errors import ValidationFailure
-from vigil.schemas.api import RiskSettingsOut, TranscriptionConfig
+from vigil.schemas.api import RiskSettingsOut, SpeakerSettings, TranscriptionConfig
 from vigil.services import audit
 from vigil.services.access import Principal, own_tenant
 from vigil.settings import Settings
@@ -69,3 +69,21 @@ def set_risk_sensitivity(db: DbSession, principal: Principal, tenant_id: uuid.UU
                  entity_id=tenant.id, detail={"before": before, "after": sensitivity})
     db.commit()
     return risk_config(db, principal, tenant_id)
+
+
+def speaker_settings(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> SpeakerSettings:
+    tenant = own_tenant(db, principal, tenant_id)
+    return SpeakerSettings(first_speaker=tenant.first_speaker)  # type: ignore[arg-type]
+
+
+def set_first_speaker(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
+                      first_speaker: str | None) -> SpeakerSettings:
+    """Who speaks first in this tenant's sessions (None → roles from what each speaker says), for its next
+    analyses; audited. Each analysis records how its roles were assigned."""
+    tenant = own_tenant(db, principal, tenant_id)
+    before = tenant.first_speaker
+    tenant.first_speaker = first_speaker
+    audit.record(db, tenant_id=tenant.id, actor=principal, action="tenant.first_speaker", entity_type="tenant",
+                 entity_id=tenant.id, detail={"before": before, "after": first_speaker})
+    db.commit()
+    return speaker_settings(db, principal, tenant_id)

@@ -64,6 +64,7 @@ TRANSCRIPT_REFINED_NAME = "transcript/refined.json"
 # Redaction: agent.json holds the redacted transcript; the original and the findings sit beside it.
 TRANSCRIPT_ORIGINAL_NAME = "transcript/original.json"
 TRANSCRIPT_REDACTIONS_NAME = "transcript/redactions.json"
+TRANSCRIPT_DIARIZATION_NAME = "transcript/diarization.json"  # speaker turns (times only, no text)
 
 
 def analysis_name(version: int) -> str:

@@ -77,7 +77,7 @@ class OfflineAnalyzer(CombinedAnalysis):
         return future.result()
 
     def assess(self, transcript: AgentTranscript, rubric: RubricDefinition | None = None) -> RiskAssessment:
-        turns = read_turns(transcript.segments)
+        turns = read_turns(transcript.segments, transcript.roles)
         flags = self._flags(transcript, turns)
         risk_level = max((flag.severity for flag in flags), key=lambda level: level.rank, default=RiskLevel.none)
         codes, miti = shipped_models().assess(turns)
@@ -89,7 +89,7 @@ class OfflineAnalyzer(CombinedAnalysis):
     def summarize(self, transcript: AgentTranscript) -> SessionSummary:
         # The summary task runs beside the risk task, not after it: it waits for the same flags (`_flags`), and
         # codes the turns itself.
-        turns = read_turns(transcript.segments)
+        turns = read_turns(transcript.segments, transcript.roles)
         flags = self._flags(transcript, turns)
         rubric = score_rubric(self.default_rubric, turns, shipped_models().coder.code(turns), flags)
         return SessionSummary(summary=summarize(turns, flags, transcript.duration),

@@ -342,7 +342,13 @@ def _json_schema_format(name: str, model: type[BaseModel]) -> ResponseFormatJSON
 
 
 def _segments_text(transcript: AgentTranscript) -> str:
-    lines = [f"[{segment.index}] {segment.speaker or 'unknown'}: {segment.text}" for segment in transcript.segments]
+    roles = transcript.roles.by_speaker if transcript.roles else {}
+
+    def who(speaker: str | None) -> str:
+        role = roles.get(speaker or "")
+        return f"{speaker} ({role})" if role and role != speaker else speaker or "unknown"
+
+    lines = [f"[{segment.index}] {who(segment.speaker)}: {segment.text}" for segment in transcript.segments]
     return "Transcript segments:\n" + "\n".join(lines)
 
 

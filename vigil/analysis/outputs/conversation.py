@@ -1,6 +1,6 @@
-"""Conversation analytics computed locally from the transcript's timed segments: talk time and pace per speaker,
-filler words, long silences and interruptions. No model, no network; the same transcript always gives the same
-figures."""
+"""Conversation analytics computed locally from the transcript's timed segments: talk time and pace per speaker and
+per role (counselor, client: the roles the analysis reads, see `vigil.analysis.text.roles`), filler words, long
+silences and interruptions. No model, no network; the same transcript always gives the same figures."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from vigil.analysis.text.turns import read_turns
 from vigil.schemas.transcripts import AgentTranscript
 
 LONG_SILENCE_SECONDS = 3.0
@@ -51,9 +52,21 @@ def conversation_analytics(transcript: AgentTranscript) -> dict[str, Any]:
         for who, s in speakers.items()
     }
     words = sum(s["words"] for s in speakers.values())
+    by_role: dict[str, dict[str, float]] = {role: {"seconds": 0.0, "words": 0, "turns": 0}
+                                            for role in ("counselor", "client")}
+    for turn in read_turns(transcript.segments, transcript.roles):
+        stats = by_role[turn.role.value]
+        stats["seconds"] += max(0.0, turn.segment.end - turn.segment.start)
+        stats["words"] += len(_WORD.findall(turn.segment.text))
+        stats["turns"] += 1
+    per_role = {role: {"talk_seconds": round(s["seconds"], 2),
+                       "talk_share": round(s["seconds"] / talk_total, 3) if talk_total else None,
+                       "words": int(s["words"]), "turns": int(s["turns"])} for role, s in by_role.items()}
     return {
         "duration_seconds": round(transcript.duration, 2),
         "speakers": per_speaker,
+        "roles": per_role,
+        "roles_source": transcript.roles.source if transcript.roles else "inference",
         "words_per_minute": round(words / transcript.duration * 60, 1) if transcript.duration > 0 else None,
         "fillers": dict(sorted(fillers_by_word.items())),
         "long_silences": silences,
