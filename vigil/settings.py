@@ -153,6 +153,16 @@ class Settings(BaseSettings):
     events_prune_interval_seconds: float = Field(3600.0, gt=0, description="How often the dispatcher prunes events.")
     dashboard_refresh_seconds: float = Field(5.0, gt=0, description="How often the dashboard's review queue and Jobs "
                                                                    "page refresh their tables by themselves.")
+    whisper_beam_size: int = Field(1, ge=1, le=10, description="Whisper's first pass: 1 is greedy, more is beam "
+                                   "search. Always temperature 0, so the same audio gives the same words.")
+    whisper_vad_filter: bool = Field(False, description="Whisper's first pass decodes only what Silero VAD calls "
+                                     "speech (coverage is checked against VAD either way).")
+    whisper_batch_size: int = Field(0, ge=0, description="> 0: long audio goes through faster-whisper's "
+                                    "BatchedInferencePipeline, this many windows per batch.")
+    whisper_batch_min_seconds: float = Field(300.0, gt=0, description="Audio (or a chunk) this long or longer is "
+                                             "decoded batched when WHISPER_BATCH_SIZE > 0.")
+    coverage_min_gap_seconds: float = Field(1.0, gt=0, description="Detected speech no segment covers for this long "
+                                            "or longer is decoded again on its own, then marked inaudible.")
 
     @model_validator(mode="after")
     def _standin_only_when_allowed(self) -> Settings:

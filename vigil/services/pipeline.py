@@ -37,6 +37,7 @@ from vigil.services import alerts, double_review, events, redaction
 from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
+from vigil.services.tenants import vocabulary_for
 from vigil.storage.base import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
@@ -48,7 +49,7 @@ from vigil.storage.base import (
     original_name,
     transcript_raw_name,
 )
-from vigil.transcription.agent import build_agent_transcript
+from vigil.transcription.agent import build_agent_transcript, spoken_transcript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import cut_at_silences
 from vigil.transcription.fanout import ChunkedAudio, ChunkMap, map_chunks_in_threads, run_providers
@@ -116,10 +117,12 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     if ctx.store.exists(agent_key) and _has_transcript(ctx, claim):
         return
     audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
+    with ctx.tenant_db(claim.tenant_id) as db:
+        vocabulary = vocabulary_for(db, claim.tenant_id)
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
-        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks))
+        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks), vocabulary)
     for result in run.transcripts:
         _put_json(ctx, claim, f"transcript_raw:{result.provider}", transcript_raw_name(result.provider),
                   result.model_dump_json())
@@ -132,7 +135,8 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         primary = run.transcripts[0]
         source = ProviderTranscript(
             provider="reconciled", model="rover:" + "+".join(names), language=primary.language,
-            duration=primary.duration, words=reconciled.words, segments=reconciled.segments)
+            duration=primary.duration, words=reconciled.words, segments=reconciled.segments,
+            coverage=next((t.coverage for t in run.transcripts if t.coverage), None))
         summary = reconciled.summary
         rows.append(source)
     else:
@@ -301,7 +305,7 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
     analyzer = analyzer.with_risk_settings(config.risk)
     rubric = config.rubric  # None → the analyzer's built-in rubric
     rubric_version = config.rubric_version or builtin_rubric_version(analyzer)
-    transcript = load_agent_transcript(ctx, claim)
+    transcript = spoken_transcript(load_agent_transcript(ctx, claim))
     failures_before = len(getattr(analyzer, "failures", []))
     started = time.perf_counter()
     run = run_analysis_tasks(transcript, analyzer, rubric)
