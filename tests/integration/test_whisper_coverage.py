@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from faster_whisper import decode_audio
 
 from serve.app import configure, create_app
-from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session
+from tests.conftest import SAMPLES, Tenant, api_on_loopback, free_port, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.schemas.transcripts import Span
 from vigil.storage.base import TRANSCRIPT_REFINED_NAME, artifact_key
@@ -171,3 +171,22 @@ def test_analysis_reads_the_words_but_not_the_marker(marked: Marked) -> None:
     assert session["risk_level"] == "high"  # the disclosure after the marker is still read
     assert "inaudible" not in refined["text"]
     assert not any(s["inaudible"] for s in refined["segments"])
+
+
+def test_the_session_page_shows_the_marker_and_warns_the_supervisor(marked: Marked,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    marked.ctx.settings = marked.ctx.settings.model_copy(update={"api_port": free_port()})
+    with api_on_loopback(marked.ctx) as url:
+        monkeypatch.setenv("API_URL", url)
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60)
+        at.session_state["token"] = marked.tenant.supervisor
+        at.run()
+        at.session_state["session_id"] = marked.session_id
+        at.switch_page("pages/session.py").run()
+
+    assert not at.exception
+    assert any("[inaudible 00:1" in t.value for t in at.text)
+    assert any("1 stretch(es) of speech could not be transcribed" in w.value for w in at.warning)
+    assert any("of speech detected" in c.value for c in at.caption)
