@@ -1,5 +1,5 @@
-"""Offline recognizer: faster-whisper (CTranslate2) with a Whisper model a registry package ships (base by default;
-see whisper_models.py), so nothing is downloaded at run time.
+"""Offline recognizer: faster-whisper (CTranslate2) with a Whisper model a registry package ships (tiny.en by
+default, base on request; see whisper_models.py), so nothing is downloaded at run time.
 
 Decoding is deterministic: temperature 0 only, so a window that fails its thresholds is never re-decoded by
 sampling at random (the same audio always gives the same words). Then every stretch of speech that voice activity
