@@ -159,9 +159,11 @@ def compare_on_shared_speech(setting: str, whisper: Transcriber, tmp: Path) -> C
 
 
 def main() -> None:
-    from vigil.transcription.whisper import WhisperTranscriber, default_model_dir
+    from vigil.transcription.whisper import DecodeOptions, WhisperTranscriber
+    from vigil.transcription.whisper_models import tiny_model_dir
 
-    whisper = WhisperTranscriber(default_model_dir())
+    # tiny.en window by window, as its 2026-12-07 figures were measured: the stand-ins are tiny.en too.
+    whisper = WhisperTranscriber(tiny_model_dir(), options=DecodeOptions(batch_size=0))
     for setting in sys.argv[1:] or list(SETTINGS):
         with tempfile.TemporaryDirectory(prefix="vigil-bench-rover-") as tmp:
             comparison = compare_on_shared_speech(setting, whisper, Path(tmp))

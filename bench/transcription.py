@@ -8,12 +8,17 @@
   3. diarization, each setting side by side on the bundled samples and ../shared/data/speech: diarization
      error rate, speaker accuracy of the recognized words, speakers found, speed (`diarization`); and the
      transcribe stage's two halves, Whisper and diarization, one after the other vs at once as the stage runs
-     them (`diarization_overlap`).
+     them (`diarization_overlap`);
+  4. decoding settings side by side: greedy vs beam 5, with and without VAD, batched (faster-whisper's
+     BatchedInferencePipeline) vs window by window, tiny.en vs Whisper base: WER and real-time factor on
+     ../shared/data/speech and on the bundled samples, through WhisperTranscriber (so including the coverage
+     check and its re-decodes), and on the ~11-minute file, tiny.en in one piece batched vs not.
 
 AssemblyAI and Google need accounts; they are measured only when ASSEMBLYAI_API_KEY or
 GOOGLE_APPLICATION_CREDENTIALS is set (never in CI).
 
-    .venv/bin/python bench/transcription.py
+    .venv/bin/python bench/transcription.py            # everything
+    .venv/bin/python bench/transcription.py decoding   # only section 4 (or: recognizers, chunks, diarization)
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,16 +43,20 @@ from vigil.evaluation.diarization import (  # noqa: E402
     turns_from_words,
 )
 from vigil.media import audio_duration, extract_audio, ffmpeg_binary  # noqa: E402
+from vigil.schemas.transcripts import ProviderTranscript  # noqa: E402
 from vigil.settings import Settings  # noqa: E402
+from vigil.transcription.agent import transcript_metrics  # noqa: E402
 from vigil.transcription.chunking import cut_at_silences  # noqa: E402
 from vigil.transcription.diarization import build_diarizer, diarize_in_thread, diarizer_for  # noqa: E402
 from vigil.transcription.fanout import ChunkedAudio, run_providers  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.registry import build_transcriber  # noqa: E402
 from vigil.transcription.speakers import split_by_speaker  # noqa: E402
-from vigil.transcription.whisper import WhisperTranscriber, default_model_dir  # noqa: E402
+from vigil.transcription.whisper import DecodeOptions, WhisperTranscriber, default_model_dir  # noqa: E402
+from vigil.transcription.whisper_models import base_model_dir, tiny_model_dir  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
+SAMPLES = ROOT / "samples"
 
 
 def available_recognizers() -> list[str]:
@@ -201,14 +212,119 @@ def diarization_overlap(tmp: Path) -> None:
           f"at once / Whisper alone {overlapped / alone_whisper:.2f}")
 
 
+def _sample_cases() -> list[tuple[Path, str]]:
+    return [(media, " ".join(t["text"] for t in json.loads(media.with_suffix(".json").read_text())["turns"]))
+            for media in sorted(SAMPLES.iterdir()) if media.suffix in (".mp3", ".m4a", ".webm")]
+
+
+@dataclass
+class _Tally:
+    """One setting's results on one set of files."""
+
+    errors: list[float] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    busy_seconds: float = 0.0
+    redecoded: int = 0
+    inaudible: int = 0
+
+    def add(self, result: ProviderTranscript, reference: str, seconds: float) -> None:
+        metrics = transcript_metrics(result)
+        self.errors.append(word_error_rate(reference, " ".join(w.text for w in result.words)))
+        self.audio_seconds += result.duration
+        self.busy_seconds += seconds
+        self.redecoded += metrics.redecoded_stretches or 0
+        self.inaudible += metrics.inaudible_stretches or 0
+
+    @property
+    def wer(self) -> float:
+        return sum(self.errors) / len(self.errors)
+
+    @property
+    def rtf(self) -> float:
+        return self.audio_seconds / self.busy_seconds
+
+
+DECODINGS: list[tuple[str, dict[str, Any]]] = [
+    ("greedy", {"batch_size": 0}), ("greedy + VAD", {"batch_size": 0, "vad_filter": True}),
+    ("beam 5", {"batch_size": 0, "beam_size": 5}),
+    ("beam 5 + VAD", {"batch_size": 0, "beam_size": 5, "vad_filter": True}),
+    ("batched greedy", {"batch_size": 8}), ("batched beam 5", {"batch_size": 8, "beam_size": 5}),
+]
+
+
+def decoding(cases: list[dict], tmp: Path) -> None:
+    """Section 3. Every setting decodes each file in turn before the next file, so a busy spell on this shared
+    machine falls on all settings alike; times are each setting's own decode (and coverage check) only."""
+    files: list[tuple[str, Path, str]] = []
+    for case in cases:
+        audio = tmp / f"{case['audio']}.flac"
+        if not audio.exists():
+            extract_audio(SPEECH / case["audio"], audio, 600)
+        files.append(("speech", audio, case["reference"]))
+    for media, reference in _sample_cases():
+        audio = tmp / f"{media.stem}.flac"
+        extract_audio(media, audio, 600)
+        files.append(("samples", audio, reference))
+    models = {"tiny.en": tiny_model_dir(), "base": base_model_dir(tmp / "base")}
+    transcribers = {(model, label): WhisperTranscriber(model_dir, cpu_threads=2, options=DecodeOptions(**options))
+                    for model, model_dir in models.items() for label, options in DECODINGS
+                    if model == "tiny.en" or "VAD" not in label}  # VAD changes nothing here (see the tiny.en rows)
+    for transcriber in transcribers.values():
+        transcriber.transcribe(files[-1][1])  # warm up: the first decode pays one-off costs
+    tallies = {(key, group): _Tally() for key in transcribers for group in ("speech", "samples")}
+    for group, audio, reference in files:
+        for key, transcriber in transcribers.items():
+            started = time.perf_counter()
+            result = transcriber.transcribe(audio)
+            tallies[(key, group)].add(result, reference, time.perf_counter() - started)
+    baseline = tallies[(("tiny.en", "greedy"), "speech")].busy_seconds
+    print(f"\n{'model':<8} {'decoding':<15} {'WER speech':>10} {'RTF speech':>10} {'time ÷ tiny greedy':>18} "
+          f"{'WER samples':>11} {'RTF samples':>11}  re-decoded/inaudible; WER per speech file")
+    for model, label in transcribers:
+        speech, samples = tallies[((model, label), "speech")], tallies[((model, label), "samples")]
+        print(f"{model:<8} {label:<15} {speech.wer:>10.3f} {speech.rtf:>9.1f}x {speech.busy_seconds / baseline:>18.2f} "
+              f"{samples.wer:>11.3f} {samples.rtf:>10.1f}x  {speech.redecoded + samples.redecoded}/"
+              f"{speech.inaudible + samples.inaudible}; " + ", ".join(f"{e:.3f}" for e in speech.errors))
+
+
+def long_file_batched(cases: list[dict], tmp: Path) -> None:
+    """The ~11-minute file as one piece, tiny.en greedy: sequential windows vs batched, alternated twice."""
+    joined = tmp / "long.flac"
+    if not joined.exists():
+        listing = tmp / "list.txt"
+        listing.write_text("".join(f"file '{SPEECH / c['audio']}'\n" for c in cases))
+        subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
+                        "-ar", "16000", "-ac", "1", str(joined)], check=True)
+    reference = " ".join(c["reference"] for c in cases)
+    ways = {"sequential": WhisperTranscriber(tiny_model_dir(), cpu_threads=2, options=DecodeOptions(batch_size=0)),
+            "batched 8": WhisperTranscriber(tiny_model_dir(), cpu_threads=2, options=DecodeOptions(batch_size=8))}
+    for round_ in (1, 2):
+        timings = {}
+        for label, transcriber in ways.items():
+            started = time.perf_counter()
+            result = transcriber.transcribe(joined)
+            timings[label] = time.perf_counter() - started
+            wer = word_error_rate(reference, " ".join(w.text for w in result.words))
+            print(f"{result.duration / 60:.1f}-minute file, round {round_}, {label}: {timings[label]:.1f}s "
+                  f"({result.duration / timings[label]:.1f}x real time), WER {wer:.3f}", flush=True)
+        print(f"round {round_}: batched ÷ sequential wall time {timings['batched 8'] / timings['sequential']:.2f}")
+
+
 def main() -> None:
     cases = json.loads((SPEECH / "cases.json").read_text())
+    only = sys.argv[1:]
+    print(f"bench/transcription.py, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="vigil-bench-asr-") as tmp:
-        if "--diarization-only" not in sys.argv:
+        if not only or "recognizers" in only:
             per_recognizer(cases, Path(tmp))
+        if not only or "chunks" in only:
             long_file(cases, Path(tmp))
-        diarization(Path(tmp))
-        diarization_overlap(Path(tmp))
+        if not only or "diarization" in only:
+            diarization(Path(tmp))
+            diarization_overlap(Path(tmp))
+        if not only or "decoding" in only:
+            decoding(cases, Path(tmp))
+            long_file_batched(cases, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -108,11 +108,12 @@ def _transcriber(settings_json: str, provider: str) -> Transcriber:
 
 
 @ray.remote(num_cpus=1, max_retries=0)
-def transcribe_chunk(settings_json: str, provider: str, audio: bytes, suffix: str) -> ProviderTranscript:
+def transcribe_chunk(settings_json: str, provider: str, audio: bytes, suffix: str,
+                     vocabulary: Sequence[str] = ()) -> ProviderTranscript:
     with tempfile.NamedTemporaryFile(suffix=suffix) as chunk_file:
         chunk_file.write(audio)
         chunk_file.flush()
-        result = call_provider(_transcriber(settings_json, provider), Path(chunk_file.name))
+        result = call_provider(_transcriber(settings_json, provider), Path(chunk_file.name), vocabulary)
     # Where it ran, so operators (and tests) can see chunks spread over workers and nodes.
     result.raw["ray"] = {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
     return result
@@ -124,7 +125,7 @@ def chunk_map_on_ray(settings: Settings) -> ChunkMap:
     settings_json = settings.model_dump_json()
 
     def map_chunks(transcriber: Transcriber, files: list[tuple[Chunk, Path]],
-                   parallelism: int) -> list[ProviderTranscript]:
+                   parallelism: int, vocabulary: Sequence[str] = ()) -> list[ProviderTranscript]:
         results: dict[int, ProviderTranscript] = {}
         pending: dict[ray.ObjectRef, int] = {}
         queue = list(enumerate(files))
@@ -133,7 +134,7 @@ def chunk_map_on_ray(settings: Settings) -> ChunkMap:
                 while queue and len(pending) < parallelism:
                     position, (chunk, path) = queue.pop(0)
                     ref = transcribe_chunk.options(name=f"transcribe_chunk:{transcriber.name}:{chunk.index}").remote(
-                        settings_json, transcriber.name, ray.put(path.read_bytes()), path.suffix)
+                        settings_json, transcriber.name, ray.put(path.read_bytes()), path.suffix, tuple(vocabulary))
                     pending[ref] = position
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:

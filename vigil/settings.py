@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     openai_prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description='USD per million tokens (in, out) by model, JSON: {"my-model": [0.2, 0.8]}; '
                                           "known OpenAI models have built-in prices.")
-    whisper_model: str | None = Field(None, description="Local Whisper (CTranslate2) model directory.")
+    whisper_model: str | None = Field(None, description="Whisper model: unset or `tiny.en` (the default), `base`, "
+                                      "or a local CTranslate2 Whisper model directory.")
     whisper_threads: int = Field(2, description="CPU threads per Whisper decode.")
     whisper_workers: int = Field(1, description="Whisper decodes that may run at once in one process.")
     chunk_seconds: float = Field(120.0, description="Audio longer than twice this is cut into chunks at silences.")
@@ -161,6 +162,15 @@ class Settings(BaseSettings):
     events_prune_interval_seconds: float = Field(3600.0, gt=0, description="How often the dispatcher prunes events.")
     dashboard_refresh_seconds: float = Field(5.0, gt=0, description="How often the dashboard's review queue and Jobs "
                                                                    "page refresh their tables by themselves.")
+    whisper_beam_size: int = Field(1, ge=1, le=10, description="Whisper's first pass: 1 is greedy, more is beam "
+                                   "search. Always temperature 0, so the same audio gives the same words.")
+    whisper_vad_filter: bool = Field(False, description="Whisper's first pass decodes only what Silero VAD calls "
+                                     "speech (coverage is checked against VAD either way).")
+    whisper_batch_size: int = Field(0, ge=0, description="> 0: Whisper decodes through faster-whisper's "
+                                    "BatchedInferencePipeline, this many pieces of speech per batch; 0: window by "
+                                    "window.")
+    coverage_min_gap_seconds: float = Field(1.0, gt=0, description="Detected speech no segment covers for this long "
+                                            "or longer is decoded again on its own, then marked inaudible.")
 
     @model_validator(mode="after")
     def _standin_only_when_allowed(self) -> Settings:

@@ -188,7 +188,14 @@ with left:
         if transcript.get("reconciliation"):
             summary = transcript["reconciliation"]
             note += f" · providers agreed on {summary['agreement_rate']:.0%} of words"
+        metrics = transcript.get("metrics") or {}
+        if metrics.get("speech_detected_seconds"):
+            note += (f" · segments cover {metrics['speech_covered_seconds']:.0f} s of the "
+                     f"{metrics['speech_detected_seconds']:.0f} s of speech detected")
         st.caption(note)
+        if marked := metrics.get("inaudible_stretches"):
+            st.warning(f"{marked} stretch(es) of speech could not be transcribed: they are marked [inaudible] below, "
+                       "with their times. Listen to the recording there.")
         for name, why in (transcript.get("failed_providers") or {}).items():
             st.warning(plain(f"{name} failed for this session ({why}); the transcript is built from the others."))
         for seg in transcript["segments"]:

@@ -21,6 +21,7 @@ from vigil.schemas.api import (
     SpeakerSettings,
     TranscriptionConfig,
     UsageOut,
+    VocabularySettings,
 )
 from vigil.services import alerts, governance, redaction, retention, tenants
 from vigil.services.jobs import list_jobs
@@ -143,6 +144,22 @@ def get_redaction(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> R
 def put_redaction(tenant_id: uuid.UUID, body: RedactionSettings, db: DbDep,
                   principal: PrincipalDep) -> RedactionSettings:
     return redaction.set_redaction_names(db, principal, tenant_id, body.names)
+
+
+@router.get("/{tenant_id}/vocabulary", response_model=VocabularySettings, tags=["tenants"],
+            description="The terms this tenant's speech recognizers are told to expect (admin, own tenant).")
+def get_vocabulary(tenant_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> VocabularySettings:
+    return tenants.vocabulary_settings(db, principal, tenant_id)
+
+
+@router.put("/{tenant_id}/vocabulary", response_model=VocabularySettings, tags=["tenants"],
+            description="Replace the custom vocabulary: names of programs, medications and places (each 1–100 "
+                        "characters, at most 6 words, at most 1,000 terms). Whisper gets them as hotwords, AssemblyAI "
+                        "as word boost, Google as speech adaptation phrases, for sessions transcribed from now on. "
+                        "Admin, own tenant; audited with the terms added and removed.")
+def put_vocabulary(tenant_id: uuid.UUID, body: VocabularySettings, db: DbDep,
+                   principal: PrincipalDep) -> VocabularySettings:
+    return tenants.set_vocabulary(db, principal, tenant_id, body.terms)
 
 
 @router.get("/{tenant_id}/alerts", response_model=AlertConfig, tags=["tenants"],

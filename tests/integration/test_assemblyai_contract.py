@@ -85,6 +85,31 @@ def test_the_audio_file_is_uploaded_and_submitted_with_speaker_labels(standin: A
     assert standin.submissions[0]["audio_url"].startswith("https://cdn.assemblyai.com/upload/")
 
 
+def test_the_vocabulary_is_submitted_as_word_boost_at_the_default_weight(standin: AssemblyAIStandin,
+                                                                         base_url: str) -> None:
+    transcriber(base_url).transcribe(AUDIO, ["Naltrexone", "Bayview Clinic"])
+
+    (submitted,) = standin.submissions
+    assert submitted["word_boost"] == ["Naltrexone", "Bayview Clinic"]
+    assert submitted["boost_param"] == "default"
+
+
+def test_without_a_vocabulary_no_word_boost_is_sent(standin: AssemblyAIStandin, base_url: str) -> None:
+    transcriber(base_url).transcribe(AUDIO)
+
+    assert "word_boost" not in standin.submissions[0] and "boost_param" not in standin.submissions[0]
+
+
+def test_a_word_boost_assemblyai_would_refuse_is_a_permanent_rejection(standin: AssemblyAIStandin,
+                                                                       base_url: str) -> None:
+    """The stand-in refuses a phrase of more than 6 words, as AssemblyAI does; the tenant service never sends one
+    (tests/integration/test_vocabulary.py)."""
+    with pytest.raises(PermanentError, match="word_boost phrase") as caught:
+        transcriber(base_url).transcribe(AUDIO, ["one two three four five six seven"])
+
+    assert caught.value.code == "provider_rejected"
+
+
 def test_concurrent_calls_each_use_their_own_key_and_leave_the_sdk_global_settings_alone(base_url: str) -> None:
     outcomes: dict[str, object] = {}
 

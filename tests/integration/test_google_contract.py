@@ -13,7 +13,7 @@ from tests.standins.google_speech_server import GoogleSpeechStandin, SpokenWord,
 from vigil.errors import InvalidProviderOutput, PermanentError, TransientError
 from vigil.media import audio_duration, extract_audio
 from vigil.schemas.transcripts import Segment, Word
-from vigil.transcription.google_provider import INLINE_AUDIO_LIMIT_BYTES, GoogleSpeechTranscriber
+from vigil.transcription.google_provider import INLINE_AUDIO_LIMIT_BYTES, PHRASE_BOOST, GoogleSpeechTranscriber
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "checkin-risk.mp3"
 WORDS = (
@@ -92,6 +92,31 @@ def test_request_sends_the_flac_inline_with_offsets_confidence_punctuation_and_t
     diarization = config.diarization_config
     assert diarization.enable_speaker_diarization
     assert (diarization.min_speaker_count, diarization.max_speaker_count) == (2, 2)
+
+
+def test_the_vocabulary_is_sent_as_one_boosted_speech_context(standin: GoogleSpeechStandin, endpoint: str,
+                                                              flac: Path) -> None:
+    transcriber(endpoint).transcribe(flac, ["Naltrexone", "Bayview Clinic"])
+
+    (context,) = standin.requests[0].config.speech_contexts
+    assert list(context.phrases) == ["Naltrexone", "Bayview Clinic"]
+    assert context.boost == PHRASE_BOOST and 0 < PHRASE_BOOST <= 20
+
+
+def test_without_a_vocabulary_no_speech_context_is_sent(standin: GoogleSpeechStandin, endpoint: str,
+                                                        flac: Path) -> None:
+    transcriber(endpoint).transcribe(flac)
+
+    assert list(standin.requests[0].config.speech_contexts) == []
+
+
+def test_a_phrase_google_would_refuse_is_a_permanent_rejection(standin: GoogleSpeechStandin, endpoint: str,
+                                                               flac: Path) -> None:
+    """Google takes phrases of at most 100 characters; the tenant service never sends a longer one."""
+    with pytest.raises(PermanentError, match="phrase has 1 to 100 characters") as caught:
+        transcriber(endpoint).transcribe(flac, ["x" * 101])
+
+    assert caught.value.code == "provider_rejected"
 
 
 def test_operation_that_needs_several_polls_still_completes(

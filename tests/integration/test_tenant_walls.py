@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/budget"): {"daily_token_budget": 1},
     ("put", "/api/v1/tenants/{tenant_id}/retention"): {"media_days": 1, "content_days": 1},
     ("put", "/api/v1/tenants/{tenant_id}/redaction"): {"names": ["Crossing Wall"]},
+    ("put", "/api/v1/tenants/{tenant_id}/vocabulary"): {"terms": ["Crossing Wall"]},
     ("put", "/api/v1/tenants/{tenant_id}/risk"): {"sensitivity": "balanced"},
     ("put", "/api/v1/tenants/{tenant_id}/users/{user_id}/counselor"): {"label": "Counselor A-7731"},
     ("post", "/api/v1/me/sessions/{session_id}/disputes"): {"field": "summary", "note": "crossing the wall"},
@@ -103,7 +104,7 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
     return {**counts, "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version,
                                  tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names,
                                  tenant.risk_sensitivity, tenant.active_risk_model_version,
-                                 tenant.double_review_share, tenant.double_review_high_risk),
+                                 tenant.double_review_share, tenant.double_review_high_risk, tenant.vocabulary),
             "sessions": sessions, "disputes": disputes, "users": users, "alerts": alerts}
 
 

@@ -6,6 +6,10 @@ the `TranscriptRequest` as JSON (`audio_url` plus options such as `speaker_label
 object; `GET /v2/transcript/{id}` is polled until `status` is `completed` or `error`. Any status other than
 200 becomes a `TranscriptError` carrying the status code and the body's `error` field.
 
+Custom vocabulary travels in the submission as `word_boost` (a list of words and phrases) and `boost_param`
+(`low`, `default` or `high`). The stand-in refuses them with 400 as AssemblyAI documents its limits: at most 1,000
+entries, each a string of at most 6 words, and `boost_param` only with a word boost and only with those values.
+
 Transcripts say a fixed script: each word lasts WORD_MS, words follow each other every STEP_MS, starting at
 LEAD_MS, so a test can state the exact timings it expects. A `timed_script` (words with their own times and
 confidences, as a real recognizer heard them) is said instead when it is given.
@@ -136,6 +140,8 @@ class AssemblyAIStandin:
         body = await request.json()
         if not body.get("audio_url"):
             return JSONResponse({"error": "audio_url is required"}, status_code=400)
+        if problem := word_boost_problem(body):
+            return JSONResponse({"error": problem}, status_code=400)
         self.submissions.append(body)
         transcript_id = str(uuid.uuid4())
         self._jobs[transcript_id] = _Job(request=body)
@@ -155,6 +161,26 @@ class AssemblyAIStandin:
             return Response(self.completed_body, media_type="application/json")
         said = completed_timed_transcript(self.timed_script) if self.timed_script else completed_transcript(self.script)
         return JSONResponse({**base, **said, **(self.completed_body or {})})
+
+
+MAX_WORD_BOOST = 1000
+MAX_BOOST_WORDS = 6
+BOOST_PARAMS = ("low", "default", "high")
+
+
+def word_boost_problem(body: dict[str, Any]) -> str | None:
+    """Why AssemblyAI would refuse this submission's custom vocabulary, or None."""
+    boost, param = body.get("word_boost"), body.get("boost_param")
+    if boost is not None:
+        if not isinstance(boost, list) or not all(isinstance(term, str) for term in boost):
+            return "word_boost must be a list of strings"
+        if len(boost) > MAX_WORD_BOOST:
+            return f"word_boost takes at most {MAX_WORD_BOOST} words and phrases"
+        if any(not term.strip() or len(term.split()) > MAX_BOOST_WORDS for term in boost):
+            return f"each word_boost phrase must have 1 to {MAX_BOOST_WORDS} words"
+    if param is not None and (param not in BOOST_PARAMS or not boost):
+        return f"boost_param must be one of {', '.join(BOOST_PARAMS)}, and comes with a word_boost"
+    return None
 
 
 def completed_transcript(script: Sequence[tuple[str, str]]) -> dict[str, Any]:

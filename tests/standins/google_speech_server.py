@@ -6,6 +6,10 @@ What the client sends (google-cloud-speech 2.x): `/google.cloud.speech.v1.Speech
 client then polls `/google.longrunning.Operations/GetOperation` on the same channel until `done`, and unpacks
 `Operation.response` (an Any holding a `LongRunningRecognizeResponse`) or raises from `Operation.error`.
 
+Custom vocabulary travels in `RecognitionConfig.speech_contexts` (speech adaptation phrases with a boost). The
+stand-in refuses them with INVALID_ARGUMENT as Google documents the limits of v1: at most 5,000 phrases and 100,000
+characters in a request, each phrase at most 100 characters, a boost from 0 to 20.
+
 Transcripts are built from the test's own words the way Google builds them with diarization on: one result
 per speaker turn (words untagged), then a last result whose top alternative repeats every word with its
 speaker tag and has no transcript of its own.
@@ -114,6 +118,8 @@ class GoogleSpeechStandin:
                                context: grpc.ServicerContext) -> operations_pb2.Operation:
         self._enter("LongRunningRecognize", context)
         self.requests.append(request)
+        if problem := speech_context_problem(request.config):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         name = str(next(self._ids))
         outcome = self.operation_error or speech_v1.LongRunningRecognizeResponse(
             results=self._results(), total_billed_time=self._billed(), request_id=int(name))
@@ -182,6 +188,26 @@ class GoogleSpeechStandin:
 
     def _billed(self) -> timedelta:
         return timedelta(seconds=int(self.words[-1].end) + 1 if self.words else 0)
+
+
+MAX_PHRASES = 5000
+MAX_PHRASE_CHARACTERS = 100
+MAX_TOTAL_CHARACTERS = 100_000
+MAX_BOOST = 20.0
+
+
+def speech_context_problem(config: speech_v1.RecognitionConfig) -> str | None:
+    """Why Google would refuse this config's speech contexts, or None."""
+    phrases = [phrase for context in config.speech_contexts for phrase in context.phrases]
+    if len(phrases) > MAX_PHRASES:
+        return f"speech_contexts: at most {MAX_PHRASES} phrases per request"
+    if sum(len(phrase) for phrase in phrases) > MAX_TOTAL_CHARACTERS:
+        return f"speech_contexts: at most {MAX_TOTAL_CHARACTERS} characters per request"
+    if any(not phrase.strip() or len(phrase) > MAX_PHRASE_CHARACTERS for phrase in phrases):
+        return f"speech_contexts: a phrase has 1 to {MAX_PHRASE_CHARACTERS} characters"
+    if any(not 0 <= context.boost <= MAX_BOOST for context in config.speech_contexts):
+        return f"speech_contexts: boost must be between 0 and {MAX_BOOST:g}"
+    return None
 
 
 def _word_info(word: SpokenWord, tagged: bool) -> speech_v1.WordInfo:

@@ -90,12 +90,12 @@ def hear(audio: Path, hearing: Hearing, workdir: Path) -> list[HeardWord]:
     import ctranslate2
     from faster_whisper import WhisperModel
 
-    from vigil.transcription.whisper import default_model_dir
+    from vigil.transcription.whisper_models import tiny_model_dir
 
     # A model's worker threads draw from generators seeded when they start: a model loaded after the seed is
     # set samples the same way every time (one loaded earlier does not). Loading tiny.en takes under a second.
     ctranslate2.set_random_seed(hearing.seed)
-    model = WhisperModel(str(default_model_dir()), device="cpu", compute_type="int8", cpu_threads=2)
+    model = WhisperModel(str(tiny_model_dir()), device="cpu", compute_type="int8", cpu_threads=2)
     segments, _ = model.transcribe(
         str(pass_through_channel(audio, hearing, workdir)), language="en", beam_size=hearing.beam_size, best_of=5,
         temperature=hearing.temperature, condition_on_previous_text=hearing.condition_on_previous_text,

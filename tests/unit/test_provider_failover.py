@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ class Scripted:
         self.calls = 0
         self.threads: set[int] = set()
 
-    def transcribe(self, audio_path: Path) -> ProviderTranscript:
+    def transcribe(self, audio_path: Path, vocabulary: Sequence[str] = ()) -> ProviderTranscript:
         self.calls += 1
         self.threads.add(threading.get_ident())
         time.sleep(self.delay)

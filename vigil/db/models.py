@@ -60,6 +60,8 @@ class Tenant(Base):
     # high-risk one is among them.
     double_review_share: Mapped[float | None] = mapped_column(sa.Float)
     double_review_high_risk: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # Rare terms (programs, medications, places) the speech recognizers are told to expect (services/tenants.py).
+    vocabulary: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list, server_default="{}")
     created_at: Mapped[datetime] = _created()
 
 

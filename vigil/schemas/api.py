@@ -150,6 +150,13 @@ class TranscriptionConfig(BaseModel):
     source: str = Field("tenant", description="tenant | deployment")
 
 
+class VocabularySettings(BaseModel):
+    terms: list[str] = Field(default_factory=list, max_length=1000,
+                             description="Names of programs, medications and places this tenant's sessions mention, "
+                                         "each 1–100 characters and at most 6 words: Whisper gets them as hotwords, "
+                                         "AssemblyAI as word boost, Google as speech adaptation phrases.")
+
+
 class RedactionSettings(BaseModel):
     names: list[str] = Field(default_factory=list, max_length=5000,
                              description="Names (clients, staff, places) redacted wherever they are said, besides "

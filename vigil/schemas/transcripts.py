@@ -27,6 +27,23 @@ class Segment(BaseModel):
     text: str
     speaker: str | None = None
     confidence: Confidence | None = None
+    inaudible: bool = Field(False, description="A marker, not words: speech was detected here and no decode heard "
+                                               "any words in it. Its text says `[inaudible mm:ss–mm:ss]`.")
+
+
+class Span(BaseModel):
+    start: Seconds
+    end: Seconds
+
+
+class SpeechCoverage(BaseModel):
+    """What voice activity detection found in the audio, and what it took to cover it with transcript segments."""
+
+    speech: list[Span] = Field(description="Stretches of speech voice activity detection found.")
+    redecoded: list[Span] = Field(default_factory=list, description="Stretches no segment covered after the first "
+                                                                    "decode, decoded again on their own.")
+    inaudible: list[Span] = Field(default_factory=list, description="Of those, the ones still without words, "
+                                                                    "marked `[inaudible mm:ss–mm:ss]`.")
 
 
 class ProviderTranscript(BaseModel):
@@ -39,6 +56,8 @@ class ProviderTranscript(BaseModel):
     words: list[Word]
     segments: list[Segment]
     raw: dict[str, Any] = Field(default_factory=dict, description="Provider-specific extras.")
+    coverage: SpeechCoverage | None = Field(None, description="Set by providers that check their segments against "
+                                                              "voice activity detection (whisper).")
 
 
 class ReconciledWord(Word):
@@ -127,6 +146,11 @@ class TranscriptMetrics(BaseModel):
     speaking_rate_wpm: float
     mean_confidence: float | None
     low_confidence_share: float | None = Field(description="Share of words with confidence < 0.5.")
+    speech_detected_seconds: float | None = Field(None, description="Speech voice activity detection found.")
+    speech_covered_seconds: float | None = Field(None, description="Of that, the part transcript segments with "
+                                                                   "words cover.")
+    redecoded_stretches: int | None = Field(None, description="Uncovered stretches decoded again on their own.")
+    inaudible_stretches: int | None = Field(None, description="Stretches still without words, marked inaudible.")
 
 
 AgentTranscript.model_rebuild()

@@ -38,6 +38,7 @@ from vigil.services.analysis_inputs import current_inputs_key
 from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
 from vigil.services.reviews import session_speaker_overrides, transcript_with_roles
+from vigil.services.tenants import vocabulary_for
 from vigil.storage.base import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
@@ -50,7 +51,7 @@ from vigil.storage.base import (
     original_name,
     transcript_raw_name,
 )
-from vigil.transcription.agent import build_agent_transcript
+from vigil.transcription.agent import build_agent_transcript, spoken_transcript
 from vigil.transcription.base import Transcriber
 from vigil.transcription.chunking import cut_at_silences
 from vigil.transcription.diarization import StartDiarization, diarize_in_thread
@@ -122,12 +123,14 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     if ctx.store.exists(agent_key) and _has_transcript(ctx, claim):
         return
     audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
+    with ctx.tenant_db(claim.tenant_id) as db:
+        vocabulary = vocabulary_for(db, claim.tenant_id)
     diarization_key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_DIARIZATION_NAME)
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
         diarized = _start_diarization(ctx, diarization_key, audio, diarize)
-        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks))
+        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks), vocabulary)
         diarization, diarization_info = diarized()
     if diarization is not None and not ctx.store.exists(diarization_key):
         _put_json(ctx, claim, "transcript_diarization", TRANSCRIPT_DIARIZATION_NAME, diarization.model_dump_json())
@@ -143,7 +146,8 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         primary = run.transcripts[0]
         source = ProviderTranscript(
             provider="reconciled", model="rover:" + "+".join(names), language=primary.language,
-            duration=primary.duration, words=reconciled.words, segments=reconciled.segments)
+            duration=primary.duration, words=reconciled.words, segments=reconciled.segments,
+            coverage=next((t.coverage for t in run.transcripts if t.coverage), None))
         summary = reconciled.summary
         rows.append(source)
     else:
@@ -350,7 +354,8 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
     analyzer = analyzer.with_risk_settings(config.risk)
     rubric = config.rubric  # None → the analyzer's built-in rubric
     rubric_version = config.rubric_version or builtin_rubric_version(analyzer)
-    transcript = transcript_with_roles(load_agent_transcript(ctx, claim), corrections, first_speaker)
+    transcript = spoken_transcript(transcript_with_roles(load_agent_transcript(ctx, claim), corrections,
+                                                         first_speaker))
     failures_before = len(getattr(analyzer, "failures", []))
     started = time.perf_counter()
     run = run_analysis_tasks(transcript, analyzer, rubric)

@@ -46,6 +46,7 @@ from vigil.services.governance import active_config
 from vigil.services.reviews import ai_values
 from vigil.settings import Settings
 from vigil.storage.base import TRANSCRIPT_AGENT_NAME, artifact_key
+from vigil.transcription.agent import spoken_transcript
 
 CATEGORIES = [c.value for c in RiskCategory]
 BEHAVIOURS = ["question", "reflection", "therapist_input", "other"]
@@ -167,7 +168,8 @@ def history_cases(ctx: Context, db: DbSession, tenant_id: uuid.UUID, since: date
                                                          Review.tenant_id == tenant_id).order_by(Review.created_at)):
             final[review.field] = review.human_value["value"]
         cases.append(Case(
-            id=str(session.id), transcript=AgentTranscript.model_validate_json(ctx.store.get_bytes(key)),
+            id=str(session.id),
+            transcript=spoken_transcript(AgentTranscript.model_validate_json(ctx.store.get_bytes(key))),
             risk=frozenset(c for c in CATEGORIES if final.get(f"flag.{c}") in ("flagged", "confirmed")),
             mi_quality=final.get("mi_quality"),
             rubric={k.removeprefix("rubric."): v for k, v in final.items() if k.startswith("rubric.")},

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil.analysis.risk.sentence_risk import DEFAULT_SENSITIVITY
 from vigil.db.models import Tenant
 from vigil.errors import ValidationFailure
-from vigil.schemas.api import RiskSettingsOut, SpeakerSettings, TranscriptionConfig
+from vigil.schemas.api import RiskSettingsOut, SpeakerSettings, TranscriptionConfig, VocabularySettings
 from vigil.services import audit
 from vigil.services.access import Principal, own_tenant
 from vigil.settings import Settings
@@ -87,3 +87,39 @@ def set_first_speaker(db: DbSession, principal: Principal, tenant_id: uuid.UUID,
                  entity_id=tenant.id, detail={"before": before, "after": first_speaker})
     db.commit()
     return speaker_settings(db, principal, tenant_id)
+
+
+MAX_TERM_CHARACTERS = 100  # Google's limit on one phrase
+MAX_TERM_WORDS = 6  # AssemblyAI's limit on one word-boost phrase
+
+
+def vocabulary_for(db: DbSession, tenant_id: uuid.UUID) -> list[str]:
+    """The terms the speech recognizers are told to expect for this tenant's sessions."""
+    return list(db.scalar(sa.select(Tenant.vocabulary).where(Tenant.id == tenant_id)) or [])
+
+
+def vocabulary_settings(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> VocabularySettings:
+    return VocabularySettings(terms=list(own_tenant(db, principal, tenant_id).vocabulary or []))
+
+
+def set_vocabulary(db: DbSession, principal: Principal, tenant_id: uuid.UUID, terms: list[str]) -> VocabularySettings:
+    """Replace the tenant's vocabulary (admin; applies to sessions transcribed from now on). Spacing is tidied and a
+    term given twice (in any case) is kept once, in the order given. The audit entry names the terms added and
+    removed: they are names of programs, medications and places, not of people."""
+    tenant = own_tenant(db, principal, tenant_id)
+    cleaned: list[str] = []
+    for term in (" ".join(t.split()) for t in terms):
+        if not term or term.casefold() in {c.casefold() for c in cleaned}:
+            continue
+        if len(term) > MAX_TERM_CHARACTERS or len(term.split()) > MAX_TERM_WORDS:
+            raise ValidationFailure(f"a term is at most {MAX_TERM_CHARACTERS} characters and {MAX_TERM_WORDS} "
+                                    f"words: {term[:40]!r}…")
+        cleaned.append(term)
+    before = list(tenant.vocabulary or [])
+    tenant.vocabulary = cleaned
+    audit.record(db, tenant_id=tenant.id, actor=principal, action="tenant.vocabulary", entity_type="tenant",
+                 entity_id=tenant.id, detail={"added": [t for t in cleaned if t not in before],
+                                              "removed": [t for t in before if t not in cleaned],
+                                              "terms_after": len(cleaned)})
+    db.commit()
+    return VocabularySettings(terms=cleaned)

@@ -12,6 +12,7 @@ from vigil.schemas.transcripts import (
     Segment,
     TranscriptMetrics,
 )
+from vigil.transcription.coverage import covered_seconds
 
 LOW_CONFIDENCE = 0.5
 
@@ -20,7 +21,8 @@ def transcript_metrics(transcript: ProviderTranscript) -> TranscriptMetrics:
     words = transcript.words
     confidences = [w.confidence for w in words if w.confidence is not None]
     minutes = transcript.duration / 60 if transcript.duration else 0.0
-    word_count = len(words) if words else sum(len(s.text.split()) for s in transcript.segments)
+    word_count = len(words) if words else sum(len(s.text.split()) for s in spoken_segments(transcript.segments))
+    coverage = transcript.coverage
     return TranscriptMetrics(
         word_count=word_count,
         duration_seconds=transcript.duration,
@@ -29,7 +31,25 @@ def transcript_metrics(transcript: ProviderTranscript) -> TranscriptMetrics:
         low_confidence_share=(
             round(sum(c < LOW_CONFIDENCE for c in confidences) / len(confidences), 4) if confidences else None
         ),
+        speech_detected_seconds=round(sum(s.end - s.start for s in coverage.speech), 3) if coverage else None,
+        speech_covered_seconds=covered_seconds(coverage.speech, transcript.segments) if coverage else None,
+        redecoded_stretches=len(coverage.redecoded) if coverage else None,
+        inaudible_stretches=sum(s.inaudible for s in transcript.segments) if coverage else None,
     )
+
+
+def spoken_segments(segments: Sequence[Segment]) -> list[Segment]:
+    """The segments with words: inaudible markers are left out (they keep their index, so evidence that points at a
+    segment still points at the one shown)."""
+    return [s for s in segments if not s.inaudible]
+
+
+def spoken_transcript(transcript: AgentTranscript) -> AgentTranscript:
+    """What analysis reads: the transcript without its inaudible markers, which are for the supervisor's eyes."""
+    if not any(s.inaudible for s in transcript.segments):
+        return transcript
+    segments = spoken_segments(transcript.segments)
+    return transcript.model_copy(update={"segments": segments, "text": transcript_text(segments)})
 
 
 def transcript_text(segments: Sequence[Segment]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -14,7 +15,10 @@ from vigil.schemas.transcripts import ProviderTranscript
 class Transcriber(Protocol):
     name: str
 
-    def transcribe(self, audio_path: Path) -> ProviderTranscript: ...
+    def transcribe(self, audio_path: Path, vocabulary: Sequence[str] = ()) -> ProviderTranscript:
+        """`vocabulary`: the tenant's rare terms (programs, medications, places), given to the recognizer as hints
+        in whatever form it accepts (Whisper hotwords, AssemblyAI word boost, Google speech contexts)."""
+        ...
 
 
 def broken_answer(what: str, exc: Exception) -> InvalidProviderOutput:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vigil.errors import PermanentError, TransientError
 from vigil.media import ffmpeg_binary
-from vigil.schemas.transcripts import ProviderTranscript, Segment, Word
+from vigil.schemas.transcripts import ProviderTranscript, Segment, Span, SpeechCoverage, Word
 
 _SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")
@@ -111,4 +111,21 @@ def stitch(parts: list[tuple[Chunk, ProviderTranscript]], duration: float) -> Pr
     return ProviderTranscript(provider=first.provider, model=first.model, language=first.language,
                               duration=duration, words=words, segments=segments,
                               raw={"chunks": [{"index": c.index, "start": c.start, "end": c.end, "raw": t.raw}
-                                              for c, t in ordered]})
+                                              for c, t in ordered]},
+                              coverage=_stitched_coverage(ordered))
+
+
+def _owned_spans(chunk: Chunk, spans: list[Span], last: bool) -> list[Span]:
+    """A chunk's spans in absolute time, cut to the stretch the chunk owns."""
+    own_end = float("inf") if last else chunk.own_end
+    shifted = ((max(s.start + chunk.start, chunk.own_start), min(s.end + chunk.start, own_end)) for s in spans)
+    return [Span(start=round(a, 3), end=round(b, 3)) for a, b in shifted if b > a]
+
+
+def _stitched_coverage(ordered: list[tuple[Chunk, ProviderTranscript]]) -> SpeechCoverage | None:
+    if not all(t.coverage for _, t in ordered):
+        return None
+    parts = [(chunk, t.coverage, i == len(ordered) - 1) for i, (chunk, t) in enumerate(ordered) if t.coverage]
+    return SpeechCoverage(speech=[s for c, cov, last in parts for s in _owned_spans(c, cov.speech, last)],
+                          redecoded=[s for c, cov, last in parts for s in _owned_spans(c, cov.redecoded, last)],
+                          inaudible=[s for c, cov, last in parts for s in _owned_spans(c, cov.inaudible, last)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,14 +47,15 @@ class ProviderRun:
         raise PermanentError(f"every speech provider failed ({summary})", code="all_providers_failed")
 
 
-ChunkMap = Callable[[Transcriber, list[tuple[Chunk, Path]], int], list[ProviderTranscript]]
+# (provider, chunk files, parallelism, vocabulary) → one transcript per chunk, in order
+ChunkMap = Callable[[Transcriber, list[tuple[Chunk, Path]], int, Sequence[str]], list[ProviderTranscript]]
 
 
 def map_chunks_in_threads(transcriber: Transcriber, files: list[tuple[Chunk, Path]],
-                          parallelism: int) -> list[ProviderTranscript]:
+                          parallelism: int, vocabulary: Sequence[str] = ()) -> list[ProviderTranscript]:
     """Chunks of one provider on this machine, `parallelism` at a time, in order."""
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=f"{transcriber.name}-chunk") as pool:
-        return list(pool.map(lambda item: call_provider(transcriber, item[1]), files))
+        return list(pool.map(lambda item: call_provider(transcriber, item[1], vocabulary), files))
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ class ChunkedAudio:
     map_chunks: ChunkMap = map_chunks_in_threads
 
 
-def call_provider(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
+def call_provider(transcriber: Transcriber, audio: Path, vocabulary: Sequence[str] = ()) -> ProviderTranscript:
     """One provider call behind its breaker; an open breaker is a transient `circuit_open`."""
     started, outcome = time.perf_counter(), "ok"
     try:
-        return breaker_for(transcriber.name).call(lambda: transcriber.transcribe(audio))
+        return breaker_for(transcriber.name).call(lambda: transcriber.transcribe(audio, vocabulary))
     except CircuitOpen as exc:
         outcome = "circuit_open"
         raise TransientError(f"{transcriber.name} is failing; skipped for now", code="circuit_open") from exc
@@ -88,20 +89,21 @@ def call_provider(transcriber: Transcriber, audio: Path) -> ProviderTranscript:
         telemetry.current().provider_call(transcriber.name, outcome, time.perf_counter() - started)
 
 
-def _call_chunked(transcriber: Transcriber, chunked: ChunkedAudio) -> ProviderTranscript:
+def _call_chunked(transcriber: Transcriber, chunked: ChunkedAudio, vocabulary: Sequence[str]) -> ProviderTranscript:
     """The provider's chunks, stitched back in order. One failed chunk fails this provider for the
     session (the other providers still count), and the stage retry redoes it."""
-    transcripts = chunked.map_chunks(transcriber, chunked.files, chunked.parallelism)
+    transcripts = chunked.map_chunks(transcriber, chunked.files, chunked.parallelism, vocabulary)
     return stitch([(chunk, t) for (chunk, _), t in zip(chunked.files, transcripts, strict=True)], chunked.duration)
 
 
-def run_providers(transcribers: list[Transcriber], audio: Path, chunked: ChunkedAudio | None = None) -> ProviderRun:
-    """Every provider on the same audio at once (on its chunks, when it was cut). Results keep the
-    configured order (the first successful one is the primary)."""
+def run_providers(transcribers: list[Transcriber], audio: Path, chunked: ChunkedAudio | None = None,
+                  vocabulary: Sequence[str] = ()) -> ProviderRun:
+    """Every provider on the same audio at once (on its chunks, when it was cut), each given the tenant's
+    vocabulary. Results keep the configured order (the first successful one is the primary)."""
     run = ProviderRun()
     with ThreadPoolExecutor(max_workers=max(1, len(transcribers)), thread_name_prefix="provider") as pool:
-        futures = [(t, pool.submit(_call_chunked, t, chunked) if chunked else pool.submit(call_provider, t, audio))
-                   for t in transcribers]
+        futures = [(t, pool.submit(_call_chunked, t, chunked, vocabulary) if chunked
+                    else pool.submit(call_provider, t, audio, vocabulary)) for t in transcribers]
         for transcriber, future in futures:
             try:
                 run.transcripts.append(future.result())

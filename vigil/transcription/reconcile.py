@@ -28,6 +28,7 @@ from vigil.schemas.transcripts import (
     Segment,
     Word,
 )
+from vigil.transcription.coverage import in_time_order
 from vigil.transcription.quality import normalise_words, word_error_rate
 
 ALPHA = 0.6
@@ -177,4 +178,16 @@ def reconcile_transcripts(transcripts: list[ProviderTranscript]) -> ReconciledTr
     )
     # Segments (and so speakers) come from the first provider that diarized, else from the primary.
     frame = next((t for t in transcripts if any(seg.speaker for seg in t.segments)), transcripts[0])
-    return ReconciledTranscript(words=words, segments=_segments_for(words, frame), summary=summary)
+    segments = _segments_for(words, frame) + _still_inaudible(transcripts, words)
+    return ReconciledTranscript(words=words, segments=in_time_order(segments), summary=summary)
+
+
+def _still_inaudible(transcripts: list[ProviderTranscript], words: list[ReconciledWord]) -> list[Segment]:
+    """A provider's inaudible marker stays where no reconciled word was heard; where another provider heard words,
+    those words stand instead. The same stretch marked by two providers is marked once."""
+    kept: list[Segment] = []
+    for marker in (s for t in transcripts for s in t.segments if s.inaudible):
+        heard = any(marker.start <= (w.start + w.end) / 2 <= marker.end for w in words)
+        if not heard and not any(k.start < marker.end and marker.start < k.end for k in kept):
+            kept.append(marker)
+    return kept

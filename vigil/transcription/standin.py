@@ -7,6 +7,7 @@ Choose it with `TRANSCRIBERS=standin`; it never runs unless configured."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from vigil.media import audio_duration
@@ -21,7 +22,8 @@ class StandinTranscriber:
     def __init__(self, latency_seconds: float) -> None:
         self.latency_seconds = latency_seconds
 
-    def transcribe(self, audio_path: Path) -> ProviderTranscript:
+    def transcribe(self, audio_path: Path, vocabulary: Sequence[str] = ()) -> ProviderTranscript:
+        """The vocabulary changes nothing: there is no recognizer to hint."""
         duration = audio_duration(audio_path)
         time.sleep(self.latency_seconds)
         step = duration / len(TEXT.split())
