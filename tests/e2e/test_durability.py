@@ -52,13 +52,14 @@ def _wait_all_finished(ctx: Context, session_ids: list[uuid.UUID], timeout: floa
 
 
 def assert_each_done_exactly_once(ctx: Context, session_ids: list[uuid.UUID]) -> None:
-    """Per session: one audio and one agent transcript artifact, one transcript row, one analysis,
+    """Per session: one audio, one diarization and one agent transcript artifact, one transcript row, one analysis,
     and one `ready` event per stage, however many attempts it took."""
     with ctx.system_db() as db:
         for sid in session_ids:
             kinds = db.scalars(sa.select(Artifact.kind).where(Artifact.session_id == sid)).all()
-            assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_original",
-                                    "transcript_raw:whisper", "transcript_redactions", "transcript_refined"]
+            assert sorted(kinds) == ["analysis:v1", "audio", "original", "transcript_agent", "transcript_diarization",
+                                    "transcript_original", "transcript_raw:whisper", "transcript_redactions",
+                                    "transcript_refined"]
             for table in (Transcript, Analysis):
                 assert db.scalar(sa.select(sa.func.count()).select_from(table).where(table.session_id == sid)) == 1
             done = db.scalars(sa.select(StageEvent.stage).where(StageEvent.session_id == sid,
