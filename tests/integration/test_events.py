@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from vigil.services.jobs import claim_stages, complete_stage, fail_stage
 from vigil.services.pipeline import run_analyze
 
 POLL = 0.05
+KEEPALIVE = 0.3
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Seen:
 def api(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The API on loopback over a database of its own (the tests claim stages by hand: only their own)."""
     ctx = isolated_context(pg_admin_url, tmp_path_factory.mktemp("events"), events_poll_seconds=POLL,
-                           events_keepalive_seconds=0.3, api_rate_limit="")
+                           events_keepalive_seconds=KEEPALIVE, api_rate_limit="")
     with api_on_loopback(ctx) as url:
         yield Api(ctx, url)
 
@@ -60,7 +62,7 @@ class Stream:
     """An event stream opened now (its response headers are in, so its starting point is fixed); `read()` takes
     everything it sends until the server ends it after `seconds`."""
 
-    def __init__(self, api: Api, tenant: Tenant, role: str = "supervisor", seconds: float = 1.0,
+    def __init__(self, api: Api, tenant: Tenant, role: str = "supervisor", seconds: float = 60.0,
                  last_event_id: str | None = None, since: str | None = None) -> None:
         headers = {**tenant.headers(role), **({"Last-Event-ID": last_event_id} if last_event_id else {})}
         params = {"max_seconds": seconds, **({"since": since} if since else {})}
@@ -68,11 +70,24 @@ class Stream:
         self.response = self.http.send(self.http.build_request("GET", "/api/v1/events", headers=headers,
                                                                params=params), stream=True)
 
-    def read(self) -> tuple[list[Seen], str]:
+    def read(self, until: str | None = None, to_end: bool = False) -> tuple[list[Seen], str]:
+        """What the stream sends once the caller's work is done: up to a keepalive the server sent after it had
+        polled past that work (so every event the work committed is in), or until the server ends the stream, or
+        (`until`) until an event of that kind has come; `to_end`: until the server ends it."""
+        called = time.monotonic()
+        settled = 2 * POLL + KEEPALIVE  # a keepalive later than this follows a poll after the call
         try:
             assert self.response.status_code == 200, self.response.read()
             assert self.response.headers["content-type"].startswith("text/event-stream")
-            raw = "".join(self.response.iter_text())
+            raw = ""
+            for line in self.response.iter_lines():
+                raw += line + "\n"
+                if until and line == f"event: {until}":
+                    until = "\0"  # stop at the end of this event's block
+                elif until == "\0" and line == "":
+                    break
+                elif not to_end and line.startswith(":") and time.monotonic() - called > settled:
+                    break
         finally:
             self.response.close()
             self.http.close()
@@ -139,7 +154,7 @@ def test_an_uploader_sees_progress_but_never_a_flag(api: Api) -> None:
     tenant = make_tenant(api.ctx)
     as_uploader, as_lead = Stream(api, tenant, "uploader"), Stream(api, tenant, "lead")
     session_id = flagged(api.ctx, tenant)
-    (uploader, raw), (lead, _) = as_uploader.read(), as_lead.read()
+    (uploader, raw), (lead, _) = as_uploader.read(until="session.ready"), as_lead.read(until="session.ready")
     assert [e.kind for e in uploader] == ["job.progress", "session.ready"]
     assert "flag.new" not in raw and "risk_level" not in raw
     assert [e.kind for e in lead] == ["flag.new", "job.progress", "session.ready"]
@@ -260,7 +275,7 @@ def test_a_flag_is_new_when_the_analysis_flags_or_its_risk_task_failed_and_not_o
 def test_a_new_stream_starts_with_new_events_only_and_keeps_quiet_connections_alive(api: Api) -> None:
     tenant = make_tenant(api.ctx)
     flagged(api.ctx, tenant)  # before the stream: not sent
-    seen, raw = Stream(api, tenant, seconds=1).read()
+    seen, raw = Stream(api, tenant, seconds=1).read(to_end=True)
     assert seen == []
     assert raw.startswith("retry: ") and raw.count(": keepalive\nid: ") >= 2
 

@@ -32,6 +32,9 @@ def split_by_speaker(transcript: ProviderTranscript, turns: Sequence[SpeakerTurn
     words = words_with_speakers(transcript.words, turns)
     segments: list[Segment] = []
     for segment, own in zip(transcript.segments, _words_of(transcript.segments, words), strict=True):
+        if segment.inaudible:  # a marker of speech nobody heard: whose it was is unknown too
+            segments.append(segment.model_copy(update={"index": len(segments), "speaker": None}))
+            continue
         runs: list[list[Word]] = []
         for word in own:
             if runs and runs[-1][-1].speaker == word.speaker:
