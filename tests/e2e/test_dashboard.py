@@ -144,7 +144,8 @@ def test_session_page_shows_flags_with_evidence_and_the_transcript(live: Live) -
     assert any("killing myself" in t and t.startswith("⚠") for t in texts), "evidence segment is marked"
     assert any(s.value.startswith("Risk:") and "high" in s.value for s in at.subheader)
     assert any(b.label.startswith("▶") for b in at.button)
-    assert any(c.value == "from whisper" for c in at.caption), "which providers the transcript came from"
+    assert any(c.value.startswith("from whisper · segments cover ") for c in at.caption), \
+        "which providers the transcript came from, and how much of the detected speech it covers"
     todo = next(w.value for w in at.warning if w.value.startswith("**Still needs action**"))
     assert plain("confirm or change the risk level (AI: high)") in todo and "suicidal ideation flag" in todo
 
