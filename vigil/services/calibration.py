@@ -36,11 +36,11 @@ from vigil.services.analysis_content import full_result
 from vigil.services.double_review import sheet_defaults
 from vigil.services.review_sheets import CALIBRATION
 from vigil.services.reviews import analysis_view, latest_analysis
-from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, analysis_name, artifact_key
+from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, ObjectStore, analysis_name, artifact_key
 from vigil.storage.encrypted import open_value, seal_value
 
 
-def _note_place(session_id: uuid.UUID) -> str:
+def gold_note_place(session_id: uuid.UUID) -> str:
     return f"gold/{session_id}"
 
 
@@ -57,10 +57,15 @@ def canonical_answers(ctx: Context, db: DbSession, principal: Principal, session
     return answers
 
 
-def _gold_out(gold: GoldStandard, ctx: Context) -> GoldOut:
-    note = (json.loads(open_value(ctx.store, gold.note_sealed, _note_place(gold.session_id)))["note"]
+def gold_note(store: ObjectStore, gold: GoldStandard) -> str | None:
+    """A gold answer's sealed note, opened (None without one)."""
+    return (json.loads(open_value(store, gold.note_sealed, gold_note_place(gold.session_id)))["note"]
             if gold.note_sealed else None)
-    return GoldOut(session_id=gold.session_id, answers=gold.answers, note=note, created_at=gold.created_at)
+
+
+def _gold_out(gold: GoldStandard, ctx: Context) -> GoldOut:
+    return GoldOut(session_id=gold.session_id, answers=gold.answers, note=gold_note(ctx.store, gold),
+                   created_at=gold.created_at)
 
 
 def mark_gold(ctx: Context, db: DbSession, principal: Principal, session_id: uuid.UUID, note: str | None) -> GoldOut:
@@ -76,7 +81,7 @@ def mark_gold(ctx: Context, db: DbSession, principal: Principal, session_id: uui
     gold = GoldStandard(session_id=session_id, tenant_id=principal.tenant_id, created_by=principal.user_id,
                         answers=canonical_answers(ctx, db, principal, session_id), created_at=utcnow(),
                         note_sealed=seal_value(ctx.store, json.dumps({"note": note.strip()}).encode(),
-                                               _note_place(session_id)) if note and note.strip() else None)
+                                               gold_note_place(session_id)) if note and note.strip() else None)
     db.add(gold)
     audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="calibration.gold", entity_type="session",
                  entity_id=session_id, detail={"fields": len(gold.answers)})

@@ -41,7 +41,8 @@ def _seal(store: ObjectStore, dispute: Dispute, text: dict[str, Any]) -> None:
     dispute.sealed = seal_value(store, json.dumps(text).encode(), _place(dispute.id))
 
 
-def _opened(store: ObjectStore, dispute: Dispute) -> dict[str, Any]:
+def opened(store: ObjectStore, dispute: Dispute) -> dict[str, Any]:
+    """A dispute's sealed text (note, disputed value, and once resolved its reason and value), opened."""
     return json.loads(open_value(store, dispute.sealed, _place(dispute.id)))
 
 
@@ -61,7 +62,7 @@ def _outs(store: ObjectStore, db: DbSession, rows: list[tuple[Dispute, str | Non
     emails = _emails(db, [dispute for dispute, _, _ in rows])
     outs = []
     for dispute, title, counselor in rows:
-        text = _opened(store, dispute)
+        text = opened(store, dispute)
         outs.append(DisputeOut(
             id=dispute.id, session_id=dispute.session_id, session_title=title, counselor=counselor,
             field=dispute.field, disputed_value=text["value"], note=text["note"], status=dispute.status,
@@ -167,7 +168,7 @@ def resolve_dispute(store: ObjectStore, db: DbSession, principal: Principal, dis
             raise ValidationFailure("a change needs the new value")
         resolved = _new_value(store, db, principal, session, dispute.field, body.value)
     dispute.status, dispute.resolved_by, dispute.resolved_at = body.outcome, principal.user_id, utcnow()
-    _seal(store, dispute, {**_opened(store, dispute), "reason": reason, "resolved_value": resolved})
+    _seal(store, dispute, {**opened(store, dispute), "reason": reason, "resolved_value": resolved})
     audit.record(db, tenant_id=principal.tenant_id, actor=principal, action="dispute.resolved", entity_type="session",
                  entity_id=session.id,
                  detail={"dispute_id": str(dispute.id), "field": dispute.field, "outcome": body.outcome,

@@ -120,13 +120,14 @@ def assign_if_due(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID, re
 
 
 # ------------------------------------------------------------------ reading
-def _note(store: ObjectStore, assignment: ReviewAssignment) -> str | None:
+def sheet_note(store: ObjectStore, assignment: ReviewAssignment) -> str | None:
+    """A sheet's sealed note, opened (None without one)."""
     if assignment.note_sealed is None:
         return None
-    return json.loads(open_value(store, assignment.note_sealed, _place(assignment.id)))["note"]
+    return json.loads(open_value(store, assignment.note_sealed, note_place(assignment.id)))["note"]
 
 
-def _place(assignment_id: uuid.UUID) -> str:
+def note_place(assignment_id: uuid.UUID) -> str:
     return f"review-assignment/{assignment_id}"
 
 
@@ -147,7 +148,7 @@ def view(store: ObjectStore, db: DbSession, principal: Principal, session_id: uu
 
     def sheet(a: ReviewAssignment) -> ReviewerSheetOut:
         return ReviewerSheetOut(slot=a.slot, reviewer_email=emails.get(a.reviewer_id), status=a.status,
-                                submitted_at=a.submitted_at, answers=a.answers or {}, note=_note(store, a))
+                                submitted_at=a.submitted_at, answers=a.answers or {}, note=sheet_note(store, a))
 
     return DoubleReviewOut(
         session_id=session_id, status=status, fields=fields,
@@ -188,7 +189,7 @@ def save_answers(store: ObjectStore, db: DbSession, principal: Principal, sessio
         merged[field] = value if field.startswith("flag.") else validate_value(field, value, ai_shaped, scales)
     mine.answers = merged
     if note is not None:
-        mine.note_sealed = seal_value(store, json.dumps({"note": note.strip()}).encode(), _place(mine.id))
+        mine.note_sealed = seal_value(store, json.dumps({"note": note.strip()}).encode(), note_place(mine.id))
     if submit:
         if missing := sorted(f for f, v in merged.items() if v is None):
             raise ValidationFailure(f"answer every field before submitting; missing: {', '.join(missing)}")

@@ -19,8 +19,10 @@ from vigil.db.models import Dispute, GoldStandard, Review, ReviewAssignment, Use
 from vigil.services import audit
 from vigil.services.access import Action, Principal
 from vigil.services.analysis_content import review_text
+from vigil.services.calibration import gold_note
+from vigil.services.disputes import opened
+from vigil.services.double_review import sheet_note
 from vigil.storage.base import ObjectStore
-from vigil.storage.encrypted import open_value
 
 COLUMNS = {"kind": pl.String, "session_id": pl.String, "field": pl.String, "value": pl.String,
            "ai_value": pl.String, "comment": pl.String, "reviewer_id": pl.String, "reviewer_email": pl.String,
@@ -54,24 +56,22 @@ def human_scores(store: ObjectStore, db: DbSession, principal: Principal, since:
     sheets = sa.select(ReviewAssignment).where(ReviewAssignment.tenant_id == tenant,
                                                ReviewAssignment.status == "submitted")  # open sheets are not final
     for sheet in db.scalars(sheets.where(ReviewAssignment.submitted_at >= since) if since else sheets):
-        note = (json.loads(open_value(store, sheet.note_sealed, f"review-assignment/{sheet.id}"))["note"]
-                if sheet.note_sealed else None)
+        note = sheet_note(store, sheet)
         for field, value in (sheet.answers or {}).items():
             rows.append(_row(f"{sheet.purpose}_sheet", sheet.session_id, field, value, sheet.ai_answers.get(field),
                              note, sheet.reviewer_id, emails, sheet.submitted_at, sheet.id))
     disputes = sa.select(Dispute).where(Dispute.tenant_id == tenant)
     for dispute in db.scalars(disputes.where(Dispute.created_at >= since) if since else disputes):
-        opened = json.loads(open_value(store, dispute.sealed, f"dispute/{dispute.id}"))
-        rows.append(_row("dispute", dispute.session_id, dispute.field, opened.get("value"), None, opened.get("note"),
+        text = opened(store, dispute)
+        rows.append(_row("dispute", dispute.session_id, dispute.field, text.get("value"), None, text.get("note"),
                          dispute.opened_by, emails, dispute.created_at, dispute.id))
         if dispute.status != "open":
             rows.append(_row(f"dispute_{dispute.status}", dispute.session_id, dispute.field,
-                             opened.get("resolved_value", opened.get("value")), None, opened.get("reason"),
+                             text.get("resolved_value", text.get("value")), None, text.get("reason"),
                              dispute.resolved_by, emails, dispute.resolved_at, dispute.id))
     golds = sa.select(GoldStandard).where(GoldStandard.tenant_id == tenant)
     for gold in db.scalars(golds.where(GoldStandard.created_at >= since) if since else golds):
-        note = (json.loads(open_value(store, gold.note_sealed, f"gold/{gold.session_id}"))["note"]
-                if gold.note_sealed else None)
+        note = gold_note(store, gold)
         for field, value in gold.answers.items():
             rows.append(_row("gold", gold.session_id, field, value, None, note, gold.created_by, emails,
                              gold.created_at, gold.session_id))

@@ -15,6 +15,8 @@ from vigil.context import Context
 from vigil.crypto import DecryptionError
 from vigil.db.models import Alert, GoldStandard, ReviewAssignment, Tenant
 from vigil.services.alerts import secret_place
+from vigil.services.calibration import gold_note_place
+from vigil.services.double_review import note_place
 from vigil.storage.encrypted import rewrap_value
 
 
@@ -32,10 +34,10 @@ def rewrap_sealed_notes(ctx: Context, tenant_id: uuid.UUID) -> tuple[int, int]:
     with ctx.tenant_db(tenant_id) as db:
         for sheet in db.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.tenant_id == tenant_id,
                                                                   ReviewAssignment.note_sealed.is_not(None))):
-            rewrap(sheet.note_sealed, f"review-assignment/{sheet.id}", lambda b, s=sheet: setattr(s, "note_sealed", b))
+            rewrap(sheet.note_sealed, note_place(sheet.id), lambda b, s=sheet: setattr(s, "note_sealed", b))
         for gold in db.scalars(sa.select(GoldStandard).where(GoldStandard.tenant_id == tenant_id,
                                                              GoldStandard.note_sealed.is_not(None))):
-            rewrap(gold.note_sealed, f"gold/{gold.session_id}", lambda b, g=gold: setattr(g, "note_sealed", b))
+            rewrap(gold.note_sealed, gold_note_place(gold.session_id), lambda b, g=gold: setattr(g, "note_sealed", b))
         for alert in db.scalars(sa.select(Alert).where(Alert.tenant_id == tenant_id, Alert.status == "pending",
                                                        Alert.channel_secret.is_not(None))):
             rewrap(alert.channel_secret, secret_place(tenant_id, alert.channel_url),
