@@ -370,3 +370,23 @@ def human_scores() -> pl.DataFrame:
     """Every human score and comment (uncached: the API audits each export)."""
     body = client().get_bytes("/api/v1/analytics/human-scores", format="json")
     return pl.read_json(body) if body.strip() not in (b"", b"[]") else pl.DataFrame()
+
+
+def speaker_settings() -> dict[str, Any]:
+    tenant_id = st.session_state["me"]["tenant_id"]
+    return client().get_json(f"/api/v1/tenants/{tenant_id}/speakers")
+
+
+def set_first_speaker(first_speaker: str | None) -> dict[str, Any]:
+    tenant_id = st.session_state["me"]["tenant_id"]
+    return client().put_json(f"/api/v1/tenants/{tenant_id}/speakers", {"first_speaker": first_speaker})
+
+
+def vocabulary() -> list[str]:
+    tenant_id = st.session_state["me"]["tenant_id"]
+    return client().get_json(f"/api/v1/tenants/{tenant_id}/vocabulary")["terms"]
+
+
+def set_vocabulary(terms: list[str]) -> list[str]:
+    tenant_id = st.session_state["me"]["tenant_id"]
+    return client().put_json(f"/api/v1/tenants/{tenant_id}/vocabulary", {"terms": terms})["terms"]

@@ -1,4 +1,5 @@
-"""Governance: the tenant's prompt and rubric versions (which is active), and replay runs side by side."""
+"""Governance: the tenant's prompt and rubric versions (which is active), replay runs side by side, and for admins
+the transcription settings (who speaks first, custom vocabulary)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dashboard import api_client as api
 from dashboard.comparison import side_by_side
 from dashboard.formatting import plain
 from dashboard.tables import table
+from dashboard.transcription_settings import transcription_settings_panel
 
 st.title("Governance")
 st.caption("A version is the hash of its content and never changes; analyses record the prompt and rubric version "
@@ -48,6 +50,9 @@ else:
                 st.error(f"Not changed: {plain(exc.detail)}")
             else:
                 st.rerun()
+
+if api.can("administer"):
+    transcription_settings_panel()
 
 st.subheader("Replay runs")
 runs = api.load_or_stop(api.replay_runs, "replay runs")

@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import plain
-from tests.conftest import SAMPLES, Tenant, api_on_loopback, garbled_m4a, isolated_context, make_tenant, process_session
+from tests.conftest import (
+    SAMPLES,
+    Tenant,
+    api_on_loopback,
+    garbled_m4a,
+    isolated_context,
+    make_tenant,
+    process_session,
+    tenant_id_of,
+)
 from vigil.context import Context
 from vigil.db.models import Review
 
@@ -529,3 +538,34 @@ def test_the_jobs_page_lists_a_dead_alert_and_retries_it(live: Live) -> None:
         with live.ctx.system_db() as db:
             db.execute(sa.delete(Alert).where(Alert.id == alert_id))
             db.commit()
+
+
+def test_an_admin_sets_who_speaks_first_and_the_vocabulary_from_the_governance_page(live: Live) -> None:
+    import httpx
+
+    from vigil.db.models import AuditEntry
+
+    tenant_id = tenant_id_of(live.ctx, live.tenant)
+    settings = f"{live.url}/api/v1/tenants/{tenant_id}"
+    at = _signed_in(live, "admin")
+    at.switch_page("pages/governance.py").run()
+    assert not at.exception
+    at.selectbox(key="first_speaker").set_value("counselor")
+    at.text_area(key="vocabulary_terms").input("Naltrexone\n  Cedar   House \n\nnaltrexone")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception and any("Saved: 2 vocabulary terms" in s.value for s in at.success)
+    headers = live.tenant.headers("admin")
+    assert httpx.get(f"{settings}/vocabulary", headers=headers).json()["terms"] == ["Naltrexone", "Cedar House"]
+    assert httpx.get(f"{settings}/speakers", headers=headers).json()["first_speaker"] == "counselor"
+    with live.ctx.system_db() as db:
+        kinds = list(db.scalars(sa.select(AuditEntry.action).where(AuditEntry.entity_id == str(tenant_id))))
+    assert "tenant.vocabulary" in kinds and "tenant.first_speaker" in kinds
+    at.text_area(key="vocabulary_terms").input("x" * 101)
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert any("Not saved" in e.value and "100 characters" in e.value for e in at.error)
+    assert httpx.get(f"{settings}/vocabulary", headers=headers).json()["terms"] == ["Naltrexone", "Cedar House"]
+    httpx.put(f"{settings}/speakers", headers=headers, json={"first_speaker": None}).raise_for_status()
+    httpx.put(f"{settings}/vocabulary", headers=headers, json={"terms": []}).raise_for_status()
+    supervisor = _signed_in(live)
+    supervisor.switch_page("pages/governance.py").run()
+    assert not [s for s in supervisor.subheader if s.value == "Transcription settings"]
