@@ -195,3 +195,19 @@ def test_without_oidc_settings_a_provider_token_is_an_invalid_token(client: Test
     with serve_oidc_standin(OidcStandin()) as idp:
         answer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {idp.id_token(IdpUser('a@b.test'))}"})
     assert (answer.status_code, answer.json()["detail"]) == (401, "invalid or revoked token")
+
+
+def test_an_api_token_user_is_linked_on_first_sign_in_and_loses_the_token_with_the_group(world: World) -> None:
+    from vigil.schemas.enums import Role
+    from vigil.services.auth import issue_token
+
+    ana = world.person("vigil-supervisors")
+    with world.ctx.system_db() as db:
+        api_token = issue_token(db, world.tenant.name, ana.email, Role.supervisor)
+        db.commit()
+    assert world.call(world.idp.id_token(ana, issued_at=int(time.time()) - 5))[0] == 200
+    assert [entry["email"] for entry in world.audit("user.linked")] == [ana.email]
+    ana.groups = []
+    assert world.call(world.idp.id_token(ana))[0] == 403
+    status, body = world.call(api_token)
+    assert (status, body["detail"]) == (401, "invalid or revoked token"), "the person's API token stopped too"
