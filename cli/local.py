@@ -23,8 +23,9 @@ def database_url() -> str:
 def local_settings(make_keys: bool = True):  # type: ignore[no-untyped-def]
     """Settings for a process of this machine's deployment: secrets the environment (or secrets backend) does not
     give are kept in files under DATA_DIR, made on first use: the local store's signing key, the keyring that
-    seals transcripts (a file, so `vigil keys rotate` can add a key that running processes pick up), and the audit
-    key. With `make_keys=False` nothing is made: only an audit key file already there is read (for checking)."""
+    seals transcripts (a file, so `vigil keys rotate` can add a key that running processes pick up), the audit
+    key, and with OIDC_ISSUER set, the secret that signs the dashboard's sign-in cookie. With `make_keys=False`
+    nothing is made: only an audit key file already there is read (for checking)."""
     import secrets
 
     from vigil.crypto import Keyring
@@ -41,6 +42,9 @@ def local_settings(make_keys: bool = True):  # type: ignore[no-untyped-def]
         updates["audit_key"] = _local_secret(audit_key_file, lambda: secrets.token_urlsafe(32))
     if not settings.signing_key:
         updates["signing_key"] = _local_secret(settings.data_dir / "signing-key", lambda: secrets.token_urlsafe(32))
+    if settings.oidc_enabled and not settings.oidc_cookie_secret:  # signs the dashboard's sign-in cookie
+        updates["oidc_cookie_secret"] = _local_secret(settings.data_dir / "dashboard-cookie-secret",
+                                                      lambda: secrets.token_urlsafe(32))
     if not settings.encryption_keys and not settings.encryption_keys_file:
         keys_file = settings.data_dir / "encryption-keys"
         _local_secret(keys_file, lambda: f"k1:{Keyring.generate_key()}")

@@ -137,6 +137,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
 
     configure_logging()
     settings = local_settings()
+    _check_sign_in(settings)
     typer.echo("starting the database…")
     url = database_url()
     seal_legacy_reviews(settings, url)
@@ -173,23 +174,38 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
         typer.echo("stopped")
 
 
+def _check_sign_in(settings) -> None:  # type: ignore[no-untyped-def]
+    from cli.dashboard_auth import IncompleteSignIn, auth_section
+
+    if settings.oidc_enabled:
+        try:
+            auth_section(settings)
+        except IncompleteSignIn as exc:
+            typer.secho(str(exc), fg="red")
+            raise typer.Exit(2) from exc
+
+
 def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
 def _start_dashboard(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
     import dashboard
+    from cli.dashboard_auth import dashboard_options
 
     entry = Path(dashboard.__file__).parent / "app.py"
+    sign_in_args, sign_in_env = dashboard_options(settings, settings.data_dir / "dashboard")
     return subprocess.Popen([
         sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.port", str(settings.dashboard_port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", *sign_in_args,
     ], env={**os.environ, "API_URL": settings.base_url,
-            "DASHBOARD_REFRESH_SECONDS": str(settings.dashboard_refresh_seconds)})
+            "DASHBOARD_REFRESH_SECONDS": str(settings.dashboard_refresh_seconds), **sign_in_env})
 
 
 def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from cli.dashboard_auth import redirect_uri
+
     lines = [
         "",
         "Vigil is running.",
@@ -197,6 +213,8 @@ def _print_banner(settings, tokens: dict[str, str]) -> None:  # type: ignore[no-
         f"  Dashboard  http://127.0.0.1:{settings.dashboard_port}",
         f"  Ray        http://127.0.0.1:{settings.ray_dashboard_port}   (Ray asks for its token: "
         f"{Path(sys.executable).parent / 'ray'} get-auth-token)",
+        *([f"  People sign in through {settings.oidc_issuer} (redirect URI {redirect_uri(settings)})"]
+          if settings.oidc_enabled else []),
         "  Sign-in tokens (tenant 'demo'):",
         *[f"    {role:<10} {token}" for role, token in tokens.items()],
         "  Ctrl-C stops everything; data stays under " + str(settings.data_dir),

@@ -1,30 +1,13 @@
-"""Vigil dashboard entry: sign-in gate and navigation. Pages live in dashboard/pages/."""
+"""Vigil dashboard entry: sign-in gate (dashboard/sign_in.py) and navigation. Pages live in dashboard/pages/."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard import api_client as api
-from dashboard.formatting import plain
+from dashboard import sign_in
 
 st.set_page_config(page_title="Vigil", page_icon="🛡️", layout="wide")
-
-
-def sign_in() -> None:
-    st.title("Vigil — sign in")
-    st.caption("Paste the API token you were given (`vigil token create`, or printed by `make run`).")
-    with st.form("sign_in"):
-        entered = st.text_input("API token", type="password", key="token_input")
-        submitted = st.form_submit_button("Sign in")
-    if submitted:
-        st.session_state["token"] = entered.strip()
-        try:
-            st.session_state["me"] = api.sign_in()
-        except api.ApiError as exc:
-            api.sign_out()
-            st.error(f"Sign-in failed: {plain(exc.detail)}")
-            return
-        st.rerun()
 
 
 def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
@@ -61,21 +44,15 @@ def pages_for(permissions: set[str]) -> dict[str, list[st.Page]]:
     return sections
 
 
+if sign_in.through_provider():
+    sign_in.follow_provider()
 if not api.token():
-    navigation = st.navigation([st.Page(sign_in, title="Sign in", icon="🔑")])
+    navigation = st.navigation([st.Page(sign_in.page, title="Sign in", icon="🔑", url_path="sign_in")])
 else:
-    if "me" not in st.session_state:
-        try:
-            st.session_state["me"] = api.me()
-        except api.ApiError as exc:
-            api.sign_out()
-            st.error(f"Your session ended: {plain(exc.detail)}")
-            st.stop()
-    who = st.session_state["me"]
+    who = sign_in.who_or_stop()
     with st.sidebar:
         st.write(f"**{who['email']}**  \n{who['role']} · {who['tenant']}")
         if st.button("Sign out"):
-            api.sign_out()
-            st.rerun()
+            sign_in.sign_out()
     navigation = st.navigation(pages_for(set(who["permissions"])))
 navigation.run()

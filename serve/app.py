@@ -26,19 +26,21 @@ from serve.routes import (
     me,
     replays,
     sessions,
+    sign_in,
     tenants,
     uploads,
 )
 from serve.timing import TimingMiddleware, TimingRecorder
 from vigil.context import Context
-from vigil.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailure, VigilError
+from vigil.errors import Conflict, Forbidden, Gone, NotFound, Unauthenticated, ValidationFailure, VigilError
+from vigil.oidc.provider_keys import ProviderUnreachable
 from vigil.services.ingest import UnsupportedMedia, UploadTooLarge
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: list[tuple[type[VigilError], int]] = [
-    (NotFound, 404), (Forbidden, 403), (Conflict, 409), (Gone, 410),
-    (UploadTooLarge, 413), (UnsupportedMedia, 415), (ValidationFailure, 400),
+    (Unauthenticated, 401), (NotFound, 404), (Forbidden, 403), (Conflict, 409), (Gone, 410),
+    (UploadTooLarge, 413), (UnsupportedMedia, 415), (ValidationFailure, 400), (ProviderUnreachable, 503),
 ]
 
 
@@ -64,6 +66,7 @@ def create_app() -> FastAPI:
     app.include_router(calibration.router)
     app.include_router(counselors.router)
     app.include_router(disputes.router)
+    app.include_router(sign_in.router)
 
     app.state.timings = TimingRecorder(lambda: getattr(app.state, "ctx", None) or process_context())
     app.add_middleware(IdempotencyMiddleware)
@@ -83,7 +86,8 @@ def create_app() -> FastAPI:
         status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
         if status == 500:
             log.error("unhandled domain error", extra={"code": exc.code, "path": request.url.path})
-        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status, headers=headers)
 
     return app
 

@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session as DbSession
 
 from serve.ratelimit import limiter_for
 from vigil.context import Context
+from vigil.oidc.tokens import looks_like_jwt
 from vigil.services.access import Principal
 from vigil.services.auth import authenticate, hash_token
+from vigil.services.idp_users import principal_for
 
-bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`.")
+bearer = HTTPBearer(auto_error=False, description="An API token from `vigil token create`, or an ID token (or JWT "
+                                                  "access token) of a trusted OpenID Connect provider.")
 
 
 _process_context: Context | None = None
@@ -42,8 +45,11 @@ ContextDep = Annotated[Context, Depends(get_context)]
 
 
 def principal_of(ctx: Context, token: str) -> Principal | None:
-    """Who a bearer token signs in as, if anyone."""
+    """Who a bearer token signs in as, if anyone. A provider's token that is refused raises Unauthenticated (401) or
+    Forbidden (403), with a code saying why."""
     with ctx.system_db() as db:  # a token names its tenant: finding it cannot be scoped to one
+        if ctx.settings.oidc_trusted_issuers and looks_like_jwt(token):
+            return principal_for(db, ctx.token_verifier.verify(token))
         return authenticate(db, token)
 
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serve.deps import principal_of, process_context
 from vigil.context import Context
+from vigil.errors import VigilError
 from vigil.services import idempotency
 from vigil.services.access import Principal
 
@@ -108,7 +109,10 @@ def _principal(ctx: Context, authorization: bytes) -> Principal | None:
     scheme, _, token = authorization.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return principal_of(ctx, token.strip())
+    try:
+        return principal_of(ctx, token.strip())
+    except VigilError:  # a refused provider token: the route answers in its own words
+        return None
 
 
 def _content_type(headers: dict[bytes, bytes]) -> tuple[str, bytes | None]:

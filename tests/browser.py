@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,13 +73,15 @@ def headless_chromium(chromium: str, chromedriver: str) -> Iterator[WebDriver]:
 
 
 @contextmanager
-def streamlit_server(app: Path, api_url: str, log: Path, timeout: float = 60) -> Iterator[str]:
-    """`streamlit run app` on a free loopback port, talking to the API at `api_url`; yields its base URL."""
+def streamlit_server(app: Path, api_url: str, log: Path, timeout: float = 60, args: Sequence[str] = (),
+                     env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app` on a free loopback port, talking to the API at `api_url`, with more `args` and `env`
+    if given; yields its base URL."""
     port = free_port()
     command = [str(Path(sys.executable).with_name("streamlit")), "run", str(app), "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", *args]
     with log.open("w") as output:
-        server = subprocess.Popen(command, env={**os.environ, "API_URL": api_url}, stdout=output,
+        server = subprocess.Popen(command, env={**os.environ, "API_URL": api_url, **(env or {})}, stdout=output,
                                   stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -117,6 +119,14 @@ class Dashboard:
         self.wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "input[aria-label='API token']")))
         self.type_into("API token", token)
         self.press("Sign in")
+
+    def sign_in_through_provider(self) -> None:
+        """Press the sign-in page's button: the browser goes to the provider and back (st.login)."""
+        self.driver.get(self.url)
+        self.press("Sign in")
+
+    def sidebar_text(self) -> str:
+        return self.driver.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
 
     def idle(self) -> None:
         """Wait until the script has finished its run (Streamlit shows "Running..." meanwhile)."""

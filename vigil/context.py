@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.audit_chain import SESSION_KEY, AuditKey
 from vigil.db.engine import app_database_url, sessionmaker_for, tenant_sessionmaker_for
+from vigil.oidc.tokens import TokenVerifier
 from vigil.settings import Settings
 from vigil.storage.base import ObjectStore
 from vigil.storage.stores import open_store
@@ -33,6 +35,11 @@ class Context:
     def audit_key(self) -> AuditKey | None:
         """The key this process seals audit entries with (AUDIT_KEY), or None when it has none."""
         return AuditKey.from_setting(self.settings.audit_key) if self.settings.audit_key else None
+
+    @cached_property
+    def token_verifier(self) -> TokenVerifier:
+        """Checks tokens of the OpenID Connect providers this deployment trusts, keeping their keys for the process."""
+        return TokenVerifier(self.settings.oidc_trusted_issuers)
 
     def tenant_db(self, tenant_id: uuid.UUID) -> DbSession:
         """A session for one tenant's work: it connects as the application role, and the database's row-level

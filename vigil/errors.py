@@ -65,6 +65,13 @@ class NotFound(VigilError):
     code = "not_found"
 
 
+class Unauthenticated(VigilError):
+    """The caller's credential proves nothing: a token that is expired, forged, for another audience or from a
+    provider this deployment does not trust. `code` says which."""
+
+    code = "unauthenticated"
+
+
 class Forbidden(VigilError):
     """The caller's role does not allow this action on their own tenant's data."""
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 SECRET_FIELDS: dict[str, str] = {"database_url": "DATABASE_URL", "openai_api_key": "OPENAI_API_KEY",
                                  "assemblyai_api_key": "ASSEMBLYAI_API_KEY", "signing_key": "SIGNING_KEY",
                                  "encryption_keys": "ENCRYPTION_KEYS", "audit_key": "AUDIT_KEY",
-                                 "smtp_url": "SMTP_URL"}
+                                 "smtp_url": "SMTP_URL", "oidc_client_secret": "OIDC_CLIENT_SECRET",
+                                 "oidc_cookie_secret": "OIDC_COOKIE_SECRET"}
 
 _ATTEMPTS = 3
 _TRANSIENT_CODES = frozenset({"InternalServiceError", "ThrottlingException", "TooManyRequestsException",

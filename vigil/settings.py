@@ -105,6 +105,27 @@ class Settings(BaseSettings):
     audit_key: str | None = Field(None, repr=False, description="HMAC key audit entries are sealed with, at least "
                                   "16 characters (never in the database); `vigil up` creates one in "
                                   "DATA_DIR/audit-key when unset.")
+    # People sign in through an OpenID Connect provider when OIDC_ISSUER is set (docs/sign-in.md); API tokens stay
+    # for scripts and the CLI, and are the only way in when it is not.
+    oidc_issuer: str | None = Field(None, description="Issuer URL of the OpenID Connect provider people sign in "
+                                    "with (its /.well-known/openid-configuration is read); unset: API tokens only.")
+    oidc_client_id: str | None = Field(None, description="The dashboard's client id at OIDC_ISSUER; also the "
+                                       "audience of the ID tokens the API accepts.")
+    oidc_client_secret: str | None = Field(None, repr=False, description="The dashboard's client secret at "
+                                           "OIDC_ISSUER.")
+    oidc_audience: str | None = Field(None, description="Audiences the API accepts in OIDC_ISSUER's tokens, "
+                                      "comma-separated (e.g. an access token's api://vigil); default: "
+                                      "OIDC_CLIENT_ID.")
+    oidc_other_issuers: dict[str, str] = Field(
+        default_factory=dict, description='More providers whose tokens the API accepts (JSON, issuer → audience: '
+                                          '{"https://acme.okta.com": "0oa1b2c3"}), for tenants whose people call '
+                                          "the API with their own provider's tokens.")
+    oidc_redirect_uri: str | None = Field(None, description="Where the provider sends people back to; register it "
+                                          "at the provider. Default: DASHBOARD_URL + /oauth2callback.")
+    oidc_scopes: str = Field("openid email profile", description="Scopes the dashboard asks for (Okta: add "
+                             "`groups` for the groups claim).")
+    oidc_cookie_secret: str | None = Field(None, repr=False, description="Signs the dashboard's sign-in cookie; "
+                                           "`vigil up` keeps one in DATA_DIR/dashboard-cookie-secret when unset.")
     ffmpeg_timeout_seconds: float = 600.0
     stage_max_attempts: int = 3
     job_lease_seconds: float = 120.0
@@ -185,6 +206,24 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.api_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def oidc_trusted_issuers(self) -> dict[str, list[str]]:
+        """Every provider whose tokens the API accepts, with the audiences it accepts from each. An issuer is compared
+        with a token's `iss` exactly as written (Auth0's ends in a slash, Okta's does not)."""
+        trusted = {issuer: [audience] for issuer, audience in self.oidc_other_issuers.items()}
+        if self.oidc_enabled:
+            audiences = [a.strip() for a in (self.oidc_audience or self.oidc_client_id or "").split(",") if a.strip()]
+            trusted[str(self.oidc_issuer)] = audiences
+        return trusted
+
+    @property
+    def dashboard_base_url(self) -> str:
+        return (self.dashboard_url or f"http://{self.api_host}:{self.dashboard_port}").rstrip("/")
 
     @property
     def embedded_pg_dir(self) -> Path:

@@ -54,6 +54,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/redaction"): {"names": ["Crossing Wall"]},
     ("put", "/api/v1/tenants/{tenant_id}/vocabulary"): {"terms": ["Crossing Wall"]},
     ("put", "/api/v1/tenants/{tenant_id}/risk"): {"sensitivity": "balanced"},
+    ("put", "/api/v1/tenants/{tenant_id}/sign-in"): {"email_domains": ["crossing.test"],
+                                                     "group_roles": {"x": "admin"}},
     ("put", "/api/v1/tenants/{tenant_id}/users/{user_id}/counselor"): {"label": "Counselor A-7731"},
     ("post", "/api/v1/me/sessions/{session_id}/disputes"): {"field": "summary", "note": "crossing the wall"},
     ("post", "/api/v1/disputes/{dispute_id}/resolve"): {"outcome": "upheld", "reason": "crossing the wall"},

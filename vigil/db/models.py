@@ -67,7 +67,8 @@ class Tenant(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "email"),)
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "email"),
+                      sa.UniqueConstraint("tenant_id", "oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"))
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
     email: Mapped[str] = mapped_column(sa.String(320))
@@ -76,6 +77,29 @@ class User(Base):
     # A counselor's link to the name sessions carry (Session.counselor, given at upload), set by an admin; a
     # counselor without one sees nothing.
     counselor_label: Mapped[str | None] = mapped_column(sa.String(200))
+    # Someone who signs in through an OpenID Connect provider (vigil.services.idp_users): who they are there, the
+    # issue time of the newest token of theirs seen (its groups decide the role), and since when those groups give
+    # no role in this tenant (NULL: they do). A revoked user's API tokens stop working too.
+    oidc_issuer: Mapped[str | None] = mapped_column(sa.String(500))
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(255))
+    idp_token_issued_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    access_revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SignInMapping(Base):
+    """How people of an OpenID Connect provider reach this tenant (vigil.services.sign_in_mappings): by the token's
+    issuer and/or the domain of their verified email, with the role each of their provider groups gives (the first
+    of Role's order wins) and the role of someone no group names (NULL: no access)."""
+
+    __tablename__ = "sign_in_mappings"
+    __table_args__ = (sa.Index("ix_sign_in_mappings_email_domains", "email_domains", postgresql_using="gin"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    issuer: Mapped[str | None] = mapped_column(sa.String(500), index=True)
+    email_domains: Mapped[list[str]] = mapped_column(ARRAY(sa.String(253)), default=list, server_default="{}")
+    groups_claim: Mapped[str] = mapped_column(sa.String(100), default="groups", server_default="groups")
+    group_roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    default_role: Mapped[str | None] = mapped_column(sa.String(20))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class ApiToken(Base):

@@ -59,7 +59,8 @@ def authenticate(db: DbSession, token: str) -> Principal | None:
     row = db.execute(
         sa.select(User.id, User.tenant_id, User.email, User.role)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+               User.access_revoked_at.is_(None))  # their provider groups took their access away
     ).one_or_none()
     if row is None:
         return None

@@ -1,0 +1,1 @@
+"""OpenID Connect: the keys of the providers this deployment trusts, and the verification of their tokens."""
