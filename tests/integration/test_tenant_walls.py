@@ -29,6 +29,7 @@ from vigil.db.models import (
     ReviewAcknowledgement,
     ReviewAssignment,
     Session,
+    SignInMapping,
     User,
     utcnow,
 )
@@ -94,19 +95,24 @@ def _a_state(ctx: Context, tenant_id: uuid.UUID) -> dict[str, Any]:
         counts = {table.__tablename__: db.scalar(sa.select(sa.func.count()).select_from(table)
                                                  .where(table.tenant_id == tenant_id))
                   for table in (Session, Job, Analysis, Review, AuditEntry, ConfigVersion, ReplayRun, Dispute,
-                                ReviewAcknowledgement, Alert, ReviewAssignment, GoldStandard, CalibrationRound)}
+                                ReviewAcknowledgement, Alert, ReviewAssignment, GoldStandard, CalibrationRound,
+                                SignInMapping)}
         tenant = db.get(TenantRow, tenant_id)
         sessions = db.execute(sa.select(Session.id, Session.status, Session.risk_level, Session.reviewed_at)
                               .where(Session.tenant_id == tenant_id).order_by(Session.id)).all()
         alerts = db.execute(sa.select(Alert.id, Alert.status, Alert.attempts, Alert.acknowledged_at)
                             .where(Alert.tenant_id == tenant_id)).all()
         disputes = db.execute(sa.select(Dispute.id, Dispute.status).where(Dispute.tenant_id == tenant_id)).all()
-        users = db.execute(sa.select(User.id, User.role, User.counselor_label).where(User.tenant_id == tenant_id)
+        users = db.execute(sa.select(User.id, User.role, User.counselor_label, User.access_revoked_at)
+                           .where(User.tenant_id == tenant_id)
                            .order_by(User.id)).all()
-    return {**counts, "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version,
-                                 tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names,
-                                 tenant.risk_sensitivity, tenant.active_risk_model_version,
-                                 tenant.double_review_share, tenant.double_review_high_risk, tenant.vocabulary),
+        mapping = db.execute(sa.select(SignInMapping.issuer, SignInMapping.email_domains, SignInMapping.group_roles,
+                                       SignInMapping.default_role).where(SignInMapping.tenant_id == tenant_id)).all()
+    return {**counts, "sign_in": mapping,
+            "tenant": (tenant.transcribers, tenant.daily_token_budget, tenant.active_prompt_version,
+                       tenant.retention_media_days, tenant.retention_content_days, tenant.redaction_names,
+                       tenant.risk_sensitivity, tenant.active_risk_model_version, tenant.double_review_share,
+                       tenant.double_review_high_risk, tenant.vocabulary, tenant.first_speaker),
             "sessions": sessions, "disputes": disputes, "users": users, "alerts": alerts}
 
 
@@ -150,6 +156,8 @@ def world(ctx: Context, tenant_a: Tenant) -> dict[str, str]:
         round_ = CalibrationRound(id=uuid.uuid4(), tenant_id=claim.tenant_id, name="A-only round",
                                   created_at=utcnow())
         db.add(round_)
+        db.add(SignInMapping(tenant_id=claim.tenant_id, email_domains=["a-only.example"],
+                             group_roles={"A-only-group": "supervisor"}))
         counselor = authenticate(db, tenant_a.counselor)
         link(db, None, db.get(User, counselor.user_id), "Counselor A-7731")
         db.commit()
@@ -166,7 +174,7 @@ def test_no_role_of_another_tenant_reaches_anything_of_this_one(client: TestClie
                                                                 world: dict[str, str]) -> None:
     markers = [world["session_id"], world["job_id"], world["tenant_id"], world["run_id"], "Counselor A-7731",
                "A-only summary", world["user_id"], world["dispute_id"], "A-only dispute note", world["alert_id"],
-               "A-only sheet note", "A-only round"]
+               "A-only sheet note", "A-only round", "A-only-group", "a-only.example"]
     before = _a_state(ctx, uuid.UUID(world["tenant_id"]))
     tried, leaks, unclassified = 0, [], []
     for method, path in _operations():
