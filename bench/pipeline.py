@@ -1,7 +1,8 @@
 """Offline recognizer accuracy and per-stage timings, measured on the bundled samples and, when
 present, on ../shared/data/speech (spoken AnnoMI excerpts with reference text).
 
-Runs the real stage code in-process: ffmpeg extraction, faster-whisper tiny.en, the offline analyzer.
+Runs the real stage code in-process: ffmpeg extraction; the transcribe stage's two halves at once as it runs them
+(faster-whisper tiny.en, and diarization in a thread where the app uses a Ray task); the offline analyzer.
 Prints word error rate per file and, side by side, each stage's time and its real-time factor.
 
     .venv/bin/python bench/pipeline.py
@@ -22,7 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from vigil.analysis.analyzers.offline import OfflineAnalyzer  # noqa: E402
 from vigil.media import extract_audio  # noqa: E402
+from vigil.settings import Settings  # noqa: E402
 from vigil.transcription.agent import build_agent_transcript  # noqa: E402
+from vigil.transcription.diarization import diarize_in_thread, diarizer_for  # noqa: E402
 from vigil.transcription.quality import word_error_rate  # noqa: E402
 from vigil.transcription.whisper import WhisperTranscriber, default_model_dir  # noqa: E402
 
@@ -44,9 +47,14 @@ def main() -> None:
     load_started = time.perf_counter()
     whisper = WhisperTranscriber(default_model_dir())
     load_seconds = time.perf_counter() - load_started
+    settings = Settings()
+    load_started = time.perf_counter()
+    diarizer = diarizer_for(settings)
+    diarizer_seconds = time.perf_counter() - load_started
     analyzer = OfflineAnalyzer()
     rows = []
-    print(f"model load: {load_seconds:.2f}s ({whisper.model_name}, int8, greedy)\n")
+    print(f"model load: {load_seconds:.2f}s ({whisper.model_name}, int8, greedy); diarizer "
+          f"({settings.diarization}) {diarizer_seconds:.2f}s\n")
     print(f"{'set':<7} {'file':<24} {'audio s':>8} {'extract s':>10} {'transcribe s':>13} {'analyze s':>10}"
           f" {'x realtime':>11} {'WER':>6}")
     for kind, path, reference in cases():
@@ -55,7 +63,10 @@ def main() -> None:
             t0 = time.perf_counter()
             duration = extract_audio(path, audio, timeout_seconds=600)
             t1 = time.perf_counter()
+            wait = diarize_in_thread(settings, audio) if diarizer else None
             transcript = whisper.transcribe(audio)
+            if wait:
+                wait()
             t2 = time.perf_counter()
             agent = build_agent_transcript(uuid.uuid4(), transcript)
             analyzer.analyze(agent)
