@@ -45,9 +45,10 @@ from vigil.settings import Settings  # noqa: E402
 
 def make_context(server: str, root: Path, **overrides: object) -> Context:
     url = create_database(server)
+    values: dict[str, object] = {"transcribers": "standin", "allow_standin": True, "standin_latency_seconds": 1.0,
+                                 **overrides}
     settings = Settings(data_dir=root / "data", database_url=url, object_store_url=f"file://{root / 'objects'}",
-                        transcribers="standin", allow_standin=True, standin_latency_seconds=1.0,
-                        audit_key=secrets.token_urlsafe(32), _env_file=None, **overrides)  # type: ignore[arg-type]
+                        audit_key=secrets.token_urlsafe(32), _env_file=None, **values)  # type: ignore[arg-type]
     return Context.build(settings, url)
 
 

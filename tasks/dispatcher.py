@@ -119,6 +119,10 @@ class Dispatcher:
         self.transcription = stages.Transcription.options(
             name=transcription_name, get_if_exists=True,
             max_concurrency=max(1, settings.stage_limits.get("transcribe", 1))).remote(settings, database_url)
+        # Stage workers pay their one-off costs now, not in the first sessions' stages (see stages.warm_worker).
+        self.warm_ups = [stages.warm_worker.options(name="warm-worker").remote(settings.model_dump_json(),
+                                                                               database_url)
+                         for _ in range(settings.warm_workers)]
         self.in_flight: dict[ray.ObjectRef, InFlight] = {}
         self.completed = 0
         self.failed = 0
@@ -175,12 +179,13 @@ class Dispatcher:
     def _finish(self, ref: ray.ObjectRef) -> None:
         item = self.in_flight.pop(ref)
         try:
-            node = ray.get(ref)
+            done: stages.StageDone = ray.get(ref)
         except Exception as exc:  # classified and recorded on the job: never swallowed
             self._finish_failed(item, exc)
             return
         with self.ctx.system_db() as db:
-            complete_stage(db, item.claim, time.perf_counter() - item.started, where=node)
+            complete_stage(db, item.claim, time.perf_counter() - item.started, where=done.node,
+                           work_seconds=done.work_seconds)
         self.completed += 1
         telemetry.current().stage_finished(item.claim.stage, "done", time.perf_counter() - item.started)
         with logcontext.bind(**item.claim.log_ids()):
@@ -278,6 +283,10 @@ class Dispatcher:
                 "last_audit_checkpoints": self.periodic["audit_checkpoints"].last,
                 "last_events_prune": self.periodic["events"].last,
                 "rss_bytes": psutil.Process().memory_info().rss}
+
+    def warmed(self) -> list[float]:
+        """Waits for the warm-ups started with this dispatcher; the seconds each took."""
+        return ray.get(self.warm_ups)
 
     def stop(self) -> None:
         self._stop.set()

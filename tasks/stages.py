@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import ray
+import sqlalchemy as sa
 from ray.exceptions import RayError, RayTaskError
 
 from tasks.risk_scoring import ServeEncoder
@@ -23,6 +27,8 @@ from vigil.analysis.analyzers.base import Analyzer
 from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
 from vigil.errors import PermanentError, TransientError, VigilError
+from vigil.media import extract_audio as ffmpeg_extract
+from vigil.media import ffmpeg_binary
 from vigil.schemas.transcripts import Diarization, ProviderTranscript
 from vigil.services import events
 from vigil.services.alert_delivery import deliver_due
@@ -43,6 +49,15 @@ log = logging.getLogger(__name__)
 
 def this_node() -> str:
     return f"node {ray.get_runtime_context().get_node_id()}"
+
+
+@dataclass(frozen=True)
+class StageDone:
+    """What a stage task returns: the node it ran on and the seconds of its own work (ffmpeg, the recognizers, the
+    analysis), both recorded with the stage's completion; the rest of its time is the pipeline's overhead."""
+
+    node: str
+    work_seconds: float
 
 
 @contextmanager
@@ -79,12 +94,17 @@ def write_audit_checkpoints(settings: Settings, database_url: str) -> dict[str, 
     return write_checkpoints(Context.build(settings, database_url)).as_json()
 
 
+@lru_cache(maxsize=2)
+def _context(settings_json: str, database_url: str) -> Context:
+    """One context per worker process (its object-store client, its database engines), not one per stage."""
+    return Context.build(Settings.model_validate_json(settings_json), database_url)
+
+
 @ray.remote(num_cpus=1, max_retries=0)
-def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> str:
-    """Returns the node it ran on, recorded with the stage's completion."""
+def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> StageDone:
     with stage_logging(claim):
-        run_extract(Context.build(settings, database_url), claim)
-    return this_node()
+        work = run_extract(_context(settings.model_dump_json(), database_url), claim)
+    return StageDone(this_node(), work)
 
 
 @lru_cache(maxsize=2)
@@ -95,16 +115,38 @@ def _analyzer(settings_json: str) -> Analyzer:
 
 
 @ray.remote(num_cpus=0.5, max_retries=0)
-def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> str:
+def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> StageDone:
     with stage_logging(claim):
-        run_analyze(Context.build(settings, database_url), claim, _analyzer(settings.model_dump_json()))
-    return this_node()
+        settings_json = settings.model_dump_json()
+        work = run_analyze(_context(settings_json, database_url), claim, _analyzer(settings_json))
+    return StageDone(this_node(), work)
 
 
 @lru_cache(maxsize=4)
 def _transcriber(settings_json: str, provider: str) -> Transcriber:
     """Each worker process loads a provider (a model, a client) once and keeps it."""
     return build_transcriber(provider, Settings.model_validate_json(settings_json))
+
+
+@ray.remote(num_cpus=1, max_retries=0)
+def warm_worker(settings_json: str, database_url: str) -> float:
+    """Pays a stage worker's one-off costs before a session does: the imports, a database connection, ffmpeg's
+    first run, the diarizer, the analyzer and the recognizers a chunk task uses. Ray keeps idle workers for its
+    next tasks, so the first sessions after a start find them warm. Returns the seconds it took."""
+    started = time.perf_counter()
+    settings = Settings.model_validate_json(settings_json)
+    with _context(settings_json, database_url).system_db() as db:
+        db.execute(sa.text("select 1"))
+    with tempfile.TemporaryDirectory(prefix="vigil-warm-") as tmp:
+        clip = Path(tmp) / "clip.wav"
+        subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=1",
+                        str(clip)], check=True, timeout=60)
+        ffmpeg_extract(clip, Path(tmp) / "clip.flac", 60)
+    diarizer_for(settings)
+    _analyzer(settings_json)
+    for name in settings.transcriber_names:
+        _transcriber(settings_json, name)
+    return time.perf_counter() - started
 
 
 @ray.remote(num_cpus=1, max_retries=0)
@@ -188,10 +230,10 @@ class Transcription:
                 self._providers[name] = build_transcriber(name, self.ctx.settings)
             return self._providers[name]
 
-    def transcribe(self, claim: ClaimedStage) -> str:
+    def transcribe(self, claim: ClaimedStage) -> StageDone:
         with stage_logging(claim):
             with self.ctx.tenant_db(claim.tenant_id) as db:
                 names = transcribers_for(db, claim.tenant_id, self.ctx.settings)
             transcribers = [self._provider(name) for name in names]
-            run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings), diarize_on_ray)
-        return this_node()
+            work = run_transcribe(self.ctx, claim, transcribers, chunk_map_on_ray(self.ctx.settings), diarize_on_ray)
+        return StageDone(this_node(), work)

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     stage_limits: dict[str, int] = Field(
         default_factory=lambda: {"extract": 2, "transcribe": 2, "analyze": 4},
         description="Per-stage cap on work in flight (JSON), e.g. bounded by CPUs or a provider's quota.")
+    warm_workers: int = Field(2, ge=0, description="Stage workers the dispatcher warms when it starts (imports, a "
+                                                   "database connection, ffmpeg, the diarizer, the analyzer), so the "
+                                                   "first sessions do not pay for them; 0: none.")
     stage_timeouts: dict[str, float] = Field(
         default_factory=lambda: {"extract": 900.0, "transcribe": 3600.0, "analyze": 600.0},
         description="Seconds a stage may run before it is cancelled and retried (JSON).")

@@ -219,6 +219,9 @@ class StageEvent(Base):
     event: Mapped[str] = mapped_column(sa.String(20))
     attempt: Mapped[int] = mapped_column(sa.Integer)
     duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    # Of duration_seconds (dispatch to done), the stage's own work: ffmpeg, the recognizers and diarization, the
+    # analysis. The rest is the pipeline's overhead (scheduling, worker start, storage, database).
+    work_seconds: Mapped[float | None] = mapped_column(sa.Float)
     detail: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = _created()
 

@@ -159,15 +159,18 @@ def _owned(db: DbSession, claim: ClaimedStage) -> Job | None:
     )
 
 
-def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float, where: str | None = None) -> str | None:
+def complete_stage(db: DbSession, claim: ClaimedStage, duration_seconds: float, where: str | None = None,
+                   work_seconds: float | None = None) -> str | None:
     """Mark the claimed stage done and queue the next one. Returns the next stage, or None at the end.
-    `where`: the node that ran it, kept on the stage event (e.g. "node 3f2a…")."""
+    `where`: the node that ran it, kept on the stage event (e.g. "node 3f2a…"); `work_seconds`: of
+    `duration_seconds`, the stage's own work (the rest is the pipeline's overhead)."""
     job = _owned(db, claim)
     if job is None:
         db.rollback()
         return None
     db.add(StageEvent(tenant_id=job.tenant_id, job_id=job.id, session_id=job.session_id, stage=job.stage,
-                      event="ready", attempt=job.attempt, duration_seconds=round(duration_seconds, 3), detail=where))
+                      event="ready", attempt=job.attempt, duration_seconds=round(duration_seconds, 3),
+                      work_seconds=None if work_seconds is None else round(work_seconds, 3), detail=where))
     stages = KIND_STAGES[job.kind]
     index = stages.index(job.stage)
     now = utcnow()

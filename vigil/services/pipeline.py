@@ -91,37 +91,42 @@ def _put_json(ctx: Context, claim: ClaimedStage, kind: str, name: str, payload: 
     _record_artifact(ctx, claim, kind, key, data)
 
 
-def run_extract(ctx: Context, claim: ClaimedStage) -> None:
-    """ffmpeg: the original (audio or video) → 16 kHz mono FLAC at `audio.flac`."""
+def run_extract(ctx: Context, claim: ClaimedStage) -> float:
+    """ffmpeg: the original (audio or video) → 16 kHz mono FLAC at `audio.flac`. Returns the seconds ffmpeg took
+    (the stage's own work; the rest of its time is overhead)."""
     session = _session(ctx, claim)
     audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
     if ctx.store.exists(audio_key):
         log.info("extract short-circuit: audio exists", extra={"session_id": str(claim.session_id)})
-        return
+        return 0.0
     original_key = artifact_key(claim.tenant_id, claim.session_id, original_name(session.media_ext))
     with tempfile.TemporaryDirectory(prefix="vigil-extract-") as tmp:
         source = Path(tmp) / f"original.{session.media_ext}"
         ctx.store.download(original_key, source)
         target = Path(tmp) / AUDIO_NAME
+        started = time.perf_counter()
         duration = extract_audio(source, target, ctx.settings.ffmpeg_timeout_seconds)
+        work = time.perf_counter() - started
         size = ctx.store.put_file(audio_key, target)
     _record_artifact(ctx, claim, "audio", audio_key, size=size)
     with ctx.tenant_db(claim.tenant_id) as db:
         db.execute(sa.update(Session).where(Session.id == claim.session_id)
                    .values(duration_seconds=round(duration, 3)))
         db.commit()
+    return work
 
 
 def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcriber],
                    map_chunks: ChunkMap = map_chunks_in_threads,
-                   diarize: StartDiarization = diarize_in_thread) -> None:
+                   diarize: StartDiarization = diarize_in_thread) -> float:
     """Every configured provider transcribes the audio at once, and diarization runs beside them on the same
     audio; what succeeded is kept per provider (`transcript/raw/<provider>.json`) and, when several succeeded,
     reconciled by vote; speakers go onto the words (`attach_speakers`). The stage fails only when every provider
-    failed; the transcript records which ones did, and a diarization that failed (its speakers stay unknown)."""
+    failed; the transcript records which ones did, and a diarization that failed (its speakers stay unknown).
+    Returns the seconds from the recognizers' and diarization's start to the last one's end (the stage's own work)."""
     agent_key = artifact_key(claim.tenant_id, claim.session_id, TRANSCRIPT_AGENT_NAME)
     if ctx.store.exists(agent_key) and _has_transcript(ctx, claim):
-        return
+        return 0.0
     audio_key = artifact_key(claim.tenant_id, claim.session_id, AUDIO_NAME)
     with ctx.tenant_db(claim.tenant_id) as db:
         vocabulary = vocabulary_for(db, claim.tenant_id)
@@ -129,9 +134,11 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     with tempfile.TemporaryDirectory(prefix="vigil-transcribe-") as tmp:
         audio = Path(tmp) / AUDIO_NAME
         ctx.store.download(audio_key, audio)
+        started = time.perf_counter()
         diarized = _start_diarization(ctx, diarization_key, audio, diarize)
         run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks), vocabulary)
         diarization, diarization_info = diarized()
+        work = time.perf_counter() - started
     if diarization is not None and not ctx.store.exists(diarization_key):
         _put_json(ctx, claim, "transcript_diarization", TRANSCRIPT_DIARIZATION_NAME, diarization.model_dump_json())
     for result in run.transcripts:
@@ -180,6 +187,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
     _put_json(ctx, claim, "transcript_redactions", TRANSCRIPT_REDACTIONS_NAME, json.dumps(findings))
     # The (redacted) agent transcript is written last: its presence marks the stage as done.
     _put_json(ctx, claim, "transcript_agent", TRANSCRIPT_AGENT_NAME, agent.model_dump_json())
+    return work
 
 
 def _start_diarization(ctx: Context, key: str, audio: Path, diarize: StartDiarization,
@@ -337,12 +345,13 @@ def highest_severities(result: AnalysisResult) -> dict[str, str]:
     return {category: level.value for category, level in sorted(highest.items())}
 
 
-def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
+def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> float:
     """The four post-transcription tasks → a new analysis version for this job (once). Model work first passes
-    the tenant's daily budget guard; the tenant's active prompt and rubric versions are used and recorded."""
+    the tenant's daily budget guard; the tenant's active prompt and rubric versions are used and recorded.
+    Returns the seconds the tasks took (the stage's own work)."""
     with ctx.tenant_db(claim.tenant_id) as db:
         if db.scalar(sa.select(Analysis.id).where(Analysis.job_id == claim.job_id)) is not None:
-            return
+            return 0.0
         config = active_config(db, claim.tenant_id)
         inputs = current_inputs_key(db, claim.tenant_id, claim.session_id, ctx.settings)
         corrections = session_speaker_overrides(db, claim.tenant_id, claim.session_id)
@@ -409,3 +418,4 @@ def run_analyze(ctx: Context, claim: ClaimedStage, analyzer: Analyzer) -> None:
                         severities=highest_severities(result))
         db.commit()
     _record_artifact(ctx, claim, f"analysis:v{version}", key, payload)
+    return latency
