@@ -1,7 +1,8 @@
 """Ray adapters over the plain stage functions in vigil.services.pipeline.
 
 `max_retries=0`: retries belong to the job rows in the database (with backoff and a record of each
-attempt), not to Ray, so a stage is never re-run behind the database's back."""
+attempt), not to Ray, so a stage is never re-run behind the database's back. The one exception is diarization,
+which writes nothing (see `diarize_audio`)."""
 
 from __future__ import annotations
 
@@ -193,7 +194,10 @@ def chunk_map_on_ray(settings: Settings) -> ChunkMap:
     return map_chunks
 
 
-@ray.remote(num_cpus=1, max_retries=0)
+# max_retries: unlike a stage, diarization writes nothing: it is a pure function of the audio, so when its worker
+# or node is lost Ray runs it again elsewhere (system failures only; its own errors are not retried). Without this a
+# lost node left that session's speakers unknown while its words were kept (tests/e2e/test_multinode.py).
+@ray.remote(num_cpus=1, max_retries=2)
 def diarize_audio(settings_json: str, audio: bytes, suffix: str) -> Diarization:
     """Speaker turns of one session's audio, in a worker of its own beside the transcription (the encoder loads
     once per worker process and is kept)."""
