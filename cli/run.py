@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -92,13 +94,13 @@ def _print_progress(event) -> None:  # type: ignore[no-untyped-def]
 
 def dispatcher() -> None:
     """On a cluster (RAY_ADDRESS): run the pipeline's dispatcher, a named actor owned by this command, until SIGTERM
-    or Ctrl-C; then it stops claiming work and the command exits. Keep it running under a supervisor (systemd on
-    the head node, or a Ray Job). Not detached on purpose: Ray ends the worker processes of a job whose driver
-    has exited as soon as they fall idle, so a dispatcher that outlived this command would have nearly every stage
-    start a fresh worker process and import Vigil again. If this command dies, so does the dispatcher; the stages it
-    had in flight are reclaimed by the next one when their leases run out."""
-    import threading
-
+    or Ctrl-C; then it stops claiming work and the command exits. Keep it running under a supervisor (a systemd
+    service on a `ray up` head node, a Kubernetes Deployment beside the RayService: docs/deployment.md). Not
+    detached on purpose: Ray ends the worker processes of a job whose driver has exited as soon as they fall idle,
+    so a dispatcher that outlived this command would have nearly every stage start a fresh worker process and
+    import Vigil again. If this command dies, so does the dispatcher, and if the dispatcher is gone (its cluster
+    lost), the command exits 1; the stages it had in flight are reclaimed by the next one when their leases run
+    out."""
     import ray
 
     from cli import stack
@@ -123,10 +125,41 @@ def dispatcher() -> None:
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"dispatcher '{stack.DISPATCHER_NAME}' running in namespace '{stack.NAMESPACE}'; "
                "SIGTERM or Ctrl-C stops it")
-    stop.wait()
+    gone = watch_dispatcher(stop, lambda: ray.get(handle.stats.remote(), timeout=WATCH_SECONDS))
+    if gone is not None:
+        typer.secho(f"the dispatcher is gone ({gone}); exiting so that the supervisor starts another", fg="red")
+        raise typer.Exit(1)
     ray.get(handle.stop.remote())
     ray.kill(handle)
     typer.echo("dispatcher stopped")
+
+
+# How often `vigil dispatcher` asks its dispatcher whether it is still there, and how many asks in a row may go
+# unanswered (an actor Ray is restarting, max_restarts=-1, or a busy one) before it counts as gone.
+WATCH_SECONDS = 30.0
+WATCH_PATIENCE = 10
+
+
+def watch_dispatcher(stop: threading.Event, ask: Callable[[], object], every: float = WATCH_SECONDS,
+                     patience: int = WATCH_PATIENCE) -> str | None:
+    """Wait for `stop`, calling `ask` (the dispatcher's stats, bounded by a timeout) every `every` seconds: None once
+    `stop` is set, else why the dispatcher is gone. Without this the command would wait forever with nothing
+    running when its cluster goes away: a Ray Client driver (RAY_ADDRESS=ray://…, as on Kubernetes) outlives the
+    connection it lost, and the actor with it. Exiting lets the supervisor start another."""
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError
+
+    unanswered = 0
+    while not stop.wait(every):
+        try:
+            ask()
+            unanswered = 0
+        except (GetTimeoutError, ActorUnavailableError) as exc:
+            unanswered += 1
+            if unanswered >= patience:
+                return f"no answer to {unanswered} asks in a row ({type(exc).__name__})"
+        except (ActorDiedError, ConnectionError) as exc:
+            return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
 
 
 def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample sessions.")] = True) -> None:

@@ -27,11 +27,11 @@ from vigil.settings import Settings
 log = logging.getLogger(__name__)
 
 # Settings field → secret name (the environment variable name, and the id under the Secrets Manager prefix).
-SECRET_FIELDS: dict[str, str] = {"database_url": "DATABASE_URL", "openai_api_key": "OPENAI_API_KEY",
-                                 "assemblyai_api_key": "ASSEMBLYAI_API_KEY", "signing_key": "SIGNING_KEY",
-                                 "encryption_keys": "ENCRYPTION_KEYS", "audit_key": "AUDIT_KEY",
-                                 "smtp_url": "SMTP_URL", "oidc_client_secret": "OIDC_CLIENT_SECRET",
-                                 "oidc_cookie_secret": "OIDC_COOKIE_SECRET"}
+SECRET_FIELDS: dict[str, str] = {"database_url": "DATABASE_URL", "database_app_url": "DATABASE_APP_URL",
+                                 "openai_api_key": "OPENAI_API_KEY", "assemblyai_api_key": "ASSEMBLYAI_API_KEY",
+                                 "signing_key": "SIGNING_KEY", "encryption_keys": "ENCRYPTION_KEYS",
+                                 "audit_key": "AUDIT_KEY", "smtp_url": "SMTP_URL",
+                                 "oidc_client_secret": "OIDC_CLIENT_SECRET", "oidc_cookie_secret": "OIDC_COOKIE_SECRET"}
 
 _ATTEMPTS = 3
 _TRANSIENT_CODES = frozenset({"InternalServiceError", "ThrottlingException", "TooManyRequestsException",

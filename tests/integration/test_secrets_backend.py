@@ -139,18 +139,20 @@ def test_fill_secrets_keeps_values_the_environment_set(backend: AwsSecretsManage
 
 def test_fill_secrets_fills_only_unset_fields(backend: AwsSecretsManager, admin, prefix: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "ASSEMBLYAI_API_KEY", "SIGNING_KEY", "DATABASE_URL", "AUDIT_KEY"):
+    for name in ("OPENAI_API_KEY", "ASSEMBLYAI_API_KEY", "SIGNING_KEY", "DATABASE_URL", "DATABASE_APP_URL",
+                 "AUDIT_KEY"):
         admin.create_secret(Name=f"{prefix}{name}", SecretString=f"vault-{name}")
     monkeypatch.setenv("ASSEMBLYAI_API_KEY", "")  # set but empty: counts as unset
-    for name in ("OPENAI_API_KEY", "DATABASE_URL", "AUDIT_KEY"):
+    for name in ("OPENAI_API_KEY", "DATABASE_URL", "DATABASE_APP_URL", "AUDIT_KEY"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(signing_key="sign-from-env", _env_file=None)
 
     filled = fill_secrets(settings, backend)
 
     assert (filled.openai_api_key, filled.assemblyai_api_key, filled.signing_key, filled.database_url,
-            filled.audit_key) == ("vault-OPENAI_API_KEY", "vault-ASSEMBLYAI_API_KEY", "sign-from-env",
-                                  "vault-DATABASE_URL", "vault-AUDIT_KEY")
+            filled.database_app_url, filled.audit_key) == (
+        "vault-OPENAI_API_KEY", "vault-ASSEMBLYAI_API_KEY", "sign-from-env", "vault-DATABASE_URL",
+        "vault-DATABASE_APP_URL", "vault-AUDIT_KEY")
     assert settings.openai_api_key is None, "the original settings are left as they were"
     assert "vault-" not in f"{filled!r} {filled!s}", "filled secrets stay hidden in the settings' repr"
 
