@@ -120,8 +120,8 @@ class Dispatcher:
             name=transcription_name, get_if_exists=True,
             max_concurrency=max(1, settings.stage_limits.get("transcribe", 1))).remote(settings, database_url)
         # Stage workers pay their one-off costs now, not in the first sessions' stages (see stages.warm_worker).
-        self.warm_ups = [stages.warm_worker.options(name="warm-worker").remote(settings.model_dump_json(),
-                                                                               database_url)
+        self.warm_ups = [stages.warm_worker.options(name="warm-worker", scheduling_strategy="SPREAD").remote(
+                             settings.model_dump_json(), database_url)
                          for _ in range(settings.warm_workers)]
         self.in_flight: dict[ray.ObjectRef, InFlight] = {}
         self.completed = 0

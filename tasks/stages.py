@@ -129,7 +129,8 @@ def _transcriber(settings_json: str, provider: str) -> Transcriber:
     return build_transcriber(provider, Settings.model_validate_json(settings_json))
 
 
-@ray.remote(num_cpus=1, max_retries=0)
+# num_cpus=0: a warm-up holds no slot, so stages submitted meanwhile are scheduled as if it were not there.
+@ray.remote(num_cpus=0, max_retries=0)
 def warm_worker(settings_json: str, database_url: str) -> float:
     """Pays a stage worker's one-off costs before a session does: the imports, a database connection, ffmpeg's
     first run, the diarizer, the analyzer and the recognizers a chunk task uses. Ray keeps idle workers for its
