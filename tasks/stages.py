@@ -27,6 +27,7 @@ from vigil import logcontext
 from vigil.analysis.analyzers.base import Analyzer
 from vigil.analysis.analyzers.registry import build_analyzer
 from vigil.context import Context
+from vigil.db.engine import engine_for
 from vigil.errors import PermanentError, TransientError, VigilError
 from vigil.media import extract_audio as ffmpeg_extract
 from vigil.media import ffmpeg_binary
@@ -137,8 +138,8 @@ def warm_worker(settings_json: str, database_url: str) -> float:
     next tasks, so the first sessions after a start find them warm. Returns the seconds it took."""
     started = time.perf_counter()
     settings = Settings.model_validate_json(settings_json)
-    with _context(settings_json, database_url).system_db() as db:
-        db.execute(sa.text("select 1"))
+    with engine_for(_context(settings_json, database_url).app_database_url).connect() as connection:
+        connection.execute(sa.text("select 1"))  # the application role's pool, which stages' tenant sessions use
     with tempfile.TemporaryDirectory(prefix="vigil-warm-") as tmp:
         clip = Path(tmp) / "clip.wav"
         subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=1",
