@@ -185,7 +185,7 @@ def run_tree(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
     """One bench run of the checkout at `tree`, in a process of its own with that checkout first on the path."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     subprocess.run([sys.executable, str(tree / "bench" / "api.py"), *args, "--json-out", str(out)], cwd=tree,
-                   env=env, check=True)
+                   env=env, check=True, stdout=sys.stderr)  # its own table: printed again below, beside the other
     return json.loads(out.read_text())
 
 
