@@ -2,15 +2,23 @@
 max_ongoing/max_queued limits), the real dispatcher processing a sample with Whisper, an embedded PostgreSQL,
 all on 127.0.0.1. Clients are threads with their own HTTP connection.
 
+- baseline: `GET /ping` (no token, no database) through the same proxy, replica and middleware: what a request
+  costs before Vigil does any work of its own;
 - reads: `GET /jobs/{id}/status` and `GET /sessions/{id}/transcript` (a sealed transcript, decrypted and
-  relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, and
-  how many were shed with 429 (Serve's backpressure: past max_ongoing + max_queued, clients are told to retry);
+  relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, how
+  many were shed with 429 (Serve's backpressure: past max_ongoing + max_queued, clients are told to retry), and
+  each read's throughput and p95 as a ratio to the baseline's at the same number of clients;
 - uploads: the 160 KB sample (checkin-risk.mp3) posted by 4 concurrent clients (ffprobe check, store, rows,
   audit): uploads/s, MB/s.
 
 The per-token rate limit is off for the run (one token would otherwise be throttled by design).
 
-    .venv/bin/python bench/api.py [--requests 300] [--uploads 12] [--json]
+`--compare TREE` measures another checkout (e.g. a `git worktree` of the commit before a change) and this one in
+one invocation: each round runs TREE's own bench/api.py, then this tree's, each in a fresh process with its code
+first on the path (Ray's workers inherit it), and the table gives both side by side with after/before ratios.
+
+    .venv/bin/python bench/api.py [--requests 300] [--uploads 12] [--levels 1,10,50] [--json]
+    .venv/bin/python bench/api.py --compare ../before --rounds 2 [--levels 1,10]
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +46,7 @@ from tests.conftest import SAMPLES, free_port, isolated_context, make_tenant  # 
 from vigil.db.engine import start_embedded_postgres  # noqa: E402
 
 LEVELS = (1, 10, 50)
+BASELINE = "ping (baseline)"
 SAMPLE = SAMPLES / "checkin-risk.mp3"
 
 
@@ -105,7 +115,8 @@ def wait_ready(base: str, token: str, job_id: str, timeout: float = 300) -> None
     raise RuntimeError("the sample was not processed in time")
 
 
-def run(requests: int, upload_count: int, report: Callable[[str], None]) -> dict[str, Any]:
+def run(requests: int, upload_count: int, levels: tuple[int, ...],
+        report: Callable[[str], None]) -> dict[str, Any]:
     import ray
 
     from cli import stack
@@ -133,45 +144,99 @@ def run(requests: int, upload_count: int, report: Callable[[str], None]) -> dict
             wait_ready(base, tenant.supervisor, accepted["job_id"])
             ray.kill(dispatcher)  # nothing else to process: the reads get the machine to themselves
             reads: dict[str, list[dict[str, Any]]] = {}
-            for name, path in (("job status", f"/api/v1/jobs/{accepted['job_id']}/status"),
+            for name, path in ((BASELINE, "/api/v1/ping"),
+                               ("job status", f"/api/v1/jobs/{accepted['job_id']}/status"),
                                ("transcript", f"/api/v1/sessions/{accepted['session_id']}/transcript")):
                 hammer(base, tenant.supervisor, path, 2, 20)  # warm the replica and the connection pools
                 reads[name] = []
-                for clients in LEVELS:
+                for clients in levels:
                     report(f"{name}: {clients} client(s)…")
                     reads[name].append(hammer(base, tenant.supervisor, path, clients, max(requests, clients)))
-            report("uploads…")
-            up = uploads(base, tenant.uploader, upload_count)
+            up = None
+            if upload_count:
+                report("uploads…")
+                up = uploads(base, tenant.uploader, upload_count)
         finally:
             stack.stop_all()
     return {"reads": reads, "uploads": up, "serve": {"max_ongoing_requests": ctx.settings.api_max_ongoing_requests,
                                                      "max_queued_requests": ctx.settings.api_max_queued_requests}}
 
 
+def print_reads(result: dict[str, Any]) -> None:
+    print(f"Serve replica: max_ongoing_requests {result['serve']['max_ongoing_requests']}, "
+          f"max_queued_requests {result['serve']['max_queued_requests']}")
+    header = ("endpoint", "clients", "ok", "429", "p50 ms", "p95 ms", "p99 ms", "req/s", "req/s ÷ base", "p95 ÷ base")
+    widths = (7, 5, 5, 8, 8, 8, 7, 12, 10)
+    print(f"{header[0]:<15} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], widths, strict=True)))
+    base = {r["clients"]: r for r in result["reads"][BASELINE]}
+    for name, rows in result["reads"].items():
+        for r in rows:
+            b = base[r["clients"]]
+            print(f"{name:<15} {r['clients']:>7} {r['ok']:>5} {r['shed_429']:>5} {r['p50_ms']:>8} {r['p95_ms']:>8} "
+                  f"{r['p99_ms']:>8} {r['per_second']:>7} {r['per_second'] / b['per_second']:>12.2f} "
+                  f"{r['p95_ms'] / b['p95_ms']:>10.2f}")
+    u = result["uploads"]
+    if u:
+        print(f"uploads: {u['accepted']}/{u['uploads']} accepted by {u['clients']} clients in {u['seconds']} s: "
+              f"{u['per_second']} uploads/s, {u['mb_per_second']} MB/s")
+
+
+def run_tree(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
+    """One bench run of the checkout at `tree`, in a process of its own with that checkout first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    subprocess.run([sys.executable, str(tree / "bench" / "api.py"), *args, "--json-out", str(out)], cwd=tree,
+                   env=env, check=True, stdout=sys.stderr)  # its own table: printed again below, beside the other
+    return json.loads(out.read_text())
+
+
+def compare(before: Path, rounds: int, args: list[str]) -> None:
+    """Alternate `before` and this tree, `rounds` times each; print every run's reads and the medians side by side."""
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-compare-") as tmp:
+        for n in range(rounds):
+            for label, tree in (("before", before), ("after", ROOT)):
+                print(f"round {n + 1}, {label}: {tree}", file=sys.stderr)
+                runs[label].append(run_tree(tree, args, Path(tmp) / f"{label}-{n}.json"))
+    for label, results in runs.items():
+        for n, result in enumerate(results):
+            print(f"\n{label}, round {n + 1}")
+            print_reads(result)
+    print("\nmedian over rounds: before → after (after ÷ before)")
+    print(f"{'endpoint':<15} {'clients':>7} {'req/s before':>12} {'after':>7} {'ratio':>6} "
+          f"{'p95 ms before':>13} {'after':>7} {'ratio':>6}")
+    first = runs["before"][0]["reads"]
+    for name, rows in first.items():
+        for i, row in enumerate(rows):
+            med = {label: {key: statistics.median(r["reads"][name][i][key] for r in results)
+                           for key in ("per_second", "p95_ms")} for label, results in runs.items()}
+            b, a = med["before"], med["after"]
+            print(f"{name:<15} {row['clients']:>7} {b['per_second']:>12.1f} {a['per_second']:>7.1f} "
+                  f"{a['per_second'] / b['per_second']:>5.2f}× {b['p95_ms']:>13.1f} {a['p95_ms']:>7.1f} "
+                  f"{a['p95_ms'] / b['p95_ms']:>5.2f}×")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="GETs per endpoint and concurrency level")
-    parser.add_argument("--uploads", type=int, default=12)
+    parser.add_argument("--uploads", type=int, default=12, help="0: no uploads")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrent clients, comma-separated")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json-out", type=Path, help="also write the result as JSON to this file")
+    parser.add_argument("--compare", type=Path, metavar="TREE", help="another checkout to measure beside this one")
+    parser.add_argument("--rounds", type=int, default=2, help="with --compare: runs of each tree, alternating")
     args = parser.parse_args(argv)
-    result = run(args.requests, args.uploads, lambda line: print(line, file=sys.stderr))
+    if args.compare:
+        compare(args.compare.resolve(), args.rounds,
+                ["--requests", str(args.requests), "--uploads", str(args.uploads), "--levels", args.levels])
+        return 0
+    levels = tuple(int(n) for n in args.levels.split(","))
+    result = run(args.requests, args.uploads, levels, lambda line: print(line, file=sys.stderr))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=2))
     if args.json:
         print(json.dumps(result, indent=2))
-        return 0
-    print(f"Serve replica: max_ongoing_requests {result['serve']['max_ongoing_requests']}, "
-          f"max_queued_requests {result['serve']['max_queued_requests']}")
-    header = ("endpoint", "clients", "ok", "429", "p50 ms", "p95 ms", "p99 ms", "req/s")
-    print(f"{header[0]:<12} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (7, 5, 5, 8, 8, 8, 7), strict=True)))
-    for name, rows in result["reads"].items():
-        for r in rows:
-            print(f"{name:<12} {r['clients']:>7} {r['ok']:>5} {r['shed_429']:>5} {r['p50_ms']:>8} {r['p95_ms']:>8} "
-                  f"{r['p99_ms']:>8} {r['per_second']:>7}")
-        one, fifty = rows[0], rows[-1]
-        print(f"{name:<12} p95 at {fifty['clients']} clients / at 1: {fifty['p95_ms'] / one['p95_ms']:.1f}×; "
-              f"throughput {fifty['per_second'] / one['per_second']:.1f}×")
-    u = result["uploads"]
-    print(f"uploads: {u['accepted']}/{u['uploads']} accepted by {u['clients']} clients in {u['seconds']} s: "
-          f"{u['per_second']} uploads/s, {u['mb_per_second']} MB/s")
+    else:
+        print_reads(result)
     return 0
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session as DbSession
+from starlette.concurrency import run_in_threadpool
 
 from serve.ratelimit import limiter_for
 from vigil.context import Context
@@ -34,7 +35,9 @@ def process_context() -> Context | None:
     return _process_context
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    # async, as every dependency that does no I/O here: FastAPI runs a plain `def` one on its threadpool, and the
+    # hops cost more than the work
     ctx = getattr(request.app.state, "ctx", None) or _process_context
     if ctx is None:
         raise HTTPException(503, "the API is starting")
@@ -45,25 +48,46 @@ ContextDep = Annotated[Context, Depends(get_context)]
 
 
 def principal_of(ctx: Context, token: str) -> Principal | None:
-    """Who a bearer token signs in as, if anyone. A provider's token that is refused raises Unauthenticated (401) or
-    Forbidden (403), with a code saying why."""
-    with ctx.system_db() as db:  # a token names its tenant: finding it cannot be scoped to one
-        if ctx.settings.oidc_trusted_issuers and looks_like_jwt(token):
-            return principal_for(db, ctx.token_verifier.verify(token))
-        return authenticate(db, token)
+    """Who a bearer token signs in as, if anyone; remembered for AUTH_CACHE_SECONDS (ctx.principals). A provider's
+    token is checked (signature, issuer, audience, expiry) on every request, and one that is refused raises
+    Unauthenticated (401) or Forbidden (403), with a code saying why."""
+    key = hash_token(token)
+    if ctx.token_verifier.audiences and looks_like_jwt(token):
+        identity = ctx.token_verifier.verify(token)
+        principal = ctx.principals.get(key)
+        if principal is None:
+            # This person's standing is read afresh: their other tokens' entries in this process follow it.
+            ctx.principals.forget((identity.issuer, identity.subject))
+            with ctx.system_db() as db:  # a token names its tenant: finding it cannot be scoped to one
+                principal = principal_for(db, identity)
+            ctx.principals.put(key, principal, identity=(identity.issuer, identity.subject))
+        return principal
+    principal = ctx.principals.get(key)
+    if principal is None:
+        with ctx.system_db() as db:
+            principal = authenticate(db, token)
+        if principal is not None:
+            ctx.principals.put(key, principal)
+    return principal
 
 
-def get_principal(request: Request, ctx: ContextDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+async def get_principal(request: Request, ctx: ContextDep,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    # The Idempotency-Key middleware has already resolved this request's own token when the header was sent.
-    principal = getattr(request.state, "principal", None) or principal_of(ctx, credentials.credentials)
+    token = credentials.credentials
+    key = hash_token(token)
+    # The Idempotency-Key middleware has already resolved this request's own token when the header was sent. An API
+    # token this process remembers is answered here, on the event loop; anything else needs the database or a
+    # signature check, on the threadpool.
+    principal = (getattr(request.state, "principal", None)
+                 or (None if looks_like_jwt(token) else ctx.principals.get(key))
+                 or await run_in_threadpool(principal_of, ctx, token))
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     request.state.tenant_id = principal.tenant_id  # the request's timing is recorded under this tenant
     if ctx.settings.api_rate_limit:
-        wait = limiter_for(ctx.settings.api_rate_limit).retry_after(hash_token(credentials.credentials))
+        wait = limiter_for(ctx.settings.api_rate_limit).retry_after(key)
         if wait is not None:
             raise HTTPException(429, f"too many requests for this token (limit {ctx.settings.api_rate_limit})",
                                 headers={"Retry-After": str(wait)})
@@ -73,10 +97,21 @@ def get_principal(request: Request, ctx: ContextDep,
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_db(ctx: ContextDep, principal: PrincipalDep) -> Iterator[DbSession]:
+def get_db(ctx: Context, principal: Principal) -> Iterator[DbSession]:
     """The signed-in caller's tenant-scoped session: the database itself refuses other tenants' rows."""
     with ctx.tenant_db(principal.tenant_id) as db:
         yield db
 
 
-DbDep = Annotated[DbSession, Depends(get_db)]
+async def tenant_session(ctx: ContextDep, principal: PrincipalDep) -> AsyncIterator[DbSession]:
+    """`get_db` as a route's dependency. Opening the session does no I/O (its first statement connects), so it
+    opens here on the event loop; closing ends the transaction and returns the connection, on the threadpool."""
+    sessions = get_db(ctx, principal)
+    db = next(sessions)
+    try:
+        yield db
+    finally:
+        await run_in_threadpool(sessions.close)
+
+
+DbDep = Annotated[DbSession, Depends(tenant_session)]

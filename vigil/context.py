@@ -5,12 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.audit_chain import SESSION_KEY, AuditKey
 from vigil.db.engine import app_database_url, sessionmaker_for, tenant_sessionmaker_for
 from vigil.oidc.tokens import TokenVerifier
+from vigil.token_cache import TokenCache
+
+if TYPE_CHECKING:
+    from vigil.services.access import Principal
 from vigil.settings import Settings
 from vigil.storage.base import ObjectStore
 from vigil.storage.stores import open_store
@@ -31,15 +36,21 @@ class Context:
     def build(cls, settings: Settings, database_url: str) -> Context:
         return cls(settings=settings, database_url=database_url, store=open_store(settings))
 
-    @property
+    @cached_property
     def audit_key(self) -> AuditKey | None:
-        """The key this process seals audit entries with (AUDIT_KEY), or None when it has none."""
+        """The key this process seals audit entries with (AUDIT_KEY), or None when it has none; read once, as every
+        database session carries it."""
         return AuditKey.from_setting(self.settings.audit_key) if self.settings.audit_key else None
 
     @cached_property
     def token_verifier(self) -> TokenVerifier:
         """Checks tokens of the OpenID Connect providers this deployment trusts, keeping their keys for the process."""
         return TokenVerifier(self.settings.oidc_trusted_issuers)
+
+    @cached_property
+    def principals(self) -> TokenCache[Principal]:
+        """Who tokens sign in as, remembered for AUTH_CACHE_SECONDS by this process (see vigil.token_cache)."""
+        return TokenCache(self.settings.auth_cache_seconds)
 
     def tenant_db(self, tenant_id: uuid.UUID) -> DbSession:
         """A session for one tenant's work: it connects as the application role, and the database's row-level

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     api_retry_after_seconds: float = Field(5.0, description="Retry-After sent with a 429.")
     api_rate_limit: str = Field("1200/minute", description="Requests per API token per replica, in `limits` "
                                                            "notation (e.g. 20/second, 1200/minute); empty: none.")
+    auth_cache_seconds: float = Field(5.0, description="How long an API replica remembers who a token signs in as: "
+                                      "a revoked token, a changed role or access taken away is seen within this "
+                                      "many seconds; 0: look every request up.")
     max_upload_bytes: int = 2 * 1024**3
     upload_url_ttl_seconds: int = Field(3600, description="How long a direct-upload URL stays valid.")
     encryption_keys: str | None = Field(None, repr=False, description="Key-encryption keys for transcripts at rest, "

@@ -11,6 +11,12 @@ from serve.deps import ContextDep
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
+@router.get("/ping", description="Liveness of the API process alone: no token, no database, no object store. "
+                                  "`bench/api.py` reads it as the cost of a request through Serve and the middleware.")
+async def ping() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 @router.get("/health", description="Liveness of the API and its database and object store.")
 def health(ctx: ContextDep) -> JSONResponse:
     checks: dict[str, Any] = {}

@@ -38,8 +38,8 @@ from vigil.storage.encrypted import seal_value
 
 ROLES = ("admin", "supervisor", "lead", "uploader", "counselor")
 # Operations that act on the caller's own tenant (no object id to cross) or need no token at all.
-OWN_OR_PUBLIC = {("get", "/api/v1/health"), ("get", "/api/v1/me"), ("post", "/api/v1/sessions"),
-                 ("post", "/api/v1/uploads"), ("get", "/api/v1/me/sessions")}
+OWN_OR_PUBLIC = {("get", "/api/v1/health"), ("get", "/api/v1/ping"), ("get", "/api/v1/me"),
+                 ("post", "/api/v1/sessions"), ("post", "/api/v1/uploads"), ("get", "/api/v1/me/sessions")}
 # A's object ids are only useful inside a request that would otherwise be accepted: plausible bodies.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/sessions/{session_id}/reviews"): {"field": "risk_level", "value": "none",

@@ -190,18 +190,24 @@ def stored_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
     principal.require(Action.read_content)
     with ctx.tenant_db(principal.tenant_id) as db:
         content_session(db, principal, session_id)
+    return _agent_transcript(ctx, principal, session_id)
+
+
+def _agent_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> AgentTranscript | None:
     key = artifact_key(principal.tenant_id, session_id, TRANSCRIPT_AGENT_NAME)
     return AgentTranscript.model_validate_json(ctx.store.get_bytes(key)) if ctx.store.exists(key) else None
 
 
 def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
     """The transcript with the supervisors' speaker corrections applied, and those corrections."""
-    transcript = stored_transcript(ctx, principal, session_id)
-    if transcript is None:
-        raise NotFound("the transcript is not ready yet")
-    with ctx.tenant_db(principal.tenant_id) as db:
+    principal.require(Action.read_content)
+    with ctx.tenant_db(principal.tenant_id) as db:  # one transaction: the session's wall, corrections, restorations
+        content_session(db, principal, session_id)
         overrides = speaker_overrides(db, principal, session_id)
         restored = restored_findings(db, principal, session_id)
+    transcript = _agent_transcript(ctx, principal, session_id)
+    if transcript is None:
+        raise NotFound("the transcript is not ready yet")
     transcript = apply_restorations(ctx, principal, transcript, restored)
     return {**relabel_speakers(transcript, overrides).model_dump(mode="json"), "speaker_overrides": overrides,
             "restored_redactions": sorted(restored)}
