@@ -28,7 +28,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -140,7 +139,7 @@ def bare_work(path: Path, settings: Settings, whisper: WhisperTranscriber, analy
     extract_audio(path, audio, 600)
     t1 = time.perf_counter()
     wait = diarize_in_thread(settings, audio)
-    chunked = chunk_audio(SimpleNamespace(settings=settings), audio, tmp)  # type: ignore[arg-type]
+    chunked = chunk_audio(settings, audio, tmp)
     transcript = run_providers([whisper], audio, chunked).transcripts[0]
     wait()
     t2 = time.perf_counter()
@@ -244,7 +243,7 @@ def decoding(tmp: Path) -> None:
             whisper = WhisperTranscriber(default_model_dir(), cpu_threads=settings.whisper_threads,
                                          num_workers=2 if chunked else 1, options=options)
             started = time.perf_counter()
-            chunks = chunk_audio(SimpleNamespace(settings=settings), audio, tmp) if chunked else None  # type: ignore[arg-type]
+            chunks = chunk_audio(settings, audio, tmp) if chunked else None
             result = run_providers([whisper], audio, chunks).transcripts[0]
             timings[label] = time.perf_counter() - started
             print(f"round {round_}, {label}: {timings[label]:.1f}s ({result.duration / timings[label]:.1f}x real "

@@ -39,6 +39,7 @@ from vigil.services.governance import active_config, guard_model_budget
 from vigil.services.jobs import ClaimedStage
 from vigil.services.reviews import session_speaker_overrides, transcript_with_roles
 from vigil.services.tenants import vocabulary_for
+from vigil.settings import Settings
 from vigil.storage.base import (
     AUDIO_NAME,
     TRANSCRIPT_AGENT_NAME,
@@ -136,7 +137,7 @@ def run_transcribe(ctx: Context, claim: ClaimedStage, transcribers: list[Transcr
         ctx.store.download(audio_key, audio)
         started = time.perf_counter()
         diarized = _start_diarization(ctx, diarization_key, audio, diarize)
-        run = run_providers(transcribers, audio, chunk_audio(ctx, audio, Path(tmp), map_chunks), vocabulary)
+        run = run_providers(transcribers, audio, chunk_audio(ctx.settings, audio, Path(tmp), map_chunks), vocabulary)
         diarization, diarization_info = diarized()
         work = time.perf_counter() - started
     if diarization is not None and not ctx.store.exists(diarization_key):
@@ -224,10 +225,9 @@ def _diarization_failed(ctx: Context, exc: Exception, started: float,
     return lambda: (None, info)
 
 
-def chunk_audio(ctx: Context, audio: Path, workdir: Path,
+def chunk_audio(settings: Settings, audio: Path, workdir: Path,
                 map_chunks: ChunkMap = map_chunks_in_threads) -> ChunkedAudio | None:
     """Audio longer than two chunks is cut at silences so its chunks can be transcribed at once."""
-    settings = ctx.settings
     duration = audio_duration(audio)
     if duration < 2 * settings.chunk_seconds:
         return None
