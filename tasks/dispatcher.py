@@ -111,6 +111,7 @@ def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
 class Dispatcher:
     def __init__(self, settings: Settings, database_url: str, transcription_name: str = TRANSCRIPTION_NAME) -> None:
         self.settings = settings
+        self.settings_json = settings.model_dump_json()  # what stage tasks take: each worker keys its cache on it
         self.database_url = database_url
         self.ctx = Context.build(settings, database_url)
         # get_if_exists: a restarted dispatcher reattaches to the transcription actor that survived it.
@@ -121,7 +122,7 @@ class Dispatcher:
             max_concurrency=max(1, settings.stage_limits.get("transcribe", 1))).remote(settings, database_url)
         # Stage workers pay their one-off costs now, not in the first sessions' stages (see stages.warm_worker).
         self.warm_ups = [stages.warm_worker.options(name="warm-worker", scheduling_strategy="SPREAD").remote(
-                             settings.model_dump_json(), database_url)
+                             self.settings_json, database_url)
                          for _ in range(settings.warm_workers)]
         self.in_flight: dict[ray.ObjectRef, InFlight] = {}
         self.completed = 0
@@ -146,12 +147,12 @@ class Dispatcher:
         name = f"{claim.stage}:{str(claim.session_id)[:8]}"
         if claim.stage == "extract":
             return stages.extract_audio.options(name=name, scheduling_strategy="SPREAD").remote(
-                self.settings, self.database_url, claim)
+                self.settings_json, self.database_url, claim)
         if claim.stage == "transcribe":
             return self.transcription.transcribe.options(name=name).remote(claim)
         if claim.stage == "analyze":
             return stages.analyze.options(name=name, scheduling_strategy="SPREAD").remote(
-                self.settings, self.database_url, claim)
+                self.settings_json, self.database_url, claim)
         raise PermanentError(f"unknown stage {claim.stage!r}", code="unknown_stage")
 
     def _room(self) -> dict[str, int]:

@@ -103,9 +103,9 @@ def _context(settings_json: str, database_url: str) -> Context:
 
 
 @ray.remote(num_cpus=1, max_retries=0)
-def extract_audio(settings: Settings, database_url: str, claim: ClaimedStage) -> StageDone:
+def extract_audio(settings_json: str, database_url: str, claim: ClaimedStage) -> StageDone:
     with stage_logging(claim):
-        work = run_extract(_context(settings.model_dump_json(), database_url), claim)
+        work = run_extract(_context(settings_json, database_url), claim)
     return StageDone(this_node(), work)
 
 
@@ -117,9 +117,8 @@ def _analyzer(settings_json: str) -> Analyzer:
 
 
 @ray.remote(num_cpus=0.5, max_retries=0)
-def analyze(settings: Settings, database_url: str, claim: ClaimedStage) -> StageDone:
+def analyze(settings_json: str, database_url: str, claim: ClaimedStage) -> StageDone:
     with stage_logging(claim):
-        settings_json = settings.model_dump_json()
         work = run_analyze(_context(settings_json, database_url), claim, _analyzer(settings_json))
     return StageDone(this_node(), work)
 
