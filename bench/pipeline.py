@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,13 +35,14 @@ import ray  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.jobs import make_context, principal_for  # noqa: E402
+from bench.media import join_audio  # noqa: E402
 from cli.stack import RUNTIME_ENV  # noqa: E402
 from tasks.dispatcher import Dispatcher  # noqa: E402
 from vigil.analysis.analyzers.offline import OfflineAnalyzer  # noqa: E402
 from vigil.context import Context  # noqa: E402
 from vigil.db.engine import start_embedded_postgres  # noqa: E402
 from vigil.db.models import Session, StageEvent  # noqa: E402
-from vigil.media import extract_audio, ffmpeg_binary  # noqa: E402
+from vigil.media import extract_audio  # noqa: E402
 from vigil.schemas.enums import Role  # noqa: E402
 from vigil.services.ingest import accept_upload  # noqa: E402
 from vigil.services.pipeline import chunk_audio  # noqa: E402
@@ -119,16 +119,7 @@ def ten_minutes(tmp: Path) -> Path:
     600 s."""
     sources = ([SPEECH / c["audio"] for c in json.loads((SPEECH / "cases.json").read_text())]
                if (SPEECH / "cases.json").exists() else [path for _, path, _ in cases()] * 7)
-    listing, out = tmp / "ten.txt", tmp / "ten-minutes.flac"
-    if not out.exists():
-        flacs = []
-        for index, source in enumerate(sources):
-            flacs.append(tmp / f"part-{index}.flac")
-            extract_audio(source, flacs[-1], 600)
-        listing.write_text("".join(f"file '{f}'\n" for f in flacs))
-        subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-t", "600",
-                        "-c:a", "flac", str(out)], check=True)
-    return out
+    return join_audio(sources, tmp / "ten-minutes.flac", seconds=600)
 
 
 def bare_work(path: Path, settings: Settings, whisper: WhisperTranscriber, analyzer: OfflineAnalyzer,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,13 +35,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.media import join_audio  # noqa: E402
 from vigil.evaluation.diarization import (  # noqa: E402
     aligned_reference_speakers,
     diarization_error,
     speaker_word_accuracy,
     turns_from_words,
 )
-from vigil.media import audio_duration, extract_audio, ffmpeg_binary  # noqa: E402
+from vigil.media import audio_duration, extract_audio  # noqa: E402
 from vigil.schemas.transcripts import ProviderTranscript  # noqa: E402
 from vigil.settings import Settings  # noqa: E402
 from vigil.transcription.agent import transcript_metrics  # noqa: E402
@@ -87,11 +87,7 @@ def per_recognizer(cases: list[dict], tmp: Path) -> None:
 
 
 def long_file(cases: list[dict], tmp: Path) -> None:
-    listing = tmp / "list.txt"
-    listing.write_text("".join(f"file '{SPEECH / c['audio']}'\n" for c in cases))
-    joined = tmp / "long.flac"
-    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-                    "-ar", "16000", "-ac", "1", str(joined)], check=True)
+    joined = join_audio([SPEECH / c["audio"] for c in cases], tmp / "long.flac")
     reference = " ".join(c["reference"] for c in cases)
     duration = audio_duration(joined)
 
@@ -289,12 +285,7 @@ def decoding(cases: list[dict], tmp: Path) -> None:
 
 def long_file_batched(cases: list[dict], tmp: Path) -> None:
     """The ~11-minute file as one piece, tiny.en greedy: sequential windows vs batched, alternated twice."""
-    joined = tmp / "long.flac"
-    if not joined.exists():
-        listing = tmp / "list.txt"
-        listing.write_text("".join(f"file '{SPEECH / c['audio']}'\n" for c in cases))
-        subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-                        "-ar", "16000", "-ac", "1", str(joined)], check=True)
+    joined = join_audio([SPEECH / c["audio"] for c in cases], tmp / "long.flac")
     reference = " ".join(c["reference"] for c in cases)
     ways = {"sequential": WhisperTranscriber(tiny_model_dir(), cpu_threads=2, options=DecodeOptions(batch_size=0)),
             "batched 8": WhisperTranscriber(tiny_model_dir(), cpu_threads=2, options=DecodeOptions(batch_size=8))}
