@@ -211,3 +211,18 @@ def test_an_api_token_user_is_linked_on_first_sign_in_and_loses_the_token_with_t
     assert world.call(world.idp.id_token(ana))[0] == 403
     status, body = world.call(api_token)
     assert (status, body["detail"]) == (401, "invalid or revoked token"), "the person's API token stopped too"
+
+
+def test_an_unreachable_provider_gets_503_and_makes_no_one(ctx: Context) -> None:
+    with serve_oidc_standin(OidcStandin()) as idp:  # a token minted while the provider was up; then it goes away
+        token = idp.id_token(IdpUser(email="ana@gone.test", groups=["vigil-supervisors"]))
+    settings = ctx.settings.model_copy(update={"oidc_issuer": idp.issuer, "oidc_client_id": idp.client_id})
+    gone_ctx = Context.build(settings, ctx.database_url)
+    with gone_ctx.system_db() as db:
+        users_before = db.scalar(sa.select(sa.func.count()).select_from(User))
+    with TestClient(configure(create_app(), gone_ctx)) as api:
+        answer = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 503 and answer.json()["code"] == "identity_provider_unreachable", answer.text
+    with gone_ctx.system_db() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(User)) == users_before
+        assert db.scalar(sa.select(User).where(User.email == "ana@gone.test")) is None
