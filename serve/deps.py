@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -115,3 +115,17 @@ async def tenant_session(ctx: ContextDep, principal: PrincipalDep) -> AsyncItera
 
 
 DbDep = Annotated[DbSession, Depends(tenant_session)]
+
+T = TypeVar("T")
+
+
+async def tenant_read(ctx: Context, principal: Principal, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(db, principal, *args, **kwargs)` in the caller's tenant-scoped session, opened, used and closed on one
+    threadpool thread. A `def` route with DbDep takes three hops off the event loop (the route, FastAPI's check of
+    its response model, the session's close), each costing more than a small read; an `async def` route awaiting
+    this takes one. Used by the reads a client polls (job status, a session, the queue)."""
+    def run() -> T:
+        with ctx.tenant_db(principal.tenant_id) as db:
+            return work(db, principal, *args, **kwargs)
+
+    return await run_in_threadpool(run)

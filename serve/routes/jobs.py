@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serve.deps import DbDep, PrincipalDep
+from serve.deps import ContextDep, DbDep, PrincipalDep, tenant_read
 from vigil.schemas.api import JobCountOut, JobStatusOut
 from vigil.services.jobs import job_counts, job_status, work_jobs
 
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}/status", response_model=JobStatusOut)
-def get_job_status(job_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> JobStatusOut:
-    return job_status(db, principal, job_id)
+async def get_job_status(job_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> JobStatusOut:
+    return await tenant_read(ctx, principal, job_status, job_id)
 
 
 @router.get("", response_model=list[JobStatusOut],

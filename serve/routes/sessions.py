@@ -11,7 +11,7 @@ from typing import Annotated, Any, BinaryIO, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from serve.deps import ContextDep, DbDep, PrincipalDep
+from serve.deps import ContextDep, DbDep, PrincipalDep, tenant_read
 from vigil.schemas.api import (
     AnalysisOut,
     AnalysisVersionOut,
@@ -51,7 +51,7 @@ def upload_session(request: Request, ctx: ContextDep, principal: PrincipalDep,
     return UploadAccepted(session_id=session.id, job_id=job.id)
 
 
-def session_filter(risk_level: Annotated[list[str] | None, Query(description="Any of these levels.")] = None,
+async def session_filter(risk_level: Annotated[list[str] | None, Query(description="Any of these levels.")] = None,
                    category: Annotated[str | None, Query(description="Has an AI flag of this category.")] = None,
                    counselor: str | None = None, team: str | None = None,
                    provider: Annotated[str | None, Query(description="Transcribed by this provider.")] = None,
@@ -71,11 +71,12 @@ FilterDep = Annotated[SessionFilter, Depends(session_filter)]
             description="The caller's tenant's sessions (an uploader's own), filtered. `order=queue`: flagged "
                         "unreviewed first by severity (unknown, high, medium, low) then oldest; then the rest, "
                         "newest first.")
-def list_sessions(db: DbDep, principal: PrincipalDep, where: FilterDep,
-                  order: Literal["newest", "severity", "queue"] | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> list[SessionOut]:
-    return sessions.list_sessions(db, principal, where=where, order=order, limit=limit, offset=offset)
+async def list_sessions(ctx: ContextDep, principal: PrincipalDep, where: FilterDep,
+                        order: Literal["newest", "severity", "queue"] | None = None,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                        offset: Annotated[int, Query(ge=0)] = 0) -> list[SessionOut]:
+    return await tenant_read(ctx, principal, sessions.list_sessions, where=where, order=order, limit=limit,
+                             offset=offset)
 
 
 @router.get("/summary", response_model=SessionSummaryOut,
@@ -85,8 +86,8 @@ def sessions_summary(db: DbDep, principal: PrincipalDep, where: FilterDep) -> Se
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-def get_session(session_id: uuid.UUID, db: DbDep, principal: PrincipalDep) -> SessionOut:
-    return sessions.get_session(db, principal, session_id)
+async def get_session(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> SessionOut:
+    return await tenant_read(ctx, principal, sessions.get_session, session_id)
 
 
 @router.get("/{session_id}/transcript", description="The agent-ready transcript: text, speakers, segments, with "
