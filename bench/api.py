@@ -1,15 +1,19 @@
 """API latency and upload throughput through the real deployment: Ray Serve (the VigilIngress replica with its
 max_ongoing/max_queued limits), the real dispatcher processing a sample with Whisper, an embedded PostgreSQL,
-all on 127.0.0.1. Clients are threads with their own HTTP connection.
+all on 127.0.0.1. Clients are threads with their own keep-alive HTTP connection (the standard library's
+http.client: about 0.2 CPU-ms a request, where httpx took 1.4, on the same two cores as the server).
 
-- baseline: `GET /ping` (no token, no database) through the same proxy, replica and middleware: what a request
+- ingress: each of `--ingress direct,proxy` in a fresh process and Ray of its own: `direct`, Serve's direct
+  ingress (the replica listens on the API port, Vigil's default); `proxy`, through Serve's HTTP proxy;
+- baseline: `GET /ping` (no token, no database) through the same ingress, replica and middleware: what a request
   costs before Vigil does any work of its own;
 - reads: `GET /jobs/{id}/status` and `GET /sessions/{id}/transcript` (a sealed transcript, decrypted and
   relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, how
   many were shed with 429 (Serve's backpressure: past max_ongoing + max_queued, clients are told to retry), and
   each read's throughput and p95 as a ratio to the baseline's at the same number of clients;
 - uploads: the 160 KB sample (checkin-risk.mp3) posted by 4 concurrent clients (ffprobe check, store, rows,
-  audit): uploads/s, MB/s.
+  audit): uploads/s, MB/s;
+- with two ingress modes, the reads side by side and direct ÷ proxy.
 
 The per-token rate limit is off for the run (one token would otherwise be throttled by design).
 
@@ -17,13 +21,14 @@ The per-token rate limit is off for the run (one token would otherwise be thrott
 one invocation: each round runs TREE's own bench/api.py, then this tree's, each in a fresh process with its code
 first on the path (Ray's workers inherit it), and the table gives both side by side with after/before ratios.
 
-    .venv/bin/python bench/api.py [--requests 300] [--uploads 12] [--levels 1,10,50] [--json]
-    .venv/bin/python bench/api.py --compare ../before --rounds 2 [--levels 1,10]
+    .venv/bin/python bench/api.py [--requests 300] [--uploads 12] [--levels 1,10,50] [--ingress direct,proxy]
+    .venv/bin/python bench/api.py --compare ../before --rounds 2 [--levels 1,10] [--ingress direct]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
@@ -62,11 +67,22 @@ def hammer(base: str, token: str, path: str, clients: int, total: int) -> dict[s
     lock = threading.Lock()
     per_client = max(1, total // clients)
 
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    headers = {"Authorization": f"Bearer {token}"}
+
     def client() -> None:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
             for _ in range(per_client):
                 started = time.perf_counter()
-                status = http.get(path).status_code
+                try:
+                    connection.request("GET", path, headers=headers)
+                    response = connection.getresponse()
+                    response.read()
+                    status = response.status
+                except (OSError, http.client.HTTPException):  # e.g. the server closed the connection: counted
+                    connection.close()
+                    status = 0
                 took = time.perf_counter() - started
                 with lock:
                     if status == 200:
@@ -75,6 +91,8 @@ def hammer(base: str, token: str, path: str, clients: int, total: int) -> dict[s
                         shed[0] += 1
                     else:
                         errors[0] += 1
+        finally:
+            connection.close()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -115,7 +133,7 @@ def wait_ready(base: str, token: str, job_id: str, timeout: float = 300) -> None
     raise RuntimeError("the sample was not processed in time")
 
 
-def run(requests: int, upload_count: int, levels: tuple[int, ...],
+def run(requests: int, upload_count: int, levels: tuple[int, ...], ingress: str,
         report: Callable[[str], None]) -> dict[str, Any]:
     import ray
 
@@ -123,7 +141,8 @@ def run(requests: int, upload_count: int, levels: tuple[int, ...],
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-api-") as tmp:
         server = start_embedded_postgres(Path(tmp) / "pg")
-        ctx = isolated_context(server, Path(tmp), api_rate_limit="", ray_dashboard_port=free_port())
+        ctx = isolated_context(server, Path(tmp), api_rate_limit="", ray_dashboard_port=free_port(),
+                               api_ingress=ingress)
         tenant = make_tenant(ctx)
         report("starting Ray, Serve and the dispatcher…")
         os.environ.pop("RAY_ADDRESS", None)
@@ -158,12 +177,14 @@ def run(requests: int, upload_count: int, levels: tuple[int, ...],
                 up = uploads(base, tenant.uploader, upload_count)
         finally:
             stack.stop_all()
-    return {"reads": reads, "uploads": up, "serve": {"max_ongoing_requests": ctx.settings.api_max_ongoing_requests,
+    return {"reads": reads, "uploads": up, "serve": {"ingress": ingress,
+                                                     "max_ongoing_requests": ctx.settings.api_max_ongoing_requests,
                                                      "max_queued_requests": ctx.settings.api_max_queued_requests}}
 
 
 def print_reads(result: dict[str, Any]) -> None:
-    print(f"Serve replica: max_ongoing_requests {result['serve']['max_ongoing_requests']}, "
+    print(f"Serve replica ({result['serve']['ingress']} ingress): "
+          f"max_ongoing_requests {result['serve']['max_ongoing_requests']}, "
           f"max_queued_requests {result['serve']['max_queued_requests']}")
     header = ("endpoint", "clients", "ok", "429", "p50 ms", "p95 ms", "p99 ms", "req/s", "req/s ÷ base", "p95 ÷ base")
     widths = (7, 5, 5, 8, 8, 8, 7, 12, 10)
@@ -215,6 +236,19 @@ def compare(before: Path, rounds: int, args: list[str]) -> None:
                   f"{a['p95_ms'] / b['p95_ms']:>5.2f}×")
 
 
+def print_ingress_ratios(results: dict[str, dict[str, Any]]) -> None:
+    """The same reads through each ingress, side by side: the first mode ÷ the second."""
+    (first, a), (second, b) = list(results.items())[:2]
+    print(f"\n{first} ÷ {second} ingress")
+    print(f"{'endpoint':<15} {'clients':>7} {'req/s ' + first:>13} {second:>7} {'ratio':>6} "
+          f"{'p95 ms ' + first:>13} {second:>7} {'ratio':>6}")
+    for name, rows in a["reads"].items():
+        for row, other in zip(rows, b["reads"][name], strict=True):
+            print(f"{name:<15} {row['clients']:>7} {row['per_second']:>13.1f} {other['per_second']:>7.1f} "
+                  f"{row['per_second'] / other['per_second']:>5.2f}× {row['p95_ms']:>13.1f} {other['p95_ms']:>7.1f} "
+                  f"{row['p95_ms'] / other['p95_ms']:>5.2f}×")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="GETs per endpoint and concurrency level")
@@ -224,13 +258,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, help="also write the result as JSON to this file")
     parser.add_argument("--compare", type=Path, metavar="TREE", help="another checkout to measure beside this one")
     parser.add_argument("--rounds", type=int, default=2, help="with --compare: runs of each tree, alternating")
+    parser.add_argument("--ingress", help="direct, proxy or both comma-separated (default: both, each in a process "
+                                          "of its own; with --compare, only when given, as older trees lack it)")
     args = parser.parse_args(argv)
+    common = ["--requests", str(args.requests), "--uploads", str(args.uploads), "--levels", args.levels]
     if args.compare:
-        compare(args.compare.resolve(), args.rounds,
-                ["--requests", str(args.requests), "--uploads", str(args.uploads), "--levels", args.levels])
+        compare(args.compare.resolve(), args.rounds, common + (["--ingress", args.ingress] if args.ingress else []))
+        return 0
+    modes = (args.ingress or "direct,proxy").split(",")
+    if len(modes) > 1:  # Serve reads its ingress mode when Ray starts its processes: one process per mode
+        with tempfile.TemporaryDirectory(prefix="vigil-bench-ingress-") as tmp:
+            results = {mode: run_tree(ROOT, [*common, "--ingress", mode], Path(tmp) / f"{mode}.json")
+                       for mode in modes}
+        for result in results.values():
+            print()
+            print_reads(result)
+        print_ingress_ratios(results)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(results, indent=2))
         return 0
     levels = tuple(int(n) for n in args.levels.split(","))
-    result = run(args.requests, args.uploads, levels, lambda line: print(line, file=sys.stderr))
+    result = run(args.requests, args.uploads, levels, modes[0], lambda line: print(line, file=sys.stderr))
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2))
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 
 import ray
 from ray import serve as ray_serve
@@ -25,9 +26,25 @@ DISPATCHER_NAME = "vigil-dispatcher"
 RUNTIME_ENV = {"worker_process_setup_hook": "tasks.prometheus.setup_worker_process"}
 
 
+def direct_ingress_env(settings: Settings) -> dict[str, str]:
+    """Serve's direct ingress (API_INGRESS=direct): the API replica answers HTTP on api_port itself, not behind
+    Serve's proxy. Every app's ingress replica takes a port, lowest free first: api_port goes to the API, deployed
+    first, and api_port + 1 to the sentence encoder (no route of its own; loopback by default). So one API replica
+    per machine. With no load balancer in front, a restarted replica takes its port back at once (no quarantine)
+    and a stopping one does not wait for one to notice (no drain period). Serve's controller and replicas read these
+    at import, so they are set before Ray starts its processes."""
+    return {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
+            "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(settings.api_port),
+            "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(settings.api_port + 2),
+            "RAY_SERVE_PORT_QUARANTINE_S": "0",
+            "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0"}
+
+
 def start_ray(settings: Settings) -> None:
     if ray.is_initialized():
         return
+    if settings.api_ingress == "direct" and not settings.ray_address:
+        os.environ.update(direct_ingress_env(settings))  # the raylet and every worker inherit it
     if settings.ray_address:
         ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False, runtime_env=RUNTIME_ENV)
         return
@@ -48,9 +65,24 @@ def start_ray(settings: Settings) -> None:
     )
 
 
+def direct_ingress_on() -> bool:
+    """Whether the Ray this process started (or the node's environment, on a cluster) runs Serve's direct ingress:
+    the variable Serve itself reads."""
+    return os.environ.get("RAY_SERVE_ENABLE_DIRECT_INGRESS") == "1"
+
+
 def start_api(settings: Settings, database_url: str, name: str = "vigil", route_prefix: str = "/") -> None:
-    ray_serve.start(http_options={"host": settings.api_host, "port": settings.api_port})
+    """With direct ingress, Serve still runs its proxy on the head node (it routes any other app): on a free port,
+    since the replica holds api_port."""
+    port = _free_port(settings.api_host) if direct_ingress_on() else settings.api_port
+    ray_serve.start(http_options={"host": settings.api_host, "port": port})
     ray_serve.run(build_app(settings, database_url), name=name, route_prefix=route_prefix, blocking=False)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def start_encoder() -> None:
