@@ -55,13 +55,14 @@ def free_port() -> int:
 
 def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context:
     """A context on a database of its own (so the only claimable jobs are the test's), objects under
-    `root`, and an API port of its own."""
+    `root`, and an API port of its own. Its dispatcher warms no workers unless a test asks (test_stage_work does):
+    on 2 cores, two extra workers loading every model slow the stages a test is waiting for."""
     url = create_database(admin_url)
     settings = Settings(**{"data_dir": root / "data", "database_url": url,
                            "object_store_url": f"file://{root / 'objects'}", "api_port": free_port(),
                            "signing_key": "test-signing-key", "encryption_keys": TEST_KEYS,
                            "audit_key": TEST_AUDIT_KEY, "allow_standin": True, "_env_file": None,
-                           **overrides})
+                           "warm_workers": 0, **overrides})
     return Context.build(settings, url)
 
 

@@ -136,7 +136,8 @@ def app_env(pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str],
            "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}", "JOB_LEASE_SECONDS": "3",
            "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
            "API_PORT": str(free_port()), "DASHBOARD_PORT": str(free_port()),
-           "RAY_DASHBOARD_PORT": str(free_port())}
+           "RAY_DASHBOARD_PORT": str(free_port()),
+           "WARM_WORKERS": "0"}  # warm-ups are test_stage_work's; here they would only slow the batch on 2 cores
     env.pop("RAY_ADDRESS", None)
     yield env, ctx
 
@@ -186,12 +187,12 @@ def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_
 
 def test_a_burst_never_has_more_provider_calls_in_flight_than_the_limit(ray_runtime: None, pg_admin_url: str,
                                                                         tmp_path: Path) -> None:
-    """30 uploads at once against a stand-in provider of fixed latency, with 3 calls allowed: the
+    """15 uploads at once against a stand-in provider of fixed latency, with 3 calls allowed: the
     backlog waits in the database and the provider sees at most 3 at a time."""
     limits = {"extract": 2, "transcribe": 3, "analyze": 2}
     ctx = _context(pg_admin_url, tmp_path, transcribers="standin", standin_latency_seconds=0.5,
                    stage_limits=limits, max_jobs_in_flight=7)
-    ids = _upload_batch(ctx, make_tenant(ctx), ["routine-coaching.m4a"] * 30)
+    ids = _upload_batch(ctx, make_tenant(ctx), ["routine-coaching.m4a"] * 15)
     name = f"burst-{uuid.uuid4().hex[:6]}"
     dispatcher = _start(ctx, name)
     try:
