@@ -49,7 +49,8 @@ def app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(root / "data"),
            "OBJECT_STORE_URL": f"file://{root / 'objects'}", "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
            "API_PORT": str(port), "DASHBOARD_PORT": str(free_port()), "RAY_DASHBOARD_PORT": str(free_port()),
-           "API_MAX_ONGOING_REQUESTS": "1", "API_MAX_QUEUED_REQUESTS": "1", "API_RETRY_AFTER_SECONDS": "7"}
+           "API_MAX_ONGOING_REQUESTS": "1", "API_MAX_QUEUED_REQUESTS": "1", "API_RETRY_AFTER_SECONDS": "7",
+           "WARM_WORKERS": "0"}
     env.pop("RAY_ADDRESS", None)
     env["API_INGRESS"] = "direct"
     with (root / "vigil-up.log").open("ab") as log:
