@@ -155,7 +155,9 @@ def dispatcher_env(cluster: LocalCluster, ctx: Context, data_dir: Path, **settin
     env = {**cluster.env, "RAY_ADDRESS": cluster.address, "DATABASE_URL": ctx.database_url,
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
            "AUDIT_KEY": ctx.settings.audit_key or "",
-           "DATA_DIR": str(data_dir), **settings}
+           "DATA_DIR": str(data_dir),
+           "WARM_WORKERS": "0",  # warm-ups are test_stage_work's; here they would compete with the batch
+           **settings}
     if ctx.settings.s3_endpoint_url:
         env["S3_ENDPOINT_URL"] = ctx.settings.s3_endpoint_url
     return env
