@@ -210,14 +210,17 @@ def run_tree(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-def compare(before: Path, rounds: int, args: list[str]) -> None:
-    """Alternate `before` and this tree, `rounds` times each; print every run's reads and the medians side by side."""
+def compare(before: Path, rounds: int, args: list[str], ingress: str | None) -> None:
+    """Alternate `before` and this tree, `rounds` times each; print every run's reads and the medians side by side.
+    One ingress mode: `ingress` when given (then `before` must know the option too), else Serve's proxy, the only
+    mode a tree older than the option has."""
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    extra = {"before": ["--ingress", ingress] if ingress else [], "after": ["--ingress", ingress or "proxy"]}
     with tempfile.TemporaryDirectory(prefix="vigil-bench-compare-") as tmp:
         for n in range(rounds):
             for label, tree in (("before", before), ("after", ROOT)):
                 print(f"round {n + 1}, {label}: {tree}", file=sys.stderr)
-                runs[label].append(run_tree(tree, args, Path(tmp) / f"{label}-{n}.json"))
+                runs[label].append(run_tree(tree, [*args, *extra[label]], Path(tmp) / f"{label}-{n}.json"))
     for label, results in runs.items():
         for n, result in enumerate(results):
             print(f"\n{label}, round {n + 1}")
@@ -259,21 +262,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, metavar="TREE", help="another checkout to measure beside this one")
     parser.add_argument("--rounds", type=int, default=2, help="with --compare: runs of each tree, alternating")
     parser.add_argument("--ingress", help="direct, proxy or both comma-separated (default: both, each in a process "
-                                          "of its own; with --compare, only when given, as older trees lack it)")
+                                          "of its own; with --compare one mode, default proxy, which older trees "
+                                          "measure without the option)")
     args = parser.parse_args(argv)
     common = ["--requests", str(args.requests), "--uploads", str(args.uploads), "--levels", args.levels]
     if args.compare:
-        compare(args.compare.resolve(), args.rounds, common + (["--ingress", args.ingress] if args.ingress else []))
+        if args.ingress and "," in args.ingress:
+            parser.error("--compare measures one ingress mode at a time")
+        compare(args.compare.resolve(), args.rounds, common, args.ingress)
         return 0
     modes = (args.ingress or "direct,proxy").split(",")
     if len(modes) > 1:  # Serve reads its ingress mode when Ray starts its processes: one process per mode
         with tempfile.TemporaryDirectory(prefix="vigil-bench-ingress-") as tmp:
             results = {mode: run_tree(ROOT, [*common, "--ingress", mode], Path(tmp) / f"{mode}.json")
                        for mode in modes}
-        for result in results.values():
-            print()
-            print_reads(result)
-        print_ingress_ratios(results)
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            for result in results.values():
+                print()
+                print_reads(result)
+            print_ingress_ratios(results)
         if args.json_out:
             args.json_out.write_text(json.dumps(results, indent=2))
         return 0
