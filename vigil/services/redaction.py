@@ -120,9 +120,11 @@ def apply_restorations(ctx: Context, principal: Principal, transcript: AgentTran
     return transcript.model_copy(update={"segments": segments, "text": transcript_text(segments)})
 
 
-def restored_findings(db: DbSession, principal: Principal, session_id: uuid.UUID) -> set[int]:
-    return {n for n, review in decisions(db, principal, session_id).items()
-            if review.human_value["value"] == "restored"}
+def restored_in(values: dict[str, Any]) -> set[int]:
+    """The findings a reviewer restored, from a session's newest review values (reviews.newest_values with
+    FIELD_PREFIX among the prefixes)."""
+    return {int(field.removeprefix(FIELD_PREFIX)) for field, value in values.items()
+            if field.startswith(FIELD_PREFIX) and value == "restored"}
 
 
 def redaction_settings(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> RedactionSettings:

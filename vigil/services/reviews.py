@@ -92,16 +92,21 @@ def transcript_with_roles(transcript: AgentTranscript, corrections: dict[str, An
     return corrected.model_copy(update={"roles": roles})
 
 
-def speaker_overrides(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
-    return session_speaker_overrides(db, principal.tenant_id, session_id)
+SPEAKER_FIELD_PREFIXES = ("speaker.", "segment.")
+
+
+def newest_values(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID,
+                  prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """The newest human value of each reviewed field of a session that starts with one of `prefixes`."""
+    rows = db.execute(sa.select(Review.field, Review.human_value).where(
+        Review.session_id == session_id, Review.tenant_id == tenant_id,
+        sa.or_(*(Review.field.like(f"{prefix}%") for prefix in prefixes))).order_by(Review.created_at)).all()
+    return {field: human["value"] for field, human in rows}
 
 
 def session_speaker_overrides(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
     """The supervisors' speaker corrections of a session, newest per field: every analysis of it applies them."""
-    rows = db.execute(sa.select(Review.field, Review.human_value).where(
-        Review.session_id == session_id, Review.tenant_id == tenant_id,
-        sa.or_(Review.field.like("speaker.%"), Review.field.like("segment.%"))).order_by(Review.created_at)).all()
-    return {field: human["value"] for field, human in rows}
+    return newest_values(db, tenant_id, session_id, SPEAKER_FIELD_PREFIXES)
 
 
 def validate_value(field: str, value: Any, ai: dict[str, Any], scales: dict[str, int] | None = None) -> Any:

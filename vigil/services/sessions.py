@@ -19,9 +19,10 @@ from vigil.schemas.api import SessionOut, SessionSummaryOut
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, owned_session
-from vigil.services.redaction import apply_restorations, restored_findings
+from vigil.services.redaction import FIELD_PREFIX as REDACTION_PREFIX
+from vigil.services.redaction import apply_restorations, restored_in
 from vigil.services.review_sheets import label_for
-from vigil.services.reviews import relabel_speakers, speaker_overrides
+from vigil.services.reviews import SPEAKER_FIELD_PREFIXES, newest_values, relabel_speakers
 from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 from vigil.transcription.standin import StandinTranscriber
 
@@ -201,10 +202,11 @@ def _agent_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
 def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
     """The transcript with the supervisors' speaker corrections applied, and those corrections."""
     principal.require(Action.read_content)
-    with ctx.tenant_db(principal.tenant_id) as db:  # one transaction: the session's wall, corrections, restorations
-        content_session(db, principal, session_id)
-        overrides = speaker_overrides(db, principal, session_id)
-        restored = restored_findings(db, principal, session_id)
+    with ctx.tenant_db(principal.tenant_id) as db:  # one transaction, two queries: the session's wall, then its
+        content_session(db, principal, session_id)  # speaker corrections and restored redactions together
+        values = newest_values(db, principal.tenant_id, session_id, (*SPEAKER_FIELD_PREFIXES, REDACTION_PREFIX))
+    overrides = {field: value for field, value in values.items() if field.startswith(SPEAKER_FIELD_PREFIXES)}
+    restored = restored_in(values)
     transcript = _agent_transcript(ctx, principal, session_id)
     if transcript is None:
         raise NotFound("the transcript is not ready yet")
