@@ -5,20 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.audit_chain import SESSION_KEY, AuditKey
 from vigil.db.engine import app_database_url, sessionmaker_for, tenant_sessionmaker_for
 from vigil.oidc.tokens import TokenVerifier
-from vigil.token_cache import TokenCache
-
-if TYPE_CHECKING:
-    from vigil.services.access import Principal
+from vigil.principal import Principal
 from vigil.settings import Settings
 from vigil.storage.base import ObjectStore
 from vigil.storage.stores import open_store
+from vigil.token_cache import TokenCache
 
 
 @dataclass

@@ -1,56 +1,19 @@
-"""Who may do what, and the guards every service uses to reach a tenant's rows: the bottom layer of the services.
-It imports no service, so every service may import it."""
+"""The guards every service uses to reach a tenant's rows, and who may do what (vigil.principal, re-exported here
+where the services import it): the bottom layer of the services. It imports no service, so every service may
+import it."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.db.models import Session, Tenant
-from vigil.errors import Forbidden, Gone, NotFound
-from vigil.schemas.enums import Role
+from vigil.errors import Gone, NotFound
+from vigil.principal import Action, Principal
 
-
-class Action(StrEnum):
-    upload = "upload"
-    read_status = "read_status"
-    read_content = "read_content"
-    review = "review"
-    reprocess = "reprocess"
-    administer = "administer"
-    adjudicate = "adjudicate"  # settle two reviewers' disagreement (vigil.services.double_review)
-    counsel = "counsel"  # one's own reviewed sessions: read them, acknowledge a review, dispute a field
-    calibrate = "calibrate"  # mark gold answers and run calibration rounds (vigil.services.calibration)
-
-
-# A counselor may do nothing else: no session list, status, transcript, audio or analysis (those endpoints answer
-# 403), only their own reviewed results through /me/sessions. Nobody else counsels: it needs a counselor link.
-PERMISSIONS: dict[Role, set[Action]] = {
-    Role.admin: set(Action) - {Action.counsel},
-    Role.supervisor: set(Action) - {Action.administer, Action.adjudicate, Action.counsel, Action.calibrate},
-    Role.lead: {Action.read_status, Action.read_content, Action.adjudicate, Action.calibrate},
-    Role.uploader: {Action.upload, Action.read_status},
-    Role.counselor: {Action.counsel},
-}
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: uuid.UUID
-    tenant_id: uuid.UUID
-    email: str
-    role: Role
-
-    def require(self, action: Action) -> None:
-        if action not in PERMISSIONS[self.role]:
-            raise Forbidden(f"role {self.role.value!r} may not {action.value.replace('_', ' ')}")
-
-    def can(self, action: Action) -> bool:
-        return action in PERMISSIONS[self.role]
+__all__ = ["Action", "Principal", "content_session", "own_tenant", "owned_session"]
 
 
 def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Session:
