@@ -183,7 +183,7 @@ def run(requests: int, upload_count: int, levels: tuple[int, ...], ingress: str,
 
 
 def print_reads(result: dict[str, Any]) -> None:
-    print(f"Serve replica ({result['serve']['ingress']} ingress): "
+    print(f"Serve replica ({result['serve'].get('ingress', 'proxy')} ingress): "  # older trees: proxy only
           f"max_ongoing_requests {result['serve']['max_ongoing_requests']}, "
           f"max_queued_requests {result['serve']['max_queued_requests']}")
     header = ("endpoint", "clients", "ok", "429", "p50 ms", "p95 ms", "p99 ms", "req/s", "req/s ÷ base", "p95 ÷ base")
