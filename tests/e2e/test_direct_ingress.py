@@ -4,22 +4,19 @@ losing no accepted upload. The tenant wall is the same code either way; one read
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, free_port, isolated_context, make_tenant
+from tests import vigil_up
+from tests.conftest import SAMPLES, isolated_context, make_tenant
 from vigil.client import wait_until_healthy
 from vigil.context import Context
 from vigil.db.models import Job
@@ -45,28 +42,15 @@ def app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """`vigil up --no-samples` with room for one request and one waiting, so overload is easy to make."""
     root = tmp_path_factory.mktemp("direct")
     ctx = isolated_context(pg_admin_url, root)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(root / "data"),
-           "OBJECT_STORE_URL": f"file://{root / 'objects'}", "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
-           "API_PORT": str(port), "DASHBOARD_PORT": str(free_port()), "RAY_DASHBOARD_PORT": str(free_port()),
-           "API_MAX_ONGOING_REQUESTS": "1", "API_MAX_QUEUED_REQUESTS": "1", "API_RETRY_AFTER_SECONDS": "7",
-           "WARM_WORKERS": "0"}
-    env.pop("RAY_ADDRESS", None)
-    env["API_INGRESS"] = "direct"
-    with (root / "vigil-up.log").open("ab") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "vigil"), "up", "--no-samples"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    env = vigil_up.vigil_up_env(ctx, API_INGRESS="direct", API_MAX_ONGOING_REQUESTS="1",
+                                API_MAX_QUEUED_REQUESTS="1", API_RETRY_AFTER_SECONDS="7")
+    log = root / "vigil-up.log"
+    proc = vigil_up.start(env, log)
     try:
-        healthy = wait_until_healthy(base, 180, poll=1, still_starting=lambda: proc.poll() is None)
-        assert healthy and proc.poll() is None, (root / "vigil-up.log").read_text()[-3000:]
-        yield base, port, ctx
+        vigil_up.wait_healthy(env, proc, log)
+        yield vigil_up.base_url(env), int(env["API_PORT"]), ctx
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        vigil_up.stop(proc)
 
 
 def test_the_api_replica_itself_listens_on_the_api_port(app: tuple[str, int, Context]) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,8 +17,8 @@ import ray
 import sqlalchemy as sa
 
 from tasks.dispatcher import Dispatcher
-from tests.conftest import SAMPLES, Tenant, free_port, isolated_context, make_tenant
-from vigil.client import wait_until_healthy
+from tests import vigil_up
+from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant
 from vigil.context import Context
 from vigil.db.models import Analysis, Artifact, Job, Session, StageEvent, Transcript
 from vigil.services.auth import authenticate
@@ -118,38 +116,20 @@ def test_killing_the_dispatcher_mid_batch_loses_and_duplicates_nothing(ray_runti
     assert reclaimed == len(ids), "no job was created twice"
 
 
-def _vigil_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(Path(sys.executable).parent / "vigil"), "up", "--no-samples"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    healthy = wait_until_healthy(base, timeout, poll=1, still_starting=lambda: proc.poll() is None)
-    assert proc.poll() is None, "vigil up exited"
-    assert healthy, "the app did not become healthy"
-
-
 @pytest.fixture
 def app_env(pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Context]]:
     ctx = _context(pg_admin_url, tmp_path, job_lease_seconds=3.0)
-    env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(tmp_path / "data"),
-           "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}", "JOB_LEASE_SECONDS": "3",
-           "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
-           "API_PORT": str(free_port()), "DASHBOARD_PORT": str(free_port()),
-           "RAY_DASHBOARD_PORT": str(free_port()),
-           "WARM_WORKERS": "0"}  # warm-ups are test_stage_work's; here they would only slow the batch on 2 cores
-    env.pop("RAY_ADDRESS", None)
-    yield env, ctx
+    yield vigil_up.vigil_up_env(ctx, JOB_LEASE_SECONDS="3"), ctx
 
 
 def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_once(
         app_env: tuple[dict[str, str], Context], tmp_path: Path) -> None:
     env, ctx = app_env
-    base = f"http://127.0.0.1:{env['API_PORT']}"
+    base = vigil_up.base_url(env)
     log = tmp_path / "vigil-up.log"
-    first = _vigil_up(env, log)
+    first = vigil_up.start(env, log)
     try:
-        _wait_healthy(base, first)
+        vigil_up.wait_healthy(env, first, log)
         tenant = make_tenant(ctx)
         ids = []
         for name in BATCH:
@@ -172,16 +152,12 @@ def test_killing_the_whole_app_mid_batch_then_restarting_finishes_every_session_
         unfinished = db.scalar(sa.select(sa.func.count()).select_from(Session)
                                .where(Session.id.in_(ids), Session.status != "ready"))
     assert unfinished > 0, "the kill must land mid-batch for this test to mean anything"
-    second = _vigil_up(env, log)
+    second = vigil_up.start(env, log)
     try:
-        _wait_healthy(base, second)
+        vigil_up.wait_healthy(env, second, log)
         assert set(_wait_all_finished(ctx, ids).values()) == {"ready"}
     finally:
-        os.killpg(second.pid, signal.SIGINT)
-        try:
-            second.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(second.pid, signal.SIGKILL)
+        vigil_up.stop(second)
     assert_each_done_exactly_once(ctx, ids)
 
 
