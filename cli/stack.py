@@ -43,11 +43,11 @@ def direct_ingress_env(settings: Settings) -> dict[str, str]:
 def start_ray(settings: Settings) -> None:
     if ray.is_initialized():
         return
-    if settings.api_ingress == "direct" and not settings.ray_address:
-        os.environ.update(direct_ingress_env(settings))  # the raylet and every worker inherit it
     if settings.ray_address:
         ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False, runtime_env=RUNTIME_ENV)
         return
+    if settings.api_ingress == "direct":
+        os.environ.update(direct_ingress_env(settings))  # the raylet and every worker inherit it
     ray.init(
         # "local": a Ray of our own, never the cluster a stale `ray_current_cluster` record names (a `ray start`
         # that is gone, or a crash); a cluster is joined only by address (RAY_ADDRESS).

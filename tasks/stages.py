@@ -136,8 +136,9 @@ def warm_worker(settings_json: str, database_url: str) -> float:
     first run, the diarizer, the analyzer and the recognizers a chunk task uses. Ray keeps idle workers for its
     next tasks, so the first sessions after a start find them warm. Returns the seconds it took."""
     started = time.perf_counter()
-    settings = Settings.model_validate_json(settings_json)
-    with engine_for(_context(settings_json, database_url).app_database_url).connect() as connection:
+    ctx = _context(settings_json, database_url)  # the stages' own context, kept for them
+    settings = ctx.settings
+    with engine_for(ctx.app_database_url).connect() as connection:
         connection.execute(sa.text("select 1"))  # the application role's pool, which stages' tenant sessions use
     with tempfile.TemporaryDirectory(prefix="vigil-warm-") as tmp:
         clip = Path(tmp) / "clip.wav"
