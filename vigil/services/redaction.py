@@ -23,13 +23,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.context import Context
-from vigil.db.models import Review, Tenant
+from vigil.db.models import Tenant
 from vigil.errors import ValidationFailure
 from vigil.pii import PiiKind, PiiSpan, redact_segments, redact_text
 from vigil.schemas.api import RedactionOut, RedactionSettings
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, own_tenant
+from vigil.services.reviews import newest_values
 from vigil.storage.base import TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
 from vigil.transcription.agent import transcript_text
 
@@ -64,10 +65,15 @@ def redaction_values(findings: list[dict[str, Any]]) -> dict[str, str]:
     return {f"{FIELD_PREFIX}{n}": "redacted" for n in range(len(findings))}
 
 
-def decisions(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[int, Review]:
-    rows = db.scalars(sa.select(Review).where(Review.session_id == session_id, Review.tenant_id == principal.tenant_id,
-                                              Review.field.like(f"{FIELD_PREFIX}%")).order_by(Review.created_at))
-    return {int(review.field.removeprefix(FIELD_PREFIX)): review for review in rows}  # the newest wins
+def decided_in(values: dict[str, Any]) -> dict[int, str]:
+    """Each reviewed finding's decision ("restored" or "redacted"), from a session's newest review values
+    (reviews.newest_values with FIELD_PREFIX among the prefixes)."""
+    return {int(field.removeprefix(FIELD_PREFIX)): value for field, value in values.items()
+            if field.startswith(FIELD_PREFIX)}
+
+
+def decisions(db: DbSession, principal: Principal, session_id: uuid.UUID) -> dict[int, str]:
+    return decided_in(newest_values(db, principal.tenant_id, session_id, (FIELD_PREFIX,)))
 
 
 def list_redactions(ctx: Context, db: DbSession, principal: Principal, session_id: uuid.UUID,
@@ -89,12 +95,10 @@ def list_redactions(ctx: Context, db: DbSession, principal: Principal, session_i
         db.commit()
     out = []
     for n, finding in enumerate(findings):
-        review = reviewed.get(n)
         out.append(RedactionOut(index=n, field=f"{FIELD_PREFIX}{n}", segment=finding["segment"],
                                 kind=finding["kind"], detail=finding["detail"], placeholder=finding["placeholder"],
-                                fingerprint=finding["fingerprint"],
-                                decision=review.human_value["value"] if review else "redacted",
-                                reviewed=review is not None, original=originals[n]))
+                                fingerprint=finding["fingerprint"], decision=reviewed.get(n, "redacted"),
+                                reviewed=n in reviewed, original=originals[n]))
     return out
 
 
@@ -121,10 +125,8 @@ def apply_restorations(ctx: Context, principal: Principal, transcript: AgentTran
 
 
 def restored_in(values: dict[str, Any]) -> set[int]:
-    """The findings a reviewer restored, from a session's newest review values (reviews.newest_values with
-    FIELD_PREFIX among the prefixes)."""
-    return {int(field.removeprefix(FIELD_PREFIX)) for field, value in values.items()
-            if field.startswith(FIELD_PREFIX) and value == "restored"}
+    """The findings a reviewer restored, from a session's newest review values (see decided_in)."""
+    return {n for n, decision in decided_in(values).items() if decision == "restored"}
 
 
 def redaction_settings(db: DbSession, principal: Principal, tenant_id: uuid.UUID) -> RedactionSettings:
