@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     api_max_ongoing_requests: int = Field(16, description="Requests one API replica works on at once.")
     api_max_queued_requests: int = Field(32, description="Requests waiting for a replica; beyond: 429.")
     api_retry_after_seconds: float = Field(5.0, description="Retry-After sent with a 429.")
+    api_read_threads: int = Field(4, ge=1, description="Threads one API replica runs its polled reads on (job "
+                                  "status, a session, the queue, a transcript). Few on purpose: under load, 40 "
+                                  "threads spent more time handing Python's lock to each other than 4 did.")
     api_rate_limit: str = Field("1200/minute", description="Requests per API token per replica, in `limits` "
                                                            "notation (e.g. 20/second, 1200/minute); empty: none.")
     auth_cache_seconds: float = Field(5.0, description="How long an API replica remembers who a token signs in as: "

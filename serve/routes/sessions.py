@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from serve.deps import ContextDep, DbDep, PrincipalDep, tenant_read
+from serve.deps import ContextDep, DbDep, PrincipalDep, off_loop, tenant_read
 from vigil.schemas.api import (
     AnalysisOut,
     AnalysisVersionOut,
@@ -25,6 +25,7 @@ from vigil.schemas.api import (
     SessionSummaryOut,
     UploadAccepted,
 )
+from vigil.schemas.transcripts import ReviewedTranscript
 from vigil.services import access, audit, ingest, redaction, reprocess, reviews, sessions
 from vigil.services.access import Action
 from vigil.services.sessions import SessionFilter
@@ -90,10 +91,13 @@ async def get_session(session_id: uuid.UUID, ctx: ContextDep, principal: Princip
     return await tenant_read(ctx, principal, sessions.get_session, session_id)
 
 
-@router.get("/{session_id}/transcript", description="The agent-ready transcript: text, speakers, segments, with "
-                                                   "the supervisors' speaker corrections applied.")
-def get_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return sessions.reviewed_transcript(ctx, principal, session_id)
+@router.get("/{session_id}/transcript", response_model=ReviewedTranscript,
+            description="The agent-ready transcript: text, speakers, segments, with the supervisors' speaker "
+                        "corrections and restored redactions applied.")
+async def get_transcript(session_id: uuid.UUID, ctx: ContextDep, principal: PrincipalDep) -> Response:
+    transcript = await off_loop(ctx, sessions.reviewed_transcript, ctx, principal, session_id)
+    # Already validated: written as JSON by pydantic directly, not walked again by FastAPI's encoder.
+    return Response(transcript.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{session_id}/transcript/raw", description="Each provider's full, unredacted output, by provider "

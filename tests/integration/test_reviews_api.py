@@ -13,6 +13,7 @@ from serve.app import configure, create_app
 from tests.conftest import SAMPLES, Tenant, isolated_context, make_tenant, process_session
 from vigil.context import Context
 from vigil.db.models import AuditEntry, Review
+from vigil.schemas.transcripts import ReviewedTranscript
 from vigil.sealed_text import digest
 
 
@@ -131,6 +132,7 @@ def test_a_supervisor_sets_a_segments_speaker_and_the_transcript_shows_it(world:
     assert transcript["segments"][0]["speaker"] == "counselor"
     assert transcript["text"].startswith("counselor: ")
     assert transcript["speaker_overrides"] == {"segment.0.speaker": "counselor"}
+    assert ReviewedTranscript.model_validate(transcript).restored_redactions == []  # the schema the API documents
     with world.ctx.system_db() as db:
         entry = db.scalar(sa.select(AuditEntry).where(AuditEntry.entity_id == world.flagged,
                                                       AuditEntry.action == "review.override")

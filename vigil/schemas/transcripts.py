@@ -154,3 +154,11 @@ class TranscriptMetrics(BaseModel):
 
 
 AgentTranscript.model_rebuild()
+
+
+class ReviewedTranscript(AgentTranscript):
+    """The agent transcript as a reader sees it: the supervisors' speaker corrections and restored redactions
+    applied (`GET /sessions/{id}/transcript`)."""
+
+    speaker_overrides: dict[str, Any] = Field(description="Each corrected speaker field's newest value.")
+    restored_redactions: list[int] = Field(description="The redaction findings a reviewer restored, by index.")

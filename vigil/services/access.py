@@ -25,13 +25,22 @@ def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) ->
     return session
 
 
-def content_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Session:
-    """The caller's session whose content (audio, transcripts) is asked for: 410 once retention deleted it."""
-    session = owned_session(db, principal, session_id)
-    if session.content_purged_at is not None:
-        raise Gone(f"the audio and transcripts were deleted on {session.content_purged_at:%Y-%m-%d} "
+# Built once: the content wall stands before every transcript and audio read, the hottest reads there are.
+_CONTENT_WALL = sa.select(Session.content_purged_at).where(Session.id == sa.bindparam("session_id"),
+                                                           Session.tenant_id == sa.bindparam("tenant_id"))
+
+
+def content_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> None:
+    """The wall before the caller's session's content (audio, transcripts): not found for any other tenant's,
+    410 once retention deleted it. One column is read, not the session, by a statement built once and run on the
+    session's connection (the tenant set, without the ORM's per-statement work)."""
+    row = db.connection().execute(_CONTENT_WALL, {"session_id": session_id,
+                                                  "tenant_id": principal.tenant_id}).first()
+    if row is None:
+        raise NotFound("session not found")
+    if row.content_purged_at is not None:
+        raise Gone(f"the audio and transcripts were deleted on {row.content_purged_at:%Y-%m-%d} "
                    "by the tenant's retention policy")
-    return session
 
 
 def own_tenant(db: DbSession, principal: Principal, tenant_id: uuid.UUID,

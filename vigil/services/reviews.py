@@ -3,6 +3,7 @@ review (vigil.services.double_review) takes its judged fields from the two revie
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -95,12 +96,20 @@ def transcript_with_roles(transcript: AgentTranscript, corrections: dict[str, An
 SPEAKER_FIELD_PREFIXES = ("speaker.", "segment.")
 
 
+@functools.cache
+def _newest_values_statement(prefixes: tuple[str, ...]) -> sa.Select[tuple[str, Any]]:
+    return sa.select(Review.field, Review.human_value).where(
+        Review.session_id == sa.bindparam("session_id"), Review.tenant_id == sa.bindparam("tenant_id"),
+        sa.or_(*(Review.field.like(f"{prefix}%") for prefix in prefixes))).order_by(Review.created_at)
+
+
 def newest_values(db: DbSession, tenant_id: uuid.UUID, session_id: uuid.UUID,
                   prefixes: tuple[str, ...]) -> dict[str, Any]:
-    """The newest human value of each reviewed field of a session that starts with one of `prefixes`."""
-    rows = db.execute(sa.select(Review.field, Review.human_value).where(
-        Review.session_id == session_id, Review.tenant_id == tenant_id,
-        sa.or_(*(Review.field.like(f"{prefix}%") for prefix in prefixes))).order_by(Review.created_at)).all()
+    """The newest human value of each reviewed field of a session that starts with one of `prefixes`. The
+    statement is built once per set of prefixes and run on the session's connection: every transcript read
+    asks."""
+    rows = db.connection().execute(_newest_values_statement(prefixes), {"session_id": session_id,
+                                                                         "tenant_id": tenant_id}).all()
     return {field: human["value"] for field, human in rows}
 
 

@@ -16,7 +16,7 @@ from vigil.context import Context
 from vigil.db.models import Job, ReviewAssignment, Session, StageEvent, Transcript
 from vigil.errors import NotFound
 from vigil.schemas.api import SessionOut, SessionSummaryOut
-from vigil.schemas.transcripts import AgentTranscript
+from vigil.schemas.transcripts import AgentTranscript, ReviewedTranscript
 from vigil.services import audit
 from vigil.services.access import Action, Principal, content_session, owned_session
 from vigil.services.redaction import FIELD_PREFIX as REDACTION_PREFIX
@@ -199,7 +199,7 @@ def _agent_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
     return AgentTranscript.model_validate_json(ctx.store.get_bytes(key)) if ctx.store.exists(key) else None
 
 
-def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> ReviewedTranscript:
     """The transcript with the supervisors' speaker corrections applied, and those corrections."""
     principal.require(Action.read_content)
     with ctx.tenant_db(principal.tenant_id) as db:  # one transaction, two queries: the session's wall, then its
@@ -211,8 +211,9 @@ def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUI
     if transcript is None:
         raise NotFound("the transcript is not ready yet")
     transcript = apply_restorations(ctx, principal, transcript, restored)
-    return {**relabel_speakers(transcript, overrides).model_dump(mode="json"), "speaker_overrides": overrides,
-            "restored_redactions": sorted(restored)}
+    relabelled = relabel_speakers(transcript, overrides)
+    return ReviewedTranscript.model_construct(**dict(relabelled), speaker_overrides=overrides,
+                                              restored_redactions=sorted(restored))
 
 
 def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
