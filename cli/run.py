@@ -171,6 +171,7 @@ def up(samples: Annotated[bool, typer.Option(help="Ingest the bundled sample ses
     configure_logging()
     settings = local_settings()
     _check_sign_in(settings)
+    _check_ports(settings)
     typer.echo("starting the database…")
     url = database_url()
     seal_legacy_reviews(settings, url)
@@ -216,6 +217,17 @@ def _check_sign_in(settings) -> None:  # type: ignore[no-untyped-def]
         except IncompleteSignIn as exc:
             typer.secho(str(exc), fg="red")
             raise typer.Exit(2) from exc
+
+
+def _check_ports(settings) -> None:  # type: ignore[no-untyped-def]
+    from cli.stack import ports_taken
+
+    taken = ports_taken(settings)
+    if taken:
+        typer.secho("these ports are in use by another program: " + "; ".join(taken) + ". Stop it, or choose "
+                    "other ports (API_PORT, DASHBOARD_PORT, RAY_DASHBOARD_PORT; API_INGRESS=proxy needs no "
+                    "API_PORT + 1)", fg="red")
+        raise typer.Exit(2)
 
 
 def _raise_interrupt(*_: object) -> None:

@@ -40,6 +40,27 @@ def direct_ingress_env(settings: Settings) -> dict[str, str]:
             "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0"}
 
 
+def ports_taken(settings: Settings) -> list[str]:
+    """The ports `vigil up` will listen on that something else already holds, each with what needs it. Checked
+    before anything starts: a port found taken later leaves Serve retrying or a replica failing without saying
+    why."""
+    needed = {settings.api_port: "API_PORT (the API)", settings.dashboard_port: "DASHBOARD_PORT (the dashboard)",
+              settings.ray_dashboard_port: "RAY_DASHBOARD_PORT (Ray's dashboard)"}
+    if settings.api_ingress == "direct" and not settings.ray_address:
+        needed[settings.api_port + 1] = "API_PORT + 1 (the sentence encoder, under direct ingress)"
+    taken = []
+    for port, what in needed.items():
+        with socket.socket() as s:
+            # As the servers bind: a just-closed connection's TIME_WAIT does not hold the port; a listener does.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((settings.api_host, port))
+                s.listen()
+            except OSError:
+                taken.append(f"{port}: {what}")
+    return taken
+
+
 def start_ray(settings: Settings) -> None:
     if ray.is_initialized():
         return

@@ -53,13 +53,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_api_port() -> int:
+    """A free port whose next one is free too: under direct ingress (the default), `vigil up`'s sentence encoder
+    takes API_PORT + 1."""
+    while True:
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
 def isolated_context(admin_url: str, root: Path, **overrides: object) -> Context:
     """A context on a database of its own (so the only claimable jobs are the test's), objects under
     `root`, and an API port of its own. Its dispatcher warms no workers unless a test asks (test_stage_work does):
     on 2 cores, two extra workers loading every model slow the stages a test is waiting for."""
     url = create_database(admin_url)
     settings = Settings(**{"data_dir": root / "data", "database_url": url,
-                           "object_store_url": f"file://{root / 'objects'}", "api_port": free_port(),
+                           "object_store_url": f"file://{root / 'objects'}", "api_port": free_api_port(),
                            "signing_key": "test-signing-key", "encryption_keys": TEST_KEYS,
                            "audit_key": TEST_AUDIT_KEY, "allow_standin": True, "_env_file": None,
                            "warm_workers": 0, **overrides})

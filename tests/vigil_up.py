@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import free_api_port, free_port
 from vigil.client import wait_until_healthy
 from vigil.context import Context
 
@@ -19,7 +19,7 @@ def vigil_up_env(ctx: Context, **variables: str) -> dict[str, str]:
     warm-ups (test_stage_work's: here they would only slow the app on 2 cores). `variables`: more settings."""
     env = {**os.environ, "DATABASE_URL": ctx.database_url, "DATA_DIR": str(ctx.settings.data_dir),
            "OBJECT_STORE_URL": ctx.settings.object_store_url, "ENCRYPTION_KEYS": ctx.settings.encryption_keys or "",
-           "API_PORT": str(free_port()), "DASHBOARD_PORT": str(free_port()), "RAY_DASHBOARD_PORT": str(free_port()),
+           "API_PORT": str(free_api_port()), "DASHBOARD_PORT": str(free_port()), "RAY_DASHBOARD_PORT": str(free_port()),
            "WARM_WORKERS": "0", **variables}
     env.pop("RAY_ADDRESS", None)
     return env

@@ -80,11 +80,11 @@ class Settings(BaseSettings):
     ray_dashboard_port: int = 8265
     api_url: str | None = Field(None, description="Base URL clients use; default http://api_host:api_port.")
     api_ingress: Literal["proxy", "direct"] = Field(
-        "proxy", description="How HTTP reaches the API replica when Vigil starts its own Ray: `proxy`, through "
-                             "Serve's HTTP proxy on api_port; `direct`, Serve's direct ingress, the replica itself "
-                             "listening on api_port (one process and one hop less per request; one API replica per "
-                             "machine; the sentence encoder takes api_port + 1). A cluster's mode is set in its "
-                             "environment (docs/deployment.md).")
+        "direct", description="How HTTP reaches the API replica when Vigil starts its own Ray: `direct`, Serve's "
+                              "direct ingress, the replica itself listening on api_port (one process and one hop "
+                              "less per request: 2-3x the reads per second on 2 cores; one API replica per "
+                              "machine; the sentence encoder takes api_port + 1); `proxy`, through Serve's HTTP "
+                              "proxy on api_port. A cluster's mode is set in its environment (docs/deployment.md).")
 
     api_max_ongoing_requests: int = Field(16, description="Requests one API replica works on at once.")
     api_max_queued_requests: int = Field(32, description="Requests waiting for a replica; beyond: 429.")

@@ -1,6 +1,7 @@
-"""Serve's direct ingress (API_INGRESS=direct) through `vigil up` as a user runs it: the API replica itself listens
-on API_PORT, keeps the port when it is killed and restarted, and still sheds overload with 429 + Retry-After while
-losing no accepted upload. The tenant wall is the same code either way; one read checks it through this path."""
+"""Serve's direct ingress (API_INGRESS=direct, the default) through `vigil up` as a user runs it: the API replica
+itself listens on API_PORT, keeps the port when it is killed and restarted, and still sheds overload with 429 +
+Retry-After while losing no accepted upload. The tenant wall is the same code either way; one read checks it
+through this path."""
 
 from __future__ import annotations
 
