@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from serve.app import configure, create_app
-from tests.conftest import isolated_context, make_tenant
+from tests.conftest import Tenant, isolated_context, make_tenant
 from tests.integration.test_double_review import _analysed, _auth, supervisors
 from vigil.context import Context
 from vigil.db.models import AuditEntry, GoldStandard, Review
@@ -98,6 +98,23 @@ def test_gold_rounds_and_scores_against_gold(ctx: Context) -> None:
     assert {"calibration.gold", "calibration.round", "calibration.submitted"} <= actions
 
 
+def _gold_with_a_sheet(ctx: Context, client: TestClient, tenant: Tenant, reviewer: str, gold_note: str,
+                       sheet: dict[str, object]) -> tuple[str, str]:
+    """A reviewed session the lead marks gold, sent in a round to `reviewer`, who fills in `sheet` on their copy:
+    (the gold session's id, the reviewer's email)."""
+    gold_id = _analysed(ctx, tenant)
+    client.post(f"/api/v1/sessions/{gold_id}/reviews", headers=tenant.headers(), json={
+        "field": "risk_level", "value": "low", "reason": "safety plan agreed"})
+    client.post(f"/api/v1/sessions/{gold_id}/gold", headers=tenant.headers("lead"), json={"note": gold_note})
+    email = client.get("/api/v1/me", headers=_auth(reviewer)).json()["email"]
+    client.post("/api/v1/calibration-rounds", headers=tenant.headers("lead"), json={
+        "name": "June", "session_ids": [gold_id], "reviewer_emails": [email]})
+    [copy] = [s for s in client.get("/api/v1/sessions", headers=_auth(reviewer)).json()
+              if s["purpose"] == "calibration"]
+    client.put(f"/api/v1/sessions/{copy['id']}/calibration", headers=_auth(reviewer), json=sheet)
+    return gold_id, email
+
+
 def test_every_human_score_and_comment_exports_with_reviewer_ids(ctx: Context) -> None:
     """Reviews, sheets and gold, in CSV and Parquet, leads and admins only (disputes: test_counselors.py,
     test_disputes_and_their_resolutions_export_with_the_other_human_scores)."""
@@ -109,17 +126,8 @@ def test_every_human_score_and_comment_exports_with_reviewer_ids(ctx: Context) -
     [second] = supervisors(ctx, tenant, 1)
     lead = tenant.headers("lead")
     with TestClient(configure(create_app(), ctx)) as client:
-        gold_id = _analysed(ctx, tenant)
-        client.post(f"/api/v1/sessions/{gold_id}/reviews", headers=tenant.headers(), json={
-            "field": "risk_level", "value": "low", "reason": "safety plan agreed"})
-        client.post(f"/api/v1/sessions/{gold_id}/gold", headers=lead, json={"note": "conference consensus"})
-        second_email = client.get("/api/v1/me", headers=_auth(second)).json()["email"]
-        client.post("/api/v1/calibration-rounds", headers=lead, json={
-            "name": "June", "session_ids": [gold_id], "reviewer_emails": [second_email]})
-        [copy] = [s for s in client.get("/api/v1/sessions", headers=_auth(second)).json()
-                  if s["purpose"] == "calibration"]
-        client.put(f"/api/v1/sessions/{copy['id']}/calibration", headers=_auth(second),
-                   json={"answers": {"risk_level": "medium"}, "note": "hesitant", "submit": True})
+        _, second_email = _gold_with_a_sheet(ctx, client, tenant, second, "conference consensus", {
+            "answers": {"risk_level": "medium"}, "note": "hesitant", "submit": True})
 
         csv = client.get("/api/v1/analytics/human-scores", headers=lead)
         assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
@@ -157,19 +165,8 @@ def test_sheet_and_gold_notes_and_alert_secrets_rewrap_under_a_new_key(ctx: Cont
 
     tenant = make_tenant(ctx)
     [second] = supervisors(ctx, tenant, 1)
-    lead = tenant.headers("lead")
     with TestClient(configure(create_app(), ctx)) as client:
-        gold_id = _analysed(ctx, tenant)
-        client.post(f"/api/v1/sessions/{gold_id}/reviews", headers=tenant.headers(), json={
-            "field": "risk_level", "value": "low", "reason": "safety plan agreed"})
-        client.post(f"/api/v1/sessions/{gold_id}/gold", headers=lead, json={"note": "gold note"})
-        email = client.get("/api/v1/me", headers=_auth(second)).json()["email"]
-        client.post("/api/v1/calibration-rounds", headers=lead, json={
-            "name": "R", "session_ids": [gold_id], "reviewer_emails": [email]})
-        [copy] = [s for s in client.get("/api/v1/sessions", headers=_auth(second)).json()
-                  if s["purpose"] == "calibration"]
-        client.put(f"/api/v1/sessions/{copy['id']}/calibration", headers=_auth(second),
-                   json={"answers": {}, "note": "sheet note"})
+        gold_id, _ = _gold_with_a_sheet(ctx, client, tenant, second, "gold note", {"answers": {}, "note": "sheet note"})
         url = "https://hooks.example.test/rotate"
         assert client.put(f"/api/v1/tenants/{tenant_id_of(ctx, tenant)}/alerts", headers=tenant.headers("admin"),
                           json={"rules": [{"categories": ["suicidal_ideation"], "channels": [
