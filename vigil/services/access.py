@@ -13,7 +13,7 @@ from vigil.db.models import Session, Tenant
 from vigil.errors import Gone, NotFound
 from vigil.principal import Action, Principal
 
-__all__ = ["Action", "Principal", "content_session", "own_tenant", "owned_session"]
+__all__ = ["Action", "Principal", "content_wall", "own_tenant", "owned_session"]
 
 
 def owned_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> Session:
@@ -30,7 +30,7 @@ _CONTENT_WALL = sa.select(Session.content_purged_at).where(Session.id == sa.bind
                                                            Session.tenant_id == sa.bindparam("tenant_id"))
 
 
-def content_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> None:
+def content_wall(db: DbSession, principal: Principal, session_id: uuid.UUID) -> None:
     """The wall before the caller's session's content (audio, transcripts): not found for any other tenant's,
     410 once retention deleted it. One column is read, not the session, by a statement built once and run on the
     session's connection (the tenant set, without the ORM's per-statement work)."""

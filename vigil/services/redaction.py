@@ -29,7 +29,7 @@ from vigil.pii import PiiKind, PiiSpan, redact_segments, redact_text
 from vigil.schemas.api import RedactionOut, RedactionSettings
 from vigil.schemas.transcripts import AgentTranscript
 from vigil.services import audit
-from vigil.services.access import Action, Principal, content_session, own_tenant
+from vigil.services.access import Action, Principal, content_wall, own_tenant
 from vigil.services.reviews import newest_values
 from vigil.storage.base import TRANSCRIPT_ORIGINAL_NAME, TRANSCRIPT_REDACTIONS_NAME, artifact_key
 from vigil.transcription.agent import transcript_text
@@ -81,7 +81,7 @@ def list_redactions(ctx: Context, db: DbSession, principal: Principal, session_i
     """The findings and their decisions. `reveal` adds each finding's original words, for a reviewer deciding
     whether it is a false positive: reviewers only, and audited."""
     principal.require(Action.review if reveal else Action.read_content)
-    content_session(db, principal, session_id)
+    content_wall(db, principal, session_id)
     reviewed = decisions(db, principal, session_id)
     findings = stored_findings(ctx, principal.tenant_id, session_id)
     originals: list[str | None] = [None] * len(findings)

@@ -18,7 +18,7 @@ from vigil.errors import NotFound
 from vigil.schemas.api import SessionOut, SessionSummaryOut
 from vigil.schemas.transcripts import AgentTranscript, ReviewedTranscript
 from vigil.services import audit
-from vigil.services.access import Action, Principal, content_session, owned_session
+from vigil.services.access import Action, Principal, content_wall, owned_session
 from vigil.services.redaction import FIELD_PREFIX as REDACTION_PREFIX
 from vigil.services.redaction import apply_restorations, restored_in
 from vigil.services.review_sheets import label_for
@@ -190,7 +190,7 @@ def stored_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
     """The agent transcript as the pipeline wrote it, or None while it is not ready."""
     principal.require(Action.read_content)
     with ctx.tenant_db(principal.tenant_id) as db:
-        content_session(db, principal, session_id)
+        content_wall(db, principal, session_id)
     return _agent_transcript(ctx, principal, session_id)
 
 
@@ -200,10 +200,10 @@ def _agent_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID)
 
 
 def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUID) -> ReviewedTranscript:
-    """The transcript with the supervisors' speaker corrections applied, and those corrections."""
+    """The transcript with the supervisors' speaker corrections and restored redactions applied, and both listed."""
     principal.require(Action.read_content)
     with ctx.tenant_db(principal.tenant_id) as db:  # one transaction, two queries: the session's wall, then its
-        content_session(db, principal, session_id)  # speaker corrections and restored redactions together
+        content_wall(db, principal, session_id)  # speaker corrections and restored redactions together
         values = newest_values(db, principal.tenant_id, session_id, (*SPEAKER_FIELD_PREFIXES, REDACTION_PREFIX))
     overrides = {field: value for field, value in values.items() if field.startswith(SPEAKER_FIELD_PREFIXES)}
     restored = restored_in(values)
@@ -221,7 +221,7 @@ def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UU
     read is audited."""
     principal.require(Action.review)
     with ctx.tenant_db(principal.tenant_id) as db:
-        content_session(db, principal, session_id)
+        content_wall(db, principal, session_id)
         providers = db.scalars(sa.select(Transcript.provider).where(Transcript.session_id == session_id)).all()
         if not providers:
             raise NotFound("the transcript is not ready yet")
@@ -236,7 +236,7 @@ def raw_transcripts_json(ctx: Context, principal: Principal, session_id: uuid.UU
 def audio_key(ctx: Context, principal: Principal, session_id: uuid.UUID) -> str:
     principal.require(Action.read_content)
     with ctx.tenant_db(principal.tenant_id) as db:
-        content_session(db, principal, session_id)
+        content_wall(db, principal, session_id)
     key = artifact_key(principal.tenant_id, session_id, AUDIO_NAME)
     if not ctx.store.exists(key):
         raise NotFound("the audio is not extracted yet")
