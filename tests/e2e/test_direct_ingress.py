@@ -1,7 +1,7 @@
 """Serve's direct ingress (API_INGRESS=direct, the default) through `vigil up` as a user runs it: the API replica
-itself listens on API_PORT, keeps the port when it is killed and restarted, and still sheds overload with 429 +
-Retry-After while losing no accepted upload. The tenant wall is the same code either way; one read checks it
-through this path."""
+itself listens on API_PORT, streams server-sent events as they happen, keeps the port when it is killed and
+restarted, and still sheds overload with 429 + Retry-After while losing no accepted upload. The tenant wall is the
+same code either way; one read checks it through this path."""
 
 from __future__ import annotations
 
@@ -67,6 +67,36 @@ def test_the_api_replica_itself_listens_on_the_api_port(app: tuple[str, int, Con
     status = f"{base}/api/v1/jobs/{accepted.json()['job_id']}/status"
     assert httpx.get(status, headers=owner.headers("supervisor")).status_code == 200
     assert httpx.get(status, headers=other.headers("supervisor")).status_code == 404
+
+
+def test_the_event_stream_arrives_as_it_happens(app: tuple[str, int, Context]) -> None:
+    """Server-sent events through the replica's own HTTP server: a stage's progress reaches an open stream while
+    the stream is still open, not held back to its end. The upload goes through the service, not HTTP: the one
+    request slot of this app is the stream's."""
+    import io
+    import json
+
+    from vigil.services.auth import authenticate
+    from vigil.services.ingest import accept_upload
+
+    base, _, ctx = app
+    tenant = make_tenant(ctx)
+    opened = time.monotonic()
+    with httpx.stream("GET", f"{base}/api/v1/events", params={"max_seconds": 120}, headers=tenant.headers("uploader"),
+                      timeout=httpx.Timeout(10, read=60)) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        next(line for line in lines if line.startswith("id: "))
+        with ctx.system_db() as db:
+            principal = authenticate(db, tenant.uploader)
+        assert principal is not None
+        _, job = accept_upload(ctx, principal, io.BytesIO((SAMPLES / "checkin-risk.mp3").read_bytes()),
+                               "stream.mp3", "stream")
+        first = next(json.loads(line.removeprefix("data: ")) for line in lines
+                     if line.startswith("data: ") and f'"{job.id}"' in line)
+        arrived = time.monotonic() - opened
+    assert first["kind"] == "job.progress" and first["data"]["stage"] == "extract"
+    assert arrived < 100, f"the first event came {arrived:.0f} s after the stream opened: held back to its end"
 
 
 def test_overload_is_answered_with_429_and_retry_after_and_loses_no_accepted_upload(
