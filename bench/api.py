@@ -7,8 +7,9 @@ http.client: about 0.2 CPU-ms a request, where httpx took 1.4, on the same two c
   ingress (the replica listens on the API port, Vigil's default); `proxy`, through Serve's HTTP proxy;
 - baseline: `GET /ping` (no token, no database) through the same ingress, replica and middleware: what a request
   costs before Vigil does any work of its own;
-- reads: `GET /jobs/{id}/status` and `GET /sessions/{id}/transcript` (a sealed transcript, decrypted and
-  relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, how
+- reads: `GET /jobs/{id}/status`, `GET /sessions/{id}` (the session page's header: the session, its newest
+  job, its providers, its double-review label) and `GET /sessions/{id}/transcript` (a sealed transcript, decrypted
+  and relabelled per request) at 1, 10 and 50 concurrent clients: p50 / p95 / p99 in ms, requests per second, how
   many were shed with 429 (Serve's backpressure: past max_ongoing + max_queued, clients are told to retry), and
   each read's throughput and p95 as a ratio to the baseline's at the same number of clients;
 - uploads: the 160 KB sample (checkin-risk.mp3) posted by 4 concurrent clients (ffprobe check, store, rows,
@@ -165,6 +166,7 @@ def run(requests: int, upload_count: int, levels: tuple[int, ...], ingress: str,
             reads: dict[str, list[dict[str, Any]]] = {}
             for name, path in ((BASELINE, "/api/v1/ping"),
                                ("job status", f"/api/v1/jobs/{accepted['job_id']}/status"),
+                               ("session", f"/api/v1/sessions/{accepted['session_id']}"),
                                ("transcript", f"/api/v1/sessions/{accepted['session_id']}/transcript")):
                 hammer(base, tenant.supervisor, path, 2, 20)  # warm the replica and the connection pools
                 reads[name] = []
