@@ -79,7 +79,8 @@ def test_queue_filters_order_and_counts_stay_inside_the_tenant(client: TestClien
     broken = _upload(ctx, tenant_a, "broken", None, None, status="failed", error="undecodable audio",
                      created_at=now - timedelta(minutes=30))
     with ctx.system_db() as db:
-        for sid, provider in ((high_old, "whisper"), (high_old, "assemblyai"), (calm, "whisper")):
+        for sid, provider in ((high_old, "whisper"), (high_old, "assemblyai"), (high_old, "reconciled"),
+                              (calm, "whisper")):
             db.add(Transcript(tenant_id=db.get(Session, sid).tenant_id, session_id=sid, provider=provider,
                               model="m", word_count=1, duration_seconds=1.0, metrics={}))
         db.commit()
@@ -102,6 +103,13 @@ def test_queue_filters_order_and_counts_stay_inside_the_tenant(client: TestClien
                       created_to=(now - timedelta(hours=12)).isoformat())) == {str(high_new), str(reviewed)}
     by_id = {row["id"]: row for row in client.get("/api/v1/sessions", headers=tenant_a.headers()).json()}
     assert by_id[str(high_old)]["providers"] == ["assemblyai", "whisper"]
+    # The session page's header reads the session, its newest job and its providers in one statement.
+    with ctx.system_db() as db:
+        newest_job = db.scalar(sa.select(Job.id).where(Job.session_id == high_old))
+    detail = client.get(f"/api/v1/sessions/{high_old}", headers=tenant_a.headers()).json()
+    assert (detail["providers"], detail["job_id"]) == (["assemblyai", "whisper"], str(newest_job))
+    assert client.get(f"/api/v1/sessions/{broken}", headers=tenant_a.headers()).json()["providers"] == []
+    assert client.get(f"/api/v1/sessions/{high_old}", headers=tenant_b.headers()).status_code == 404
 
     summary = client.get("/api/v1/sessions/summary", headers=tenant_a.headers("lead")).json()
     assert (summary["total"], summary["awaiting_review"], summary["analysis_failed"]) == (7, 4, 2)

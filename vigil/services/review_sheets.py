@@ -74,6 +74,8 @@ def label_for(db: DbSession, principal: Principal, session_ids: list[uuid.UUID])
     by_session: dict[uuid.UUID, list[ReviewAssignment]] = {}
     for row in rows:
         by_session.setdefault(row.session_id, []).append(row)
+    if not by_session:  # most sessions: no double review, nothing settled to look up
+        return {}
     settled: dict[uuid.UUID, set[str]] = {}
     for session_id, field in db.execute(sa.select(Review.session_id, Review.field).where(
             Review.tenant_id == principal.tenant_id, Review.session_id.in_(list(by_session)),

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session as DbSession
 
 from vigil.context import Context
@@ -171,13 +172,24 @@ def session_summary(db: DbSession, principal: Principal, where: SessionFilter | 
                              **{k: sorted(v) for k, v in facets.items()})
 
 
+# A session with its newest job and its providers, in one statement built once: the session page's header asks for
+# all three on every view.
+_NEWEST_JOB = (sa.select(Job.id).where(Job.session_id == Session.id, Job.tenant_id == Session.tenant_id)
+               .order_by(Job.created_at.desc()).limit(1).scalar_subquery())
+_PROVIDERS = (sa.select(sa.func.array_agg(aggregate_order_by(Transcript.provider, Transcript.provider)))
+              .where(Transcript.session_id == Session.id, Transcript.tenant_id == Session.tenant_id,
+                     Transcript.provider != "reconciled").scalar_subquery())
+_SESSION_HEADER = sa.select(Session, _NEWEST_JOB, _PROVIDERS).where(Session.id == sa.bindparam("session_id"),
+                                                                     Session.tenant_id == sa.bindparam("tenant_id"))
+
+
 def get_session(db: DbSession, principal: Principal, session_id: uuid.UUID) -> SessionOut:
     principal.require(Action.read_status)
-    session = owned_session(db, principal, session_id)
-    job_id = db.scalar(sa.select(Job.id).where(Job.session_id == session.id)
-                       .order_by(Job.created_at.desc()).limit(1))
-    return _to_out(session, job_id, _providers_of(db, principal, [session.id]).get(session.id),
-                   label_for(db, principal, [session.id]).get(session.id))
+    row = db.execute(_SESSION_HEADER, {"session_id": session_id, "tenant_id": principal.tenant_id}).first()
+    if row is None:
+        raise NotFound("session not found")
+    session, job_id, providers = row
+    return _to_out(session, job_id, providers, label_for(db, principal, [session.id]).get(session.id))
 
 
 def _require_artifact(ctx: Context, key: str, what: str) -> bytes:
