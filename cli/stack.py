@@ -44,10 +44,11 @@ def ports_taken(settings: Settings) -> list[str]:
     """The ports `vigil up` will listen on that something else already holds, each with what needs it. Checked
     before anything starts: a port found taken later leaves Serve retrying or a replica failing without saying
     why."""
-    needed = {settings.api_port: "API_PORT (the API)", settings.dashboard_port: "DASHBOARD_PORT (the dashboard)",
-              settings.ray_dashboard_port: "RAY_DASHBOARD_PORT (Ray's dashboard)"}
+    needed = {settings.api_port: "API_PORT (the API)"}
     if settings.api_ingress == "direct" and not settings.ray_address:
         needed[settings.api_port + 1] = "API_PORT + 1 (the sentence encoder, under direct ingress)"
+    needed |= {settings.dashboard_port: "DASHBOARD_PORT (the dashboard)",
+               settings.ray_dashboard_port: "RAY_DASHBOARD_PORT (Ray's dashboard)"}
     taken = []
     for port, what in needed.items():
         with socket.socket() as s:
