@@ -23,7 +23,7 @@ from vigil.services.access import Action, Principal, content_wall, owned_session
 from vigil.services.redaction import FIELD_PREFIX as REDACTION_PREFIX
 from vigil.services.redaction import apply_restorations, restored_in
 from vigil.services.review_sheets import label_for
-from vigil.services.reviews import SPEAKER_FIELD_PREFIXES, newest_values, relabel_speakers
+from vigil.services.reviews import SPEAKER_FIELD_PREFIXES, is_speaker_field, newest_values, relabel_speakers
 from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 from vigil.transcription.standin import StandinTranscriber
 
@@ -217,7 +217,7 @@ def reviewed_transcript(ctx: Context, principal: Principal, session_id: uuid.UUI
     with ctx.tenant_db(principal.tenant_id) as db:  # one transaction, two queries: the session's wall, then its
         content_wall(db, principal, session_id)  # speaker corrections and restored redactions together
         values = newest_values(db, principal.tenant_id, session_id, (*SPEAKER_FIELD_PREFIXES, REDACTION_PREFIX))
-    overrides = {field: value for field, value in values.items() if field.startswith(SPEAKER_FIELD_PREFIXES)}
+    overrides = {field: value for field, value in values.items() if is_speaker_field(field)}
     restored = restored_in(values)
     transcript = _agent_transcript(ctx, principal, session_id)
     if transcript is None:
