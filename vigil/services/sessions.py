@@ -27,6 +27,9 @@ from vigil.services.reviews import SPEAKER_FIELD_PREFIXES, is_speaker_field, new
 from vigil.storage.base import AUDIO_NAME, TRANSCRIPT_AGENT_NAME, artifact_key, transcript_raw_name
 from vigil.transcription.standin import StandinTranscriber
 
+# A speech provider's own transcript: the combined one (ROVER, vigil.services.pipeline) is not a provider.
+PROVIDER_TRANSCRIPT = Transcript.provider != "reconciled"
+
 
 def _to_out(session: Session, job_id: uuid.UUID | None = None, providers: list[str] | None = None,
             double_review: str | None = None) -> SessionOut:
@@ -139,7 +142,7 @@ def _providers_of(db: DbSession, principal: Principal, session_ids: list[uuid.UU
         for sid, provider in db.execute(
                 sa.select(Transcript.session_id, Transcript.provider)
                 .where(Transcript.tenant_id == principal.tenant_id,
-                       Transcript.session_id.in_(session_ids), Transcript.provider != "reconciled")
+                       Transcript.session_id.in_(session_ids), PROVIDER_TRANSCRIPT)
                 .order_by(Transcript.provider)):
             providers.setdefault(sid, []).append(provider)
     return providers
@@ -162,7 +165,7 @@ def session_summary(db: DbSession, principal: Principal, where: SessionFilter | 
         "teams": db.scalars(sa.select(Session.team).distinct().where(*scope, Session.team.is_not(None))
                             .order_by(Session.team).limit(500)).all(),
         "providers": db.scalars(sa.select(Transcript.provider).distinct()
-                                .where(Transcript.tenant_id == principal.tenant_id, Transcript.provider != "reconciled")
+                                .where(Transcript.tenant_id == principal.tenant_id, PROVIDER_TRANSCRIPT)
                                 .order_by(Transcript.provider)).all(),
         "categories": db.scalars(sa.select(sa.func.unnest(Session.risk_categories)).distinct()
                                  .where(*scope)).all(),
@@ -178,7 +181,7 @@ _NEWEST_JOB = (sa.select(Job.id).where(Job.session_id == Session.id, Job.tenant_
                .order_by(Job.created_at.desc()).limit(1).scalar_subquery())
 _PROVIDERS = (sa.select(sa.func.array_agg(aggregate_order_by(Transcript.provider, Transcript.provider)))
               .where(Transcript.session_id == Session.id, Transcript.tenant_id == Session.tenant_id,
-                     Transcript.provider != "reconciled").scalar_subquery())
+                     PROVIDER_TRANSCRIPT).scalar_subquery())
 _SESSION_HEADER = sa.select(Session, _NEWEST_JOB, _PROVIDERS).where(Session.id == sa.bindparam("session_id"),
                                                                      Session.tenant_id == sa.bindparam("tenant_id"))
 
